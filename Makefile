@@ -1,0 +1,76 @@
+# memobj: memory objects for Lua 5.4.
+# `make test` and `make demo` install what is missing first (see `deps`).
+
+LUA_VERSION ?= 5.4
+LUA ?= lua$(LUA_VERSION)
+PKGS := lua$(LUA_VERSION) libffi
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+BUILD := build
+SRCS := $(wildcard runtime/*.c memobj/*.c access/*.c bindings/*.c)
+OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
+HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
+SO := $(BUILD)/memobj.so
+
+# Debian packages the build and the tests need.
+DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
+
+.PHONY: all deps test demo bench install clean cmodule
+
+all: $(SO)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -c $< -o $@
+
+$(SO): $(OBJS)
+	$(CC) $(CFLAGS) -shared -o $@ $(OBJS) $(PKG_LIBS) -lrt -lm
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# Example C module that uses memobj.h only (no link to memobj.so).
+cmodule: $(BUILD)/cmodule.so
+$(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
+
+test: deps
+	@$(MAKE) --no-print-directory all cmodule
+	@LUA=$(LUA) sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@cd examples && LUA_CPATH="../$(BUILD)/?.so;;" $(LUA) demo.lua
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) sh bench/run.sh
+
+LUA_CMOD_DIR = $(PREFIX)/lib/lua/$(LUA_VERSION)
+install: $(SO)
+	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj.so
+	install -m 0644 runtime/memobj.h $(DESTDIR)$(PREFIX)/include/memobj.h
+
+clean:
+	rm -rf $(BUILD)

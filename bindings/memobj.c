@@ -1,0 +1,21 @@
+/*
+** memobj.c: luaopen_memobj, the Lua face of the library. Each memory kind
+** and access kind registers itself through its opener; this file only
+** lists them.
+*/
+#include "../runtime/core.h"
+#include "openers.h"
+
+LUAMOD_API int luaopen_memobj(lua_State *L) {
+  lua_newtable(L);
+  lua_pushliteral(L, MEMOBJ_VERSION);
+  lua_setfield(L, -2, "version");
+  mo_memory_open(L);
+  mo_capi_open(L);
+  /* memory kinds */
+  mo_heap_open(L);
+  mo_string_open(L);
+  /* access kinds */
+  mo_array_open(L);
+  return 1;
+}

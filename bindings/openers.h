@@ -1,0 +1,18 @@
+/*
+** openers.h: the registration function of every memory kind and access
+** kind. Each takes the module table at the top of the stack and adds its
+** constructors (and methods on memory objects) to it.
+*/
+#ifndef MO_OPENERS_H
+#define MO_OPENERS_H
+
+#include <lua.h>
+
+/* memory kinds (memobj/) */
+void mo_heap_open(lua_State *L);
+void mo_string_open(lua_State *L);
+
+/* access kinds (access/) */
+void mo_array_open(lua_State *L);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+** string.c: the "string" memory kind: read-only, zero-copy memory over a
+** Lua string, which the object keeps alive in its user value.
+*/
+#include <errno.h>
+#include "../runtime/core.h"
+
+/* The bytes belong to the Lua string: dropping the reference is enough,
+** and that happens when the object is collected. */
+static void string_release(memobj_mem *m) {
+  (void)m;
+}
+
+/* Only "r" is possible: the bytes of a Lua string are immutable. */
+static int string_protect(memobj_mem *m, int writable) {
+  (void)m;
+  return writable ? EACCES : 0;
+}
+
+static const memobj_kind string_kind = {
+  "string", "volatile", NULL, NULL, string_release, NULL, string_protect, NULL
+};
+
+memobj_mem *mo_string_new(lua_State *L, int idx) {
+  size_t len;
+  const char *s;
+  memobj_mem *m;
+  idx = lua_absindex(L, idx);
+  s = lua_tolstring(L, idx, &len);
+  m = mo_mem_new(L, &string_kind, sizeof(memobj_mem));
+  m->ptr = (unsigned char *)s;
+  m->size = len;
+  m->writable = 0;
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, -2, 1);
+  return m;
+}
+
+/* memobj.string(s) */
+static int l_string(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  mo_string_new(L, 1);
+  return 1;
+}
+
+void mo_string_open(lua_State *L) {
+  lua_pushcfunction(L, l_string);
+  lua_setfield(L, -2, "string");
+}

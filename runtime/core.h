@@ -1,0 +1,136 @@
+/*
+** core.h: memobj's internal core shared by memory kinds and access
+** objects: object tags, the view base, locking, and the write guard.
+*/
+#ifndef MO_CORE_H
+#define MO_CORE_H
+
+#include <signal.h>
+#include "memobj.h"
+
+#define MO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Tags: the first word of every memobj userdata. Lua code cannot forge
+** them, so a tag plus the userdata size identifies an object cheaply. */
+#define MO_TAG_MEM 0x4d454d4fu
+#define MO_TAG_ARRAY 0x41525259u
+#define MO_TAG_BYTES 0x42595453u
+#define MO_TAG_FILE 0x46494c45u
+
+/* ---- Memory objects (runtime/memory.c) ---- */
+
+/* Push a new memory object of kind k; udsize >= sizeof(memobj_mem). The
+** object has one user value (kind-specific Lua value: string, path...). */
+memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize);
+memobj_mem *mo_tomem(lua_State *L, int idx);            /* NULL if not one */
+memobj_mem *mo_checkmem(lua_State *L, int idx);         /* open one, or raise */
+/* Add methods (bytes, array, file...) to every memory object. */
+void mo_mem_addmethods(lua_State *L, const luaL_Reg *l);
+/* Raise "memobj: <op>: <strerror(err)>". */
+int mo_oserror(lua_State *L, const char *op, int err);
+/* Return nil, message, errno as io.open does; `what` prefixes the message. */
+int mo_failresult(lua_State *L, const char *what, int err);
+/* Read an optional size option field from table at idx (0 if absent). */
+size_t mo_optsize_field(lua_State *L, int idx, const char *field, size_t def);
+int mo_optbool_field(lua_State *L, int idx, const char *field, int def);
+/* Check an integer argument that is a size or offset in bytes. */
+size_t mo_checksize(lua_State *L, int arg);
+
+/* ---- Locks (runtime/lock.c) ---- */
+void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
+             size_t len, int write, const char *what);
+void mo_unlock(memobj_lock *lk);
+/* Raise, naming every holder, if m is locked for operation `op`. With
+** newsize != SIZE_MAX, holders whose ranges fit in newsize are allowed
+** when the memory has reserved space (`max`). */
+void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
+                         int writers_only, size_t newsize);
+
+/* ---- Views (runtime/view.c) ---- */
+typedef struct mo_view {
+  uint32_t tag;
+  uint8_t released;
+  uint8_t readonly;
+  unsigned char *ptr;  /* mem->ptr + offset: memory cannot move while locked */
+  size_t offset;       /* from the start of the memory object */
+  size_t length;       /* bytes */
+  size_t count;        /* items (elements, bytes); 0 once released, so
+                          the bounds check of the hot path also catches
+                          released views */
+  memobj_mem *mem;
+  memobj_lock lock;
+} mo_view;
+
+/* What a view constructor was given, resolved to a memory object. */
+typedef struct mo_source {
+  memobj_mem *mem;
+  int memidx;          /* stack index of the memory object */
+  size_t offset;       /* start of the source range within mem */
+  size_t length;
+  int readonly;        /* the source view or memory is read-only */
+} mo_source;
+
+/* Resolve the memory object, view or Lua string at idx. Always pushes one
+** value: the memory object (a string memory for a Lua string). Returns 0
+** if idx holds none of these. */
+int mo_tosource(lua_State *L, int idx, mo_source *s);
+void mo_checksource(lua_State *L, int idx, mo_source *s);
+/* Parse an optional view mode ("r" / "rw") at arg; returns readonly. */
+int mo_checkviewmode(lua_State *L, int arg, const mo_source *s);
+/* Create a view userdata of udsize bytes with the metatable in the
+** registry at mtkey, attach it to s->mem over [off, off+len), lock it. */
+mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
+                     const void *mtkey, const mo_source *s, size_t off,
+                     size_t len, int readonly, const char *what);
+/* The view at idx with this tag, or NULL. */
+mo_view *mo_toview(lua_State *L, int idx, uint32_t tag);
+/* The live view at idx, or raise. */
+mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname);
+void mo_view_release(mo_view *v);
+/* Push a common view field (memory, offset, length, readonly, released)
+** named k; returns 0 if k is not one. */
+int mo_view_field(lua_State *L, int idx, mo_view *v, const char *k);
+void mo_checkwritable(lua_State *L, mo_view *v);
+/* Build and register a view metatable: methods (plus release) are upvalue 1
+** of `index`; meta adds metamethods; __gc and __close release. */
+void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
+                     const luaL_Reg *meta, lua_CFunction index);
+/* 1-based inclusive range i..j over n items, clamped like string.sub. */
+void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
+              size_t *to);
+
+/* ---- Write guard: transactions and persistent memory ---- */
+/* Installed by the transaction module; called before a write to
+** m->ptr[off .. off+len) when m->guarded is set. */
+extern void (*mo_write_hook)(lua_State *L, memobj_mem *m, size_t off,
+                             size_t len);
+static inline void mo_prewrite(lua_State *L, memobj_mem *m, size_t off,
+                               size_t len) {
+  if (MO_UNLIKELY(m->guarded) && mo_write_hook) mo_write_hook(L, m, off, len);
+}
+
+/* ---- Faults (runtime/fault.c) ---- */
+/* Set by the SIGBUS handler when an access touched lost pages of a mapped
+** file; accesses check it afterwards (one load) and raise. */
+extern volatile sig_atomic_t mo_fault_pending;
+int mo_fault_raise(lua_State *L);
+static inline void mo_fault_check(lua_State *L) {
+  if (MO_UNLIKELY(mo_fault_pending)) mo_fault_raise(L);
+}
+
+/* ---- Module openers, called by luaopen_memobj ---- */
+void mo_memory_open(lua_State *L);       /* runtime/memory.c */
+void mo_capi_open(lua_State *L);         /* runtime/capi.c */
+
+/* A read-only string memory over the Lua string at idx (memobj/string.c);
+** pushes it. */
+memobj_mem *mo_string_new(lua_State *L, int idx);
+/* Push a new zeroed heap memory object of n bytes; raises if it cannot
+** (memobj/heap.c). */
+memobj_mem *mo_heap_new(lua_State *L, size_t n);
+
+/* Record "source:line" of the running Lua code into buf. */
+void mo_where(lua_State *L, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+** memory.c: the Lua face shared by every memory object: fields, close,
+** resize, sync, protect, advise, tostring, <close> and __gc. The kind
+** specific work is behind memobj_kind operations.
+*/
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include "core.h"
+
+static const char mem_mtkey = 0;       /* registry: memory metatable */
+static const char mem_methodskey = 0;  /* registry: memory methods */
+
+/* ---- Helpers for constructors ---- */
+
+int mo_oserror(lua_State *L, const char *op, int err) {
+  return luaL_error(L, "memobj: %s: %s", op, strerror(err));
+}
+
+int mo_failresult(lua_State *L, const char *what, int err) {
+  luaL_pushfail(L);
+  if (what) lua_pushfstring(L, "%s: %s", what, strerror(err));
+  else lua_pushstring(L, strerror(err));
+  lua_pushinteger(L, err);
+  return 3;
+}
+
+size_t mo_checksize(lua_State *L, int arg) {
+  lua_Integer n = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, n >= 0, arg, "must be a non-negative integer");
+  return (size_t)n;
+}
+
+size_t mo_optsize_field(lua_State *L, int idx, const char *field, size_t def) {
+  size_t v = def;
+  if (lua_type(L, idx) != LUA_TTABLE) return def;
+  if (lua_getfield(L, idx, field) != LUA_TNIL) {
+    int ok;
+    lua_Integer n = lua_tointegerx(L, -1, &ok);
+    if (!ok || n < 0)
+      luaL_error(L, "memobj: option '%s' must be a non-negative integer", field);
+    v = (size_t)n;
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
+  int v = def;
+  if (lua_type(L, idx) != LUA_TTABLE) return def;
+  if (lua_getfield(L, idx, field) != LUA_TNIL) v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* ---- Creating and checking ---- */
+
+memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
+  memobj_mem *m = (memobj_mem *)lua_newuserdatauv(L, udsize, 1);
+  memset(m, 0, udsize);
+  m->tag = MO_TAG_MEM;
+  m->kind = k;
+  m->writable = 1;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
+  lua_setmetatable(L, -2);
+  return m;
+}
+
+memobj_mem *mo_tomem(lua_State *L, int idx) {
+  memobj_mem *m;
+  if (lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) < sizeof(memobj_mem))
+    return NULL;
+  m = (memobj_mem *)lua_touserdata(L, idx);
+  return m->tag == MO_TAG_MEM ? m : NULL;
+}
+
+memobj_mem *mo_checkmem(lua_State *L, int idx) {
+  memobj_mem *m = mo_tomem(L, idx);
+  if (m == NULL) luaL_typeerror(L, idx, "memory object");
+  if (m->closed) luaL_error(L, "memobj: memory object is closed");
+  return m;
+}
+
+void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_methodskey);
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 1);
+}
+
+/* ---- Methods ---- */
+
+static void mem_release(memobj_mem *m) {
+  if (m->closed) return;
+  m->kind->release(m);
+  m->closed = 1;
+  m->ptr = NULL;
+  m->size = 0;
+}
+
+static int mem_close(lua_State *L) {
+  memobj_mem *m = mo_tomem(L, 1);
+  if (m == NULL) return luaL_typeerror(L, 1, "memory object");
+  if (!m->closed) {
+    mo_refuse_if_locked(L, m, "close", 0, SIZE_MAX);
+    if (m->tx) return luaL_error(L, "memobj: close: refused inside a transaction");
+    mem_release(m);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* __gc: every view holds a reference to its memory, so no view can be
+** left. A C buffer still locked means a C module broke the protocol:
+** leak the bytes rather than free them under it. */
+static int mem_gc(lua_State *L) {
+  memobj_mem *m = mo_tomem(L, 1);
+  if (m && m->nlocks == 0) mem_release(m);
+  return 0;
+}
+
+static int mem_resize(lua_State *L) {
+  memobj_mem *m = mo_checkmem(L, 1);
+  size_t n = mo_checksize(L, 2);
+  int err;
+  if (m->kind->resize == NULL)
+    return luaL_error(L, "memobj: resize: %s memory has a fixed size",
+                      m->kind->name);
+  if (m->max > 0 && n > m->max)
+    return luaL_error(L, "memobj: resize: %I bytes exceeds the reserved max "
+                      "of %I", (lua_Integer)n, (lua_Integer)m->max);
+  if (m->tx) return luaL_error(L, "memobj: resize: refused inside a transaction");
+  mo_refuse_if_locked(L, m, "resize", 0, n);
+  err = m->kind->resize(m, n);
+  if (err) return mo_oserror(L, "resize", err);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* Check that [off, off+len) lies within m; both optional. */
+static void checkrange(lua_State *L, memobj_mem *m, int arg, size_t *off,
+                       size_t *len) {
+  *off = lua_isnoneornil(L, arg) ? 0 : mo_checksize(L, arg);
+  luaL_argcheck(L, *off <= m->size, arg, "offset beyond the end");
+  *len = lua_isnoneornil(L, arg + 1) ? m->size - *off : mo_checksize(L, arg + 1);
+  luaL_argcheck(L, *len <= m->size - *off, arg + 1, "range beyond the end");
+}
+
+static int mem_sync(lua_State *L) {
+  memobj_mem *m = mo_checkmem(L, 1);
+  size_t off, len;
+  int err;
+  checkrange(L, m, 2, &off, &len);
+  if (m->kind->sync && (err = m->kind->sync(m, off, len)) != 0)
+    return mo_failresult(L, "sync", err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int mem_protect(lua_State *L) {
+  static const char *const perms[] = {"r", "rw", NULL};
+  memobj_mem *m = mo_checkmem(L, 1);
+  int writable = luaL_checkoption(L, 2, NULL, perms);
+  int err;
+  if (!writable) mo_refuse_if_locked(L, m, "protect", 1, SIZE_MAX);
+  if (m->kind->protect == NULL)
+    return luaL_error(L, "memobj: protect: not supported by %s memory",
+                      m->kind->name);
+  err = m->kind->protect(m, writable);
+  if (err) return mo_oserror(L, "protect", err);
+  m->writable = (uint8_t)writable;
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int mem_advise(lua_State *L) {
+  static const char *const hints[] = {"normal", "sequential", "random",
+                                      "willneed", "dontneed", NULL};
+  memobj_mem *m = mo_checkmem(L, 1);
+  int hint = luaL_checkoption(L, 2, NULL, hints);
+  int err;
+  if (m->kind->advise && (err = m->kind->advise(m, hint)) != 0)
+    return mo_oserror(L, "advise", err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int mem_len(lua_State *L) {
+  memobj_mem *m = mo_checkmem(L, 1);
+  lua_pushinteger(L, (lua_Integer)m->size);
+  return 1;
+}
+
+static int mem_tostring(lua_State *L) {
+  memobj_mem *m = mo_tomem(L, 1);
+  if (m == NULL) return luaL_typeerror(L, 1, "memory object");
+  if (m->closed)
+    lua_pushfstring(L, "memobj.%s (closed)", m->kind->name);
+  else
+    lua_pushfstring(L, "memobj.%s: %I bytes, %s, %p", m->kind->name,
+                    (lua_Integer)m->size, m->writable ? "rw" : "r",
+                    (void *)m->ptr);
+  return 1;
+}
+
+/* Fields are not a hot path: look methods up first, then names. */
+static int mem_index(lua_State *L) {
+  memobj_mem *m = mo_tomem(L, 1);
+  const char *k;
+  if (m == NULL) return luaL_typeerror(L, 1, "memory object");
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  k = lua_tostring(L, 2);
+  if (k == NULL) return 1;
+  if (strcmp(k, "closed") == 0) {
+    lua_pushboolean(L, m->closed);
+    return 1;
+  }
+  if (strcmp(k, "kind") == 0) {
+    lua_pushstring(L, m->kind->name);
+    return 1;
+  }
+  if (m->closed) return luaL_error(L, "memobj: memory object is closed");
+  if (strcmp(k, "size") == 0) lua_pushinteger(L, (lua_Integer)m->size);
+  else if (strcmp(k, "pointer") == 0)
+    lua_pushinteger(L, (lua_Integer)(uintptr_t)m->ptr);
+  else if (strcmp(k, "permission") == 0)
+    lua_pushstring(L, m->writable ? "rw" : "r");
+  else if (strcmp(k, "persistence") == 0)
+    lua_pushstring(L, m->kind->persistence);
+  else if (strcmp(k, "locks") == 0) lua_pushinteger(L, m->nlocks);
+  else if (strcmp(k, "max") == 0) lua_pushinteger(L, (lua_Integer)m->max);
+  else if (m->kind->label && strcmp(k, m->kind->label) == 0)
+    lua_getiuservalue(L, 1, 1);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int mem_newindex(lua_State *L) {
+  return luaL_error(L, "memobj: memory object fields are read-only");
+}
+
+static const luaL_Reg mem_methods[] = {
+  {"close", mem_close},     {"resize", mem_resize}, {"sync", mem_sync},
+  {"protect", mem_protect}, {"advise", mem_advise}, {NULL, NULL}};
+
+static const luaL_Reg mem_meta[] = {
+  {"__gc", mem_gc},         {"__close", mem_close},
+  {"__len", mem_len},       {"__tostring", mem_tostring},
+  {"__newindex", mem_newindex}, {NULL, NULL}};
+
+void mo_memory_open(lua_State *L) {
+  luaL_newlib(L, mem_methods);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &mem_methodskey);
+  lua_newtable(L);                    /* metatable */
+  luaL_setfuncs(L, mem_meta, 0);
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, mem_index, 1);  /* methods as upvalue */
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, "memobj.memory");
+  lua_setfield(L, -2, "__metatable");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
+  lua_pop(L, 1);
+}

@@ -1,0 +1,167 @@
+/*
+** view.c: what all access objects share: resolving their source (memory
+** object, view or Lua string), creating and locking, the common fields,
+** release, and string.sub-style ranges.
+*/
+#include <string.h>
+#include "core.h"
+
+static int is_view_tag(uint32_t tag) {
+  return tag == MO_TAG_ARRAY || tag == MO_TAG_BYTES || tag == MO_TAG_FILE;
+}
+
+mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
+  mo_view *v;
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof(mo_view))
+    return NULL;
+  v = (mo_view *)lua_touserdata(L, idx);
+  if (tag ? v->tag != tag : !is_view_tag(v->tag)) return NULL;
+  return v;
+}
+
+mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname) {
+  mo_view *v = mo_toview(L, idx, tag);
+  if (v == NULL) luaL_typeerror(L, idx, tname);
+  if (v->released) luaL_error(L, "memobj: view is released");
+  return v;
+}
+
+int mo_tosource(lua_State *L, int idx, mo_source *s) {
+  mo_view *v;
+  idx = lua_absindex(L, idx);
+  if ((s->mem = mo_tomem(L, idx)) != NULL) {
+    if (s->mem->closed) luaL_error(L, "memobj: memory object is closed");
+    lua_pushvalue(L, idx);
+    s->offset = 0;
+    s->length = s->mem->size;
+    s->readonly = !s->mem->writable;
+  } else if ((v = mo_toview(L, idx, 0)) != NULL) {
+    if (v->released) luaL_error(L, "memobj: view is released");
+    lua_getiuservalue(L, idx, 1);
+    s->mem = v->mem;
+    s->offset = v->offset;
+    s->length = v->length;
+    s->readonly = v->readonly;
+  } else if (lua_type(L, idx) == LUA_TSTRING) {
+    s->mem = mo_string_new(L, idx);
+    s->offset = 0;
+    s->length = s->mem->size;
+    s->readonly = 1;
+  } else {
+    return 0;
+  }
+  s->memidx = lua_gettop(L);
+  return 1;
+}
+
+void mo_checksource(lua_State *L, int idx, mo_source *s) {
+  if (!mo_tosource(L, idx, s))
+    luaL_typeerror(L, idx, "memory object, view or string");
+}
+
+int mo_checkviewmode(lua_State *L, int arg, const mo_source *s) {
+  static const char *const modes[] = {"r", "rw", NULL};
+  int rw = luaL_checkoption(L, arg, s->readonly ? "r" : "rw", modes);
+  if (rw && s->readonly)
+    luaL_argerror(L, arg, "memory is read-only");
+  return !rw;
+}
+
+mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
+                     const void *mtkey, const mo_source *s, size_t off,
+                     size_t len, int readonly, const char *what) {
+  mo_view *v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
+  memset(v, 0, udsize);
+  v->tag = tag;
+  v->readonly = (uint8_t)readonly;
+  v->offset = off;
+  v->length = len;
+  v->mem = s->mem;
+  v->ptr = s->mem->ptr ? s->mem->ptr + off : NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, s->memidx);   /* the view keeps its memory alive */
+  lua_setiuservalue(L, -2, 1);
+  mo_lock(L, s->mem, &v->lock, off, len, !readonly, what);
+  return v;
+}
+
+void mo_view_release(mo_view *v) {
+  if (v->released) return;
+  mo_unlock(&v->lock);
+  v->released = 1;
+  v->ptr = NULL;
+  v->count = 0;
+}
+
+void mo_checkwritable(lua_State *L, mo_view *v) {
+  if (v->readonly) luaL_error(L, "memobj: view is read-only");
+  if (!v->mem->writable) luaL_error(L, "memobj: memory is read-only");
+}
+
+int mo_view_field(lua_State *L, int idx, mo_view *v, const char *k) {
+  if (strcmp(k, "released") == 0) {
+    lua_pushboolean(L, v->released);
+    return 1;
+  }
+  if (strcmp(k, "memory") == 0) lua_getiuservalue(L, idx, 1);
+  else if (strcmp(k, "offset") == 0) lua_pushinteger(L, (lua_Integer)v->offset);
+  else if (strcmp(k, "length") == 0) lua_pushinteger(L, (lua_Integer)v->length);
+  else if (strcmp(k, "readonly") == 0) lua_pushboolean(L, v->readonly);
+  else return 0;
+  return 1;
+}
+
+/*
+** Clip i..j to 1..n as string.sub does: negative positions count from the
+** end, 0 and very negative starts become 1, ends beyond n become n. The
+** result is empty when *from > *to. Comparisons are arranged so that no
+** arithmetic on user values can overflow.
+*/
+void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
+              size_t *to) {
+  lua_Integer len = (lua_Integer)n;
+  if (i > 0) *from = (size_t)i;
+  else if (i == 0 || i < -len) *from = 1;
+  else *from = (size_t)(len + i + 1);
+  if (j > len) *to = n;
+  else if (j >= 0) *to = (size_t)j;
+  else if (j < -len) *to = 0;
+  else *to = (size_t)(len + j + 1);
+}
+
+/* ---- Lua functions shared by every view metatable ---- */
+
+static int view_release(lua_State *L) {
+  mo_view *v = mo_toview(L, 1, 0);
+  if (v == NULL) return luaL_typeerror(L, 1, "view");
+  mo_view_release(v);
+  return 0;
+}
+
+static int view_gc(lua_State *L) {
+  mo_view *v = mo_toview(L, 1, 0);
+  if (v) mo_view_release(v);
+  return 0;
+}
+
+void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
+                     const luaL_Reg *meta, lua_CFunction index) {
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_pushcfunction(L, view_release);
+  lua_setfield(L, -2, "release");
+  lua_newtable(L);                    /* metatable */
+  if (meta) luaL_setfuncs(L, meta, 0);
+  lua_pushcfunction(L, view_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, view_release);
+  lua_setfield(L, -2, "__close");
+  lua_pushliteral(L, "memobj.view");
+  lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, index, 1);      /* methods as upvalue 1 */
+  lua_setfield(L, -2, "__index");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_pop(L, 1);
+}
