@@ -66,12 +66,13 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;
   luaL_buffinit(L, &b);
-  lua_pushfstring(L, "memobj: %s: refused, %s memory is locked by %d view%s:",
+  lua_pushfstring(L, "memobj: %s: refused, %s memory is locked by %d view%s: ",
                   op, m->kind->name, n, n == 1 ? "" : "s");
   luaL_addvalue(&b);
   for (lk = m->locks; lk; lk = lk->next) {
     if (!blocks(m, lk, writers_only, newsize)) continue;
-    lua_pushfstring(L, " %s%s (bytes %I..%I) created at %s;", lk->what,
+    lua_pushfstring(L, "%s%s%s (bytes %I..%I) created at %s",
+                    lk == m->locks ? "" : "; ", lk->what,
                     lk->write ? " (writable)" : "", (lua_Integer)lk->offset,
                     (lua_Integer)(lk->offset + lk->length), lk->where);
     luaL_addvalue(&b);
