@@ -61,7 +61,7 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
                          int writers_only, size_t newsize) {
   luaL_Buffer b;
   const memobj_lock *lk;
-  int n = 0;
+  int n = 0, shown = 0;
   for (lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;
@@ -72,7 +72,7 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
   for (lk = m->locks; lk; lk = lk->next) {
     if (!blocks(m, lk, writers_only, newsize)) continue;
     lua_pushfstring(L, "%s%s%s (bytes %I..%I) created at %s",
-                    lk == m->locks ? "" : "; ", lk->what,
+                    shown++ ? "; " : "", lk->what,
                     lk->write ? " (writable)" : "", (lua_Integer)lk->offset,
                     (lua_Integer)(lk->offset + lk->length), lk->where);
     luaL_addvalue(&b);
