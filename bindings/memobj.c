@@ -4,6 +4,7 @@
 ** lists them.
 */
 #include "../runtime/core.h"
+#include "../runtime/tx.h"
 #include "openers.h"
 
 LUAMOD_API int luaopen_memobj(lua_State *L) {
@@ -12,6 +13,7 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   lua_setfield(L, -2, "version");
   mo_memory_open(L);
   mo_capi_open(L);
+  mo_tx_open(L);
   /* memory kinds */
   mo_heap_open(L);
   mo_string_open(L);
