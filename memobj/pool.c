@@ -191,7 +191,8 @@ static const char *decode_header(const unsigned char *b, header *h) {
   h->flags = get32(b + 56);
   if (get32(b + 12) != HDRSIZE || get64(b + 16) != MO_POOL_DATAOFF ||
       (h->flags & ~FLAG_CLEAN) != 0 || h->datasize > MAXOFF ||
-      h->logoff != MO_POOL_DATAOFF + pageup(h->datasize) ||
+      h->logoff < MO_POOL_DATAOFF + pageup(h->datasize) ||
+      h->logoff % PAGE != 0 || h->logoff > MAXOFF ||
       h->slotcap < PAGE || h->slotcap % PAGE != 0 ||
       h->slotcap > (MAXOFF - h->logoff) / 2)
     return "damaged pool header (bad sizes)";
@@ -220,7 +221,7 @@ enum { SLOT_EMPTY, SLOT_VALID, SLOT_INVALID };
 
 /* Classify slot i; a valid record's body is left in p->rec. */
 static int read_slot(mo_pool *p, int i, uint64_t *seq, uint64_t *blen,
-                     int *err) {
+                     uint64_t *maxend, int *err) {
   unsigned char h[RECHEAD];
   uint64_t off = p->logoff + (uint64_t)i * p->slotcap, bodylen, pos;
   uint32_t nranges, k;
@@ -238,16 +239,18 @@ static int read_slot(mo_pool *p, int i, uint64_t *seq, uint64_t *blen,
       (*err = pread_all(p->fd, p->rec, (size_t)bodylen, off + RECHEAD)) != 0)
     return SLOT_INVALID;
   if (get32(h + 24) != crc32c(p->rec, (size_t)bodylen)) return SLOT_INVALID;
-  /* the ranges must exactly fill the body and lie inside the data */
+  /* the ranges must exactly fill the body; whether they lie inside the
+  ** data matters only for records still to be replayed */
+  *maxend = 0;
   for (pos = 0, k = 0; k < nranges; k++) {
     uint64_t roff, rlen;
     if (bodylen - pos < RANGEHEAD) return SLOT_INVALID;
     roff = get64(p->rec + pos);
     rlen = get64(p->rec + pos + 8);
     pos += RANGEHEAD;
-    if (rlen > bodylen - pos || roff > p->datasize ||
-        rlen > p->datasize - roff)
+    if (rlen > bodylen - pos || roff > MAXOFF || rlen > MAXOFF - roff)
       return SLOT_INVALID;
+    if (roff + rlen > *maxend) *maxend = roff + rlen;
     pos += rlen;
   }
   return pos == bodylen ? SLOT_VALID : SLOT_INVALID;
@@ -255,9 +258,10 @@ static int read_slot(mo_pool *p, int i, uint64_t *seq, uint64_t *blen,
 
 /* Apply the record of slot i (read again: p->rec holds one body). */
 static int replay_slot(mo_pool *p, int i) {
-  uint64_t seq, pos, bodylen;
+  uint64_t seq, pos, bodylen, maxend;
   int e = 0, first = 1;
-  if (read_slot(p, i, &seq, &bodylen, &e) != SLOT_VALID) return e ? e : EIO;
+  if (read_slot(p, i, &seq, &bodylen, &maxend, &e) != SLOT_VALID)
+    return e ? e : EIO;
   for (pos = 0; pos < bodylen;) {
     uint64_t roff = get64(p->rec + pos), rlen = get64(p->rec + pos + 8);
     e = pwrite_all(p->fd, p->rec + pos + RANGEHEAD, (size_t)rlen,
@@ -329,9 +333,9 @@ static int create_pool(const char *path, uint64_t size) {
 static int check_log(mo_pool *p, int clean, int *order, int *nreplay,
                      uint64_t *maxseq, char *msg, size_t msgsize) {
   int kind[2], i, e = 0;
-  uint64_t seq[2] = {0, 0}, m = p->seq, blen;
+  uint64_t seq[2] = {0, 0}, end[2] = {0, 0}, m = p->seq, blen;
   for (i = 0; i < 2; i++) {
-    kind[i] = read_slot(p, i, &seq[i], &blen, &e);
+    kind[i] = read_slot(p, i, &seq[i], &blen, &end[i], &e);
     if (e) return e;
     if (kind[i] == SLOT_VALID && seq[i] > m) m = seq[i];
   }
@@ -343,6 +347,8 @@ static int check_log(mo_pool *p, int clean, int *order, int *nreplay,
     if (kind[i] == SLOT_VALID && seq[i] > p->seq) {
       if (clean || (seq[i] != m && seq[i] != m - 1))
         return fail(msg, msgsize, "damaged pool log (out of sequence)");
+      if (end[i] > p->datasize)
+        return fail(msg, msgsize, "damaged pool log (range beyond the data)");
       order[(*nreplay)++] = i;
     }
   }
