@@ -1,8 +1,9 @@
 /*
 ** persistent.c: the "persistent" memory kind: a pool file (pool.c)
-** mapped copy-on-write. Views write to private pages; only a commit
-** writes the file (log first, then data), so an abort or a crash never
-** leaves half a transaction in it. Writes outside a transaction raise.
+** mapped copy-on-write. Views write to private pages; the file changes
+** only through the pool's log and checkpoints, so an abort or a crash
+** never leaves half a transaction in it. Writes outside a transaction
+** raise.
 */
 #include <errno.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static int map_data(pmem *pm) {
   pm->map = (unsigned char *)p;
   pm->maplen = len;
   pm->base.ptr = pm->map + MO_POOL_DATAOFF;
+  pm->pool.data = pm->base.ptr;
   pm->base.size = (size_t)pm->pool.datasize;
   return 0;
 }
@@ -40,20 +42,24 @@ static int map_data(pmem *pm) {
 static int p_resize(memobj_mem *m, size_t n) {
   pmem *pm = (pmem *)m;
   int e = mo_pool_resize(&pm->pool, n);
-  if (e == 0) e = map_data(pm);
+  /* a resize that failed half way may have published the smaller size */
+  if (e == 0 || pm->pool.datasize != m->size) {
+    int e2 = map_data(pm);
+    if (e == 0) e = e2;
+  }
   return e;
 }
 
 static void p_release(memobj_mem *m) {
   pmem *pm = (pmem *)m;
+  mo_pool_close(&pm->pool);  /* its checkpoint reads the mapping */
   if (pm->map) munmap(pm->map, pm->maplen);
   pm->map = NULL;
-  mo_pool_close(&pm->pool);
   mo_tx_free(&pm->tx);
 }
 
-/* Committed changes are already in the file; sync makes them durable
-** also with durability "process". */
+/* Committed changes are in the log; sync writes them into the data
+** (a checkpoint) and makes them durable also with "process". */
 static int p_sync(memobj_mem *m, size_t off, size_t len) {
   (void)off;
   (void)len;
@@ -89,7 +95,7 @@ static mo_tx *h_state(memobj_mem *m) {
 }
 
 static int h_commit(memobj_mem *m, mo_tx *t, int *err) {
-  return mo_pool_commit(&((pmem *)m)->pool, m->ptr, t->ents, t->nents, err);
+  return mo_pool_commit(&((pmem *)m)->pool, t->ents, t->nents, err);
 }
 
 static const char *h_check(memobj_mem *m) {

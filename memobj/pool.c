@@ -1,9 +1,10 @@
 /*
 ** pool.c: the pool file of persistent memory (format: doc/format.md).
-** A header, the data, and a redo log of two slots that alternate: the
-** record of commit N goes to slot N % 2. A commit writes its record,
-** syncs it (the commit point), then writes the data; the next commit's
-** sync makes that data durable before the slot is used again.
+** A header, the data, and a redo log. A commit appends its record (the
+** new bytes of every range it changed) and syncs it: that is the commit
+** point, and the only write of a commit. The data in the file is brought
+** up to date at checkpoints (log full, resize, close): write the data,
+** sync it, then publish in the header that the log is applied.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,10 @@
 #define RECHEAD 32u
 #define RANGEHEAD 16u
 #define PAGE 4096u
-#define INITCAP ((uint64_t)64 * 1024)
+/* First log size: a quarter of the data, within these bounds. A bigger
+** log means fewer checkpoints; a single larger commit grows it. */
+#define MINLOG ((uint64_t)64 * 1024)
+#define MAXLOG ((uint64_t)16 * 1024 * 1024)
 #define FLAG_CLEAN 1u
 #define RECMAGIC 0x524c4f4du  /* "MOLR" little-endian */
 #define MAXOFF ((uint64_t)INT64_MAX)
@@ -160,7 +164,7 @@ static int grow_buf(mo_pool *p, size_t need) {
 /* ---- Header ---- */
 
 typedef struct header {
-  uint64_t datasize, logoff, slotcap, seq;
+  uint64_t datasize, logoff, logcap, seq;
   uint32_t flags;
 } header;
 
@@ -172,7 +176,7 @@ static void encode_header(unsigned char *b, const header *h) {
   put64(b + 16, MO_POOL_DATAOFF);
   put64(b + 24, h->datasize);
   put64(b + 32, h->logoff);
-  put64(b + 40, h->slotcap);
+  put64(b + 40, h->logcap);
   put64(b + 48, h->seq);
   put32(b + 56, h->flags);
   put32(b + 60, crc32c(b, 60));
@@ -186,15 +190,15 @@ static const char *decode_header(const unsigned char *b, header *h) {
     return "damaged pool header (bad checksum)";
   h->datasize = get64(b + 24);
   h->logoff = get64(b + 32);
-  h->slotcap = get64(b + 40);
+  h->logcap = get64(b + 40);
   h->seq = get64(b + 48);
   h->flags = get32(b + 56);
   if (get32(b + 12) != HDRSIZE || get64(b + 16) != MO_POOL_DATAOFF ||
-      (h->flags & ~FLAG_CLEAN) != 0 || h->datasize > MAXOFF ||
+      (h->flags & ~FLAG_CLEAN) != 0 || h->datasize > MAXOFF - 2 * PAGE ||
       h->logoff < MO_POOL_DATAOFF + pageup(h->datasize) ||
       h->logoff % PAGE != 0 || h->logoff > MAXOFF ||
-      h->slotcap < PAGE || h->slotcap % PAGE != 0 ||
-      h->slotcap > (MAXOFF - h->logoff) / 2)
+      h->logcap < PAGE || h->logcap % PAGE != 0 ||
+      h->logcap > MAXOFF - h->logoff)
     return "damaged pool header (bad sizes)";
   return NULL;
 }
@@ -207,7 +211,7 @@ static int write_header(mo_pool *p, int clean) {
   int e;
   h.datasize = p->datasize;
   h.logoff = p->logoff;
-  h.slotcap = p->slotcap;
+  h.logcap = p->logcap;
   h.seq = p->seq;
   h.flags = clean ? FLAG_CLEAN : 0;
   encode_header(b, &h);
@@ -217,59 +221,68 @@ static int write_header(mo_pool *p, int clean) {
 
 /* ---- Log records ---- */
 
-enum { SLOT_EMPTY, SLOT_VALID, SLOT_INVALID };
+enum { REC_END, REC_VALID, REC_INVALID };
 
-/* Classify slot i; a valid record's body is left in p->rec. */
-static int read_slot(mo_pool *p, int i, uint64_t *seq, uint64_t *blen,
-                     uint64_t *maxend, int *err) {
-  unsigned char h[RECHEAD];
-  uint64_t off = p->logoff + (uint64_t)i * p->slotcap, bodylen, pos;
-  uint32_t nranges, k;
+typedef struct recinfo {
+  uint64_t seq;
+  uint64_t len;      /* head + body */
+  uint64_t maxend;   /* end of the furthest range */
+  int headok;        /* the head alone checks out (len is known) */
+} recinfo;
+
+/* Read and check the record at log position pos; a valid record's body
+** is left in p->rec. A zero head is the end of the log. */
+static int read_record(mo_pool *p, uint64_t pos, recinfo *r, int *err) {
   static const unsigned char zero[RECHEAD];
-  if ((*err = pread_all(p->fd, h, RECHEAD, off)) != 0) return SLOT_INVALID;
-  if (memcmp(h, zero, RECHEAD) == 0) return SLOT_EMPTY;
+  unsigned char h[RECHEAD];
+  uint64_t bodylen, at;
+  uint32_t nranges, k;
+  memset(r, 0, sizeof *r);
+  *err = 0;
+  if (pos > p->logcap - RECHEAD) return REC_END;  /* the log is full */
+  if ((*err = pread_all(p->fd, h, RECHEAD, p->logoff + pos)) != 0)
+    return REC_INVALID;
+  if (memcmp(h, zero, RECHEAD) == 0) return REC_END;
   nranges = get32(h + 4);
-  *seq = get64(h + 8);
-  *blen = bodylen = get64(h + 16);
+  r->seq = get64(h + 8);
+  bodylen = get64(h + 16);
   if (get32(h) != RECMAGIC || get32(h + 28) != crc32c(h, 28) ||
-      (*seq & 1) != (uint64_t)i || bodylen > p->slotcap - RECHEAD ||
-      bodylen > SIZE_MAX)
-    return SLOT_INVALID;
+      bodylen > p->logcap - pos - RECHEAD || bodylen > SIZE_MAX - 1)
+    return REC_INVALID;
+  r->headok = 1;
+  r->len = RECHEAD + bodylen;
   if ((*err = grow_buf(p, (size_t)bodylen + 1)) != 0 ||
-      (*err = pread_all(p->fd, p->rec, (size_t)bodylen, off + RECHEAD)) != 0)
-    return SLOT_INVALID;
-  if (get32(h + 24) != crc32c(p->rec, (size_t)bodylen)) return SLOT_INVALID;
+      (*err = pread_all(p->fd, p->rec, (size_t)bodylen,
+                        p->logoff + pos + RECHEAD)) != 0)
+    return REC_INVALID;
+  if (get32(h + 24) != crc32c(p->rec, (size_t)bodylen)) return REC_INVALID;
   /* the ranges must exactly fill the body; whether they lie inside the
   ** data matters only for records still to be replayed */
-  *maxend = 0;
-  for (pos = 0, k = 0; k < nranges; k++) {
+  for (at = 0, k = 0; k < nranges; k++) {
     uint64_t roff, rlen;
-    if (bodylen - pos < RANGEHEAD) return SLOT_INVALID;
-    roff = get64(p->rec + pos);
-    rlen = get64(p->rec + pos + 8);
-    pos += RANGEHEAD;
-    if (rlen > bodylen - pos || roff > MAXOFF || rlen > MAXOFF - roff)
-      return SLOT_INVALID;
-    if (roff + rlen > *maxend) *maxend = roff + rlen;
-    pos += rlen;
+    if (bodylen - at < RANGEHEAD) return REC_INVALID;
+    roff = get64(p->rec + at);
+    rlen = get64(p->rec + at + 8);
+    at += RANGEHEAD;
+    if (rlen > bodylen - at || roff > MAXOFF || rlen > MAXOFF - roff)
+      return REC_INVALID;
+    if (roff + rlen > r->maxend) r->maxend = roff + rlen;
+    at += rlen;
   }
-  return pos == bodylen ? SLOT_VALID : SLOT_INVALID;
+  return at == bodylen ? REC_VALID : REC_INVALID;
 }
 
-/* Apply the record of slot i (read again: p->rec holds one body). */
-static int replay_slot(mo_pool *p, int i) {
-  uint64_t seq, pos, bodylen, maxend;
-  int e = 0, first = 1;
-  if (read_slot(p, i, &seq, &bodylen, &maxend, &e) != SLOT_VALID)
-    return e ? e : EIO;
-  for (pos = 0; pos < bodylen;) {
-    uint64_t roff = get64(p->rec + pos), rlen = get64(p->rec + pos + 8);
-    e = pwrite_all(p->fd, p->rec + pos + RANGEHEAD, (size_t)rlen,
+/* Write the ranges of the record in p->rec (body of r) into the data. */
+static int apply_record(mo_pool *p, const recinfo *r) {
+  uint64_t at = 0, bodylen = r->len - RECHEAD;
+  int e;
+  while (at < bodylen) {
+    uint64_t roff = get64(p->rec + at), rlen = get64(p->rec + at + 8);
+    e = pwrite_all(p->fd, p->rec + at + RANGEHEAD, (size_t)rlen,
                    MO_POOL_DATAOFF + roff);
     if (e) return e;
-    if (first) crashpoint("recover", 1);
-    first = 0;
-    pos += RANGEHEAD + rlen;
+    crashpoint("recover", 1);
+    at += RANGEHEAD + rlen;
   }
   return 0;
 }
@@ -305,8 +318,9 @@ static int create_pool(const char *path, uint64_t size) {
   memset(&p, 0, sizeof p);
   p.sync = 1;
   p.datasize = size;
-  p.slotcap = INITCAP;
-  if (size > MAXOFF - 2 * PAGE - 2 * INITCAP) return EFBIG;
+  p.logcap = size / 4 < MINLOG ? MINLOG : size / 4 > MAXLOG ? MAXLOG
+                                                            : pageup(size / 4);
+  if (size > MAXOFF - 2 * PAGE - MAXLOG) return EFBIG;
   p.logoff = MO_POOL_DATAOFF + pageup(size);
   if ((tmp = (char *)malloc(n + 16)) == NULL) return ENOMEM;
   snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
@@ -317,7 +331,7 @@ static int create_pool(const char *path, uint64_t size) {
     return e;
   }
   if (fchmod(p.fd, 0600) != 0 ||
-      ftruncate(p.fd, (off_t)(p.logoff + 2 * p.slotcap)) != 0)
+      ftruncate(p.fd, (off_t)(p.logoff + p.logcap)) != 0)
     e = errno;
   if (!e) e = write_header(&p, 1);
   close(p.fd);
@@ -328,51 +342,78 @@ static int create_pool(const char *path, uint64_t size) {
   return e;
 }
 
-/* Check the two slots against the header and list the records to replay
-** (oldest first). Returns -1 with a message for a damaged log. */
-static int check_log(mo_pool *p, int clean, int *order, int *nreplay,
-                     uint64_t *maxseq, char *msg, size_t msgsize) {
-  int kind[2], i, e = 0;
-  uint64_t seq[2] = {0, 0}, end[2] = {0, 0}, m = p->seq, blen;
-  for (i = 0; i < 2; i++) {
-    kind[i] = read_slot(p, i, &seq[i], &blen, &end[i], &e);
+/*
+** Walk the log: records with consecutive sequence numbers from the
+** start, up to a zero head. Records up to the header's seq are already
+** in the data; newer ones (*first: their position) must be replayed.
+** After a crash the walk may end at a torn record instead; in a pool
+** closed cleanly, or before a later valid record, that is damage.
+*/
+static int scan_log(mo_pool *p, int clean, uint64_t *first, uint64_t *last,
+                    char *msg, size_t msgsize) {
+  uint64_t pos = 0, prev = 0;
+  int any = 0, e, kind;
+  recinfo r;
+  *first = UINT64_MAX;
+  *last = p->seq;
+  for (;;) {
+    kind = read_record(p, pos, &r, &e);
     if (e) return e;
-    if (kind[i] == SLOT_VALID && seq[i] > m) m = seq[i];
-  }
-  *nreplay = 0;
-  for (i = 0; i < 2; i++) {
-    if (kind[i] == SLOT_INVALID && (clean || (uint64_t)i != ((m + 1) & 1)))
-      return fail(msg, msgsize, i == 0 ? "damaged pool log (slot 0)"
-                                       : "damaged pool log (slot 1)");
-    if (kind[i] == SLOT_VALID && seq[i] > p->seq) {
-      if (clean || (seq[i] != m && seq[i] != m - 1))
-        return fail(msg, msgsize, "damaged pool log (out of sequence)");
-      if (end[i] > p->datasize)
-        return fail(msg, msgsize, "damaged pool log (range beyond the data)");
-      order[(*nreplay)++] = i;
+    if (kind == REC_END) return 0;
+    if (kind == REC_VALID && (!any || r.seq == prev + 1)) {
+      if (r.seq > p->seq) {
+        if (clean)
+          return fail(msg, msgsize, "damaged pool log (unapplied record in "
+                      "a closed pool)");
+        if (*first == UINT64_MAX) {
+          if (r.seq != p->seq + 1)
+            return fail(msg, msgsize, "damaged pool log (out of sequence)");
+          *first = pos;
+        }
+        if (r.maxend > p->datasize)
+          return fail(msg, msgsize, "damaged pool log (range beyond data)");
+        *last = r.seq;
+      }
+      any = 1;
+      prev = r.seq;
+      pos += r.len;
+      continue;
     }
+    break;  /* not a zero head: a torn record, or damage */
   }
-  if (*nreplay == 2 && seq[order[0]] > seq[order[1]]) {
-    int t = order[0];
-    order[0] = order[1];
-    order[1] = t;
+  if (clean) return fail(msg, msgsize, "damaged pool log (bad record)");
+  if (kind == REC_INVALID && r.headok) {  /* is a good record behind it? */
+    recinfo next;
+    uint64_t want = (any ? prev : p->seq) + 2;
+    if (read_record(p, pos + r.len, &next, &e) == REC_VALID &&
+        next.seq == want)
+      return fail(msg, msgsize, "damaged pool log (bad record)");
+    if (e) return e;
   }
-  *maxseq = m;
   return 0;
 }
 
 /* Redo the logged commits that may not have reached the data, then mark
 ** the pool open. Crash-safe: replaying again gives the same bytes. */
-static int recover(mo_pool *p, const int *order, int nreplay, uint64_t m) {
-  int i, e;
-  for (i = 0; i < nreplay; i++)
-    if ((e = replay_slot(p, order[i])) != 0) return e;
+static int recover(mo_pool *p, uint64_t first, uint64_t last) {
+  uint64_t pos = first;
+  recinfo r;
+  int e = 0;
+  if (first != UINT64_MAX) {
+    while (read_record(p, pos, &r, &e) == REC_VALID && r.seq <= last) {
+      if ((e = apply_record(p, &r)) != 0) return e;
+      pos += r.len;
+      if (r.seq == last) break;
+    }
+    if (e) return e;
+  }
   crashpoint("recover", 2);
-  if (nreplay && (e = psync(p)) != 0) return e;
+  if (first != UINT64_MAX && (e = psync(p)) != 0) return e;
   crashpoint("recover", 3);
-  p->seq = m;
+  p->seq = last;
   if ((e = write_header(p, 0)) != 0) return e;
   crashpoint("recover", 4);
+  p->tail = 0;  /* every record is applied: the log starts over */
   return 0;
 }
 
@@ -381,8 +422,8 @@ static int open_checked(mo_pool *p, char *msg, size_t msgsize) {
   struct stat st;
   header h;
   const char *why;
-  int order[2], nreplay, e;
-  uint64_t m;
+  uint64_t first, last;
+  int e;
   if (fstat(p->fd, &st) != 0) return errno;
   if ((uint64_t)st.st_size < HDRSIZE) {
     if (st.st_size >= 8 && pread_all(p->fd, b, 8, 0) == 0 &&
@@ -392,16 +433,15 @@ static int open_checked(mo_pool *p, char *msg, size_t msgsize) {
   }
   if ((e = pread_all(p->fd, b, HDRSIZE, 0)) != 0) return e;
   if ((why = decode_header(b, &h)) != NULL) return fail(msg, msgsize, why);
-  if ((uint64_t)st.st_size < h.logoff + 2 * h.slotcap)
+  if ((uint64_t)st.st_size < h.logoff + h.logcap)
     return fail(msg, msgsize, "truncated pool file");
   p->datasize = h.datasize;
   p->logoff = h.logoff;
-  p->slotcap = h.slotcap;
+  p->logcap = h.logcap;
   p->seq = h.seq;
-  e = check_log(p, (h.flags & FLAG_CLEAN) != 0, order, &nreplay, &m, msg,
-                msgsize);
+  e = scan_log(p, (h.flags & FLAG_CLEAN) != 0, &first, &last, msg, msgsize);
   if (e) return e;
-  return recover(p, order, nreplay, m);  /* the first write to the file */
+  return recover(p, first, last);  /* the first write to the file */
 }
 
 int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
@@ -432,45 +472,75 @@ int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
   return e;
 }
 
-/* ---- Commit ---- */
+/* ---- Checkpoints ---- */
 
-/* Make the log slots larger. The data written so far is made durable
-** first, so the records in the old slots are no longer needed. */
-static int grow_slots(mo_pool *p, uint64_t need) {
-  uint64_t cap = p->slotcap;
+static int cmp_range(const void *a, const void *b) {
+  const mo_pool_range *x = (const mo_pool_range *)a;
+  const mo_pool_range *y = (const mo_pool_range *)b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Write the data changed since the last checkpoint (merged, in file
+** order), sync it, then publish in the header that the log is applied.
+** Until the header is written the log still redoes everything. */
+static int checkpoint(mo_pool *p, int clean) {
+  size_t i, j;
   int e;
-  while (cap < need) {
-    if (cap > MAXOFF / 4) return EFBIG;
-    cap *= 2;
+  if (p->ndirty) {
+    qsort(p->dirty, p->ndirty, sizeof(mo_pool_range), cmp_range);
+    for (i = 0; i < p->ndirty; i = j) {
+      uint64_t off = p->dirty[i].off, end = off + p->dirty[i].len;
+      for (j = i + 1; j < p->ndirty && p->dirty[j].off <= end; j++)
+        if (p->dirty[j].off + p->dirty[j].len > end)
+          end = p->dirty[j].off + p->dirty[j].len;
+      e = pwrite_all(p->fd, p->data + off, (size_t)(end - off),
+                     MO_POOL_DATAOFF + off);
+      if (e) return e;
+      crashpoint("ckpt", 1);
+    }
+    if ((e = psync(p)) != 0) return e;
   }
-  if (cap > (MAXOFF - p->logoff) / 2) return EFBIG;
-  if ((e = psync(p)) != 0) return e;
-  crashpoint("grow", 1);
-  if ((e = zero_range(p->fd, p->logoff, p->logoff + RECHEAD)) != 0 ||
-      (e = zero_range(p->fd, p->logoff + p->slotcap,
-                      p->logoff + p->slotcap + RECHEAD)) != 0)
-    return e;
-  if (ftruncate(p->fd, (off_t)(p->logoff + 2 * cap)) != 0) return errno;
-  if ((e = psync(p)) != 0) return e;
-  crashpoint("grow", 2);
-  p->slotcap = cap;
-  if ((e = write_header(p, 0)) != 0) return e;
-  crashpoint("grow", 3);
+  crashpoint("ckpt", 2);
+  if ((e = write_header(p, clean)) != 0) return e;
+  crashpoint("ckpt", 3);
+  p->ndirty = 0;
+  p->tail = 0;
   return 0;
 }
 
-/* Build the record of commit `seq` in p->rec; returns its length. */
-static size_t build_record(mo_pool *p, const unsigned char *data,
-                           const mo_txent *ents, size_t n, uint64_t seq,
-                           size_t body) {
+/* Make the log larger (after a checkpoint: everything in it is old). */
+static int grow_log(mo_pool *p, uint64_t need) {
+  uint64_t cap = p->logcap;
+  int e;
+  while (cap < need) {
+    if (cap > MAXOFF / 2) return EFBIG;
+    cap *= 2;
+  }
+  if (cap > MAXOFF - p->logoff) return EFBIG;
+  if (ftruncate(p->fd, (off_t)(p->logoff + cap)) != 0) return errno;
+  if ((e = psync(p)) != 0) return e;
+  crashpoint("grow", 1);
+  p->logcap = cap;
+  if ((e = write_header(p, 0)) != 0) return e;
+  crashpoint("grow", 2);
+  return 0;
+}
+
+/* ---- Commit ---- */
+
+/* Build the record of commit `seq` in p->rec, followed by a zero head
+** (the end of the log); returns the record's length. */
+static size_t build_record(mo_pool *p, const mo_txent *ents, size_t n,
+                           uint64_t seq, size_t body) {
   unsigned char *b = p->rec + RECHEAD;
   size_t i;
   for (i = 0; i < n; i++) {
     put64(b, ents[i].off);
     put64(b + 8, ents[i].len);
-    memcpy(b + RANGEHEAD, data + ents[i].off, ents[i].len);
+    memcpy(b + RANGEHEAD, p->data + ents[i].off, ents[i].len);
     b += RANGEHEAD + ents[i].len;
   }
+  memset(b, 0, RECHEAD);
   put32(p->rec, RECMAGIC);
   put32(p->rec + 4, (uint32_t)n);
   put64(p->rec + 8, seq);
@@ -480,69 +550,86 @@ static size_t build_record(mo_pool *p, const unsigned char *data,
   return RECHEAD + body;
 }
 
-int mo_pool_commit(mo_pool *p, const unsigned char *data,
-                   const mo_txent *ents, size_t n, int *err) {
+/* Make room for the ranges of a commit in the dirty list. */
+static int reserve_dirty(mo_pool *p, size_t n) {
+  size_t cap = p->dirtycap ? p->dirtycap : 64;
+  mo_pool_range *d;
+  if (n > SIZE_MAX - p->ndirty) return ENOMEM;
+  while (cap < p->ndirty + n) {
+    if (cap > SIZE_MAX / 2 / sizeof *d) return ENOMEM;
+    cap *= 2;
+  }
+  if (cap == p->dirtycap) return 0;
+  d = (mo_pool_range *)realloc(p->dirty, cap * sizeof *d);
+  if (d == NULL) return ENOMEM;
+  p->dirty = d;
+  p->dirtycap = cap;
+  return 0;
+}
+
+int mo_pool_commit(mo_pool *p, const mo_txent *ents, size_t n, int *err) {
   size_t body = 0, len, i;
-  uint64_t seq = p->seq + 1, slot;
+  uint64_t seq = p->seq + 1, at;
   if ((*err = p->failed) != 0) return MO_TX_NOT_COMMITTED;
   if (n > UINT32_MAX) return (*err = EFBIG), MO_TX_NOT_COMMITTED;
   for (i = 0; i < n; i++) {
-    if (ents[i].len > SIZE_MAX - RANGEHEAD - RECHEAD - body)
+    if (ents[i].len > SIZE_MAX - RANGEHEAD - 2 * RECHEAD - body)
       return (*err = EFBIG), MO_TX_NOT_COMMITTED;
     body += RANGEHEAD + ents[i].len;
   }
-  if ((uint64_t)body + RECHEAD > p->slotcap &&
-      (*err = grow_slots(p, (uint64_t)body + RECHEAD)) != 0)
+  len = RECHEAD + body + RECHEAD;  /* with the zero head after it */
+  if (len > p->logcap - p->tail) {
+    if ((*err = checkpoint(p, 0)) != 0 ||
+        (len > p->logcap && (*err = grow_log(p, len)) != 0))
+      return MO_TX_NOT_COMMITTED;
+  }
+  if ((*err = grow_buf(p, len)) != 0 || (*err = reserve_dirty(p, n)) != 0)
     return MO_TX_NOT_COMMITTED;
-  if ((*err = grow_buf(p, body + RECHEAD)) != 0) return MO_TX_NOT_COMMITTED;
-  len = build_record(p, data, ents, n, seq, body);
-  slot = p->logoff + (seq & 1) * p->slotcap;
+  len = build_record(p, ents, n, seq, body);
+  at = p->logoff + p->tail;
   if (crash_now("commit", 1)) {  /* a torn record */
-    pwrite_all(p->fd, p->rec, len / 2, slot);
+    pwrite_all(p->fd, p->rec, len / 2, at);
     _exit(77);
   }
-  *err = pwrite_all(p->fd, p->rec, len, slot);
+  *err = pwrite_all(p->fd, p->rec, len + RECHEAD, at);
   if (*err == 0) {
     crashpoint("commit", 2);
     *err = psync(p);
   }
   if (*err) {
     /* the record may be whole on disk: make sure it is never replayed */
-    if (zero_range(p->fd, slot, slot + RECHEAD) != 0) p->failed = *err;
+    if (zero_range(p->fd, at, at + RECHEAD) != 0 || psync(p) != 0)
+      p->failed = *err;
     return MO_TX_NOT_COMMITTED;
   }
-  crashpoint("commit", 3);  /* committed: recovery redoes the rest */
+  crashpoint("commit", 3);  /* committed */
   p->seq = seq;
+  p->tail += len;
   for (i = 0; i < n; i++) {
-    *err = pwrite_all(p->fd, data + ents[i].off, ents[i].len,
-                      MO_POOL_DATAOFF + ents[i].off);
-    if (*err) {
-      p->failed = *err;
-      return MO_TX_BROKEN;
-    }
-    if (i == 0) crashpoint("commit", 4);
+    p->dirty[p->ndirty].off = ents[i].off;
+    p->dirty[p->ndirty].len = ents[i].len;
+    p->ndirty++;
   }
-  crashpoint("commit", 5);
   return MO_TX_OK;
 }
 
 /* ---- Resize, sync, close ---- */
 
 /*
-** Every step leaves a consistent pool: the data is made durable first
-** (so the log is not needed); a shrink publishes the smaller size before
-** anything beyond it is overwritten; the bytes that become new data or
-** new log slots are zeroed before the header that uses them.
+** Every step leaves a consistent pool: a checkpoint first (the log is
+** then not needed); a shrink publishes the smaller size before anything
+** beyond it is overwritten; the bytes that become new data or the new
+** log are zeroed before the header that uses them.
 */
 int mo_pool_resize(mo_pool *p, uint64_t n) {
-  uint64_t newlog, total, oldend = p->logoff + 2 * p->slotcap, cur;
+  uint64_t newlog, total, oldend = p->logoff + p->logcap, cur;
   int e;
   if (p->failed) return p->failed;
   if (n > MAXOFF - 2 * PAGE || (newlog = MO_POOL_DATAOFF + pageup(n)) == 0 ||
-      p->slotcap > (MAXOFF - newlog) / 2)
+      p->logcap > MAXOFF - newlog)
     return EFBIG;
-  total = newlog + 2 * p->slotcap;
-  if ((e = psync(p)) != 0) return e;
+  total = newlog + p->logcap;
+  if ((e = checkpoint(p, 0)) != 0) return e;
   crashpoint("resize", 1);
   cur = p->datasize;
   if (n < cur) {
@@ -567,17 +654,21 @@ int mo_pool_resize(mo_pool *p, uint64_t n) {
 }
 
 int mo_pool_sync(mo_pool *p) {
+  int e;
+  if (p->failed) return p->failed;
+  if ((e = checkpoint(p, 0)) != 0) return e;
   return fdatasync(p->fd) != 0 ? errno : 0;
 }
 
 void mo_pool_close(mo_pool *p) {
   if (p->fd < 0) return;
-  /* a clean mark promises that every record is applied: only when the
-  ** data is known to be written */
-  if (!p->failed && psync(p) == 0) write_header(p, 1);
+  /* a clean mark promises that every record is applied */
+  if (!p->failed) checkpoint(p, 1);
   close(p->fd);
   free(p->rec);
+  free(p->dirty);
   p->fd = -1;
   p->rec = NULL;
-  p->reccap = 0;
+  p->dirty = NULL;
+  p->reccap = p->dirtycap = p->ndirty = 0;
 }

@@ -30,7 +30,7 @@ local function header(s)
   return {
     datasize = string.unpack("<I8", s, 25),
     logoff = string.unpack("<I8", s, 33),
-    slotcap = string.unpack("<I8", s, 41),
+    logcap = string.unpack("<I8", s, 41),
     seq = string.unpack("<I8", s, 49),
     flags = string.unpack("<I4", s, 57),
   }
@@ -39,6 +39,14 @@ end
 local function flip(s, pos)  -- pos is 1-based
   local b = s:byte(pos) ~ 0x5a
   return s:sub(1, pos - 1) .. string.char(b) .. s:sub(pos + 1)
+end
+
+-- Flip the byte at 0-based offset off of the file in place.
+local function flipfile(path, s, off)
+  local f = assert(io.open(path, "r+b"))
+  f:seek("set", off)
+  f:write(string.char(s:byte(off + 1) ~ 0x5a))
+  f:close()
 end
 
 -- A pool with a few committed transactions, closed cleanly.
@@ -177,7 +185,7 @@ describe("memobj.persistent", function()
     local m = assert(memobj.persistent(path, size, {durability = "process"}))
     local a = m:array("uint32")
     m:transaction(function() a:fill(3) end)
-    assert.is_true(header(readfile(path)).slotcap > size)
+    assert.is_true(header(readfile(path)).logcap > size)
     a:release()
     m:close()
     m = assert(memobj.persistent(path))
@@ -228,25 +236,26 @@ describe("damaged and foreign files", function()
     makepool(path)
     local good = readfile(path)
     local h = header(good)
-    local tested = 0
-    for slot = 0, 1 do
-      local at = h.logoff + slot * h.slotcap
+    -- walk the records (doc/format.md) up to the zero head that ends them
+    local at, records, offsets = h.logoff, 0, {}
+    while true do
       local bodylen = string.unpack("<I8", good, at + 17)
-      local len = 32 + bodylen
-      -- every byte of the head, and a spread of body bytes
-      local offsets = {}
-      for k = 0, 31 do offsets[#offsets + 1] = k end
-      for k = 32, len - 1, 13 do offsets[#offsets + 1] = k end
-      offsets[#offsets + 1] = len - 1
-      for _, k in ipairs(offsets) do
-        local pos = at + k + 1
-        writefile(path, flip(good, pos))
-        local msg = expect_refused(path, "damaged pool log")
-        assert.is_string(msg)
-        tested = tested + 1
-      end
+      if good:sub(at + 1, at + 32) == string.rep("\0", 32) then break end
+      records = records + 1
+      for k = 0, 31 do offsets[#offsets + 1] = at + k end
+      for k = 32, 32 + bodylen - 1, 11 do offsets[#offsets + 1] = at + k end
+      offsets[#offsets + 1] = at + 32 + bodylen - 1
+      at = at + 32 + bodylen
     end
-    assert.is_true(tested > 64)
+    assert.are.equal(5, records)
+    offsets[#offsets + 1] = at  -- the end mark itself
+    offsets[#offsets + 1] = at + 31
+    for _, off in ipairs(offsets) do
+      writefile(path, good)
+      flipfile(path, good, off)
+      expect_refused(path, "damaged pool log")
+    end
+    assert.is_true(#offsets > 150)
     writefile(path, good)
     assert(memobj.persistent(path)):close()
   end)

@@ -88,6 +88,7 @@ describe("SIGKILL at random instants", function()
         assert.is_true(a[1] >= acked,
           ("commit %d acknowledged but pool has %d"):format(acked, a[1]))
         progress = a[1]
+        os.remove(ack)  -- later acks are all above what was checked
         a:release()
         m:close()
         verified = verified + 1
@@ -117,8 +118,8 @@ describe("injected crash points", function()
 
   for _, durability in ipairs({"process", "sync"}) do
     it("commit, every step (" .. durability .. ")", function()
-      for step = 1, 5 do
-        for nth = 1, 2 do  -- the first and the second commit (both slots)
+      for step = 1, 3 do
+        for nth = 1, 2 do  -- the first commit, and one after another
           local path = newpool("commit", durability)
           local exp = base
           if nth == 2 then
@@ -128,7 +129,7 @@ describe("injected crash points", function()
           assert.are.equal(77, inject(path, "transfer", durability,
             ("commit:%d"):format(step)))
           -- a torn record (step 1) is not a commit; from step 2 the whole
-          -- record is in the file, and recovery completes it
+          -- record is in the file, and recovery redoes it
           local want = exp
           if step >= 2 then
             want = {}
@@ -142,23 +143,35 @@ describe("injected crash points", function()
       end
     end)
 
-    it("recovery, every step, and again after a crash in it (" ..
-      durability .. ")", function()
-      for step = 1, 4 do
-        local path = newpool("recover", durability)
-        -- leave a commit whose data is half written
-        assert.are.equal(77, inject(path, "transfer", durability, "commit:4"))
-        assert.are.equal(77, inject(path, "open", durability,
-          ("recover:%d"):format(step)))
-        -- and crash the next recovery too, at the same step
-        assert.are.equal(77, inject(path, "open", durability,
-          ("recover:%d"):format(step)))
+    it("checkpoint, every step (" .. durability .. ")", function()
+      for step = 1, 3 do
+        local path = newpool("ckpt", durability)
+        -- close checkpoints: crash in it, after the commit
+        assert.are.equal(77, inject(path, "transfer", durability,
+          ("ckpt:%d"):format(step)))
         same(after, contents(path))
       end
     end)
 
+    it("recovery, every step, and again after a crash in it (" ..
+      durability .. ")", function()
+      for _, residue in ipairs({"commit:3", "ckpt:1"}) do
+        for step = 1, 4 do
+          local path = newpool("recover", durability)
+          -- leave a commit that is only in the log, or half applied
+          assert.are.equal(77, inject(path, "transfer", durability, residue))
+          assert.are.equal(77, inject(path, "open", durability,
+            ("recover:%d"):format(step)))
+          -- and crash the next recovery too, at the same step
+          assert.are.equal(77, inject(path, "open", durability,
+            ("recover:%d"):format(step)))
+          same(after, contents(path))
+        end
+      end
+    end)
+
     it("log growth, every step (" .. durability .. ")", function()
-      for step = 1, 3 do
+      for step = 1, 2 do
         local path = dir .. "/grow"
         os.remove(path)
         local m = assert(memobj.persistent(path, 200 * 1024))
