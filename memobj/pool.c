@@ -350,11 +350,11 @@ static int create_pool(const char *path, uint64_t size) {
 ** closed cleanly, or before a later valid record, that is damage.
 */
 static int scan_log(mo_pool *p, int clean, uint64_t *first, uint64_t *last,
-                    char *msg, size_t msgsize) {
+                    uint64_t *torn, char *msg, size_t msgsize) {
   uint64_t pos = 0, prev = 0;
   int any = 0, e, kind;
   recinfo r;
-  *first = UINT64_MAX;
+  *first = *torn = UINT64_MAX;
   *last = p->seq;
   for (;;) {
     kind = read_record(p, pos, &r, &e);
@@ -390,12 +390,16 @@ static int scan_log(mo_pool *p, int clean, uint64_t *first, uint64_t *last,
       return fail(msg, msgsize, "damaged pool log (bad record)");
     if (e) return e;
   }
+  *torn = pos;
   return 0;
 }
 
-/* Redo the logged commits that may not have reached the data, then mark
-** the pool open. Crash-safe: replaying again gives the same bytes. */
-static int recover(mo_pool *p, uint64_t first, uint64_t last) {
+/* Redo the logged commits that may not have reached the data, end the
+** log before a torn record (so that a clean close leaves a log that
+** checks out to its end), then mark the pool open. Crash-safe: doing it
+** again gives the same bytes. */
+static int recover(mo_pool *p, uint64_t first, uint64_t last,
+                   uint64_t torn) {
   uint64_t pos = first;
   recinfo r;
   int e = 0;
@@ -408,7 +412,11 @@ static int recover(mo_pool *p, uint64_t first, uint64_t last) {
     if (e) return e;
   }
   crashpoint("recover", 2);
-  if (first != UINT64_MAX && (e = psync(p)) != 0) return e;
+  if (torn != UINT64_MAX &&
+      (e = zero_range(p->fd, p->logoff + torn, p->logoff + torn + RECHEAD)))
+    return e;
+  if ((first != UINT64_MAX || torn != UINT64_MAX) && (e = psync(p)) != 0)
+    return e;
   crashpoint("recover", 3);
   p->seq = last;
   if ((e = write_header(p, 0)) != 0) return e;
@@ -422,7 +430,7 @@ static int open_checked(mo_pool *p, char *msg, size_t msgsize) {
   struct stat st;
   header h;
   const char *why;
-  uint64_t first, last;
+  uint64_t first, last, torn;
   int e;
   if (fstat(p->fd, &st) != 0) return errno;
   if ((uint64_t)st.st_size < HDRSIZE) {
@@ -439,9 +447,10 @@ static int open_checked(mo_pool *p, char *msg, size_t msgsize) {
   p->logoff = h.logoff;
   p->logcap = h.logcap;
   p->seq = h.seq;
-  e = scan_log(p, (h.flags & FLAG_CLEAN) != 0, &first, &last, msg, msgsize);
+  e = scan_log(p, (h.flags & FLAG_CLEAN) != 0, &first, &last, &torn, msg,
+               msgsize);
   if (e) return e;
-  return recover(p, first, last);  /* the first write to the file */
+  return recover(p, first, last, torn);  /* the first write to the file */
 }
 
 int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
