@@ -19,7 +19,7 @@ SO := $(BUILD)/memobj.so
 # Debian packages the build and the tests need.
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
 
-.PHONY: all deps test demo bench install clean cmodule
+.PHONY: all deps bench-deps test crashtest demo bench install clean cmodule
 
 all: $(SO)
 
@@ -48,6 +48,10 @@ deps:
 	  fi; \
 	fi
 
+# The benchmarks also compare with SQLite through lua-sql-sqlite3.
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3"
+
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
 $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
@@ -62,7 +66,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@cd examples && LUA_CPATH="../$(BUILD)/?.so;;" $(LUA) demo.lua
 
-bench: deps
+# The crash harness of persistent pools with 2000 SIGKILLs (make test
+# runs it with 200).
+crashtest: deps
+	@$(MAKE) --no-print-directory all
+	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
+	  $(LUA) /usr/bin/busted tests/crash/
+
+bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
 
