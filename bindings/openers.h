@@ -14,5 +14,6 @@ void mo_string_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
+void mo_bytes_open(lua_State *L);   /* access/bytes.c */
 
 #endif
