@@ -18,8 +18,9 @@ SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need.
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
+CHECK_PKGS := valgrind
 
-.PHONY: all deps test demo bench install clean cmodule
+.PHONY: all deps test check demo bench install clean cmodule
 
 all: $(SO)
 
@@ -56,7 +57,22 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 
 test: deps
 	@$(MAKE) --no-print-directory all cmodule
-	@LUA=$(LUA) sh tests/run.sh
+	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
+
+# The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
+# preloaded into the uninstrumented lua5.4), then under valgrind memcheck.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+check:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule
+	@echo "== AddressSanitizer + UBSan"
+	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
+	@$(MAKE) --no-print-directory all cmodule
+	@echo "== valgrind memcheck"
+	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
+	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
