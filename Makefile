@@ -20,11 +20,12 @@ SO := $(BUILD)/memobj.so
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
 CHECK_PKGS := valgrind
 
-.PHONY: all deps test check demo bench install clean cmodule
+.PHONY: all deps test check demo bench install clean cmodule packagecheck
 
 all: $(SO)
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# LUA_INCDIR (set by luarocks) overrides pkg-config for the Lua headers.
+PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -82,11 +83,22 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
 
-LUA_CMOD_DIR = $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+INCLUDE_DIR ?= $(PREFIX)/include
+PC_DIR ?= $(PREFIX)/lib/pkgconfig
+VERSION := $(shell sed -n 's/^#define MEMOBJ_VERSION "\(.*\)"/\1/p' runtime/memobj.h)
 install: $(SO)
-	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(INCLUDE_DIR) $(DESTDIR)$(PC_DIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj.so
-	install -m 0644 runtime/memobj.h $(DESTDIR)$(PREFIX)/include/memobj.h
+	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
+	  > $(DESTDIR)$(PC_DIR)/memobj.pc
+
+# Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
+# temporary tree, offline, then require the installed module.
+packagecheck: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="luarocks"
+	@sh tests/packaging.sh
 
 clean:
 	rm -rf $(BUILD)
