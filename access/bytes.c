@@ -304,7 +304,7 @@ static int bytes_gmatch(lua_State *L) {
   const char *p = (const char *)checkstr(L, 2, &lp);
   gmatch_state *g;
   init = posrelat(luaL_optinteger(L, 3, 1), v->length);
-  if (init > v->length + 1) init = v->length + 1;
+  if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
   size = mo_pattern_size(lp);
   if (size == 0 || size > (size_t)-1 - sizeof(gmatch_state))
     return luaL_error(L, "memobj: pattern too long");
@@ -362,12 +362,12 @@ static int bytes_unpack(lua_State *L) {
 /* Check that n bytes fit at 1-based position i (negative: from the end)
 ** of a writable view; returns the 0-based offset. Raises, having
 ** written nothing, if not. */
-static size_t checkput(lua_State *L, mo_view *v, lua_Integer i, int arg,
-                       size_t n) {
+static size_t checkput(lua_State *L, mo_view *v, lua_Integer i, size_t n) {
   size_t len = v->length, off;
   if (i < 0) i += (lua_Integer)len + 1;
   if (i < 1 || (lua_Unsigned)i > (lua_Unsigned)len + 1)
-    luaL_argerror(L, arg, "index out of range");
+    luaL_error(L, "memobj: index %I out of range (1..%I)", i,
+               (lua_Integer)len + 1);
   off = (size_t)i - 1;
   if (n > len - off)
     luaL_error(L, "memobj: %I bytes at index %I do not fit in a view of %I "
@@ -388,7 +388,7 @@ static int bytes_pack(lua_State *L) {
   lua_rotate(L, 3, 1);
   lua_call(L, top - 2, 1);
   s = lua_tolstring(L, -1, &n);
-  off = checkput(L, v, i, 2, n);
+  off = checkput(L, v, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
   memcpy(v->ptr + off, s, n);
   mo_fault_check(L);
@@ -410,7 +410,8 @@ static int bytes_newindex(lua_State *L) {
     return luaL_error(L, "memobj: byte view fields are read-only");
   mo_checkwritable(L, v);
   if ((lua_Unsigned)i - 1 >= v->count)
-    return luaL_argerror(L, 2, "index out of range");
+    return luaL_error(L, "memobj: index %I out of range (1..%I)", i,
+                      (lua_Integer)v->count);
   c = checkbyte(L, 3);
   mo_prewrite(L, v->mem, v->offset + (size_t)i - 1, 1);
   v->ptr[i - 1] = c;
@@ -426,7 +427,7 @@ static int bytes_put(lua_State *L) {
   size_t n, off;
   const unsigned char *s = checkstr(L, 3, &n);
   mo_checkwritable(L, v);
-  off = checkput(L, v, i, 2, n);
+  off = checkput(L, v, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
   memmove(v->ptr + off, s, n);  /* s may be a view of the same memory */
   mo_fault_check(L);
@@ -434,21 +435,18 @@ static int bytes_put(lua_State *L) {
   return 1;
 }
 
-/* b:fill(byte [, i [, j]]): negative positions count from the end; an
-** empty range writes nothing; a range past either end raises. */
+/* b:fill(byte [, i [, j]]): the range clamps like string.sub (as a:fill
+** does for arrays); an empty range writes nothing. */
 static int bytes_fill(lua_State *L) {
   mo_view *v = checkbytes(L, 1);
   unsigned char c = checkbyte(L, 2);
-  lua_Integer len = (lua_Integer)v->length;
-  lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, -1);
+  size_t from, to;
   mo_checkwritable(L, v);
-  if (i < 0) i += len + 1;
-  if (j < 0) j += len + 1;
-  if (i <= j) {
-    luaL_argcheck(L, i >= 1, 3, "index out of range");
-    luaL_argcheck(L, j <= len, 4, "index out of range");
-    mo_prewrite(L, v->mem, v->offset + (size_t)i - 1, (size_t)(j - i + 1));
-    memset(v->ptr + i - 1, c, (size_t)(j - i + 1));
+  mo_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), v->length,
+           &from, &to);
+  if (from <= to) {
+    mo_prewrite(L, v->mem, v->offset + from - 1, to - from + 1);
+    memset(v->ptr + from - 1, c, to - from + 1);
     mo_fault_check(L);
   }
   lua_settop(L, 1);

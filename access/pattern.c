@@ -27,7 +27,7 @@ enum {
 
 /* ---- Classes ---- */
 
-/* %a %c %d %g %l %p %s %u %w %x, built once from the C library's
+/* %a %c %d %g %l %p %s %u %w %x %z, built once from the C library's
 ** classification (the locale at load time, as Lua's would be). */
 static uint64_t classbits[26][4];
 static int classok[26];
@@ -45,6 +45,11 @@ void mo_pattern_initclasses(void) {
       if (fns[i](c)) SETBIT(classbits[k], c);
     classok[k] = 1;
   }
+  /* %z (the zero byte) is gone from the manual, but Lua 5.4 still knows
+  ** it, and the two must agree */
+  memset(classbits['z' - 'a'], 0, sizeof classbits[0]);
+  SETBIT(classbits['z' - 'a'], 0);
+  classok['z' - 'a'] = 1;
 }
 
 /* Add the escape %c to bits: a class letter, its complement (upper
