@@ -323,6 +323,14 @@ static int bytes_gmatch(lua_State *L) {
 
 /* ---- string.pack and string.unpack in place ---- */
 
+/* Is the error at the top one that a longer window could avoid? Other
+** errors (a bad format...) would come back on the whole view too. */
+static int window_too_short(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  return msg != NULL && (strstr(msg, "data string too short") != NULL ||
+                         strstr(msg, "unfinished string") != NULL);
+}
+
 /*
 ** b:unpack(fmt [, pos]): string.unpack over the view without copying
 ** it: string.unpack runs on a window of the bytes from pos that doubles
@@ -351,7 +359,8 @@ static int bytes_unpack(lua_State *L) {
       break;
     }
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) break;
-    lua_settop(L, 2);  /* the window was too short: try a bigger one */
+    if (!window_too_short(L)) return lua_error(L);
+    lua_settop(L, 2);  /* try a bigger window */
   }
   n = lua_gettop(L) - 2;
   lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
