@@ -407,25 +407,32 @@ static int bytes_pack(lua_State *L) {
 
 /* ---- Writing ---- */
 
+/* b[i] = v: one test for the common case (integer index in range,
+** byte value, writable view), then the checks that explain a refusal. */
 static int bytes_newindex(lua_State *L) {
   mo_view *v = tobytes(L, 1);
-  lua_Integer i;
-  int ok;
-  unsigned char c;
+  lua_Integer i, c;
+  int ok, okc;
   if (v == NULL) return luaL_typeerror(L, 1, "byte view");
-  if (v->released) return released_error(L);
   i = lua_tointegerx(L, 2, &ok);
+  c = lua_tointegerx(L, 3, &okc);
+  if (MO_LIKELY(ok && okc && (lua_Unsigned)i - 1 < v->count &&
+                (lua_Unsigned)c <= UCHAR_MAX && !v->readonly &&
+                v->mem->writable && lua_type(L, 2) == LUA_TNUMBER)) {
+    mo_prewrite(L, v->mem, v->offset + (size_t)i - 1, 1);
+    v->ptr[i - 1] = (unsigned char)c;
+    mo_fault_check(L);
+    return 0;
+  }
+  if (v->released) return released_error(L);
   if (!ok || lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "memobj: byte view fields are read-only");
   mo_checkwritable(L, v);
   if ((lua_Unsigned)i - 1 >= v->count)
     return luaL_error(L, "memobj: index %I out of range (1..%I)", i,
                       (lua_Integer)v->count);
-  c = checkbyte(L, 3);
-  mo_prewrite(L, v->mem, v->offset + (size_t)i - 1, 1);
-  v->ptr[i - 1] = c;
-  mo_fault_check(L);
-  return 0;
+  checkbyte(L, 3);
+  return luaL_error(L, "memobj: byte view: cannot store");  /* not reached */
 }
 
 /* b:put(i, s): copy the bytes of s (string, view or memory) in at i;

@@ -41,6 +41,29 @@ local quarter, whole = heap_growth(b:sub(1, N // 4)), heap_growth(b)
 B.row("bytes", "Lua heap growth, gmatch over 1/4 of the view", quarter, "MB", "")
 B.row("bytes", "Lua heap growth, gmatch over all of the view", whole, "MB", "same as 1/4")
 
+-- b[i] and b[i] = v against a Lua table, 4M accesses
+do
+  local K = math.min(N, 4 * 1024 * 1024)
+  local t = {}
+  for i = 1, K do t[i] = i & 255 end
+  local ours, base = B.compare(function()
+    local x = 0
+    for i = 1, K do x = x + b[i] end
+  end, function()
+    local x = 0
+    for i = 1, K do x = x + t[i] end
+  end)
+  B.row("bytes", "b[i] read vs t[i]", ours / base, "x", "<= 4.5x")
+  print(("b[i] %.1f ns, t[i] %.1f ns"):format(ours / K * 1e9, base / K * 1e9))
+  local w = memobj.heap(K):bytes()
+  ours, base = B.compare(function()
+    for i = 1, K do w[i] = 65 end
+  end, function()
+    for i = 1, K do t[i] = 65 end
+  end)
+  B.row("bytes", "b[i] = v vs t[i] = v", ours / base, "x", "<= 4.5x")
+end
+
 local s = tostring(b)  -- the same bytes in a Lua string, for the baselines
 print(("%d MB of text"):format(MB))
 
