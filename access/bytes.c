@@ -9,6 +9,7 @@
 #include <lualib.h>
 #include "../runtime/core.h"
 #include "../bindings/openers.h"
+#include "array.h"
 #include "bytes.h"
 #include "pattern.h"
 
@@ -635,6 +636,7 @@ static const luaL_Reg bytes_meta[] = {
   {"__eq", bytes_eq},             {"__lt", bytes_lt},
   {"__le", bytes_le},             {NULL, NULL}};
 
+/* m:bytes(...) on memory objects and a:bytes(...) on typed arrays */
 static const luaL_Reg mem_methods[] = {{"bytes", mo_bytes_lnew}, {NULL, NULL}};
 
 void mo_bytes_open(lua_State *L) {
@@ -651,4 +653,5 @@ void mo_bytes_open(lua_State *L) {
   lua_pushcfunction(L, mo_bytes_lnew);
   lua_setfield(L, -2, "bytes");
   mo_mem_addmethods(L, mem_methods);
+  mo_array_addmethods(L, mem_methods);  /* a:bytes([offset [, length [, mode]]]) */
 }
