@@ -322,6 +322,108 @@ static int bytes_gmatch(lua_State *L) {
   return 1;
 }
 
+/* Append the string replacement r[0 .. lr) for the match s..e: "%0" is
+** the match, "%1".."%9" captures, "%%" a percent sign. */
+static void add_string(mo_match *ms, luaL_Buffer *b, const unsigned char *s,
+                       const unsigned char *e, const char *r, size_t lr) {
+  lua_State *L = ms->L;
+  const char *end = r + lr, *p;
+  while ((p = memchr(r, '%', (size_t)(end - r))) != NULL) {
+    luaL_addlstring(b, r, (size_t)(p - r));
+    p++;
+    if (p < end && *p == '%') {
+      luaL_addchar(b, '%');
+    } else if (p < end && *p >= '0' && *p <= '9') {
+      if (*p == '0') {
+        luaL_addlstring(b, (const char *)s, (size_t)(e - s));
+      } else {
+        mo_match_pushcapture(ms, *p - '1', s, e);
+        luaL_tolstring(L, -1, NULL);  /* a position capture is a number */
+        lua_remove(L, -2);
+        luaL_addvalue(b);
+      }
+    } else {
+      luaL_error(L, "invalid use of '%%' in replacement string");
+    }
+    r = p + 1;
+  }
+  luaL_addlstring(b, r, (size_t)(end - r));
+}
+
+/* Append the replacement of the match s..e; returns 0 when the match is
+** kept (a function or table gave false or nil). Lua code runs here: the
+** view must still be attached afterwards, or its memory may be gone. */
+static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
+                     const unsigned char *s, const unsigned char *e) {
+  lua_State *L = ms->L;
+  switch (lua_type(L, 3)) {
+    case LUA_TFUNCTION: {
+      int n;
+      lua_pushvalue(L, 3);
+      n = mo_match_pushcaptures(ms, s, e, 1);
+      lua_call(L, n, 1);
+      break;
+    }
+    case LUA_TTABLE:
+      mo_match_pushcapture(ms, 0, s, e);
+      lua_gettable(L, 3);
+      break;
+    default: {
+      size_t lr;
+      const char *r = lua_tolstring(L, 3, &lr);
+      add_string(ms, b, s, e, r, lr);
+      return 1;
+    }
+  }
+  if (v->released) released_error(L);
+  if (!lua_toboolean(L, -1)) {
+    lua_pop(L, 1);
+    luaL_addlstring(b, (const char *)s, (size_t)(e - s));
+    return 0;
+  }
+  if (!lua_isstring(L, -1))
+    return luaL_error(L, "invalid replacement value (a %s)",
+                      luaL_typename(L, -1));
+  luaL_addvalue(b);
+  return 1;
+}
+
+/* b:gsub(pattern, repl [, n]): as string.gsub; returns a Lua string and
+** the number of matches. */
+static int bytes_gsub(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  const unsigned char *src = v->ptr, *end = v->ptr + v->length;
+  const unsigned char *last = NULL, *e, *start;
+  int tr = lua_type(L, 3);
+  lua_Integer max, n = 0;
+  patbuf buf;
+  mo_match ms;
+  luaL_Buffer b;
+  luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
+                      tr == LUA_TFUNCTION || tr == LUA_TTABLE,
+                   3, "string/function/table");
+  max = luaL_optinteger(L, 4, (lua_Integer)v->length + 1);
+  mo_match_init(&ms, L, compile(L, 2, &buf, 1), src, v->length);
+  luaL_buffinit(L, &b);
+  /* Lua tries each position in turn and copies the bytes where nothing
+  ** matches; mo_match_find tries the same positions in the same order
+  ** (so errors come at the same point), and the gap is copied at once. */
+  while (n < max) {
+    e = mo_match_find(&ms, src, last, &start);
+    if (e == NULL) break;
+    luaL_addlstring(&b, (const char *)src, (size_t)(start - src));
+    n++;
+    add_value(&ms, &b, v, start, e);
+    src = last = e;
+    if (ms.pt->anchor) break;
+  }
+  luaL_addlstring(&b, (const char *)src, (size_t)(end - src));
+  mo_fault_check(L);
+  luaL_pushresult(&b);
+  lua_pushinteger(L, n);
+  return 2;
+}
+
 /* ---- string.pack and string.unpack in place ---- */
 
 /* Is the error at the top one that a longer window could avoid? Other
@@ -623,7 +725,8 @@ static const luaL_Reg bytes_methods[] = {
   {"len", bytes_len},         {"byte", bytes_byte},
   {"sub", bytes_sub},         {"string", bytes_string},
   {"find", bytes_find},       {"match", bytes_match},
-  {"gmatch", bytes_gmatch},   {"unpack", bytes_unpack},
+  {"gmatch", bytes_gmatch},   {"gsub", bytes_gsub},
+  {"unpack", bytes_unpack},
   {"rep", bytes_rep},         {"upper", bytes_upper},
   {"lower", bytes_lower},     {"reverse", bytes_reverse},
   {"equals", bytes_equals},   {"put", bytes_put},

@@ -146,6 +146,26 @@ describe("patterns against Lua's string library", function()
     assert.is_true(errors > 100)  -- the grammar does reach the error paths
   end)
 
+  it("gsub agrees with string.gsub for string, table and function replacements", function()
+    math.randomseed(1123)
+    local rnd = math.random
+    local repls = {"", "-", "%0", "%1", "[%1|%2]", "%%", "%", "%x", "<%0>", "\0\255",
+                   {a = "A", b = false, ["1"] = "one", [1] = "pos"},
+                   function(a, b2) return a and b2 and (tostring(a) .. "/" .. tostring(b2)) end,
+                   function(a) return #tostring(a) % 2 == 0 and a or nil end,
+                   function() return {} end, 7}
+    for _ = 1, 3000 do
+      local s = subject(rnd, 20)
+      local p = pattern(rnd, 2)
+      local r = repls[rnd(1, #repls)]
+      local max = rnd(1, 4) == 1 and rnd(-1, 5) or nil
+      local b = rnd(1, 2) == 1 and heapview(s) or memobj.bytes(s)
+      local want = outcome(pcall(string.gsub, s, p, r, max))
+      local got = outcome(pcall(b.gsub, b, p, r, max))
+      assert.are.equal(want, got, ("gsub(%q, %q, %s, %s)"):format(s, p, tostring(r), tostring(max)))
+    end
+  end)
+
   it("plain find agrees, with embedded zeros and high bytes", function()
     math.randomseed(7)
     local rnd = math.random
@@ -292,6 +312,15 @@ describe("pattern edge cases", function()
     assert.equal(n1, n2)
     assert.equal(len1, len2)
     assert.equal(1000, n2)
+  end)
+
+  it("gsub raises when a replacement function releases the view", function()
+    local v = heapview("a b c")
+    assert.has_error(function()
+      v:gsub("%a", function() v:release() return "x" end)
+    end, "memobj: view is released")
+    assert.has_error(function() v:gsub("%a", 1) end, "memobj: view is released")
+    assert.has_error(function() memobj.bytes("x"):gsub("x", true) end)
   end)
 
   it("raises when the view is released between gmatch steps", function()
