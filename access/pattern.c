@@ -455,9 +455,13 @@ const unsigned char *mo_match_find(mo_match *ms, const unsigned char *s,
                                    const unsigned char *lastmatch,
                                    const unsigned char **start) {
   const mo_pitem *first = ms->pt->items;
-  /* a pattern that must start with one given byte: skip with memchr */
-  int lit = (first->op == PI_SINGLE && (first->quant == 0 || first->quant == '+'))
-                ? first->lit : -1;
+  int lit;
+  /* A pattern that must start with one given byte (after captures that
+  ** open, which cannot fail here) skips ahead with memchr: where that
+  ** byte is absent, matching would stop at once without raising. */
+  while (first->op == PI_OPEN || first->op == PI_POSCAP) first++;
+  lit = (first->op == PI_SINGLE && (first->quant == 0 || first->quant == '+'))
+            ? first->lit : -1;
   for (;;) {
     const unsigned char *e;
     if (lit >= 0 && !ms->pt->anchor) {
