@@ -17,5 +17,6 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   mo_string_open(L);
   /* access kinds */
   mo_array_open(L);
+  mo_fileview_open(L);
   return 1;
 }

@@ -14,5 +14,6 @@ void mo_string_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
+void mo_fileview_open(lua_State *L);
 
 #endif
