@@ -243,7 +243,7 @@ static int put(lua_State *L, mo_file *f, const char *s, size_t l) {
   size_t at = f->append ? f->end : f->pos;
   size_t from = at < f->end ? at : f->end;  /* first byte changed */
   if (l > f->v.length - at) return 0;
-  if (l == 0 && at <= f->end) return 1;
+  if (l == 0) return 1;  /* as fwrite of nothing: no gap is filled */
   mo_prewrite(L, f->v.mem, f->v.offset + from, at + l - from);
   if (at > f->end) memset(f->v.ptr + f->end, 0, at - f->end);
   if (l) memmove(f->v.ptr + at, s, l);  /* s may be in the same memory */
@@ -264,7 +264,7 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
     size_t l;
     const char *s = write_arg(L, arg, nb, sizeof nb, &l);
     if (err) continue;
-    if (!f->canwrite) err = EBADF;
+    if (!f->canwrite) err = l ? EBADF : 0;  /* as fwrite: nothing succeeds */
     else if (!put(L, f, s, l)) err = ENOSPC;
   }
   mo_fault_check(L);
