@@ -252,18 +252,33 @@ static int put(lua_State *L, mo_file *f, const char *s, size_t l) {
   return 1;
 }
 
+/* Raise, as io would, if write argument `arg` cannot be written. */
+static void check_arg(lua_State *L, int arg) {
+  mo_view *v;
+  memobj_mem *m;
+  if (lua_type(L, arg) == LUA_TNUMBER) return;
+  if ((v = mo_toview(L, arg, 0)) != NULL) {
+    if (v->released) luaL_error(L, "memobj: view is released");
+  } else if ((m = mo_tomem(L, arg)) != NULL) {
+    if (m->closed) luaL_error(L, "memobj: memory object is closed");
+  } else {
+    luaL_checklstring(L, arg, NULL);
+  }
+}
+
 /*
-** Every argument is converted (and type-checked) as io does; writing
-** stops at the first failure, earlier arguments stay written.
+** All arguments are checked before any byte changes, so a call that
+** raises writes nothing. Writing stops at the first argument that fails
+** (does not fit, or a read-only view); earlier ones stay written, as io.
 */
 static int g_write(lua_State *L, mo_file *f, int arg) {
-  int top = lua_gettop(L);
+  int top = lua_gettop(L), i;
   int err = 0;  /* 0, EBADF, or ENOSPC */
   char nb[64];
-  for (; arg <= top; arg++) {
+  for (i = arg; i <= top; i++) check_arg(L, i);
+  for (i = arg; i <= top && !err; i++) {
     size_t l;
-    const char *s = write_arg(L, arg, nb, sizeof nb, &l);
-    if (err) continue;
+    const char *s = write_arg(L, i, nb, sizeof nb, &l);
     if (!f->canwrite) err = l ? EBADF : 0;  /* as fwrite: nothing succeeds */
     else if (!put(L, f, s, l)) err = ENOSPC;
   }
@@ -313,7 +328,7 @@ static int f_seek(lua_State *L) {
 }
 
 /* The iterator of f:lines(...): upvalues file, n, formats. */
-static int io_readline(lua_State *L) {
+static int lines_next(lua_State *L) {
   mo_file *f = (mo_file *)lua_touserdata(L, lua_upvalueindex(1));
   int i, n = (int)lua_tointeger(L, lua_upvalueindex(2));
   if (f->v.released) return luaL_error(L, "file is already closed");
@@ -339,7 +354,7 @@ static int f_lines(lua_State *L) {
   luaL_argcheck(L, n <= MAXARGLINE, MAXARGLINE + 2, "too many arguments");
   lua_pushinteger(L, n);
   lua_insert(L, 2);
-  lua_pushcclosure(L, io_readline, 2 + n);
+  lua_pushcclosure(L, lines_next, 2 + n);
   return 1;
 }
 

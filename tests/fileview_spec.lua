@@ -390,6 +390,18 @@ describe("file view writes", function()
     assert.equal("abcdefgh12", bytes(m))
   end)
 
+  it("a write that raises on an argument writes nothing", function()
+    local m = heapof("......")
+    local f = m:file("r+")
+    assert.has_error(function() f:write("abc", 1, {}) end,
+      "bad argument #3 to 'write' (string expected, got table)")
+    local v = m:file("r")
+    v:close()
+    assert.has_error(function() f:write("abc", v) end, "memobj: view is released")
+    assert.equal(0, f:seek())
+    assert.equal("......", bytes(m))
+  end)
+
   it("mode w starts empty and zero-fills gaps, as a file with holes", function()
     local m = heapof("XXXXXXXX")
     local f = m:file("w+")
