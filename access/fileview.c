@@ -245,8 +245,9 @@ static int put(lua_State *L, mo_file *f, const char *s, size_t l) {
   if (l > f->v.length - at) return 0;
   if (l == 0) return 1;  /* as fwrite of nothing: no gap is filled */
   mo_prewrite(L, f->v.mem, f->v.offset + from, at + l - from);
+  /* s may lie in the same memory, even in the gap: copy it first */
+  memmove(f->v.ptr + at, s, l);
   if (at > f->end) memset(f->v.ptr + f->end, 0, at - f->end);
-  if (l) memmove(f->v.ptr + at, s, l);  /* s may be in the same memory */
   f->pos = at + l;
   if (f->pos > f->end) f->end = f->pos;
   return 1;
