@@ -412,11 +412,12 @@ static int f_index(lua_State *L) {
 
 /* ---- Opening ---- */
 
-/* io.open's modes: [rwa]%+?b* */
+/* io.open's modes: one of r w a, then an optional +, then any b's. */
 static int checkmode(const char *mode) {
-  return *mode != '\0' && strchr("rwa", *(mode++)) != NULL &&
-         (*mode != '+' || ((void)(++mode), 1)) &&
-         strspn(mode, "b") == strlen(mode);
+  if (mode[0] != 'r' && mode[0] != 'w' && mode[0] != 'a') return 0;
+  mode += mode[1] == '+' ? 2 : 1;
+  while (*mode == 'b') mode++;
+  return *mode == '\0';
 }
 
 /* m:file([mode]) and memobj.file(src [, mode]): a view over all of src. */
