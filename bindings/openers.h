@@ -11,6 +11,8 @@
 /* memory kinds (memobj/) */
 void mo_heap_open(lua_State *L);
 void mo_string_open(lua_State *L);
+void mo_mapped_open(lua_State *L);
+void mo_shared_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
