@@ -16,5 +16,6 @@ void mo_shared_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
+void mo_atomics_open(lua_State *L);
 
 #endif
