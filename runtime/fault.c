@@ -126,13 +126,15 @@ static void handler(int sig, siginfo_t *si, void *uctx) {
     errno = saved;
     return;
   }
-  /* default action: returning re-executes the access, which faults again
-  ** and now terminates the process as it would have without us */
+  /* the default action: returning re-executes a faulting access, which
+  ** faults again and now terminates the process as it would have without
+  ** us; a signal that was sent (kill) is sent again */
   {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigaction(sig, &dfl, NULL);
+    if (si->si_code <= 0) raise(sig);
   }
   errno = saved;
 }
