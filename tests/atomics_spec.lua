@@ -97,7 +97,9 @@ describe("atomics", function()
       print("woke", r, a:atomic_load(1))
     ]], {name})
     while a:atomic_load(2) == 0 do a:wait(2, 0, 0.1) end
-    -- the child may not sleep yet: notify until it reports
+    -- give the child time to fall asleep (if it has not, it sees 42 and
+    -- reports not-equal: both are correct answers)
+    a:wait(3, 0, 0.2)
     a:atomic_store(1, 42)
     local woken = 0
     for _ = 1, 10 do woken = woken + a:notify(1) end
