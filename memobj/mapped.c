@@ -21,6 +21,7 @@ typedef struct mapped_mem {
   mo_fmap f;
   int mode;
   off_t offset;  /* byte offset of the data in the file */
+  off_t newlen;  /* during resize: the file length to set */
 } mapped_mem;
 
 /* ---- Kind operations ---- */
@@ -32,31 +33,31 @@ static int file_length(int fd, off_t *len) {
   return 0;
 }
 
+/* The file change of an rw resize: the length becomes offset + n. */
+static int set_length(void *ctx) {
+  mapped_mem *mm = (mapped_mem *)ctx;
+  return ftruncate(mm->f.fd, mm->newlen) != 0 ? errno : 0;
+}
+
 /*
-** Map first, then change the file: the mapping is the step that is easy
-** to undo, so a failed ftruncate leaves size, content and file as they
-** were. (Shrinking the mapping keeps the file bytes; only ftruncate
-** drops them, and it comes last.)
+** The mapping changes first and the file inside mo_fmap_resize's step,
+** which undoes the mapping if the file cannot change: a failed resize
+** leaves size, address, content and file as they were.
 */
 static int mapped_resize(memobj_mem *m, size_t n) {
   mapped_mem *mm = (mapped_mem *)m;
-  size_t old = m->size;
   off_t filelen;
   int err;
   if (mm->mode == MODE_R) return EACCES;
   if (n > (size_t)INT64_MAX - (size_t)mm->offset) return EFBIG;
-  if (mm->mode == MODE_PRIVATE) {
+  if (mm->mode == MODE_PRIVATE) {  /* the file is never touched */
     if ((err = file_length(mm->f.fd, &filelen)) != 0) return err;
-    if ((err = mo_fmap_resize(&mm->f, old, n, filelen)) != 0) return err;
+    err = mo_fmap_resize(&mm->f, m->size, n, filelen, NULL, NULL);
   } else {
-    filelen = mm->offset + (off_t)n;
-    if ((err = mo_fmap_resize(&mm->f, old, n, filelen)) != 0) return err;
-    if (ftruncate(mm->f.fd, filelen) != 0) {
-      err = errno;
-      mo_fmap_resize(&mm->f, n, old, mm->offset + (off_t)old);
-      return err;
-    }
+    mm->newlen = mm->offset + (off_t)n;
+    err = mo_fmap_resize(&mm->f, m->size, n, mm->newlen, set_length, mm);
   }
+  if (err) return err;
   m->ptr = mo_fmap_data(&mm->f);
   m->size = n;
   return 0;

@@ -131,16 +131,19 @@ void mo_fmap_close(mo_fmap *f) {
 
 /*
 ** Growth beyond the region without a reservation: build the new mapping
-** in a fresh region, then drop the old one. Shared pages live in the
-** file, so mapping them again is enough; a private map's copied pages
-** live only in memory, so its data is copied over.
+** in a fresh region, run the caller's step, then drop the old region.
+** Shared pages live in the file, so mapping them again is enough; a
+** private map's copied pages live only in memory, so its data is copied
+** over. Until the step succeeds the old mapping is untouched.
 */
-static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen) {
+static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
+                     mo_fmap_step step, void *ctx) {
   mo_fmap g = *f;
   int err;
   if ((err = reserve(need, &g.region)) != 0) return err;
   g.reglen = need;
-  if ((err = map_pages(&g, 0, need, filelen)) != 0) {
+  if ((err = map_pages(&g, 0, need, filelen)) != 0 ||
+      (step && (err = step(ctx)) != 0)) {
     munmap(g.region, g.reglen);
     return err;
   }
@@ -152,21 +155,29 @@ static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen) {
   return 0;
 }
 
-int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen) {
-  size_t need;
-  int err;
+int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
+                   mo_fmap_step step, void *ctx) {
+  size_t need, have = f->maplen;
+  int err = 0;
   if (newsize > SIZE_MAX - f->delta) return ENOMEM;
   need = mo_os_pageup(f->delta + newsize);
   if (need == SIZE_MAX) return ENOMEM;
   if (need > f->reglen) {
     if (f->reserved) return ENOMEM;
-    return move_grow(f, oldsize, need, filelen);
+    return move_grow(f, oldsize, need, filelen, step, ctx);
   }
-  if (need > f->maplen) err = map_pages(f, f->maplen, need, filelen);
-  else err = unmap_pages(f, need, f->maplen);
-  if (err) return err;
-  f->maplen = need;
-  return 0;
+  if (need > have) {
+    if ((err = map_pages(f, have, need, filelen)) != 0) return err;
+    if (step && (err = step(ctx)) != 0) unmap_pages(f, have, need);
+  } else if (need < have) {
+    if ((err = unmap_pages(f, need, have)) != 0) return err;
+    /* the step failed, so the file still has these pages */
+    if (step && (err = step(ctx)) != 0) map_pages(f, need, have, filelen);
+  } else if (step) {
+    err = step(ctx);
+  }
+  if (!err) f->maplen = need;
+  return err;
 }
 
 /* ---- Sync, protect, advise ---- */

@@ -42,11 +42,16 @@ int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
                  int writable, int private);
 /* The data address. */
 unsigned char *mo_fmap_data(const mo_fmap *f);
-/* Change the mapped size from oldsize to newsize bytes of data. The file
-** length is not changed here. For private maps, pages wholly beyond
-** `filelen` are mapped as anonymous zero pages (the file has no bytes
-** there). On failure nothing changed. The data may move unless reserved. */
-int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen);
+/* Change the mapped size from oldsize to newsize bytes of data. For
+** private maps, pages wholly beyond `filelen` are mapped as anonymous
+** zero pages (the file has no bytes there). `step` (may be NULL) is the
+** caller's change to the file: it runs once the new mapping is in place
+** and before the old one is dropped; if it fails (returns an errno
+** value) the mapping is put back as it was. On failure nothing changed;
+** on success the data may have moved unless reserved. */
+typedef int (*mo_fmap_step)(void *ctx);
+int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
+                   mo_fmap_step step, void *ctx);
 /* Unmap and close the file descriptor; idempotent. */
 void mo_fmap_close(mo_fmap *f);
 /* msync the data range [off, off+len), page rounding inside. */

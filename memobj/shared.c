@@ -26,6 +26,7 @@ typedef struct shared_mem {
   mo_fmap f;
   int fdwritable;  /* opened O_RDWR: may change the length */
   int trailer;     /* the object carries our size trailer */
+  size_t newsize;  /* during resize: the size to set */
 } shared_mem;
 
 /* ---- The size trailer ---- */
@@ -82,30 +83,37 @@ static int read_size(int fd, size_t *size, int *has_trailer) {
 /* ---- Kind operations ---- */
 
 /*
-** Remap first (easy to undo), then set the length. Truncating to the
-** smaller of the two sizes before extending zeroes every byte past the
-** old size (the old trailer among them), so grown bytes read as zeros.
-** Other processes keep their mappings and sizes.
+** The file change of a resize, run by mo_fmap_resize once the mapping is
+** in place. Truncating to the smaller of the two sizes before extending
+** zeroes every byte past the old size (the old trailer among them), so
+** grown bytes read as zeros. On failure the old length and trailer are
+** put back.
 */
+static int set_size(void *ctx) {
+  shared_mem *sm = (shared_mem *)ctx;
+  size_t old = sm->base.size, n = sm->newsize;
+  int err = 0;
+  if (!sm->trailer) return ftruncate(sm->f.fd, (off_t)n) != 0 ? errno : 0;
+  if (ftruncate(sm->f.fd, (off_t)(n < old ? n : old)) != 0 ||
+      ftruncate(sm->f.fd, total_length(n)) != 0)
+    err = errno;
+  else
+    err = write_trailer(sm->f.fd, n);
+  if (err && ftruncate(sm->f.fd, total_length(old)) == 0)
+    write_trailer(sm->f.fd, old);
+  return err;
+}
+
+/* Other processes keep their mappings and the sizes they attached with. */
 static int shared_resize(memobj_mem *m, size_t n) {
   shared_mem *sm = (shared_mem *)m;
-  size_t old = m->size;
-  off_t total = sm->trailer ? total_length(n) : (off_t)n;
   int err;
   if (!sm->fdwritable) return EACCES;
-  if (total == 0 && sm->trailer) return EFBIG;
-  if (n > (size_t)INT64_MAX) return EFBIG;
-  if ((err = mo_fmap_resize(&sm->f, old, n, total)) != 0) return err;
-  if (ftruncate(sm->f.fd, (off_t)(n < old ? n : old)) != 0 ||
-      ftruncate(sm->f.fd, total) != 0 ||
-      (sm->trailer && (err = write_trailer(sm->f.fd, n)) != 0)) {
-    if (!err) err = errno;
-    mo_fmap_resize(&sm->f, n, old, 0);
-    if (ftruncate(sm->f.fd, sm->trailer ? total_length(old) : (off_t)old) == 0
-        && sm->trailer)
-      write_trailer(sm->f.fd, old);
-    return err;
-  }
+  if (n > (size_t)INT64_MAX || (sm->trailer && total_length(n) == 0))
+    return EFBIG;
+  sm->newsize = n;
+  err = mo_fmap_resize(&sm->f, m->size, n, 0, set_size, sm);
+  if (err) return err;
   m->ptr = mo_fmap_data(&sm->f);
   m->size = n;
   return 0;

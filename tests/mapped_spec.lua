@@ -279,6 +279,35 @@ describe("memobj.map", function()
       assert.equal(pattern(100):byte(7), a[7])
     end)
 
+    it("a resize the OS refuses changes nothing", function()
+      local data = pattern(3 * PAGE)
+      local p = tmp(data)
+      local m = assert(memobj.map(p, {mode = "rw", offset = 10}))
+      local ptr = m.pointer
+      -- 64 TiB: beyond ext4's largest file (or beyond the address space)
+      local ok, msg = pcall(m.resize, m, 1 << 46)
+      assert.is_false(ok)
+      assert.matches("^memobj: resize: ", msg)
+      assert.equal(3 * PAGE - 10, m.size)
+      assert.equal(ptr, m.pointer)
+      assert.equal(data, P.readfile(p))
+      assert.equal(data:sub(11), content(m))
+      -- the same, growing in place under a view (32 TiB reserved)
+      local r = memobj.map(p, {mode = "rw", max = 1 << 45})
+      if r then  -- the reservation itself may be refused: nothing to test
+        local v = r:array("u8")
+        ptr = r.pointer
+        ok, msg = pcall(r.resize, r, 1 << 45)
+        assert.is_false(ok)
+        assert.matches("^memobj: resize: ", msg)
+        assert.equal(ptr, r.pointer)
+        assert.equal(3 * PAGE, r.size)
+        assert.equal(data:byte(-1), v[3 * PAGE])
+        assert.equal(data, P.readfile(p))
+        v:release()
+      end
+    end)
+
     it("refuses max smaller than the size", function()
       local p = tmp(pattern(100))
       assert.error_matches(function() memobj.map(p, {max = 10}) end,
