@@ -7,7 +7,9 @@
 --    write to each place: logged), and inside (place already logged).
 -- usage: LUA_CPATH="build/?.so;;" lua5.4 bench/tx.lua [seconds] [elements]
 -- (MEMOBJ_BENCH_SECONDS also sets the time per measurement)
+package.path = "bench/?.lua;" .. package.path
 local memobj = require("memobj")
+local B = require("common")
 
 local SECONDS = tonumber(arg[1] or os.getenv("MEMOBJ_BENCH_SECONDS") or "1")
 local N = math.tointeger(tonumber(arg[2] or "1000000"))
@@ -93,6 +95,10 @@ if sqlite then
   print(("  SQLite WAL synchronous=FULL %9.0f tx/s"):format(sqlite))
   print(("  ratio sync/SQLite %.2f, process/SQLite %.1f"):format(
     sync / sqlite, process / sqlite))
+  B.row("tx", "durable tx/s, sync / SQLite WAL FULL (higher better)",
+        sync / sqlite, "x", ">= 5x")
+  B.row("tx", "durable tx/s, process / SQLite WAL FULL (higher better)",
+        process / sqlite, "x", "")
 else
   print("  SQLite: lua-sql-sqlite3 not installed (apt-get install " ..
         "lua-sql-sqlite3), no baseline")
@@ -133,6 +139,8 @@ print(("  inside, place already logged     %6.1f  (x%.2f)"):format(
   logged, logged / outside))
 print(("  inside, first write (logs 64 B)  %6.1f  (x%.2f, incl. commit)")
   :format(first, first / outside))
+B.row("tx", "a[i]=v inside a transaction / outside", logged / outside, "x",
+      "")
 local t = {}
 local t0 = os.clock()
 local reps = 0

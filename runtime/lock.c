@@ -65,6 +65,13 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
   for (lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;
+  /* Views that are garbage still hold their locks until collected, and
+  ** `m:array("u8"):fill(0)` makes such a view. Before refusing, collect
+  ** them: only live views should refuse. */
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  for (n = 0, lk = m->locks; lk; lk = lk->next)
+    n += blocks(m, lk, writers_only, newsize);
+  if (n == 0) return;
   luaL_buffinit(L, &b);
   lua_pushfstring(L, "memobj: %s: refused, %s memory is locked by %d view%s: ",
                   op, m->kind->name, n, n == 1 ? "" : "s");
