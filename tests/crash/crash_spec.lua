@@ -8,7 +8,9 @@ local memobj = require("memobj")
 
 local LUA = os.getenv("LUA") or "lua5.4"
 local HERE = "tests/crash/"
-local KILLS = tonumber(os.getenv("MEMOBJ_CRASH_KILLS") or "200")
+-- (fewer under valgrind, `make check`: there it looks for memory errors)
+local KILLS = tonumber(os.getenv("MEMOBJ_CRASH_KILLS") or
+  (os.getenv("LUA_WRAPPER") and "40" or "200"))
 local ACCOUNTS, START = 1000, 1000
 
 local dir = os.tmpname()
