@@ -63,7 +63,7 @@ static void p_release(memobj_mem *m) {
 static int p_sync(memobj_mem *m, size_t off, size_t len) {
   (void)off;
   (void)len;
-  return mo_pool_sync(&((pmem *)m)->pool);
+  return mo_pool_sync(&((pmem *)m)->pool, (const mo_tx *)m->tx);
 }
 
 static int p_protect(memobj_mem *m, int writable) {
@@ -95,7 +95,7 @@ static mo_tx *h_state(memobj_mem *m) {
 }
 
 static int h_commit(memobj_mem *m, mo_tx *t, int *err) {
-  return mo_pool_commit(&((pmem *)m)->pool, t->ents, t->nents, err);
+  return mo_pool_commit(&((pmem *)m)->pool, t, err);
 }
 
 static const char *h_check(memobj_mem *m) {

@@ -489,10 +489,14 @@ static int cmp_range(const void *a, const void *b) {
   return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Write the data changed since the last checkpoint (merged, in file
+/*
+** Write the data changed since the last checkpoint (merged, in file
 ** order), sync it, then publish in the header that the log is applied.
-** Until the header is written the log still redoes everything. */
-static int checkpoint(mo_pool *p, int clean) {
+** Until the header is written the log still redoes everything. The
+** memory may also hold changes of an open transaction t: its undo log
+** has the committed bytes of every place it changed, written on top.
+*/
+static int checkpoint(mo_pool *p, int clean, const mo_tx *t) {
   size_t i, j;
   int e;
   if (p->ndirty) {
@@ -506,6 +510,11 @@ static int checkpoint(mo_pool *p, int clean) {
                      MO_POOL_DATAOFF + off);
       if (e) return e;
       crashpoint("ckpt", 1);
+    }
+    for (i = 0; t && i < t->nents; i++) {
+      e = pwrite_all(p->fd, t->undo + t->ents[i].pos, t->ents[i].len,
+                     MO_POOL_DATAOFF + t->ents[i].off);
+      if (e) return e;
     }
     if ((e = psync(p)) != 0) return e;
   }
@@ -576,8 +585,9 @@ static int reserve_dirty(mo_pool *p, size_t n) {
   return 0;
 }
 
-int mo_pool_commit(mo_pool *p, const mo_txent *ents, size_t n, int *err) {
-  size_t body = 0, len, i;
+int mo_pool_commit(mo_pool *p, const mo_tx *t, int *err) {
+  const mo_txent *ents = t->ents;
+  size_t n = t->nents, body = 0, len, i;
   uint64_t seq = p->seq + 1, at;
   if ((*err = p->failed) != 0) return MO_TX_NOT_COMMITTED;
   if (n > UINT32_MAX) return (*err = EFBIG), MO_TX_NOT_COMMITTED;
@@ -588,7 +598,7 @@ int mo_pool_commit(mo_pool *p, const mo_txent *ents, size_t n, int *err) {
   }
   len = RECHEAD + body + RECHEAD;  /* with the zero head after it */
   if (len > p->logcap - p->tail) {
-    if ((*err = checkpoint(p, 0)) != 0 ||
+    if ((*err = checkpoint(p, 0, t)) != 0 ||
         (len > p->logcap && (*err = grow_log(p, len)) != 0))
       return MO_TX_NOT_COMMITTED;
   }
@@ -638,7 +648,7 @@ int mo_pool_resize(mo_pool *p, uint64_t n) {
       p->logcap > MAXOFF - newlog)
     return EFBIG;
   total = newlog + p->logcap;
-  if ((e = checkpoint(p, 0)) != 0) return e;
+  if ((e = checkpoint(p, 0, NULL)) != 0) return e;  /* no transaction */
   crashpoint("resize", 1);
   cur = p->datasize;
   if (n < cur) {
@@ -662,17 +672,17 @@ int mo_pool_resize(mo_pool *p, uint64_t n) {
   return 0;
 }
 
-int mo_pool_sync(mo_pool *p) {
+int mo_pool_sync(mo_pool *p, const mo_tx *t) {
   int e;
   if (p->failed) return p->failed;
-  if ((e = checkpoint(p, 0)) != 0) return e;
+  if ((e = checkpoint(p, 0, t)) != 0) return e;
   return fdatasync(p->fd) != 0 ? errno : 0;
 }
 
 void mo_pool_close(mo_pool *p) {
   if (p->fd < 0) return;
   /* a clean mark promises that every record is applied */
-  if (!p->failed) checkpoint(p, 1);
+  if (!p->failed) checkpoint(p, 1, NULL);
   close(p->fd);
   free(p->rec);
   free(p->dirty);

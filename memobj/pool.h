@@ -40,14 +40,15 @@ typedef struct mo_pool {
 ** pool is valid. */
 int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
                  int sync, char *msg, size_t msgsize);
-/* Make the ranges in ents (new bytes at p->data + off) durable.
+/* Make the ranges logged in t (new bytes at p->data + off) durable.
 ** Returns MO_TX_OK or MO_TX_NOT_COMMITTED with *err set. */
-int mo_pool_commit(mo_pool *p, const mo_txent *ents, size_t n, int *err);
+int mo_pool_commit(mo_pool *p, const mo_tx *t, int *err);
 /* Change the data size to n (new bytes are zero). Returns 0 or errno. */
 int mo_pool_resize(mo_pool *p, uint64_t n);
-/* Checkpoint: write the committed data to the file and sync it. */
-int mo_pool_sync(mo_pool *p);
-/* Mark clean and close the file. */
+/* Checkpoint: write the committed data to the file and sync it. t is
+** the open transaction (its changes must not reach the file) or NULL. */
+int mo_pool_sync(mo_pool *p, const mo_tx *t);
+/* Close with no transaction open (the caller rolls it back first). */
 void mo_pool_close(mo_pool *p);
 
 #endif

@@ -176,8 +176,13 @@ static void finish(memobj_mem *m, mo_tx *t) {
   }
 }
 
+/* A memory object released with a transaction open: its changes were
+** never committed, so they must not reach a file either. */
 void mo_tx_discard(memobj_mem *m) {
-  if (m->tx) finish(m, (mo_tx *)m->tx);
+  if (m->tx) {
+    rollback(m, (mo_tx *)m->tx);
+    finish(m, (mo_tx *)m->tx);
+  }
 }
 
 static mo_tx *checktx(lua_State *L, memobj_mem *m, const char *op) {

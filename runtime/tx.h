@@ -53,8 +53,8 @@ typedef struct mo_txhooks {
 void mo_tx_register(const memobj_kind *k, const mo_txhooks *h);
 /* Free the bitmap and logs of t (for owned states). */
 void mo_tx_free(mo_tx *t);
-/* Drop an open transaction of m without touching its bytes (the memory
-** is being released). */
+/* Roll back and drop an open transaction of m (the memory is being
+** released). */
 void mo_tx_discard(memobj_mem *m);
 /* Adds transaction methods to memory objects; installs the write hook. */
 void mo_tx_open(lua_State *L);

@@ -192,6 +192,41 @@ describe("memobj.persistent", function()
     assert.are.equal(3 * size // 4, m:array("uint32"):sum())
   end)
 
+  it("sync inside a transaction writes only committed bytes", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 4096, {durability = "process"}))
+    local a = m:array("int64")
+    m:transaction(function() a[1] = 1 end)
+    m:begin()
+    a[1] = 2
+    a[2] = 2
+    assert.is_true(m:sync())
+    local s = readfile(path)  -- the data part starts at 4096
+    assert.are.equal(1, string.unpack("<i8", s, 4097))
+    assert.are.equal(0, string.unpack("<i8", s, 4105))
+    m:commit()
+    a:release()
+    m:close()
+    s = readfile(path)
+    assert.are.equal(2, string.unpack("<i8", s, 4097))
+    assert.are.equal(2, string.unpack("<i8", s, 4105))
+  end)
+
+  it("a collected object with an open transaction leaves no trace",
+    function()
+      local path = newpath()
+      do
+        local m = assert(memobj.persistent(path, 64))
+        m:transaction(function() m:bytes():fill(1) end)
+        m:begin()
+        m:bytes():fill(2)
+      end
+      collectgarbage()
+      collectgarbage()
+      local m = assert(memobj.persistent(path))
+      assert.are.equal(64, m:array("uint8"):sum())
+    end)
+
   it("accepts a zero-size pool", function()
     local path = newpath()
     local m = assert(memobj.persistent(path, 0))

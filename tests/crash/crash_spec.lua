@@ -155,6 +155,23 @@ describe("injected crash points", function()
       end
     end)
 
+    it("checkpoint inside a commit keeps that commit out (" ..
+      durability .. ")", function()
+      for step = 1, 3 do
+        local path = newpool("full", durability)
+        local ack = dir .. "/many-acks"
+        assert.are.equal(77, inject(path, "many", durability,
+          ("ckpt:%d"):format(step), ack))
+        local t = contents(path)
+        -- exactly the acknowledged commits: the one that checkpointed
+        -- was not committed, and nothing of it is in the file
+        local acked = lastack(ack)
+        assert.is_true(acked > 100)
+        assert.are.equal(acked, t[2])
+        assert.are.equal(acked, t[3])
+      end
+    end)
+
     it("recovery, every step, and again after a crash in it (" ..
       durability .. ")", function()
       for _, residue in ipairs({"commit:3", "ckpt:1"}) do
