@@ -17,6 +17,7 @@ typedef struct pmem {
   mo_tx tx;              /* reused by every transaction */
   unsigned char *map;    /* the mapping starts at file offset 0 */
   size_t maplen;
+  int faultslot;         /* SIGBUS registry (file truncated by others) */
 } pmem;
 
 /* Map the header page and the data copy-on-write; mapping from offset 0
@@ -31,6 +32,8 @@ static int map_data(pmem *pm) {
   if (pm->map) munmap(pm->map, pm->maplen);
   pm->map = (unsigned char *)p;
   pm->maplen = len;
+  if (pm->faultslot < 0) pm->faultslot = mo_fault_register(p, len);
+  else mo_fault_update(pm->faultslot, p, len);
   pm->base.ptr = pm->map + MO_POOL_DATAOFF;
   pm->pool.data = pm->base.ptr;
   pm->base.size = (size_t)pm->pool.datasize;
@@ -53,6 +56,8 @@ static int p_resize(memobj_mem *m, size_t n) {
 static void p_release(memobj_mem *m) {
   pmem *pm = (pmem *)m;
   mo_pool_close(&pm->pool);  /* its checkpoint reads the mapping */
+  mo_fault_unregister(pm->faultslot);
+  pm->faultslot = -1;
   if (pm->map) munmap(pm->map, pm->maplen);
   pm->map = NULL;
   mo_tx_free(&pm->tx);
@@ -136,6 +141,7 @@ static int l_persistent(lua_State *L) {
   pm = (pmem *)mo_mem_new(L, &persistent_kind, sizeof(pmem));
   pm->base.closed = 1;  /* until the pool is open: __gc does nothing */
   pm->pool.fd = -1;
+  pm->faultslot = -1;
   e = mo_pool_open(&pm->pool, path, size, create, sync, msg, sizeof msg);
   if (e == -1) {
     luaL_pushfail(L);
