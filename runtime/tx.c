@@ -306,7 +306,11 @@ static int l_transaction(lua_State *L) {
   uint64_t serial;
   unsigned depth;
   int status;
-  luaL_checkany(L, 2);
+  if (!lua_isfunction(L, 2)) {  /* a callable table or userdata will do */
+    if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
+      return luaL_typeerror(L, 2, "function");
+    lua_pop(L, 1);
+  }
   tx_begin(L, m);
   t = (mo_tx *)m->tx;
   serial = t->serial;

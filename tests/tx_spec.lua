@@ -203,6 +203,15 @@ describe("nesting", function()
     assert.are.equal(0, a[2])
   end)
 
+  it("checks that fn is callable, and accepts a callable table", function()
+    local m = memobj.heap(8)
+    assert.has_error(function() m:transaction(42) end,
+      "bad argument #1 to 'transaction' (function expected, got number)")
+    assert.are.equal(0, m:txdepth())
+    local callable = setmetatable({}, {__call = function(_, x) return x end})
+    assert.are.equal(5, m:transaction(callable, 5))
+  end)
+
   it("commit and abort without begin raise", function()
     local m = memobj.heap(8)
     assert.has_error(function() m:commit() end,
