@@ -179,7 +179,7 @@ describe("memobj.persistent", function()
     assert.are.equal(350, m:array("uint8"):sum())  -- the grown part is zero
   end)
 
-  it("handles a transaction bigger than the log slots", function()
+  it("handles a transaction bigger than the log", function()
     local path = newpath()
     local size = 1024 * 1024
     local m = assert(memobj.persistent(path, size, {durability = "process"}))
