@@ -14,6 +14,9 @@
 
 LUAMOD_API int luaopen_memobj(lua_State *L);
 
+/* initial-exec: one load instead of a __tls_get_addr call per ffi call;
+** glibc keeps static TLS space for dlopen'ed modules' few bytes. */
+__attribute__((tls_model("initial-exec")))
 _Thread_local mo_ffi_ctx *mo_ffi_current = NULL;
 
 static const char lib_mtkey = 0;  /* registry: library metatable */
@@ -97,6 +100,56 @@ static void *tobuffer(lua_State *L, const mo_ffi_fn *f, int arg, int write,
   return NULL;
 }
 
+/* ---- Direct calls (see MO_FFI_DIRECT_INT in ffitype.h) ---- */
+
+#if MO_FFI_DIRECT_INT > 0
+#if MO_FFI_DIRECT_INT == 6
+#define IPARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
+#define IARGS ir[0], ir[1], ir[2], ir[3], ir[4], ir[5]
+#else
+#define IPARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, \
+                uint64_t, uint64_t
+#define IARGS ir[0], ir[1], ir[2], ir[3], ir[4], ir[5], ir[6], ir[7]
+#endif
+#define FPARAMS double, double, double, double, double, double, double, double
+#define FARGS fr[0].d, fr[1].d, fr[2].d, fr[3].d, fr[4].d, fr[5].d, fr[6].d, \
+              fr[7].d
+
+typedef uint64_t (*direct_ifn)(IPARAMS, FPARAMS);
+typedef double (*direct_ffn)(IPARAMS, FPARAMS);
+
+static void direct_call(const mo_sig *s, void (*fn)(void),
+                        const mo_cval *vals, mo_cval *rv) {
+  uint64_t ir[MO_FFI_DIRECT_INT] = {0};
+  mo_cval fr[MO_FFI_DIRECT_FP] = {{0}};
+  int i, ni = 0, nf = 0;
+  for (i = 0; i < s->nargs; i++) {
+    const mo_cval *v = &vals[i];
+    switch (s->args[i]) {  /* widen to 64 bits, as a C caller would */
+      case MO_FT_BOOL: case MO_FT_U8: ir[ni++] = v->u8; break;
+      case MO_FT_I8: ir[ni++] = (uint64_t)(int64_t)v->i8; break;
+      case MO_FT_I16: ir[ni++] = (uint64_t)(int64_t)v->i16; break;
+      case MO_FT_U16: ir[ni++] = v->u16; break;
+      case MO_FT_I32: ir[ni++] = (uint64_t)(int64_t)v->i32; break;
+      case MO_FT_U32: ir[ni++] = v->u32; break;
+      case MO_FT_I64: case MO_FT_U64: ir[ni++] = v->u64; break;
+      case MO_FT_FLOAT: fr[nf++].f = v->f; break;  /* low bits of the register */
+      case MO_FT_DOUBLE: fr[nf++].d = v->d; break;
+      default: ir[ni++] = (uint64_t)(uintptr_t)v->p; break;
+    }
+  }
+  if (s->ret == MO_FT_FLOAT || s->ret == MO_FT_DOUBLE)
+    rv->d = ((direct_ffn)fn)(IARGS, FARGS);  /* a float is in the low bits */
+  else
+    rv->u64 = ((direct_ifn)fn)(IARGS, FARGS);
+}
+#else
+static void direct_call(const mo_sig *s, void (*fn)(void),
+                        const mo_cval *vals, mo_cval *rv) {
+  (void)s; (void)fn; (void)vals; (void)rv;
+}
+#endif
+
 static int fn_call(lua_State *L) {
   mo_ffi_fn *f = (mo_ffi_fn *)lua_touserdata(L, lua_upvalueindex(1));
   const mo_sig *s = &f->sig;
@@ -143,7 +196,8 @@ static int fn_call(lua_State *L) {
   mo_ffi_current = &ctx;
   if (f->errno_opt) errno = 0;
   rv.u64 = 0;
-  ffi_call((ffi_cif *)&s->cif, f->addr, &rv, av);
+  if (s->direct) direct_call(s, f->addr, vals, &rv);
+  else ffi_call((ffi_cif *)&s->cif, f->addr, &rv, av);
   if (f->errno_opt) err = errno;
   mo_ffi_current = ctx.prev;
   for (i = 0; i < nb; i++)
@@ -194,6 +248,7 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
   f->addr = (void (*)(void))addr;
   f->main = mo_ffi_mainof(L);
   f->errno_opt = mo_optbool_field(L, optarg, "errno", 0);
+  if (mo_optbool_field(L, optarg, "libffi", 0)) f->sig.direct = 0;
   lua_pushvalue(L, keep);
   lua_setiuservalue(L, udx, 1);
   lua_createtable(L, 1 + f->sig.nbuf, 0);  /* the strings below */

@@ -25,7 +25,8 @@ typedef struct mo_ffi_ctx {
   int failed;        /* a callback raised; its error is on L's stack top */
 } mo_ffi_ctx;
 
-extern _Thread_local mo_ffi_ctx *mo_ffi_current;
+extern __attribute__((tls_model("initial-exec")))
+_Thread_local mo_ffi_ctx *mo_ffi_current;
 
 /* The C address of the memobj.ffi function (a C closure) at idx, or NULL
 ** if idx is not one. With sig, also its signature. */

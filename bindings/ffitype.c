@@ -126,6 +126,17 @@ static void checkuse(lua_State *L, int arg, int code, int pos, int use) {
                                           canon[code], pos));
 }
 
+/* Can calls with signature s skip libffi (see MO_FFI_DIRECT_INT)? */
+static int candirect(const mo_sig *s) {
+  int i, nint = 0, nfp = 0;
+  if (s->variadic || MO_FFI_DIRECT_INT == 0) return 0;
+  for (i = 0; i < s->nargs; i++) {
+    if (s->args[i] == MO_FT_FLOAT || s->args[i] == MO_FT_DOUBLE) nfp++;
+    else nint++;
+  }
+  return nint <= MO_FFI_DIRECT_INT && nfp <= MO_FFI_DIRECT_FP;
+}
+
 void mo_sig_parse(lua_State *L, int retarg, int argsarg, mo_sig *s, int use) {
   lua_Integer i, n;
   int code;
@@ -167,6 +178,7 @@ void mo_sig_parse(lua_State *L, int retarg, int argsarg, mo_sig *s, int use) {
     s->nargs++;
   }
   if (!s->variadic) s->nfixed = s->nargs;
+  s->direct = candirect(s);
   if (s->variadic)
     st = ffi_prep_cif_var(&s->cif, FFI_DEFAULT_ABI, s->nfixed, s->nargs,
                           ffitype(s->ret), s->atypes);

@@ -41,9 +41,35 @@ typedef struct mo_sig {
   uint8_t nfixed;                   /* == nargs unless variadic */
   uint8_t variadic;
   uint8_t nbuf;                     /* buffer and wbuffer arguments */
+  uint8_t direct;                   /* may skip libffi (see MO_FFI_DIRECT) */
   uint8_t args[MO_FFI_MAXARGS];     /* type codes */
   ffi_type *atypes[MO_FFI_MAXARGS];
 } mo_sig;
+
+/*
+** Direct calls. On the register-based C ABIs of x86-64 (System V) and
+** AArch64 (AAPCS64), integer-class arguments (integers, pointers) and
+** floating-point arguments travel in two separate register sequences, in
+** order, and a callee ignores registers it does not read. So a
+** non-variadic function whose arguments all fit in registers can be
+** called through one fixed prototype that passes MO_FFI_DIRECT_INT
+** integer registers and MO_FFI_DIRECT_FP floating-point registers, with
+** each argument already widened to 64 bits. That avoids libffi's
+** per-call classification for the common signatures; everything else
+** goes through ffi_call.
+*/
+#if defined(__linux__) && defined(__x86_64__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MO_FFI_DIRECT_INT 6
+#define MO_FFI_DIRECT_FP 8
+#elif defined(__linux__) && defined(__aarch64__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MO_FFI_DIRECT_INT 8
+#define MO_FFI_DIRECT_FP 8
+#else
+#define MO_FFI_DIRECT_INT 0
+#define MO_FFI_DIRECT_FP 0
+#endif
 
 /* What a signature is for: checks which types are allowed where. */
 #define MO_SIG_CALL 0      /* calling C from Lua */
