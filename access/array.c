@@ -1,2 +1,319 @@
-#include "../runtime/core.h"
-void mo_array_open(lua_State *L) { (void)L; }
+/*
+** array.c: the typed array view: constructors, element access (the hot
+** path a[i] and a[i] = v), and the per-element methods. Bulk operations
+** live in array_bulk.c.
+*/
+#include <limits.h>
+#include <string.h>
+#include "array.h"
+
+static const char array_mtkey = 0;
+static const char array_methodskey = 0;
+
+/* ---- Checking ---- */
+
+mo_array *mo_checkarray(lua_State *L, int idx) {
+  return (mo_array *)mo_checkview(L, idx, MO_TAG_ARRAY, "typed array");
+}
+
+/*
+** The hot-path test: a full userdata of exactly our size with our tag.
+** Lua code cannot forge either, and it avoids luaL_checkudata's lookup
+** of the metatable by name.
+*/
+static inline mo_array *toarray_fast(lua_State *L, int idx) {
+  mo_array *a = (mo_array *)lua_touserdata(L, idx);
+  if (a && lua_rawlen(L, idx) == sizeof(mo_array) && a->v.tag == MO_TAG_ARRAY)
+    return a;
+  return NULL;
+}
+
+static int checketype(lua_State *L, int arg) {
+  const char *name = luaL_checkstring(L, arg);
+  int et = mo_etype_parse(name);
+  if (et < 0)
+    return luaL_argerror(L, arg,
+                         lua_pushfstring(L, "unknown element type '%s'", name));
+  return et;
+}
+
+static int index_error(lua_State *L, mo_array *a, lua_Integer i) {
+  if (a->v.released) return luaL_error(L, "memobj: view is released");
+  return luaL_error(L, "memobj: index %I out of range (1..%I)", i,
+                    (lua_Integer)a->v.count);
+}
+
+size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg) {
+  lua_Integer i = luaL_checkinteger(L, arg);
+  if ((lua_Unsigned)i - 1 >= a->v.count) index_error(L, a, i);
+  return (size_t)(i - 1);
+}
+
+/* ---- Creating ---- */
+
+static mo_array *push_array(lua_State *L, const mo_source *s, int et,
+                            size_t off, size_t count, int readonly) {
+  size_t size = mo_base_size[MO_BASE(et)];
+  mo_array *a = (mo_array *)mo_view_new(L, sizeof(mo_array), MO_TAG_ARRAY,
+                                        &array_mtkey, s, off, count * size,
+                                        readonly, "array view");
+  a->etype = (uint8_t)et;
+  a->itemsize = (uint8_t)size;
+  a->v.count = count;
+  return a;
+}
+
+/* m:array(type [, offset [, count [, mode]]]): offset in bytes from the
+** start of the source, count in elements (default: as many as fit). */
+static int l_mem_array(lua_State *L) {
+  mo_source s;
+  int et = checketype(L, 2);
+  size_t size = mo_base_size[MO_BASE(et)], off, avail, count;
+  int readonly;
+  lua_settop(L, 5);  /* mo_checksource pushes the memory object above */
+  mo_checksource(L, 1, &s);
+  off = lua_isnoneornil(L, 3) ? 0 : mo_checksize(L, 3);
+  luaL_argcheck(L, off <= s.length, 3, "offset beyond the end");
+  avail = (s.length - off) / size;
+  count = lua_isnoneornil(L, 4) ? avail : mo_checksize(L, 4);
+  luaL_argcheck(L, count <= avail, 4, "range beyond the end");
+  readonly = mo_checkviewmode(L, 5, &s);
+  push_array(L, &s, et, s.offset + off, count, readonly);
+  return 1;
+}
+
+/* Fill a new array from the sequence of the table at idx. Values are all
+** converted before the array is returned, so a bad one raises cleanly. */
+static void copy_table_in(lua_State *L, mo_array *a, int idx) {
+  size_t i;
+  for (i = 0; i < a->v.count; i++) {
+    mo_value v;
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "memobj: array: item %I of the table is %s, not a number",
+                 (lua_Integer)i + 1, luaL_typename(L, -1));
+    v = mo_value_check(L, a->etype, -1);
+    mo_elem_store(a->etype, a->v.ptr + i * a->itemsize, v);
+    lua_pop(L, 1);
+  }
+}
+
+/* memobj.array(type, count | table | source) */
+static int l_array(lua_State *L) {
+  int et = checketype(L, 1);
+  size_t size = mo_base_size[MO_BASE(et)];
+  mo_source s;
+  lua_settop(L, 3);  /* mo_checksource and mo_heap_new push above */
+  if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TTABLE) {
+    int istable = lua_istable(L, 2);
+    size_t count = istable ? lua_rawlen(L, 2) : mo_checksize(L, 2);
+    mo_array *a;
+    luaL_argcheck(L, count <= SIZE_MAX / size, 2, "too many elements");
+    s.mem = mo_heap_new(L, count * size);
+    s.memidx = lua_gettop(L);
+    s.offset = 0;
+    s.length = count * size;
+    a = push_array(L, &s, et, 0, count, 0);
+    if (istable) copy_table_in(L, a, 2);
+    return 1;
+  }
+  mo_checksource(L, 2, &s);
+  push_array(L, &s, et, s.offset, s.length / size,
+             mo_checkviewmode(L, 3, &s));
+  return 1;
+}
+
+/* ---- Element access: the hot path ---- */
+
+static int array_index(lua_State *L) {
+  mo_array *a = toarray_fast(L, 1);
+  if (MO_LIKELY(a != NULL) && lua_type(L, 2) == LUA_TNUMBER) {
+    int isint;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count)) {
+      mo_value v = mo_elem_load(a->etype, a->v.ptr + (size_t)(i - 1) * a->itemsize);
+      mo_fault_check(L);
+      mo_value_push(L, a->etype, v);
+      return 1;
+    }
+    if (a->v.released) return luaL_error(L, "memobj: view is released");
+    return 0;  /* nil outside 1..#a, as a table */
+  }
+  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    if (strcmp(k, "type") == 0) lua_pushstring(L, mo_etype_name(a->etype));
+    else if (strcmp(k, "itemsize") == 0) lua_pushinteger(L, a->itemsize);
+    else if (!mo_view_field(L, 1, &a->v, k)) lua_pushnil(L);
+  }
+  return 1;
+}
+
+/* Store the value at `vidx` into element i (0-based, checked). */
+static inline void store(lua_State *L, mo_array *a, size_t i, int vidx) {
+  mo_value v = mo_value_check(L, a->etype, vidx);
+  size_t off = i * a->itemsize;
+  mo_prewrite(L, a->v.mem, a->v.offset + off, a->itemsize);
+  mo_elem_store(a->etype, a->v.ptr + off, v);
+  mo_fault_check(L);
+}
+
+static int array_newindex(lua_State *L) {
+  mo_array *a = toarray_fast(L, 1);
+  int isint = 0;
+  lua_Integer i;
+  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
+  i = lua_tointegerx(L, 2, &isint);
+  if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count && !a->v.readonly)) {
+    store(L, a, (size_t)(i - 1), 3);
+    return 0;
+  }
+  if (a->v.released) return luaL_error(L, "memobj: view is released");
+  if (lua_type(L, 2) != LUA_TNUMBER || !isint)
+    return luaL_error(L, "memobj: typed array index must be an integer");
+  mo_checkwritable(L, &a->v);
+  return index_error(L, a, i);
+}
+
+/* ---- Per-element methods ---- */
+
+static int array_get(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  if ((lua_Unsigned)i - 1 >= a->v.count) return 0;
+  mo_value_push(L, a->etype, mo_elem_load(a->etype, a->v.ptr + (size_t)(i - 1) * a->itemsize));
+  mo_fault_check(L);
+  return 1;
+}
+
+static int array_set(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  size_t i;
+  mo_checkwritable(L, &a->v);
+  i = mo_array_checkindex(L, a, 2);
+  store(L, a, i, 3);
+  return 0;
+}
+
+static int array_len(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  lua_pushinteger(L, (lua_Integer)a->v.count);
+  return 1;
+}
+
+/* a:unpack([i [, j]]): elements i..j as values, nil outside 1..#a, as
+** table.unpack does. */
+static int array_unpack(lua_State *L) {
+  mo_array *a = toarray_fast(L, 1);
+  lua_Integer i, j, k;
+  lua_Unsigned n;
+  if (a == NULL || a->v.released) a = mo_checkarray(L, 1);
+  i = luaL_optinteger(L, 2, 1);
+  j = luaL_opt(L, luaL_checkinteger, 3, (lua_Integer)a->v.count);
+  if (i > j) return 0;
+  n = (lua_Unsigned)j - (lua_Unsigned)i;
+  if (n >= (unsigned)INT_MAX || !lua_checkstack(L, (int)(++n)))
+    return luaL_error(L, "too many results to unpack");
+  for (k = i; k <= j; k++) {
+    if ((lua_Unsigned)k - 1 < a->v.count)
+      mo_value_push(L, a->etype, mo_elem_load(a->etype, a->v.ptr + (size_t)(k - 1) * a->itemsize));
+    else
+      lua_pushnil(L);
+    if (k == j) break;  /* j may be LUA_MAXINTEGER */
+  }
+  mo_fault_check(L);
+  return (int)n;
+}
+
+static int array_next(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  if (i < 0 || (lua_Unsigned)i >= a->v.count) return 0;
+  lua_pushinteger(L, i + 1);
+  mo_value_push(L, a->etype, mo_elem_load(a->etype, a->v.ptr + (size_t)i * a->itemsize));
+  mo_fault_check(L);
+  return 2;
+}
+
+static int array_pairs(lua_State *L) {
+  mo_checkarray(L, 1);
+  lua_pushcfunction(L, array_next);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, 0);
+  return 3;
+}
+
+/* a:slice(i [, j]): a view of elements i..j, clamped like string.sub. */
+static int array_slice(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  size_t from, to, count;
+  mo_source s;
+  mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), a->v.count,
+           &from, &to);
+  if (from > to) from = 1, to = 0;
+  count = to - from + 1;
+  mo_checksource(L, 1, &s);
+  push_array(L, &s, a->etype, a->v.offset + (from - 1) * a->itemsize, count,
+             a->v.readonly);
+  return 1;
+}
+
+/* a:cast(type): the same bytes seen as another element type. */
+static int array_cast(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  int et = checketype(L, 2);
+  mo_source s;
+  mo_checksource(L, 1, &s);
+  push_array(L, &s, et, a->v.offset, a->v.length / mo_base_size[MO_BASE(et)],
+             a->v.readonly);
+  return 1;
+}
+
+static int array_tostring(lua_State *L) {
+  mo_array *a = toarray_fast(L, 1);
+  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
+  if (a->v.released)
+    lua_pushfstring(L, "memobj.array(%s, released)", mo_etype_name(a->etype));
+  else
+    lua_pushfstring(L, "memobj.array(%s, %I items%s): %p", mo_etype_name(a->etype),
+                    (lua_Integer)a->v.count, a->v.readonly ? ", read-only" : "",
+                    (void *)a->v.ptr);
+  return 1;
+}
+
+/* ---- Registration ---- */
+
+void mo_array_addmethods(lua_State *L, const luaL_Reg *l) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &array_methodskey);
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 1);
+}
+
+extern const luaL_Reg mo_array_bulk_methods[];
+
+static const luaL_Reg array_methods[] = {
+  {"get", array_get},     {"set", array_set},     {"unpack", array_unpack},
+  {"slice", array_slice}, {"cast", array_cast},   {NULL, NULL}};
+
+static const luaL_Reg array_meta[] = {
+  {"__newindex", array_newindex}, {"__len", array_len},
+  {"__pairs", array_pairs},       {"__tostring", array_tostring},
+  {NULL, NULL}};
+
+static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
+
+void mo_array_open(lua_State *L) {
+  mo_view_newmeta(L, &array_mtkey, array_methods, array_meta, array_index);
+  /* the methods table is upvalue 1 of __index; keep a handle to extend it */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mtkey);
+  lua_getfield(L, -1, "__index");
+  lua_getupvalue(L, -1, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &array_methodskey);
+  lua_pop(L, 2);
+  mo_array_addmethods(L, mo_array_bulk_methods);
+  mo_mem_addmethods(L, mem_methods);
+  lua_pushcfunction(L, l_array);
+  lua_setfield(L, -2, "array");
+}

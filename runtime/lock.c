@@ -61,17 +61,25 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
                          int writers_only, size_t newsize) {
   luaL_Buffer b;
   const memobj_lock *lk;
-  int n = 0;
+  int n = 0, shown = 0;
   for (lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;
+  /* Views that are garbage still hold their locks until collected, and
+  ** `m:array("u8"):fill(0)` makes such a view. Before refusing, collect
+  ** them: only live views should refuse. */
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  for (n = 0, lk = m->locks; lk; lk = lk->next)
+    n += blocks(m, lk, writers_only, newsize);
+  if (n == 0) return;
   luaL_buffinit(L, &b);
-  lua_pushfstring(L, "memobj: %s: refused, %s memory is locked by %d view%s:",
+  lua_pushfstring(L, "memobj: %s: refused, %s memory is locked by %d view%s: ",
                   op, m->kind->name, n, n == 1 ? "" : "s");
   luaL_addvalue(&b);
   for (lk = m->locks; lk; lk = lk->next) {
     if (!blocks(m, lk, writers_only, newsize)) continue;
-    lua_pushfstring(L, " %s%s (bytes %I..%I) created at %s;", lk->what,
+    lua_pushfstring(L, "%s%s%s (bytes %I..%I) created at %s",
+                    shown++ ? "; " : "", lk->what,
                     lk->write ? " (writable)" : "", (lua_Integer)lk->offset,
                     (lua_Integer)(lk->offset + lk->length), lk->where);
     luaL_addvalue(&b);

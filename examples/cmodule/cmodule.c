@@ -1,0 +1,71 @@
+/*
+** cmodule.c: a C module built separately from memobj that uses only
+** memobj.h. It shows the buffer-locking protocol from the outside:
+** cmodule.checksum(x) locks any memory object, view or Lua string for the
+** length of the call; cmodule.hold(x) keeps a lock until the returned
+** handle is released, so memobj refuses to resize or close under it.
+*/
+#include <memobj.h>
+
+/* Sum of all bytes, a stand-in for real work on the buffer. */
+static int checksum(lua_State *L) {
+  memobj_buffer b;
+  lua_Integer sum = 0;
+  size_t i;
+  memobj_getbuffer(L, 1, &b, MEMOBJ_READ, "cmodule.checksum");
+  for (i = 0; i < b.len; i++) sum += b.ptr[i];
+  memobj_releasebuffer(L, &b);
+  lua_pushinteger(L, sum);
+  return 1;
+}
+
+/* A lock held by a userdata: released by :release(), <close> or __gc. */
+typedef struct hold { memobj_buffer b; int held; } hold;
+
+static int hold_release(lua_State *L) {
+  hold *h = (hold *)luaL_checkudata(L, 1, "cmodule.hold");
+  if (h->held) memobj_releasebuffer(L, &h->b);
+  h->held = 0;
+  return 0;
+}
+
+/* Write `byte` over the whole held buffer. */
+static int hold_fill(lua_State *L) {
+  hold *h = (hold *)luaL_checkudata(L, 1, "cmodule.hold");
+  int byte = (int)luaL_checkinteger(L, 2);
+  size_t i;
+  luaL_argcheck(L, h->held && h->b.writable, 1, "not a writable held buffer");
+  memobj_tx_add(L, &h->b, 0, h->b.len);
+  for (i = 0; i < h->b.len; i++) h->b.ptr[i] = (unsigned char)byte;
+  return 0;
+}
+
+static int hold_new(lua_State *L) {
+  int write = lua_toboolean(L, 2);
+  hold *h = (hold *)lua_newuserdatauv(L, sizeof(hold), 1);
+  h->held = 0;
+  luaL_setmetatable(L, "cmodule.hold");
+  lua_pushvalue(L, 1);          /* keep the object alive with the lock */
+  lua_setiuservalue(L, -2, 1);
+  memobj_getbuffer(L, 1, &h->b, write ? MEMOBJ_WRITE : MEMOBJ_READ,
+                   "cmodule.hold");
+  h->held = 1;
+  return 1;
+}
+
+int luaopen_cmodule(lua_State *L) {
+  static const luaL_Reg hold_methods[] = {
+    {"release", hold_release}, {"fill", hold_fill}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+    {"checksum", checksum}, {"hold", hold_new}, {NULL, NULL}};
+  luaL_newmetatable(L, "cmodule.hold");
+  luaL_newlib(L, hold_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, hold_release);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, hold_release);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  return 1;
+}
