@@ -1,51 +1,36 @@
--- bench/ffi.lua: the cost of calling C through memobj.ffi against a plain
--- Lua C function in the same process.
---   LUA_CPATH="build/?.so;;" lua5.4 bench/ffi.lua [calls]   (default 2e6)
+-- ffi.lua: the cost of calling C through memobj.ffi against calling a
+-- plain Lua C function (math.abs) in the same process.
+--   LUA_CPATH="build/?.so;;" LUA_PATH="bench/?.lua;;" lua5.4 bench/ffi.lua [calls]
+-- (default 2,000,000 calls per run; MEMOBJ_BENCH_RUNS sets the runs)
 local memobj = require("memobj")
 local ffi = require("memobj.ffi")
+local B = require("common")
 
-local N = math.tointeger(tonumber(arg and arg[1]) or 2e6)
+local N = math.tointeger(tonumber(arg and arg[1]) or 2000000)
 local libc = assert(ffi.load("libc.so.6"))
 local abs = libc:func("abs", "int", {"int"})
-local labs = libc:func("labs", "long", {"long"})
+local abs_ffi = libc:func("abs", "int", {"int"}, {libffi = true})
 local strlen = libc:func("strlen", "size_t", {"buffer"})
 local mabs = math.abs
-local clock = os.clock
 
-local function run(f, x)
-  local t = clock()
-  for i = 1, N do f(-i) end
-  return (clock() - t) / N * 1e9
+local function calls(f)
+  return function() for i = 1, N do f(-i) end end
+end
+local function bufcalls(f, x)
+  return function() for _ = 1, N do f(x) end end
 end
 
-local function runbuf(f, x)
-  local t = clock()
-  for _ = 1, N do f(x) end
-  return (clock() - t) / N * 1e9
-end
-
-local function median(t)
-  table.sort(t)
-  return t[(#t + 1) // 2]
+local function report(what, fn, goal)
+  local ours, base = B.compare(fn, calls(mabs))
+  print(("%-44s %6.1f ns/call, math.abs %5.1f ns/call"):format(what,
+        ours / N * 1e9, base / N * 1e9))
+  B.row("ffi", what, ours / base, "x", goal)
 end
 
 local heap = memobj.heap(16)
 libc:func("memset", "pointer", {"wbuffer", "int", "size_t"})(heap, 65, 15)
-local cases = {
-  {"math.abs (baseline)", function() return run(mabs) end},
-  {"ffi abs (int)", function() return run(abs) end},
-  {"ffi labs (long)", function() return run(labs) end},
-  {"ffi strlen(Lua string)", function() return runbuf(strlen, "hello world") end},
-  {"ffi strlen(heap: locked)", function() return runbuf(strlen, heap) end},
-}
-local res = {}
-for _, c in ipairs(cases) do res[c[1]] = {} end
-for _ = 1, 5 do  -- interleaved rounds, medians
-  for _, c in ipairs(cases) do table.insert(res[c[1]], c[2]()) end
-end
-local base = median(res[cases[1][1]])
-print(string.format("%d calls per run, median of 5 interleaved runs", N))
-for _, c in ipairs(cases) do
-  local ns = median(res[c[1]])
-  print(string.format("%-28s %7.1f ns/call  %5.2fx", c[1], ns, ns / base))
-end
+
+report("abs(int) vs math.abs", calls(abs), "<= 3x")
+report("abs(int) through ffi_call vs math.abs", calls(abs_ffi), "")
+report("strlen(Lua string) vs math.abs", bufcalls(strlen, "hello world"), "")
+report("strlen(heap memory, locked) vs math.abs", bufcalls(strlen, heap), "")
