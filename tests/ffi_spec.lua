@@ -540,7 +540,8 @@ describe("foreign memory", function()
     assert.has_error(function() memobj.foreign(4096, 1, {free = "free"}) end)
     assert.has_error(function() memobj.foreign(4096, 1, {free = strlen}) end,
       "memobj: foreign: option 'free' must take one 'pointer'")
-    assert.has_error(function() memobj.foreign(4096, 1, {mode = "w"}) end)
+    assert.has_error(function() memobj.foreign(4096, 1, {mode = "w"}) end,
+      'memobj: foreign: option \'mode\' must be "r" or "rw"')
   end)
 end)
 
