@@ -443,6 +443,23 @@ describe("callbacks", function()
     assert.has_error(function() ffi.callback(42, "int", {}) end)
   end)
 
+  it("do not run Lua when called outside a memobj.ffi call", function()
+    -- a callback as the free function of foreign memory: close is not an
+    -- ffi call, so C gets zero and a line on stderr; run in a child
+    local code = [[
+      local memobj, ffi = require("memobj"), require("memobj.ffi")
+      local ran = false
+      local cb = ffi.callback(function() ran = true end, "void", {"pointer"})
+      local m = memobj.foreign(4096, 0, {free = ffi.func(cb, "void", {"pointer"})})
+      m:close()
+      print("ran", ran)]]
+    local p = assert(io.popen("exec " .. LUA .. " -e '" .. code .. "' 2>&1"))
+    local out = p:read("a")
+    assert.is_true(p:close())
+    assert.matches("called outside a memobj.ffi call", out)
+    assert.matches("ran\tfalse", out)
+  end)
+
   it("are collected when unreachable", function()
     local weak = setmetatable({}, {__mode = "v"})
     weak[1] = ffi.callback(function() end, "void", {})
