@@ -7,6 +7,7 @@
 ** running, and the error is raised when the call returns.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../runtime/core.h"
 #include "ffi.h"
@@ -14,13 +15,23 @@
 static const char cb_mtkey = 0;    /* registry: callback metatable */
 static const char cb_liveskey = 0; /* registry: weak table address -> callback */
 
-typedef struct mo_ffi_cb {
-  uint32_t tag;
-  int active;             /* Lua frames running it now */
+/*
+** What the closure needs, allocated apart from the Lua object: if the
+** object is collected while C is inside the callback (possible when C
+** was given only cb.pointer), this stays valid; it is leaked then rather
+** than freed under C.
+*/
+typedef struct cbdata {
   ffi_closure *closure;   /* NULL once freed */
   void *code;             /* what C calls */
   const void *main;       /* Lua state it belongs to */
-  mo_sig sig;
+  int active;             /* Lua frames running it now */
+  mo_sig sig;             /* the closure's cif points into it */
+} cbdata;
+
+typedef struct mo_ffi_cb {
+  uint32_t tag;
+  cbdata *d;              /* NULL once freed */
 } mo_ffi_cb;
 
 static mo_ffi_cb *tocb(lua_State *L, int idx) {
@@ -39,7 +50,7 @@ static mo_ffi_cb *checkcb(lua_State *L, int idx) {
 
 void *mo_ffi_cbaddr(lua_State *L, int idx) {
   mo_ffi_cb *cb = tocb(L, idx);
-  return cb && cb->closure ? cb->code : NULL;
+  return cb && cb->d ? cb->d->code : NULL;
 }
 
 /* ---- Running ---- */
@@ -50,14 +61,15 @@ void *mo_ffi_cbaddr(lua_State *L, int idx) {
 ** store its result. Arguments: cb, args, ret as light userdata.
 */
 static int cb_invoke(lua_State *L) {
-  mo_ffi_cb *cb = (mo_ffi_cb *)lua_touserdata(L, 1);
+  cbdata *d = (cbdata *)lua_touserdata(L, 1);
   void **args = (void **)lua_touserdata(L, 2);
   void *ret = lua_touserdata(L, 3);
-  const mo_sig *s = &cb->sig;
+  const mo_sig *s = &d->sig;
   int i;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
-  if (lua_rawgetp(L, -1, cb) != LUA_TUSERDATA)
-    return luaL_error(L, "memobj: callback: called after it was collected");
+  if (lua_rawgetp(L, -1, d) != LUA_TUSERDATA)
+    return luaL_error(L, "memobj: callback: called after its object was "
+                         "collected (keep it reachable while C may call it)");
   lua_getiuservalue(L, -1, 1);  /* the Lua function */
   luaL_checkstack(L, s->nargs + LUA_MINSTACK, "too many callback arguments");
   for (i = 0; i < s->nargs; i++) mo_ffi_pushcval(L, s->args[i], args[i], 0);
@@ -67,16 +79,16 @@ static int cb_invoke(lua_State *L) {
 }
 
 static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
-  mo_ffi_cb *cb = (mo_ffi_cb *)ud;
+  cbdata *d = (cbdata *)ud;
   mo_ffi_ctx *ctx = mo_ffi_current;
   lua_State *L;
   int top, status;
   size_t rsize = cif->rtype->size > sizeof(ffi_arg) ? cif->rtype->size
                                                     : sizeof(ffi_arg);
   memset(ret, 0, rsize);  /* the answer when Lua cannot run */
-  if (ctx == NULL || ctx->main != cb->main) {
+  if (ctx == NULL || ctx->main != d->main) {
     fprintf(stderr, "memobj.ffi: callback %p called outside a memobj.ffi "
-                    "call of its Lua state; returned 0\n", cb->code);
+                    "call of its Lua state; returned 0\n", d->code);
     return;
   }
   if (ctx->failed) return;  /* an earlier callback raised: do not run */
@@ -87,12 +99,12 @@ static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
   }
   top = lua_gettop(L);
   lua_pushcfunction(L, cb_invoke);
-  lua_pushlightuserdata(L, cb);
+  lua_pushlightuserdata(L, d);
   lua_pushlightuserdata(L, args);
   lua_pushlightuserdata(L, ret);
-  cb->active++;
+  d->active++;  /* from here the object cannot free d (see cb_gc) */
   status = lua_pcall(L, 3, 0, 0);
-  cb->active--;
+  d->active--;
   if (status != LUA_OK) {
     memset(ret, 0, rsize);
     ctx->failed = 1;       /* leave the error on the stack for the caller */
@@ -107,50 +119,53 @@ static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
 /* ffi.callback(fn, ret, args) */
 static int ffi_callback(lua_State *L) {
   mo_ffi_cb *cb;
+  cbdata *d;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   cb = (mo_ffi_cb *)lua_newuserdatauv(L, sizeof(mo_ffi_cb), 1);
-  memset(cb, 0, sizeof *cb);
   cb->tag = MO_TAG_FFICB;
+  cb->d = NULL;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_mtkey);
   lua_setmetatable(L, -2);
-  mo_sig_parse(L, 2, 3, &cb->sig, MO_SIG_CALLBACK);
-  cb->main = mo_ffi_mainof(L);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  cb->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
-  if (cb->closure == NULL) return luaL_error(L, "memobj: callback: out of memory");
-  if (ffi_prep_closure_loc(cb->closure, &cb->sig.cif, cb_handler, cb,
-                           cb->code) != FFI_OK) {
-    ffi_closure_free(cb->closure);
-    cb->closure = NULL;
+  d = (cbdata *)calloc(1, sizeof *d);
+  if (d == NULL) return luaL_error(L, "memobj: callback: out of memory");
+  cb->d = d;  /* from here __gc frees d */
+  mo_sig_parse(L, 2, 3, &d->sig, MO_SIG_CALLBACK);
+  d->main = mo_ffi_mainof(L);
+  d->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure), &d->code);
+  if (d->closure == NULL) return luaL_error(L, "memobj: callback: out of memory");
+  if (ffi_prep_closure_loc(d->closure, &d->sig.cif, cb_handler, d,
+                           d->code) != FFI_OK)
     return luaL_error(L, "memobj: callback: libffi cannot prepare the closure");
-  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
   lua_pushvalue(L, -2);
-  lua_rawsetp(L, -2, cb);
+  lua_rawsetp(L, -2, d);
   lua_pop(L, 1);
   return 1;
 }
 
+/* Free the closure and d, unless C is inside it: then leak them. */
 static void cb_release(mo_ffi_cb *cb) {
-  if (cb->closure) ffi_closure_free(cb->closure);
-  cb->closure = NULL;
-  cb->code = NULL;
+  cbdata *d = cb->d;
+  cb->d = NULL;
+  if (d == NULL || d->active) return;
+  if (d->closure) ffi_closure_free(d->closure);
+  free(d);
 }
 
 /* cb:free(): C must not call the pointer afterwards. */
 static int cb_free(lua_State *L) {
   mo_ffi_cb *cb = checkcb(L, 1);
-  if (cb->active)
+  if (cb->d && cb->d->active)
     return luaL_error(L, "memobj: callback: cannot free a running callback");
   cb_release(cb);
   return 0;
 }
 
-/* __gc: the callback object is anchored while it runs, so it is idle. */
 static int cb_gc(lua_State *L) {
   mo_ffi_cb *cb = tocb(L, 1);
-  if (cb && cb->active == 0) cb_release(cb);
+  if (cb) cb_release(cb);
   return 0;
 }
 
@@ -158,10 +173,10 @@ static int cb_index(lua_State *L) {
   mo_ffi_cb *cb = checkcb(L, 1);
   const char *k = lua_tostring(L, 2);
   if (k && strcmp(k, "pointer") == 0) {
-    if (cb->closure == NULL) return luaL_error(L, "memobj: callback is freed");
-    lua_pushinteger(L, (lua_Integer)(uintptr_t)cb->code);
+    if (cb->d == NULL) return luaL_error(L, "memobj: callback is freed");
+    lua_pushinteger(L, (lua_Integer)(uintptr_t)cb->d->code);
   } else if (k && strcmp(k, "freed") == 0) {
-    lua_pushboolean(L, cb->closure == NULL);
+    lua_pushboolean(L, cb->d == NULL);
   } else if (k && strcmp(k, "free") == 0) {
     lua_pushcfunction(L, cb_free);
   } else {
@@ -172,7 +187,7 @@ static int cb_index(lua_State *L) {
 
 static int cb_tostring(lua_State *L) {
   mo_ffi_cb *cb = checkcb(L, 1);
-  if (cb->closure) lua_pushfstring(L, "memobj.ffi callback: %p", cb->code);
+  if (cb->d) lua_pushfstring(L, "memobj.ffi callback: %p", cb->d->code);
   else lua_pushliteral(L, "memobj.ffi callback (freed)");
   return 1;
 }

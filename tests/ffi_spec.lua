@@ -460,6 +460,16 @@ describe("callbacks", function()
     assert.matches("ran\tfalse", out)
   end)
 
+  it("stay alive while running when C was given only the pointer", function()
+    local a = memobj.array("int32", {3, 1, 2, 5, 4})
+    local base = a.memory.pointer + a.offset
+    qsort(a, #a, 4, ffi.callback(function(pa, pb)
+      collectgarbage()   -- the callback object is reachable only while running
+      return a[(pa - base) // 4 + 1] - a[(pb - base) // 4 + 1]
+    end, "int", {"pointer", "pointer"}).pointer)
+    assert.same({1, 2, 3, 4, 5}, {a:unpack()})
+  end)
+
   it("are collected when unreachable", function()
     local weak = setmetatable({}, {__mode = "v"})
     weak[1] = ffi.callback(function() end, "void", {})
