@@ -30,6 +30,16 @@ describe("memobj.ffi loading", function()
     end
   end)
 
+  it("initialises memobj when required first", function()
+    local code = [[local ffi = require("memobj.ffi")
+      local m = package.loaded.memobj.heap(4)
+      print(ffi.load():func("memset", "pointer", {"wbuffer", "int", "size_t"})(m, 0, 4) == m.pointer)]]
+    local p = assert(io.popen("exec " .. LUA .. " -e '" .. code .. "' 2>&1"))
+    local out = p:read("a")
+    assert.is_true(p:close())
+    assert.equal("true\n", out)
+  end)
+
   it("loads a library by name and keeps its name", function()
     assert.equal("libc.so.6", libc.name)
     assert.matches("libc%.so%.6", tostring(libc))
@@ -50,7 +60,10 @@ describe("memobj.ffi loading", function()
   it("raises a clear error for a missing symbol", function()
     local ok, err = pcall(libc.func, libc, "no_such_function_xyz", "int", {})
     assert.is_false(ok)
-    assert.matches("symbol 'no_such_function_xyz' not found", err)
+    assert.matches("memobj: ffi: symbol 'no_such_function_xyz' not found in libc%.so%.6", err)
+    ok, err = pcall(function() ffi.load():func("no_such_function_xyz", "int", {}) end)
+    assert.is_false(ok)
+    assert.matches("not found in the global namespace", err)
   end)
 
   it("gives symbol addresses with lib:sym", function()
