@@ -22,6 +22,17 @@ describe("memobj.ffi examples", function()
     end
   end)
 
+  it("compress_mapped.lua round-trips mapped files through zlib", function()
+    if not require("memobj").map then
+      pending("memobj.map is not on this branch")
+      return
+    end
+    local out, ok = run("examples/compress_mapped.lua", "65536")
+    assert.is_true(ok, out)
+    assert.matches("compressed %S+: 65536 bytes to %d+", out)
+    assert.matches("uncompressed %S+: 65536 bytes, identical to the input", out)
+  end)
+
   it("compress_buffer.lua round-trips through zlib", function()
     local out, ok = run("examples/compress_buffer.lua", "65536")
     assert.is_true(ok, out)

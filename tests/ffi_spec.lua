@@ -274,6 +274,60 @@ describe("calls into libz", function()
   end)
 end)
 
+describe("calls on mapped files", function()
+  -- memobj.map comes from another part of memobj: skip until it is there
+  local function mapped(name, fn)
+    if memobj.map then it(name, fn)
+    else it(name, function() pending("memobj.map is not on this branch") end) end
+  end
+
+  mapped("compress a mapped file into another with zlib, in place", function()
+    local z = assert(ffi.load("libz.so.1"))
+    local compress2 = z:func("compress2", "int",
+      {"wbuffer", "wbuffer", "buffer", "ulong", "int"})
+    local uncompress = z:func("uncompress", "int",
+      {"wbuffer", "wbuffer", "buffer", "ulong"})
+    local p1, p2 = os.tmpname(), os.tmpname()
+    local f = assert(io.open(p1, "wb"))
+    f:write(string.rep("mapped bytes for zlib ", 3000))
+    f:close()
+    local src = assert(memobj.map(p1))
+    local n = src.size
+    local dst = assert(memobj.map(p2, {mode = "rw", create = n + 1024}))
+    local len = memobj.array("uint64", {dst.size})
+    assert.equal(0, compress2(dst, len, src, n, 9))
+    dst:resize(len[1])
+    dst:close()
+    dst = assert(memobj.map(p2))
+    assert.equal(len[1], dst.size)
+    local back = memobj.heap(n)
+    local blen = memobj.array("uint64", {n})
+    assert.equal(0, uncompress(back, blen, dst, dst.size))
+    assert.equal(n, blen[1])
+    assert.equal(0, libc:func("memcmp", "int", {"buffer", "buffer", "size_t"})(back, src, n))
+    src:close()
+    dst:close()
+    os.remove(p1)
+    os.remove(p2)
+  end)
+
+  mapped("raise instead of dying when C touches pages of a truncated file", function()
+    if (os.getenv("LUA_WRAPPER") or ""):match("valgrind") then
+      pending("valgrind turns this SIGBUS into a fatal SIGSEGV")
+      return
+    end
+    local path = os.tmpname()
+    local m = assert(memobj.map(path, {mode = "rw", create = 65536}))
+    memset(m, 1, #m)
+    io.open(path, "w"):close()   -- truncate under the mapping
+    assert.has_error(function() memset(m, 2, #m) end,
+      "memobj: access to pages lost by a truncated file")
+    assert.equal(0, m.locks)
+    m:close()
+    os.remove(path)
+  end)
+end)
+
 describe("buffer locking during calls", function()
   it("holds locks only during the call", function()
     local m = memobj.heap(16)
