@@ -35,6 +35,7 @@ typedef struct mo_ffi_fn {
   void (*addr)(void);
   const void *main;                    /* Lua state it belongs to */
   const char *name;                    /* for messages */
+  const void *cb;                      /* the callback it calls, or NULL */
   const char *what[MO_FFI_MAXARGS];    /* lock holder names, buffers only */
   mo_sig sig;
 } mo_ffi_fn;
@@ -160,6 +161,8 @@ static int fn_call(lua_State *L) {
   mo_ffi_ctx ctx;
   int i, nb = 0, err = 0, nres;
   int n = lua_gettop(L);
+  if (MO_UNLIKELY(f->cb != NULL) && mo_ffi_cbcode(f->cb) == NULL)
+    return luaL_error(L, "memobj: %s: the callback it calls is freed", f->name);
   if (MO_UNLIKELY(n != s->nargs))
     return luaL_error(L, "memobj: %s: expected %d argument%s, got %d",
                       f->name, s->nargs, s->nargs == 1 ? "" : "s", n);
@@ -202,8 +205,10 @@ static int fn_call(lua_State *L) {
   mo_ffi_current = ctx.prev;
   for (i = 0; i < nb; i++)
     if (bufs[i].mem) mo_unlock(&locks[i]);
+  if (MO_UNLIKELY(mo_ffi_deferred != NULL) && ctx.prev == NULL)
+    mo_ffi_flush_deferred();
+  mo_fault_check(L);  /* C touched lost pages of a truncated file */
   if (MO_UNLIKELY(ctx.failed)) return lua_error(L);  /* a callback raised */
-  mo_fault_check(L);
   nres = mo_ffi_pushcval(L, s->ret, &rv, 1);
   if (f->errno_opt) {
     lua_pushinteger(L, err);
@@ -249,6 +254,7 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
   f->main = mo_ffi_mainof(L);
   f->errno_opt = mo_optbool_field(L, optarg, "errno", 0);
   if (mo_optbool_field(L, optarg, "libffi", 0)) f->sig.direct = 0;
+  f->cb = mo_ffi_tocb(L, keep);  /* kept alive by user value 1 */
   lua_pushvalue(L, keep);
   lua_setiuservalue(L, udx, 1);
   lua_createtable(L, 1 + f->sig.nbuf, 0);  /* the strings below */

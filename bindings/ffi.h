@@ -33,8 +33,18 @@ _Thread_local mo_ffi_ctx *mo_ffi_current;
 void *mo_ffi_fnaddr(lua_State *L, int idx, const mo_sig **sig);
 /* The code address of the live callback at idx, or NULL. */
 void *mo_ffi_cbaddr(lua_State *L, int idx);
+/* The callback object at idx (NULL if not one), and the code address of
+** such an object while it is not freed (NULL once freed). */
+const void *mo_ffi_tocb(lua_State *L, int idx);
+void *mo_ffi_cbcode(const void *cb);
 /* The main thread of L's state, as an identity. */
 const void *mo_ffi_mainof(lua_State *L);
+
+/* Callbacks freed or collected during a call, destroyed by
+** mo_ffi_flush_deferred when the outermost call returns (ffi_callback.c). */
+extern __attribute__((tls_model("initial-exec")))
+_Thread_local struct mo_ffi_cbdata *mo_ffi_deferred;
+void mo_ffi_flush_deferred(void);
 
 /* ffi.callback (bindings/ffi_callback.c): adds `callback` to the module
 ** table at the top of the stack. */

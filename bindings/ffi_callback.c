@@ -21,13 +21,23 @@ static const char cb_liveskey = 0; /* registry: weak table address -> callback *
 ** was given only cb.pointer), this stays valid; it is leaked then rather
 ** than freed under C.
 */
-typedef struct cbdata {
-  ffi_closure *closure;   /* NULL once freed */
+typedef struct mo_ffi_cbdata {
+  ffi_closure *closure;
   void *code;             /* what C calls */
   const void *main;       /* Lua state it belongs to */
-  int active;             /* Lua frames running it now */
+  int dead;               /* freed or collected: calls raise */
+  struct mo_ffi_cbdata *next;    /* in the deferred list */
   mo_sig sig;             /* the closure's cif points into it */
 } cbdata;
+
+/*
+** Closures freed or collected while a memobj.ffi call is in progress on
+** this thread: C may still hold the pointer (a qsort comparator between
+** two comparisons), so they are destroyed when the outermost call
+** returns. Until then a call of one raises instead of running.
+*/
+__attribute__((tls_model("initial-exec")))
+_Thread_local cbdata *mo_ffi_deferred = NULL;
 
 typedef struct mo_ffi_cb {
   uint32_t tag;
@@ -48,6 +58,15 @@ static mo_ffi_cb *checkcb(lua_State *L, int idx) {
   return cb;
 }
 
+const void *mo_ffi_tocb(lua_State *L, int idx) {
+  return tocb(L, idx);
+}
+
+void *mo_ffi_cbcode(const void *cb) {
+  const cbdata *d = ((const mo_ffi_cb *)cb)->d;
+  return d ? d->code : NULL;
+}
+
 void *mo_ffi_cbaddr(lua_State *L, int idx) {
   mo_ffi_cb *cb = tocb(L, idx);
   return cb && cb->d ? cb->d->code : NULL;
@@ -66,6 +85,8 @@ static int cb_invoke(lua_State *L) {
   void *ret = lua_touserdata(L, 3);
   const mo_sig *s = &d->sig;
   int i;
+  if (d->dead)
+    return luaL_error(L, "memobj: callback: called after it was freed");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
   if (lua_rawgetp(L, -1, d) != LUA_TUSERDATA)
     return luaL_error(L, "memobj: callback: called after its object was "
@@ -102,9 +123,7 @@ static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
   lua_pushlightuserdata(L, d);
   lua_pushlightuserdata(L, args);
   lua_pushlightuserdata(L, ret);
-  d->active++;  /* from here the object cannot free d (see cb_gc) */
   status = lua_pcall(L, 3, 0, 0);
-  d->active--;
   if (status != LUA_OK) {
     memset(ret, 0, rsize);
     ctx->failed = 1;       /* leave the error on the stack for the caller */
@@ -145,21 +164,36 @@ static int ffi_callback(lua_State *L) {
   return 1;
 }
 
-/* Free the closure and d, unless C is inside it: then leak them. */
-static void cb_release(mo_ffi_cb *cb) {
-  cbdata *d = cb->d;
-  cb->d = NULL;
-  if (d == NULL || d->active) return;
+static void destroy(cbdata *d) {
   if (d->closure) ffi_closure_free(d->closure);
   free(d);
 }
 
-/* cb:free(): C must not call the pointer afterwards. */
+void mo_ffi_flush_deferred(void) {
+  while (mo_ffi_deferred) {
+    cbdata *d = mo_ffi_deferred;
+    mo_ffi_deferred = d->next;
+    destroy(d);
+  }
+}
+
+/* Free the closure now, or when the memobj.ffi calls in progress return. */
+static void cb_release(mo_ffi_cb *cb) {
+  cbdata *d = cb->d;
+  cb->d = NULL;
+  if (d == NULL) return;
+  d->dead = 1;
+  if (mo_ffi_current) {
+    d->next = mo_ffi_deferred;
+    mo_ffi_deferred = d;
+  } else {
+    destroy(d);
+  }
+}
+
+/* cb:free(): C must not call the pointer after the current call. */
 static int cb_free(lua_State *L) {
-  mo_ffi_cb *cb = checkcb(L, 1);
-  if (cb->d && cb->d->active)
-    return luaL_error(L, "memobj: callback: cannot free a running callback");
-  cb_release(cb);
+  cb_release(checkcb(L, 1));
   return 0;
 }
 

@@ -489,18 +489,55 @@ describe("callbacks", function()
     assert.equal(60, ffi.func(outer, "int", {"int"})(5))
   end)
 
-  it("can be freed, and not while running", function()
-    local cb
-    cb = ffi.callback(function() cb:free(); return 0 end, "int", {})
-    assert.has_error(function() ffi.func(cb, "int", {})() end,
-      "memobj: callback: cannot free a running callback")
+  it("can be freed", function()
+    local cb = ffi.callback(function() return 1 end, "int", {})
+    local f = ffi.func(cb, "int", {})
+    assert.equal(1, f())
     local p = cb.pointer
+    assert.is_true(p ~= 0)
     cb:free()
+    cb:free()   -- idempotent
     assert.is_true(cb.freed)
     assert.has_error(function() return cb.pointer end, "memobj: callback is freed")
     assert.has_error(function() ffi.func(cb, "int", {}) end)
-    assert.is_true(p ~= 0)
+    local ok, err = pcall(f)
+    assert.is_false(ok)
+    assert.matches("memobj: 0x%x+: the callback it calls is freed", err)
     do local c <close> = ffi.callback(function() end, "void", {}) end
+  end)
+
+  it("freed during a call, stay callable by C until it returns, and raise", function()
+    local calls = 0
+    local cb
+    cb = ffi.callback(function()
+      calls = calls + 1
+      cb:free()     -- qsort will call it again
+      return 0
+    end, "int", {"pointer", "pointer"})
+    local a = memobj.array("int32", {3, 2, 1})
+    assert.has_error(function() qsort(a, #a, 4, cb) end,
+      "memobj: callback: called after it was freed")
+    assert.equal(1, calls)
+    -- one freed by another callback during the call
+    local victim = ffi.callback(function() return 0 end, "int", {"pointer", "pointer"})
+    local fvictim = ffi.func(victim, "int", {"pointer", "pointer"})
+    local killer = ffi.callback(function()
+      victim:free()
+      return 0
+    end, "int", {})
+    local both = ffi.callback(function(pa, pb)
+      ffi.func(killer, "int", {})()
+      return fvictim(pa, pb)
+    end, "int", {"pointer", "pointer"})
+    local ok, err = pcall(qsort, a, #a, 4, both)
+    assert.is_false(ok)
+    assert.matches("the callback it calls is freed", err)
+    -- and through the bare pointer: the closure lives until qsort returns
+    victim = ffi.callback(function() return 0 end, "int", {"pointer", "pointer"})
+    fvictim = ffi.func(victim.pointer, "int", {"pointer", "pointer"})
+    ok, err = pcall(qsort, a, #a, 4, both)
+    assert.is_false(ok)
+    assert.matches("memobj: callback: called after it was freed", err)
   end)
 
   it("refuse types that make no sense in a callback", function()
