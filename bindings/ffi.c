@@ -206,7 +206,7 @@ static int fn_call(lua_State *L) {
   for (i = 0; i < nb; i++)
     if (bufs[i].mem) mo_unlock(&locks[i]);
   if (MO_UNLIKELY(mo_ffi_deferred != NULL) && ctx.prev == NULL)
-    mo_ffi_flush_deferred();
+    mo_ffi_flush_deferred(L);
   mo_fault_check(L);  /* C touched lost pages of a truncated file */
   if (MO_UNLIKELY(ctx.failed)) return lua_error(L);  /* a callback raised */
   nres = mo_ffi_pushcval(L, s->ret, &rv, 1);

@@ -44,7 +44,7 @@ const void *mo_ffi_mainof(lua_State *L);
 ** mo_ffi_flush_deferred when the outermost call returns (ffi_callback.c). */
 extern __attribute__((tls_model("initial-exec")))
 _Thread_local struct mo_ffi_cbdata *mo_ffi_deferred;
-void mo_ffi_flush_deferred(void);
+void mo_ffi_flush_deferred(lua_State *L);
 
 /* ffi.callback (bindings/ffi_callback.c): adds `callback` to the module
 ** table at the top of the stack. */

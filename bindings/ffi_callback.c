@@ -14,6 +14,8 @@
 
 static const char cb_mtkey = 0;    /* registry: callback metatable */
 static const char cb_liveskey = 0; /* registry: weak table address -> callback */
+static const char cb_zombieskey = 0; /* registry: address -> function of a
+                                        callback collected during a call */
 
 /*
 ** What the closure needs, allocated apart from the Lua object: if the
@@ -88,10 +90,14 @@ static int cb_invoke(lua_State *L) {
   if (d->dead)
     return luaL_error(L, "memobj: callback: called after it was freed");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
-  if (lua_rawgetp(L, -1, d) != LUA_TUSERDATA)
-    return luaL_error(L, "memobj: callback: called after its object was "
-                         "collected (keep it reachable while C may call it)");
-  lua_getiuservalue(L, -1, 1);  /* the Lua function */
+  if (lua_rawgetp(L, -1, d) == LUA_TUSERDATA) {
+    lua_getiuservalue(L, -1, 1);  /* the Lua function */
+  } else {  /* collected during the call in progress (see cb_release) */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+    if (lua_rawgetp(L, -1, d) != LUA_TFUNCTION)
+      return luaL_error(L, "memobj: callback: called after its object was "
+                           "collected (keep it reachable while C may call it)");
+  }
   luaL_checkstack(L, s->nargs + LUA_MINSTACK, "too many callback arguments");
   for (i = 0; i < s->nargs; i++) mo_ffi_pushcval(L, s->args[i], args[i], 0);
   lua_call(L, s->nargs, s->ret == MO_FT_VOID ? 0 : 1);
@@ -169,37 +175,55 @@ static void destroy(cbdata *d) {
   free(d);
 }
 
-void mo_ffi_flush_deferred(void) {
+void mo_ffi_flush_deferred(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
   while (mo_ffi_deferred) {
     cbdata *d = mo_ffi_deferred;
     mo_ffi_deferred = d->next;
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, d);
     destroy(d);
   }
+  lua_pop(L, 1);
 }
 
-/* Free the closure now, or when the memobj.ffi calls in progress return. */
-static void cb_release(mo_ffi_cb *cb) {
+/*
+** Free the closure now, or, while a memobj.ffi call is in progress (C may
+** still hold the pointer: a qsort comparator between two comparisons),
+** when the outermost call returns. Until then a freed callback raises
+** when called; a collected one (idx: the object being finalized) keeps
+** working, its function held in the zombies table: C may have been given
+** only cb.pointer for this call.
+*/
+static void cb_release(lua_State *L, mo_ffi_cb *cb, int idx) {
   cbdata *d = cb->d;
   cb->d = NULL;
   if (d == NULL) return;
-  d->dead = 1;
-  if (mo_ffi_current) {
-    d->next = mo_ffi_deferred;
-    mo_ffi_deferred = d;
-  } else {
+  if (mo_ffi_current == NULL) {
     destroy(d);
+    return;
   }
+  if (idx) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+    lua_getiuservalue(L, idx, 1);
+    lua_rawsetp(L, -2, d);
+    lua_pop(L, 1);
+  } else {
+    d->dead = 1;
+  }
+  d->next = mo_ffi_deferred;
+  mo_ffi_deferred = d;
 }
 
 /* cb:free(): C must not call the pointer after the current call. */
 static int cb_free(lua_State *L) {
-  cb_release(checkcb(L, 1));
+  cb_release(L, checkcb(L, 1), 0);
   return 0;
 }
 
 static int cb_gc(lua_State *L) {
   mo_ffi_cb *cb = tocb(L, 1);
-  if (cb) cb_release(cb);
+  if (cb) cb_release(L, cb, 1);
   return 0;
 }
 
@@ -240,6 +264,8 @@ void mo_ffi_callback_open(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
   lua_pushcfunction(L, ffi_callback);
   lua_setfield(L, -2, "callback");
 }

@@ -574,6 +574,24 @@ describe("callbacks", function()
     assert.same({1, 2, 3, 4, 5}, {a:unpack()})
   end)
 
+  it("collected during a call, keep working until the call returns", function()
+    local victim = ffi.callback(function(pa, pb)
+      return memobj.foreign(pa, 4, {mode = "r"}):array("int32")[1]
+           - memobj.foreign(pb, 4, {mode = "r"}):array("int32")[1]
+    end, "int", {"pointer", "pointer"})
+    local weak = setmetatable({victim}, {__mode = "v"})
+    local fv = ffi.func(victim.pointer, "int", {"pointer", "pointer"})
+    local a = memobj.array("int32", {5, 3, 8, 1, 9, 2, 7})
+    qsort(a, #a, 4, ffi.callback(function(pa, pb)
+      victim = nil       -- now only C (through fv) knows the closure
+      collectgarbage()
+      collectgarbage()
+      return fv(pa, pb)
+    end, "int", {"pointer", "pointer"}))
+    assert.is_nil(weak[1])   -- it was collected during qsort
+    assert.same({1, 2, 3, 5, 7, 8, 9}, {a:unpack()})
+  end)
+
   it("are collected when unreachable", function()
     local weak = setmetatable({}, {__mode = "v"})
     weak[1] = ffi.callback(function() end, "void", {})
