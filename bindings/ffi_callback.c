@@ -18,10 +18,9 @@ static const char cb_zombieskey = 0; /* registry: address -> function of a
                                         callback collected during a call */
 
 /*
-** What the closure needs, allocated apart from the Lua object: if the
-** object is collected while C is inside the callback (possible when C
-** was given only cb.pointer), this stays valid; it is leaked then rather
-** than freed under C.
+** What the closure needs, allocated apart from the Lua object, so that it
+** can outlive the object until the memobj.ffi call in progress returns
+** (see cb_release).
 */
 typedef struct mo_ffi_cbdata {
   ffi_closure *closure;
@@ -79,7 +78,7 @@ void *mo_ffi_cbaddr(lua_State *L, int idx) {
 /*
 ** The protected part: find the callback object (which anchors it on the
 ** stack while it runs), call its Lua function with the C arguments and
-** store its result. Arguments: cb, args, ret as light userdata.
+** store its result. Arguments: d, args, ret as light userdata.
 */
 static int cb_invoke(lua_State *L) {
   cbdata *d = (cbdata *)lua_touserdata(L, 1);
