@@ -12,8 +12,12 @@
 void mo_heap_open(lua_State *L);
 void mo_string_open(lua_State *L);
 void mo_foreign_open(lua_State *L);
+void mo_mapped_open(lua_State *L);
+void mo_shared_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
+void mo_fileview_open(lua_State *L);
+void mo_atomics_open(lua_State *L);
 
 #endif
