@@ -155,6 +155,8 @@ void mo_sig_parse(lua_State *L, int retarg, int argsarg, mo_sig *s, int use) {
       luaL_argcheck(L, use == MO_SIG_CALL, argsarg,
                     "a callback cannot be variadic");
       luaL_argcheck(L, !s->variadic, argsarg, "'...' appears twice");
+      luaL_argcheck(L, s->nargs > 0, argsarg,
+                    "'...' needs a fixed argument before it");
       s->variadic = 1;
       s->nfixed = s->nargs;
       lua_pop(L, 1);

@@ -122,6 +122,15 @@ describe("calls into libc", function()
     assert.equal(n, snprintf(nil, 0, "%d|%.3f|%s|%c", -42, 3.14159, "xyz", 65))
   end)
 
+  it("variadic functions may get no variadic arguments", function()
+    local snprintf = libc:func("snprintf", "int", {"wbuffer", "size_t", "string", "..."})
+    local m = memobj.heap(16)
+    assert.equal(5, snprintf(m, 16, "plain"))
+    assert.equal("plain\0", str(m, 6))
+    assert.has_error(function() libc:func("printf", "int", {"...", "int"}) end,
+      "bad argument #3 to 'func' ('...' needs a fixed argument before it)")
+  end)
+
   it("variadic float arguments are promoted to double", function()
     local snprintf = libc:func("snprintf", "int",
       {"wbuffer", "size_t", "string", "...", "float", "short"})
