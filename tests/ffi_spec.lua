@@ -749,3 +749,42 @@ describe("bad input", function()
     assert.has_error(function() libc.func(memobj.heap(1), "strlen", "int", {}) end)
   end)
 end)
+
+describe("random signatures and values", function()
+  -- a callback called through ffi.func with the same random signature,
+  -- random arguments and results, errors and collections inside: every
+  -- call either works or raises, and the process survives
+  it("never crash, and valid calls round-trip", function()
+    local vals = {true, false, 0, -1, 1.5, 2^63, math.mininteger, 255, 256,
+                  -129, "", "abc", {}, print, memobj.heap(8)}
+    local types = {"bool", "int8", "uint8", "int16", "uint16", "int", "uint",
+                   "long", "ulong", "size_t", "float", "double", "pointer", "string"}
+    math.randomseed(7)
+    local function pick(t) return t[math.random(#t)] end
+    local worked, failed = 0, 0
+    for _ = 1, 300 do
+      local args = {}
+      for j = 1, math.random(0, 9) do args[j] = pick(types) end
+      local ret = math.random(5) == 1 and "void" or pick(types)
+      if ret == "string" then ret = "pointer" end   -- not a callback result
+      local cb = ffi.callback(function(...)
+        local r = math.random(8)
+        if r == 1 then error("random failure") end
+        if r == 2 then collectgarbage() end
+        if r == 3 then return (...) end
+        return pick(vals)
+      end, ret, args)
+      local f = ffi.func(cb, ret, args, {libffi = math.random(2) == 1})
+      local cargs = {}
+      for j = 1, #args do cargs[j] = pick(vals) end
+      if pcall(f, table.unpack(cargs, 1, #args)) then worked = worked + 1
+      else failed = failed + 1 end
+      -- identity through the callback for an integer signature
+      local id = ffi.func(ffi.callback(function(x) return x end, "int64", {"int64"}),
+                          "int64", {"int64"})
+      local x = math.random(math.mininteger, math.maxinteger)
+      assert.equal(x, id(x))
+    end
+    assert.is_true(worked > 0 and failed > 0)
+  end)
+end)
