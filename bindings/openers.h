@@ -17,6 +17,7 @@ void mo_shared_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
+void mo_bytes_open(lua_State *L);   /* access/bytes.c */
 void mo_fileview_open(lua_State *L);
 void mo_atomics_open(lua_State *L);
 

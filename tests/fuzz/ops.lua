@@ -59,14 +59,31 @@ local function random_value()
   return pick({true, false, {}, print})
 end
 
+local tmpfile = os.tmpname()
+do
+  local f = assert(io.open(tmpfile, "wb"))
+  f:write(string.rep("0123456789abcdef\n", 64))
+  f:close()
+end
+local shm_count = 0
+
 local function new_object()
-  local r = math.random(6)
+  local r = math.random(9)
   local ok, obj
   if r == 1 then ok, obj = pcall(memobj.heap, math.random(0, 256))
   elseif r == 2 then ok, obj = pcall(memobj.heap, math.random(0, 256), {max = 65536})
   elseif r == 3 then ok, obj = pcall(memobj.string, string.rep("x\0", math.random(0, 50)))
   elseif r == 4 then ok, obj = pcall(memobj.array, pick(TYPES), math.random(0, 64))
   elseif r == 5 and memobj.bytes then ok, obj = pcall(memobj.bytes, string.rep("line\n", 5))
+  elseif r == 6 and memobj.map then
+    ok, obj = pcall(memobj.map, tmpfile, {mode = pick({"r", "rw", "private"}),
+      offset = math.random(0, 40), max = pick({nil, 1 << 20})})
+  elseif r == 7 and memobj.shared then
+    shm_count = shm_count + 1
+    local name = ("/memobj-fuzz-%d-%d"):format(seed, shm_count)
+    ok, obj = pcall(memobj.shared, name, math.random(0, 512))
+    if ok and obj then obj:unlink() end
+  elseif r == 8 and memobj.file then ok, obj = pcall(memobj.file, "1 2 3\nabc\n")
   else ok, obj = pcall(memobj.array, "u8", random_value()) end
   if ok and obj then pool[#pool + 1] = obj end
 end
@@ -129,4 +146,5 @@ for _, m in ipairs(mems) do
     assert(m.locks == 0, ("seed %d: %s still has %d locks"):format(seed, tostring(m), m.locks))
   end
 end
+os.remove(tmpfile)
 print(("fuzz ops: seed %d, %d steps: ok"):format(seed, steps))
