@@ -100,6 +100,21 @@ describe("calls into libc", function()
     assert.equal("AAAAAAAABBBBAAAA", str(m, 16))
   end)
 
+  it("takes byte string and file views as buffers", function()
+    if not memobj.heap(1).bytes then
+      pending("byte strings are not on this branch")
+      return
+    end
+    local m = memobj.heap(8)
+    local b = m:bytes()
+    memset(b:sub(3, 5), 0x41, 3)
+    assert.is_true(b:equals("\0\0AAA\0\0\0"))
+    assert.equal(3, strlen(b:sub(3)))
+    local f = m:file("r")
+    assert.has_error(function() memset(f, 0, 1) end,
+      "bad argument #1 to 'memset' (memory is read-only)")
+  end)
+
   it("memcpy copies between memory objects and from strings", function()
     local src, dst = memobj.heap(8), memobj.heap(8)
     memcpy(src, "abcdefgh", 8)
