@@ -17,7 +17,7 @@ HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need.
-DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
+DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make
 CHECK_PKGS := valgrind
 
 .PHONY: all deps test check demo bench install clean cmodule packagecheck fuzz
