@@ -99,7 +99,7 @@ install: $(SO)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(SRCS) $(HDRS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_lua.h $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Iruntime -o $@ $< $(SRCS) \
 	  $(shell pkg-config --libs lua5.4 libffi) -lrt -lm -ldl

@@ -5,14 +5,7 @@
 ** error, never crash. Built by `make fuzz`.
 */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
-
-int luaopen_memobj(lua_State *L);
-int luaopen_memobj_ffi(lua_State *L);
+#include "fuzz_lua.h"
 
 static const char *const make_src =
   "local ffi = require('memobj.ffi')\n"
@@ -23,24 +16,8 @@ static const char *const make_src =
   "  pcall(ffi.callback, print, ret, args)\n"
   "end\n";
 
-static lua_State *state(void) {
-  static lua_State *L;
-  if (L) return L;
-  L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "memobj", luaopen_memobj, 0);
-  luaL_requiref(L, "memobj.ffi", luaopen_memobj_ffi, 0);
-  lua_pop(L, 2);
-  if (luaL_dostring(L, make_src) != LUA_OK) {
-    fprintf(stderr, "%s\n", lua_tostring(L, -1));
-    abort();
-  }
-  lua_setglobal(L, "make");
-  return L;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lua_State *L = state();
+  lua_State *L = fuzz_state(make_src, "make");
   size_t i, start = 0;
   int n = 0;
   if (size < 1 || size > 512) return 0;

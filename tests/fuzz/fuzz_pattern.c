@@ -5,13 +5,7 @@
 ** difference in results or error messages aborts. Built by `make fuzz`.
 */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
-
-int luaopen_memobj(lua_State *L);
+#include "fuzz_lua.h"
 
 static const char *const check_src =
   "local memobj = require('memobj')\n"
@@ -51,21 +45,6 @@ static const char *const check_src =
   "  return nil\n"
   "end\n";
 
-static lua_State *state(void) {
-  static lua_State *L;
-  if (L) return L;
-  L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "memobj", luaopen_memobj, 0);
-  lua_pop(L, 1);
-  if (luaL_dostring(L, check_src) != LUA_OK) {
-    fprintf(stderr, "%s\n", lua_tostring(L, -1));
-    abort();
-  }
-  lua_setglobal(L, "check");
-  return L;
-}
-
 /* Backtracking is exponential in the number of repetitions (in Lua's
 ** matcher as in ours): keep inputs where both finish quickly. */
 static int tractable(const uint8_t *p, size_t lp, size_t ls) {
@@ -78,7 +57,7 @@ static int tractable(const uint8_t *p, size_t lp, size_t ls) {
 /* Input: one byte of pattern length, one of init, then pattern and
 ** subject bytes. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lua_State *L = state();
+  lua_State *L = fuzz_state(check_src, "check");
   size_t lp;
   if (size < 2) return 0;
   lp = data[0] % (size - 1);
