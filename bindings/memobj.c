@@ -17,6 +17,7 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   /* memory kinds */
   mo_heap_open(L);
   mo_string_open(L);
+  mo_foreign_open(L);
   mo_mapped_open(L);
   mo_shared_open(L);
   mo_persistent_open(L);
