@@ -120,7 +120,7 @@ fuzz:
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS) BUILD=$(BUILD)
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/corpus/$$(basename $$t); \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -max_len=80000 -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/corpus/$$(basename $$t) tests/fuzz/seeds/$$(basename $$t) 2>&1 \
 	    | grep -E "^(stat::number_of_executed_units|==|SUMMARY|difference)" || exit 1; \

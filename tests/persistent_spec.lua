@@ -5,6 +5,7 @@ local memobj = require("memobj")
 
 local dir = os.tmpname()
 os.remove(dir)
+teardown(function() os.execute("rm -rf " .. dir) end)
 assert(os.execute("mkdir -p " .. dir))
 local n = 0
 local function newpath()

@@ -15,6 +15,7 @@ local ACCOUNTS, START = 1000, 1000
 
 local dir = os.tmpname()
 os.remove(dir)
+teardown(function() os.execute("rm -rf " .. dir) end)
 assert(os.execute("mkdir -p " .. dir))
 
 local function sh(cmd)

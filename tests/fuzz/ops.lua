@@ -56,7 +56,7 @@ local function random_value()
   if r == 11 then return {math.random(-5, 300), 1.5, "x"} end
   if r == 12 then return string.rep("ab\0\255", math.random(0, 8)) end
   if r == 13 then return nil end
-  return pick({true, false, {}, print})
+  return pick({true, false, {}, tostring})
 end
 
 local tmpfile = os.tmpname()
@@ -66,9 +66,10 @@ do
   f:close()
 end
 local shm_count = 0
+local pools = {}
 
 local function new_object()
-  local r = math.random(9)
+  local r = math.random(10)
   local ok, obj
   if r == 1 then ok, obj = pcall(memobj.heap, math.random(0, 256))
   elseif r == 2 then ok, obj = pcall(memobj.heap, math.random(0, 256), {max = 65536})
@@ -83,6 +84,11 @@ local function new_object()
     local name = ("/memobj-fuzz-%d-%d"):format(seed, shm_count)
     ok, obj = pcall(memobj.shared, name, math.random(0, 512))
     if ok and obj then obj:unlink() end
+  elseif r == 9 and memobj.persistent then
+    shm_count = shm_count + 1
+    local path = ("%s.%d.pool"):format(tmpfile, shm_count)
+    ok, obj = pcall(memobj.persistent, path, math.random(0, 512), {durability = "process"})
+    pools[#pools + 1] = path
   elseif r == 8 and memobj.file then ok, obj = pcall(memobj.file, "1 2 3\nabc\n")
   else ok, obj = pcall(memobj.array, "u8", random_value()) end
   if ok and obj then pool[#pool + 1] = obj end
@@ -147,4 +153,5 @@ for _, m in ipairs(mems) do
   end
 end
 os.remove(tmpfile)
+for _, p in ipairs(pools) do os.remove(p) end
 print(("fuzz ops: seed %d, %d steps: ok"):format(seed, steps))
