@@ -12,6 +12,7 @@
 #include "runtime.h"
 
 #define MAXFRAMES 16
+#define NPEND 8    /* blocks whose table slot is being prefetched */
 
 /* A place in the code: a source line, with its callers when frames > 1.
 ** Only the innermost site of an allocation counts bytes. */
@@ -37,9 +38,15 @@ typedef struct tracer {
   int frames;
   int recording;          /* 0 while a snapshot is being built */
   site *cur;              /* where the running Lua code is */
+  const char *cursrc;     /* source of the running function; NULL after a
+                             call or return until the next line event */
+  const char *vsrc;       /* a source text already compared, while its
+                             block lives: spares the hook a strcmp */
   site **sites;           /* site hash */
   size_t nsites, sitecap;
   site *all;
+  slot pend[NPEND];       /* newest traced blocks, not yet in tab */
+  unsigned pendhead;
   slot *tab;              /* live traced blocks */
   size_t used, cap;
   int lossy;              /* the table could not grow: some blocks missed */
@@ -51,6 +58,9 @@ static const char sentinel_key = 0;  /* registry: stops tracing at close */
 
 /* ---- Pointer table (called from inside the allocator: libc only) ---- */
 
+/* Blocks sit 16 bytes apart or more; an odd multiplier permutes the low
+** bits, so distinct blocks spread over the table. (Mixing in the high
+** half measured slower: Lua frees in address order, which this keeps.) */
 static size_t ptrhash(const void *p, size_t cap) {
   return (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (cap - 1);
 }
@@ -72,26 +82,46 @@ static int tab_grow(tracer *t) {
   return 1;
 }
 
-static void remember(tracer *t, void *p, size_t n) {
-  site *s = t->cur;
+static void tab_insert(tracer *t, void *p, site *s) {
   size_t i;
-  if (s == NULL) return;
   if (2 * (t->used + 1) > t->cap && !tab_grow(t)) {
-    t->lossy = 1;
-    return;
+    t->lossy = 1;  /* the block stays counted at its site, but its free */
+    return;        /* will not be seen: the site keeps its bytes */
   }
   for (i = ptrhash(p, t->cap); t->tab[i].ptr; i = (i + 1) & (t->cap - 1))
     ;
   t->tab[i].ptr = p;
   t->tab[i].s = s;
   t->used++;
+}
+
+/* A new block counts at its site at once; it enters the table NPEND
+** allocations later, once its slot has been prefetched. Most Lua blocks
+** die young and never reach the table. */
+static void remember(tracer *t, void *p, size_t n) {
+  site *s = t->cur;
+  slot *old;
+  if (s == NULL) return;
   s->bytes += n;
   s->count++;
+  if (t->cap) __builtin_prefetch(&t->tab[ptrhash(p, t->cap)], 1);
+  old = &t->pend[t->pendhead];
+  t->pendhead = (t->pendhead + 1) % NPEND;
+  if (old->ptr) tab_insert(t, old->ptr, old->s);
+  old->ptr = p;
+  old->s = s;
 }
 
 /* Remove p if traced; backward-shift deletion keeps probe chains whole. */
 static void forget(tracer *t, void *p, size_t n) {
   size_t i, j, k;
+  for (i = 0; i < NPEND; i++)
+    if (t->pend[i].ptr == p) {
+      t->pend[i].s->bytes -= n;
+      t->pend[i].s->count--;
+      t->pend[i].ptr = NULL;
+      return;
+    }
   if (t->used == 0) return;
   for (i = ptrhash(p, t->cap); t->tab[i].ptr != p; i = (i + 1) & (t->cap - 1))
     if (t->tab[i].ptr == NULL) return;  /* made before tracing */
@@ -113,10 +143,17 @@ static void forget(tracer *t, void *p, size_t n) {
   }
 }
 
-/* The wrapper. Lua passes osize = the block's size whenever ptr != NULL. */
+/* The wrapper. Lua passes osize = the block's size whenever ptr != NULL.
+** The table slot of ptr is fetched while the real allocator works. */
 static void *trace_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   tracer *t = (tracer *)ud;
-  void *p = t->f(t->ud, ptr, osize, nsize);
+  void *p;
+  if (ptr) {
+    if (t->cap) __builtin_prefetch(&t->tab[ptrhash(ptr, t->cap)]);
+    if ((const char *)ptr <= t->vsrc && t->vsrc < (const char *)ptr + osize)
+      t->vsrc = NULL;  /* that source text may be gone */
+  }
+  p = t->f(t->ud, ptr, osize, nsize);
   if (nsize == 0) {
     if (ptr) forget(t, ptr, osize);
     return p;
@@ -154,15 +191,24 @@ static int sites_grow(tracer *t) {
 /* The site for (parent, source, line); NULL only when out of memory. The
 ** pointer is the fast key; the copied text guards against a new chunk
 ** whose source string reuses the address of a collected one. */
+static site *site_find(tracer *t, site *parent, const char *src, int line) {
+  site *s;
+  if (t->sitecap == 0) return NULL;
+  for (s = t->sites[sitehash(parent, src, line, t->sitecap)]; s; s = s->hnext)
+    if (s->srcptr == src && s->line == line && s->parent == parent &&
+        (src == t->vsrc || strcmp(s->source, src) == 0)) {
+      t->vsrc = src;
+      return s;
+    }
+  return NULL;
+}
+
 static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
   size_t h, lsrc, lshort;
-  site *s;
+  site *s = site_find(t, parent, ar->source, line);
+  if (s) return s;
   if (t->sitecap == 0 && !sites_grow(t)) return NULL;
   h = sitehash(parent, ar->source, line, t->sitecap);
-  for (s = t->sites[h]; s; s = s->hnext)
-    if (s->srcptr == ar->source && s->line == line && s->parent == parent &&
-        strcmp(s->source, ar->source) == 0)
-      return s;
   if (2 * (t->nsites + 1) > t->sitecap) {
     if (!sites_grow(t)) return NULL;
     h = sitehash(parent, ar->source, line, t->sitecap);
@@ -174,7 +220,7 @@ static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
   memcpy(s->short_src, ar->short_src, lshort);
   s->source = s->short_src + lshort;
   memcpy(s->source, ar->source, lsrc);
-  s->srcptr = ar->source;
+  s->srcptr = t->vsrc = ar->source;
   s->line = line;
   s->parent = parent;
   s->bytes = s->count = 0;
@@ -206,17 +252,34 @@ static tracer *active(lua_State *L) {
   return lua_getallocf(L, &ud) == trace_alloc ? (tracer *)ud : NULL;
 }
 
-/* The line hook: the one place that learns where Lua code is. A coroutine
-** created while tracing keeps this hook after stop(): it removes itself. */
+/* The hook: the one place that learns where Lua code is. Calls and
+** returns (also of coroutine.resume/yield and of a pcall that caught an
+** error) only mark the running function as unknown; a line event asks
+** Lua for the source only then, so a line in the same function costs a
+** table lookup. A coroutine created while tracing keeps this hook after
+** stop(): it removes itself. */
 static void trace_hook(lua_State *L, lua_Debug *ar) {
   tracer *t = active(L);
+  site *s;
   if (t == NULL) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
-  if (ar->event != LUA_HOOKLINE || !lua_getinfo(L, "S", ar)) return;
-  if (t->frames == 1) t->cur = site_get(t, NULL, ar, ar->currentline);
-  else t->cur = site_at(t, L, 0, ar);
+  if (ar->event != LUA_HOOKLINE) {
+    t->cursrc = NULL;
+    return;
+  }
+  if (t->frames > 1) {
+    if (lua_getinfo(L, "S", ar)) t->cur = site_at(t, L, 0, ar);
+    return;
+  }
+  if (t->cursrc && (s = site_find(t, NULL, t->cursrc, ar->currentline))) {
+    t->cur = s;
+    return;
+  }
+  if (!lua_getinfo(L, "S", ar)) return;
+  t->cursrc = ar->source;  /* alive while its function runs */
+  t->cur = site_get(t, NULL, ar, ar->currentline);
 }
 
 /* ---- start / stop ---- */
@@ -301,7 +364,7 @@ static int l_start(lua_State *L) {
   t->oldcount = lua_gethookcount(L);
   t->f = lua_getallocf(L, &t->ud);
   lua_setallocf(L, trace_alloc, t);
-  sethooks(L, trace_hook, LUA_MASKLINE, 0);
+  sethooks(L, trace_hook, LUA_MASKLINE | LUA_MASKCALL | LUA_MASKRET, 0);
   return 0;
 }
 
