@@ -252,20 +252,32 @@ static tracer *active(lua_State *L) {
   return lua_getallocf(L, &ud) == trace_alloc ? (tracer *)ud : NULL;
 }
 
-/* The hook: the one place that learns where Lua code is. Calls and
-** returns (also of coroutine.resume/yield and of a pcall that caught an
-** error) only mark the running function as unknown; a line event asks
-** Lua for the source only then, so a line in the same function costs a
-** table lookup. A coroutine created while tracing keeps this hook after
-** stop(): it removes itself. */
+/* The hook: the one place that learns where Lua code is. A call only
+** marks the running function as unknown, so the next line event asks
+** Lua for its source; within one function a line event costs a table
+** lookup. A return sets the caller's line at once: the rest of that line
+** (`cache[k] = f(k)` grows cache after f returns) belongs to it. A
+** coroutine created while tracing keeps this hook after stop(): it
+** removes itself. */
 static void trace_hook(lua_State *L, lua_Debug *ar) {
   tracer *t = active(L);
+  lua_Debug up;
   site *s;
   if (t == NULL) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
-  if (ar->event != LUA_HOOKLINE) {
+  if (ar->event == LUA_HOOKRET) {
+    t->cursrc = NULL;
+    if (lua_getstack(L, 1, &up) && lua_getinfo(L, "Sl", &up) &&
+        up.currentline > 0) {  /* a Lua caller */
+      t->cur = t->frames > 1 ? site_at(t, L, 1, &up)
+                             : site_get(t, NULL, &up, up.currentline);
+      t->cursrc = up.source;
+    }
+    return;
+  }
+  if (ar->event != LUA_HOOKLINE) {  /* a call */
     t->cursrc = NULL;
     return;
   }
