@@ -18,12 +18,14 @@ SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need.
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
+CHECK_PKGS := valgrind
 
-.PHONY: all deps test demo bench install clean cmodule
+.PHONY: all deps test check demo bench install clean cmodule packagecheck
 
 all: $(SO)
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# LUA_INCDIR (set by luarocks) overrides pkg-config for the Lua headers.
+PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -56,7 +58,22 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 
 test: deps
 	@$(MAKE) --no-print-directory all cmodule
-	@LUA=$(LUA) sh tests/run.sh
+	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
+
+# The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
+# preloaded into the uninstrumented lua5.4), then under valgrind memcheck.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+check:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule
+	@echo "== AddressSanitizer + UBSan"
+	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
+	@$(MAKE) --no-print-directory all cmodule
+	@echo "== valgrind memcheck"
+	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
+	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -66,11 +83,22 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
 
-LUA_CMOD_DIR = $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+INCLUDE_DIR ?= $(PREFIX)/include
+PC_DIR ?= $(PREFIX)/lib/pkgconfig
+VERSION := $(shell sed -n 's/^#define MEMOBJ_VERSION "\(.*\)"/\1/p' runtime/memobj.h)
 install: $(SO)
-	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(INCLUDE_DIR) $(DESTDIR)$(PC_DIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj.so
-	install -m 0644 runtime/memobj.h $(DESTDIR)$(PREFIX)/include/memobj.h
+	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
+	  > $(DESTDIR)$(PC_DIR)/memobj.pc
+
+# Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
+# temporary tree, offline, then require the installed module.
+packagecheck: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="luarocks"
+	@sh tests/packaging.sh
 
 clean:
 	rm -rf $(BUILD)

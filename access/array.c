@@ -203,6 +203,22 @@ static int array_len(lua_State *L) {
   return 1;
 }
 
+/* Push n elements from 0-based index `from`: the common types get a loop
+** with the type known, the others the generic load. */
+static void push_elements(lua_State *L, const mo_array *a, size_t from, size_t n) {
+  const unsigned char *p = a->v.ptr + from * a->itemsize;
+  size_t k;
+  switch (a->etype) {
+    case MO_F64: for (k = 0; k < n; k++) lua_pushnumber(L, MO_LOADN(double, p + 8 * k)); break;
+    case MO_F32: for (k = 0; k < n; k++) lua_pushnumber(L, MO_LOADN(float, p + 4 * k)); break;
+    case MO_I32: for (k = 0; k < n; k++) lua_pushinteger(L, MO_LOADN(int32_t, p + 4 * k)); break;
+    case MO_I64: for (k = 0; k < n; k++) lua_pushinteger(L, MO_LOADN(int64_t, p + 8 * k)); break;
+    default:
+      for (k = 0; k < n; k++)
+        mo_value_push(L, a->etype, mo_elem_load(a->etype, p + k * a->itemsize));
+  }
+}
+
 /* a:unpack([i [, j]]): elements i..j as values, nil outside 1..#a, as
 ** table.unpack does. */
 static int array_unpack(lua_State *L) {
@@ -216,12 +232,14 @@ static int array_unpack(lua_State *L) {
   n = (lua_Unsigned)j - (lua_Unsigned)i;
   if (n >= (unsigned)INT_MAX || !lua_checkstack(L, (int)(++n)))
     return luaL_error(L, "too many results to unpack");
-  for (k = i; k <= j; k++) {
-    if ((lua_Unsigned)k - 1 < a->v.count)
-      mo_value_push(L, a->etype, mo_elem_load(a->etype, a->v.ptr + (size_t)(k - 1) * a->itemsize));
-    else
-      lua_pushnil(L);
-    if (k == j) break;  /* j may be LUA_MAXINTEGER */
+  if (i >= 1 && (lua_Unsigned)j <= a->v.count) {  /* all inside */
+    push_elements(L, a, (size_t)i - 1, (size_t)n);
+  } else {
+    for (k = i;; k++) {
+      if ((lua_Unsigned)k - 1 < a->v.count) push_elements(L, a, (size_t)k - 1, 1);
+      else lua_pushnil(L);
+      if (k == j) break;  /* j may be LUA_MAXINTEGER */
+    }
   }
   mo_fault_check(L);
   return (int)n;

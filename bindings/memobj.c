@@ -16,7 +16,12 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   /* memory kinds */
   mo_heap_open(L);
   mo_string_open(L);
+  mo_mapped_open(L);
+  mo_shared_open(L);
   /* access kinds */
   mo_array_open(L);
+  mo_bytes_open(L);
+  mo_fileview_open(L);
+  mo_atomics_open(L);
   return 1;
 }

@@ -11,8 +11,13 @@
 /* memory kinds (memobj/) */
 void mo_heap_open(lua_State *L);
 void mo_string_open(lua_State *L);
+void mo_mapped_open(lua_State *L);
+void mo_shared_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);
+void mo_bytes_open(lua_State *L);   /* access/bytes.c */
+void mo_fileview_open(lua_State *L);
+void mo_atomics_open(lua_State *L);
 
 #endif

@@ -116,8 +116,19 @@ static inline void mo_prewrite(lua_State *L, memobj_mem *m, size_t off,
 extern volatile sig_atomic_t mo_fault_pending;
 int mo_fault_raise(lua_State *L);
 static inline void mo_fault_check(lua_State *L) {
+#ifndef MO_NO_FAULT_CHECK  /* defined only by bench/mmap_scan.lua, which
+                              measures what this check costs */
   if (MO_UNLIKELY(mo_fault_pending)) mo_fault_raise(L);
+#else
+  (void)L;
+#endif
 }
+/* The ranges the SIGBUS handler may patch (file and shared mappings).
+** register returns a slot, or -1 when the registry is full (and installs
+** the handler on first use); update and unregister take that slot. */
+int mo_fault_register(void *addr, size_t len);
+void mo_fault_update(int slot, void *addr, size_t len);
+void mo_fault_unregister(int slot);
 
 /* ---- Module openers, called by luaopen_memobj ---- */
 void mo_memory_open(lua_State *L);       /* runtime/memory.c */

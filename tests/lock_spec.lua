@@ -139,7 +139,8 @@ describe("locks", function()
 end)
 
 describe("the C API from a separately built module", function()
-  local cmodule = assert(package.loadlib("build/cmodule.so", "luaopen_cmodule"))()
+  local cmodule = assert(package.loadlib(
+    (os.getenv("MEMOBJ_BUILD") or "build") .. "/cmodule.so", "luaopen_cmodule"))()
 
   it("reads any memory object, view or Lua string", function()
     local m = memobj.heap(4)

@@ -3,10 +3,13 @@
 # "N passed, N failed". Exit status is non-zero on any failure.
 cd "$(dirname "$0")/.." || exit 1
 LUA=${LUA:-lua5.4}
-export LUA_CPATH="$PWD/build/?.so;;"
+BUILD=${MEMOBJ_BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+export MEMOBJ_BUILD="$BUILD"
+export LUA_CPATH="$BUILD/?.so;;"
 export LUA_PATH="$PWD/tests/?.lua;;"
 out=$(mktemp)
-$LUA /usr/bin/busted --output=TAP tests/ >"$out" 2>&1
+$LUA_WRAPPER $LUA /usr/bin/busted --output=TAP tests/ >"$out" 2>&1
 status=$?
 cat "$out"
 passed=$(grep -c '^ok ' "$out")

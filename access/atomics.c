@@ -1,0 +1,221 @@
+/*
+** atomics.c: atomic operations and futex wait/notify on typed arrays of
+** native-order, aligned 32- and 64-bit integers. They work across
+** processes on shared and mapped memory: every operation is a hardware
+** atomic on the shared bytes, and wait/notify use process-shared futexes
+** (no FUTEX_PRIVATE_FLAG), which the kernel keys by the page's backing
+** object, not by our address space.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "array.h"
+
+/* ---- Checking ---- */
+
+/* The element i (1-based, at arg) of an array fit for atomics, or raise. */
+static unsigned char *checkatomic(lua_State *L, mo_array *a, const char *op,
+                                  int arg) {
+  int b = a->etype;
+  size_t i;
+  if (b != MO_I32 && b != MO_U32 && b != MO_I64 && b != MO_U64)
+    luaL_error(L, "memobj: %s: needs a native-order 32- or 64-bit integer "
+               "array, not %s", op, mo_etype_name(a->etype));
+  i = mo_array_checkindex(L, a, arg);
+  if (((uintptr_t)a->v.ptr + i * a->itemsize) % a->itemsize != 0)
+    luaL_error(L, "memobj: %s: element %I is not aligned to %d bytes", op,
+               (lua_Integer)i + 1, (int)a->itemsize);
+  return a->v.ptr + i * a->itemsize;
+}
+
+static unsigned char *checkwrite(lua_State *L, mo_array *a, const char *op) {
+  unsigned char *p = checkatomic(L, a, op, 2);
+  mo_checkwritable(L, &a->v);
+  return p;
+}
+
+/* A 32-bit operand of atomic_add wraps: accept both the signed and the
+** unsigned range, so that adding -1 to a uint32 counter works. */
+static lua_Integer checkaddend(lua_State *L, mo_array *a, int arg) {
+  lua_Integer n = luaL_checkinteger(L, arg);
+  if (a->itemsize == 4)
+    luaL_argcheck(L, n >= -(lua_Integer)0x80000000 && n <= (lua_Integer)0xffffffff,
+                  arg, "integer overflow");
+  return n;
+}
+
+/* Push the stored bits of an element as its type reads them. */
+static void pushbits(lua_State *L, mo_array *a, uint64_t bits) {
+  switch (a->etype) {
+    case MO_I32: lua_pushinteger(L, (int32_t)(uint32_t)bits); break;
+    case MO_U32: lua_pushinteger(L, (uint32_t)bits); break;
+    default: lua_pushinteger(L, (lua_Integer)bits); break;
+  }
+}
+
+static void prewrite(lua_State *L, mo_array *a, unsigned char *p) {
+  mo_prewrite(L, a->v.mem, a->v.offset + (size_t)(p - a->v.ptr), a->itemsize);
+}
+
+/* ---- Load, store, add, compare-and-swap ---- */
+
+static int array_atomic_load(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  unsigned char *p = checkatomic(L, a, "atomic_load", 2);
+  uint64_t v = a->itemsize == 4
+                   ? __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST)
+                   : __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
+  mo_fault_check(L);
+  pushbits(L, a, v);
+  return 1;
+}
+
+static int array_atomic_store(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  unsigned char *p = checkwrite(L, a, "atomic_store");
+  mo_value v = mo_value_check(L, a->etype, 3);
+  prewrite(L, a, p);
+  if (a->itemsize == 4)
+    __atomic_store_n((uint32_t *)p, (uint32_t)v.u, __ATOMIC_SEQ_CST);
+  else
+    __atomic_store_n((uint64_t *)p, v.u, __ATOMIC_SEQ_CST);
+  mo_fault_check(L);
+  return 0;
+}
+
+/* a:atomic_add(i, v): adds (wrapping) and returns the old value. */
+static int array_atomic_add(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  unsigned char *p = checkwrite(L, a, "atomic_add");
+  uint64_t n = (uint64_t)checkaddend(L, a, 3), old;
+  prewrite(L, a, p);
+  if (a->itemsize == 4)
+    old = __atomic_fetch_add((uint32_t *)p, (uint32_t)n, __ATOMIC_SEQ_CST);
+  else
+    old = __atomic_fetch_add((uint64_t *)p, n, __ATOMIC_SEQ_CST);
+  mo_fault_check(L);
+  pushbits(L, a, old);
+  return 1;
+}
+
+/* a:atomic_cas(i, expected, new): stores new if the element equals
+** expected; returns the old value either way (equal to expected when it
+** succeeded). */
+static int array_atomic_cas(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  unsigned char *p = checkwrite(L, a, "atomic_cas");
+  mo_value e = mo_value_check(L, a->etype, 3);
+  mo_value n = mo_value_check(L, a->etype, 4);
+  uint64_t old;
+  prewrite(L, a, p);
+  if (a->itemsize == 4) {
+    uint32_t x = (uint32_t)e.u;
+    __atomic_compare_exchange_n((uint32_t *)p, &x, (uint32_t)n.u, 0,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    old = x;
+  } else {
+    uint64_t x = e.u;
+    __atomic_compare_exchange_n((uint64_t *)p, &x, n.u, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    old = x;
+  }
+  mo_fault_check(L);
+  pushbits(L, a, old);
+  return 1;
+}
+
+/* ---- Wait and notify ---- */
+
+static long futex(uint32_t *addr, int op, uint32_t val,
+                  const struct timespec *ts, uint32_t val3) {
+  return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
+}
+
+/* The 32-bit word a futex watches: the element itself, or for 64-bit
+** elements the half that holds the low bits. */
+static uint32_t *futex_word(mo_array *a, unsigned char *p) {
+  if (a->itemsize == 4) return (uint32_t *)p;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return (uint32_t *)(p + 4);
+#else
+  return (uint32_t *)p;
+#endif
+}
+
+/*
+** a:wait(i, expected [, timeout_s]) -> "ok" | "not-equal" | "timed-out".
+** Sleeps while element i equals expected, until a:notify(i) (in any
+** process) or the timeout. The deadline is absolute on CLOCK_MONOTONIC,
+** so a signal that interrupts the sleep resumes it without drift. For a
+** 64-bit element the whole value is compared first; the kernel then
+** compares the low 32 bits when it goes to sleep.
+*/
+static int array_wait(lua_State *L) {
+  static const char *const results[] = {"ok", "not-equal", "timed-out"};
+  mo_array *a = mo_checkarray(L, 1);
+  unsigned char *p = checkatomic(L, a, "wait", 2);
+  mo_value e = mo_value_check(L, a->etype, 3);
+  struct timespec deadline, *dl = NULL;
+  uint32_t *word = futex_word(a, p);
+  int r = 0;
+  if (!lua_isnoneornil(L, 4)) {
+    lua_Number t = luaL_checknumber(L, 4);
+    luaL_argcheck(L, t >= 0 && t < 1e9, 4, "timeout must be 0..1e9 seconds");
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)t;
+    deadline.tv_nsec += (long)((t - floor(t)) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000L;
+    }
+    dl = &deadline;
+  }
+  if (a->itemsize == 8 &&
+      __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST) != e.u) {
+    r = 1;
+  } else {
+    for (;;) {
+      if (futex(word, FUTEX_WAIT_BITSET, (uint32_t)e.u, dl,
+                FUTEX_BITSET_MATCH_ANY) == 0)
+        break;
+      if (errno == EAGAIN) { r = 1; break; }
+      if (errno == ETIMEDOUT) { r = 2; break; }
+      if (errno != EINTR) {
+        mo_fault_check(L);
+        return mo_oserror(L, "wait", errno);
+      }
+    }
+  }
+  mo_fault_check(L);
+  lua_pushstring(L, results[r]);
+  return 1;
+}
+
+/* a:notify(i [, count]) -> number of waiters woken (default: all). */
+static int array_notify(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  unsigned char *p = checkatomic(L, a, "notify", 2);
+  lua_Integer count = luaL_optinteger(L, 3, INT_MAX);
+  long n;
+  luaL_argcheck(L, count >= 0, 3, "count must be non-negative");
+  if (count > INT_MAX) count = INT_MAX;
+  n = futex(futex_word(a, p), FUTEX_WAKE, (uint32_t)count, NULL, 0);
+  if (n < 0) return mo_oserror(L, "notify", errno);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static const luaL_Reg atomic_methods[] = {
+  {"atomic_load", array_atomic_load}, {"atomic_store", array_atomic_store},
+  {"atomic_add", array_atomic_add},   {"atomic_cas", array_atomic_cas},
+  {"wait", array_wait},               {"notify", array_notify},
+  {NULL, NULL}};
+
+void mo_atomics_open(lua_State *L) {
+  mo_array_addmethods(L, atomic_methods);
+}

@@ -1,0 +1,760 @@
+/*
+** bytes.c: the byte string view. A Lua string that lives in any memory
+** object: indexing, sub (a view), patterns (access/pattern.c), packing,
+** comparison, and in-place writes on writable memory. Positions follow
+** string.sub, string.byte and string.find exactly.
+*/
+#include <limits.h>
+#include <string.h>
+#include <lualib.h>
+#include "../runtime/core.h"
+#include "../bindings/openers.h"
+#include "array.h"
+#include "bytes.h"
+#include "pattern.h"
+
+static const char bytes_mtkey = 0;   /* registry: byte view metatable */
+static const char pack_key = 0;      /* registry: string.pack */
+static const char unpack_key = 0;    /* registry: string.unpack */
+
+static const unsigned char empty_bytes[1] = {0};
+
+/* ---- Checking ---- */
+
+/* A byte view at idx (live or released), or NULL. A tag and the size of
+** the userdata: Lua code cannot forge either. */
+static inline mo_view *tobytes(lua_State *L, int idx) {
+  mo_view *v = (mo_view *)lua_touserdata(L, idx);
+  if (v == NULL || lua_rawlen(L, idx) < sizeof(mo_view) ||
+      v->tag != MO_TAG_BYTES)
+    return NULL;
+  return v;
+}
+
+static mo_view *checkbytes(lua_State *L, int idx) {
+  return mo_checkview(L, idx, MO_TAG_BYTES, "byte view");
+}
+
+static int released_error(lua_State *L) {
+  return luaL_error(L, "memobj: view is released");
+}
+
+/*
+** The bytes of a string argument: a Lua string (or number, converted as
+** Lua does), a memory object or any view. NULL if it is none of these.
+*/
+static const unsigned char *tostr(lua_State *L, int idx, size_t *len) {
+  int t = lua_type(L, idx);
+  if (t == LUA_TSTRING || t == LUA_TNUMBER)
+    return (const unsigned char *)lua_tolstring(L, idx, len);
+  if (t == LUA_TUSERDATA) {
+    memobj_mem *m = mo_tomem(L, idx);
+    mo_view *v;
+    if (m != NULL) {
+      if (m->closed) luaL_error(L, "memobj: memory object is closed");
+      *len = m->size;
+      return m->ptr ? m->ptr : empty_bytes;
+    }
+    if ((v = mo_toview(L, idx, 0)) != NULL) {
+      if (v->released) released_error(L);
+      *len = v->length;
+      return v->ptr ? v->ptr : empty_bytes;
+    }
+  }
+  return NULL;
+}
+
+static const unsigned char *checkstr(lua_State *L, int idx, size_t *len) {
+  const unsigned char *s = tostr(L, idx, len);
+  if (s == NULL) luaL_typeerror(L, idx, "string, view or memory object");
+  return s;
+}
+
+/* A byte value for a write: an integer 0..255, as string.char wants. */
+static unsigned char checkbyte(lua_State *L, int arg) {
+  lua_Integer c = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, c >= 0 && c <= UCHAR_MAX, arg, "value out of range");
+  return (unsigned char)c;
+}
+
+/*
+** An initial position as string.find takes it: negatives count from the
+** end; 0 and positions before the start become 1. May exceed len + 1.
+*/
+static size_t posrelat(lua_Integer pos, size_t len) {
+  if (pos > 0) return (size_t)pos;
+  if (pos == 0 || pos < -(lua_Integer)len) return 1;
+  return (size_t)((lua_Integer)len + pos) + 1;
+}
+
+/* ---- Creating ---- */
+
+static mo_view *newview(lua_State *L, const mo_source *s, size_t off,
+                        size_t len, int readonly) {
+  mo_view *v = mo_view_new(L, sizeof(mo_view), MO_TAG_BYTES, &bytes_mtkey,
+                           s, off, len, readonly, "byte view");
+  if (v->ptr == NULL) v->ptr = (unsigned char *)empty_bytes;  /* size 0 */
+  v->count = len;
+  return v;
+}
+
+/* memobj.bytes(src [, offset [, length [, mode]]]) and m:bytes(...):
+** offset and length in bytes within the source. */
+int mo_bytes_lnew(lua_State *L) {
+  mo_source s;
+  size_t off, len;
+  int ro;
+  lua_settop(L, 4);
+  mo_checksource(L, 1, &s);
+  off = lua_isnil(L, 2) ? 0 : mo_checksize(L, 2);
+  luaL_argcheck(L, off <= s.length, 2, "offset beyond the end");
+  len = lua_isnil(L, 3) ? s.length - off : mo_checksize(L, 3);
+  luaL_argcheck(L, len <= s.length - off, 3, "length beyond the end");
+  ro = mo_checkviewmode(L, 4, &s);
+  newview(L, &s, s.offset + off, len, ro);
+  return 1;
+}
+
+/* b:sub(i [, j]): a view of the same memory, clamped like string.sub. */
+static int bytes_sub(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  size_t from, to, off, len;
+  mo_source s;
+  mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), v->length,
+           &from, &to);
+  if (from > to) {  /* empty: keep the offset inside the view */
+    off = from - 1 < v->length ? from - 1 : v->length;
+    len = 0;
+  } else {
+    off = from - 1;
+    len = to - from + 1;
+  }
+  lua_getiuservalue(L, 1, 1);
+  s.mem = v->mem;
+  s.memidx = lua_gettop(L);
+  s.offset = v->offset;
+  s.length = v->length;
+  s.readonly = v->readonly;
+  newview(L, &s, v->offset + off, len, v->readonly);
+  return 1;
+}
+
+/* ---- Reading ---- */
+
+/* b[i]: the hot path. The bounds check also catches released views,
+** whose count is 0. */
+static int bytes_index(lua_State *L) {
+  mo_view *v = tobytes(L, 1);
+  const char *k;
+  if (MO_UNLIKELY(v == NULL)) return luaL_typeerror(L, 1, "byte view");
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    int ok;
+    lua_Integer i = lua_tointegerx(L, 2, &ok);
+    if (MO_LIKELY(ok && (lua_Unsigned)i - 1 < v->count)) {
+      lua_pushinteger(L, v->ptr[i - 1]);
+      mo_fault_check(L);
+      return 1;
+    }
+    if (v->released) return released_error(L);
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if ((k = lua_tostring(L, 2)) != NULL && mo_view_field(L, 1, v, k)) return 1;
+  lua_pushnil(L);
+  return 1;
+}
+
+static int bytes_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)checkbytes(L, 1)->length);
+  return 1;
+}
+
+/* b:byte([i [, j]]): as string.byte. */
+static int bytes_byte(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  lua_Integer pi = luaL_optinteger(L, 2, 1);
+  size_t from, to, n, k;
+  mo_range(pi, luaL_optinteger(L, 3, pi), v->length, &from, &to);
+  if (from > to) return 0;
+  if (to - from >= (size_t)INT_MAX)
+    return luaL_error(L, "string slice too long");
+  n = to - from + 1;
+  luaL_checkstack(L, (int)n, "string slice too long");
+  for (k = 0; k < n; k++) lua_pushinteger(L, v->ptr[from - 1 + k]);
+  mo_fault_check(L);
+  return (int)n;
+}
+
+/* b:string([i [, j]]): a copy as a Lua string, clamped like string.sub. */
+static int bytes_string(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  size_t from, to;
+  mo_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), v->length,
+           &from, &to);
+  if (from > to) lua_pushliteral(L, "");
+  else lua_pushlstring(L, (const char *)v->ptr + from - 1, to - from + 1);
+  mo_fault_check(L);
+  return 1;
+}
+
+static int bytes_tostring(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  lua_pushlstring(L, (const char *)v->ptr, v->length);
+  mo_fault_check(L);
+  return 1;
+}
+
+/* ---- Patterns ---- */
+
+/* Compile the pattern at arg into stack memory when it is small, else
+** into a userdata left on the stack. */
+typedef union patbuf {
+  mo_pattern pt;
+  unsigned char raw[4096];
+} patbuf;
+
+static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
+  size_t lp, size;
+  const char *p = (const char *)checkstr(L, arg, &lp);
+  mo_pattern *pt = &buf->pt;
+  if ((size = mo_pattern_size(lp)) == 0)
+    luaL_error(L, "memobj: pattern too long");
+  if (size > sizeof *buf) pt = (mo_pattern *)lua_newuserdatauv(L, size, 0);
+  mo_pattern_compile(pt, p, lp, anchor_ok);
+  return pt;
+}
+
+static int find_aux(lua_State *L, int find) {
+  mo_view *v = checkbytes(L, 1);
+  size_t ls = v->length, lp, init;
+  const unsigned char *s = v->ptr, *p = checkstr(L, 2, &lp);
+  init = posrelat(luaL_optinteger(L, 3, 1), ls);
+  if (init > ls + 1) {  /* start after the end: no match, as Lua */
+    luaL_pushfail(L);
+    return 1;
+  }
+  if (find && (lua_toboolean(L, 4) ||
+               !mo_pattern_hasspecials((const char *)p, lp))) {
+    const unsigned char *q = mo_memfind(s + init - 1, ls - init + 1, p, lp);
+    mo_fault_check(L);
+    if (q != NULL) {
+      lua_pushinteger(L, (lua_Integer)(q - s) + 1);
+      lua_pushinteger(L, (lua_Integer)(q - s + lp));
+      return 2;
+    }
+  } else {
+    patbuf buf;
+    mo_match ms;
+    const unsigned char *start, *e;
+    mo_match_init(&ms, L, compile(L, 2, &buf, 1), s, ls);
+    e = mo_match_find(&ms, s + init - 1, NULL, &start);
+    mo_fault_check(L);
+    if (e != NULL) {
+      if (!find) return mo_match_pushcaptures(&ms, start, e, 1);
+      lua_pushinteger(L, (lua_Integer)(start - s) + 1);
+      lua_pushinteger(L, (lua_Integer)(e - s));
+      return 2 + mo_match_pushcaptures(&ms, NULL, NULL, 0);
+    }
+  }
+  luaL_pushfail(L);
+  return 1;
+}
+
+static int bytes_find(lua_State *L) {
+  return find_aux(L, 1);
+}
+
+static int bytes_match(lua_State *L) {
+  return find_aux(L, 0);
+}
+
+/* gmatch state: the upvalue after the view. Positions are offsets into
+** the view; lastmatch is 1 + the end of the last match, 0 for none. */
+typedef struct gmatch_state {
+  size_t pos, lastmatch;
+  mo_pattern pt;  /* must be last: variable size */
+} gmatch_state;
+
+static int gmatch_aux(lua_State *L) {
+  mo_view *v = tobytes(L, lua_upvalueindex(1));
+  gmatch_state *g = (gmatch_state *)lua_touserdata(L, lua_upvalueindex(2));
+  const unsigned char *start, *e, *last;
+  mo_match ms;
+  if (v->released) return released_error(L);
+  if (g->pos > v->length) return 0;
+  mo_match_init(&ms, L, &g->pt, v->ptr, v->length);
+  last = g->lastmatch ? v->ptr + g->lastmatch - 1 : NULL;
+  e = mo_match_find(&ms, v->ptr + g->pos, last, &start);
+  mo_fault_check(L);
+  if (e == NULL) {
+    g->pos = v->length + 1;
+    return 0;
+  }
+  g->pos = (size_t)(e - v->ptr);
+  g->lastmatch = g->pos + 1;
+  return mo_match_pushcaptures(&ms, start, e, 1);
+}
+
+/* b:gmatch(pattern [, init]): as string.gmatch in Lua 5.4 ('^' is not an
+** anchor there). */
+static int bytes_gmatch(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  size_t lp, size, init;
+  const char *p = (const char *)checkstr(L, 2, &lp);
+  gmatch_state *g;
+  init = posrelat(luaL_optinteger(L, 3, 1), v->length);
+  if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
+  size = mo_pattern_size(lp);
+  if (size == 0 || size > (size_t)-1 - sizeof(gmatch_state))
+    return luaL_error(L, "memobj: pattern too long");
+  lua_settop(L, 2);
+  g = (gmatch_state *)lua_newuserdatauv(
+      L, sizeof(gmatch_state) - sizeof(mo_pattern) + size, 0);
+  g->pos = init - 1;
+  g->lastmatch = 0;
+  p = (const char *)checkstr(L, 2, &lp);  /* the stack moved: fetch again */
+  mo_pattern_compile(&g->pt, p, lp, 0);
+  lua_pushvalue(L, 1);
+  lua_insert(L, -2);
+  lua_pushcclosure(L, gmatch_aux, 2);
+  return 1;
+}
+
+/* Append the string replacement r[0 .. lr) for the match s..e: "%0" is
+** the match, "%1".."%9" captures, "%%" a percent sign. */
+static void add_string(mo_match *ms, luaL_Buffer *b, const unsigned char *s,
+                       const unsigned char *e, const char *r, size_t lr) {
+  lua_State *L = ms->L;
+  const char *end = r + lr, *p;
+  while ((p = memchr(r, '%', (size_t)(end - r))) != NULL) {
+    luaL_addlstring(b, r, (size_t)(p - r));
+    p++;
+    if (p < end && *p == '%') {
+      luaL_addchar(b, '%');
+    } else if (p < end && *p >= '0' && *p <= '9') {
+      if (*p == '0') {
+        luaL_addlstring(b, (const char *)s, (size_t)(e - s));
+      } else {
+        mo_match_pushcapture(ms, *p - '1', s, e);
+        luaL_tolstring(L, -1, NULL);  /* a position capture is a number */
+        lua_remove(L, -2);
+        luaL_addvalue(b);
+      }
+    } else {
+      luaL_error(L, "invalid use of '%%' in replacement string");
+    }
+    r = p + 1;
+  }
+  luaL_addlstring(b, r, (size_t)(end - r));
+}
+
+/* Append the replacement of the match s..e; returns 0 when the match is
+** kept (a function or table gave false or nil). Lua code runs here: the
+** view must still be attached afterwards, or its memory may be gone. */
+static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
+                     const unsigned char *s, const unsigned char *e) {
+  lua_State *L = ms->L;
+  switch (lua_type(L, 3)) {
+    case LUA_TFUNCTION: {
+      int n;
+      lua_pushvalue(L, 3);
+      n = mo_match_pushcaptures(ms, s, e, 1);
+      lua_call(L, n, 1);
+      break;
+    }
+    case LUA_TTABLE:
+      mo_match_pushcapture(ms, 0, s, e);
+      lua_gettable(L, 3);
+      break;
+    default: {
+      size_t lr;
+      const char *r = lua_tolstring(L, 3, &lr);
+      add_string(ms, b, s, e, r, lr);
+      return 1;
+    }
+  }
+  if (v->released) released_error(L);
+  if (!lua_toboolean(L, -1)) {
+    lua_pop(L, 1);
+    luaL_addlstring(b, (const char *)s, (size_t)(e - s));
+    return 0;
+  }
+  if (!lua_isstring(L, -1))
+    return luaL_error(L, "invalid replacement value (a %s)",
+                      luaL_typename(L, -1));
+  luaL_addvalue(b);
+  return 1;
+}
+
+/* b:gsub(pattern, repl [, n]): as string.gsub; returns a Lua string and
+** the number of matches. */
+static int bytes_gsub(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  const unsigned char *src = v->ptr, *end = v->ptr + v->length;
+  const unsigned char *last = NULL, *e, *start;
+  int tr = lua_type(L, 3);
+  lua_Integer max, n = 0;
+  patbuf buf;
+  mo_match ms;
+  luaL_Buffer b;
+  luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
+                      tr == LUA_TFUNCTION || tr == LUA_TTABLE,
+                   3, "string/function/table");
+  max = luaL_optinteger(L, 4, (lua_Integer)v->length + 1);
+  mo_match_init(&ms, L, compile(L, 2, &buf, 1), src, v->length);
+  luaL_buffinit(L, &b);
+  /* Lua tries each position in turn and copies the bytes where nothing
+  ** matches; mo_match_find tries the same positions in the same order
+  ** (so errors come at the same point), and the gap is copied at once. */
+  while (n < max) {
+    e = mo_match_find(&ms, src, last, &start);
+    if (e == NULL) break;
+    luaL_addlstring(&b, (const char *)src, (size_t)(start - src));
+    n++;
+    add_value(&ms, &b, v, start, e);
+    src = last = e;
+    if (ms.pt->anchor) break;
+  }
+  luaL_addlstring(&b, (const char *)src, (size_t)(end - src));
+  mo_fault_check(L);
+  luaL_pushresult(&b);
+  lua_pushinteger(L, n);
+  return 2;
+}
+
+/* ---- string.pack and string.unpack in place ---- */
+
+/* Is the error at the top one that a longer window could avoid? Other
+** errors (a bad format...) would come back on the whole view too. */
+static int window_too_short(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  return msg != NULL && (strstr(msg, "data string too short") != NULL ||
+                         strstr(msg, "unfinished string") != NULL);
+}
+
+/*
+** b:unpack(fmt [, pos]): string.unpack over the view without copying
+** it: string.unpack runs on a window of the bytes from pos that doubles
+** until the format fits. The window starts 16-aligned relative to the
+** view, so "!" alignment gives the same answers as on the whole view.
+*/
+static int bytes_unpack(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  size_t len = v->length, pos, base, avail, win;
+  int n;
+  luaL_checkstring(L, 2);
+  pos = posrelat(luaL_optinteger(L, 3, 1), len) - 1;
+  luaL_argcheck(L, pos <= len, 3, "initial position out of string");
+  lua_settop(L, 2);
+  base = pos & ~(size_t)15;
+  avail = len - base;
+  for (win = 256;; win *= 2) {
+    int full = win >= avail;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &unpack_key);
+    lua_pushvalue(L, 2);
+    lua_pushlstring(L, (const char *)v->ptr + base, full ? avail : win);
+    mo_fault_check(L);
+    lua_pushinteger(L, (lua_Integer)(pos - base) + 1);
+    if (full) {
+      lua_call(L, 3, LUA_MULTRET);
+      break;
+    }
+    if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) break;
+    if (!window_too_short(L)) return lua_error(L);
+    lua_settop(L, 2);  /* try a bigger window */
+  }
+  n = lua_gettop(L) - 2;
+  lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
+  lua_replace(L, -2);
+  return n;
+}
+
+/* Check that n bytes fit at 1-based position i (negative: from the end)
+** of a writable view; returns the 0-based offset. Raises, having
+** written nothing, if not. */
+static size_t checkput(lua_State *L, mo_view *v, lua_Integer i, size_t n) {
+  size_t len = v->length, off;
+  if (i < 0) i += (lua_Integer)len + 1;
+  if (i < 1 || (lua_Unsigned)i > (lua_Unsigned)len + 1)
+    luaL_error(L, "memobj: index %I out of range (1..%I)", i,
+               (lua_Integer)len + 1);
+  off = (size_t)i - 1;
+  if (n > len - off)
+    luaL_error(L, "memobj: %I bytes at index %I do not fit in a view of %I "
+                  "bytes", (lua_Integer)n, i, (lua_Integer)len);
+  return off;
+}
+
+/* b:pack(i, fmt, ...): string.pack written in place at i; returns the
+** index after it. */
+static int bytes_pack(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  int top = lua_gettop(L);
+  size_t n, off;
+  const char *s;
+  mo_checkwritable(L, v);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &pack_key);
+  lua_rotate(L, 3, 1);
+  lua_call(L, top - 2, 1);
+  s = lua_tolstring(L, -1, &n);
+  off = checkput(L, v, i, n);
+  mo_prewrite(L, v->mem, v->offset + off, n);
+  memcpy(v->ptr + off, s, n);
+  mo_fault_check(L);
+  lua_pushinteger(L, (lua_Integer)(off + n) + 1);
+  return 1;
+}
+
+/* ---- Writing ---- */
+
+/* b[i] = v: one test for the common case (integer index in range,
+** byte value, writable view), then the checks that explain a refusal. */
+static int bytes_newindex(lua_State *L) {
+  mo_view *v = tobytes(L, 1);
+  lua_Integer i, c;
+  int ok, okc;
+  if (v == NULL) return luaL_typeerror(L, 1, "byte view");
+  i = lua_tointegerx(L, 2, &ok);
+  c = lua_tointegerx(L, 3, &okc);
+  if (MO_LIKELY(ok && okc && (lua_Unsigned)i - 1 < v->count &&
+                (lua_Unsigned)c <= UCHAR_MAX && !v->readonly &&
+                v->mem->writable && lua_type(L, 2) == LUA_TNUMBER)) {
+    mo_prewrite(L, v->mem, v->offset + (size_t)i - 1, 1);
+    v->ptr[i - 1] = (unsigned char)c;
+    mo_fault_check(L);
+    return 0;
+  }
+  if (v->released) return released_error(L);
+  if (!ok || lua_type(L, 2) != LUA_TNUMBER)
+    return luaL_error(L, "memobj: byte view fields are read-only");
+  mo_checkwritable(L, v);
+  if ((lua_Unsigned)i - 1 >= v->count)
+    return luaL_error(L, "memobj: index %I out of range (1..%I)", i,
+                      (lua_Integer)v->count);
+  checkbyte(L, 3);
+  return luaL_error(L, "memobj: byte view: cannot store");  /* not reached */
+}
+
+/* b:put(i, s): copy the bytes of s (string, view or memory) in at i;
+** returns the index after them. */
+static int bytes_put(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  size_t n, off;
+  const unsigned char *s = checkstr(L, 3, &n);
+  mo_checkwritable(L, v);
+  off = checkput(L, v, i, n);
+  mo_prewrite(L, v->mem, v->offset + off, n);
+  memmove(v->ptr + off, s, n);  /* s may be a view of the same memory */
+  mo_fault_check(L);
+  lua_pushinteger(L, (lua_Integer)(off + n) + 1);
+  return 1;
+}
+
+/* b:fill(byte [, i [, j]]): the range clamps like string.sub (as a:fill
+** does for arrays); an empty range writes nothing. */
+static int bytes_fill(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  unsigned char c = checkbyte(L, 2);
+  size_t from, to;
+  mo_checkwritable(L, v);
+  mo_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), v->length,
+           &from, &to);
+  if (from <= to) {
+    mo_prewrite(L, v->mem, v->offset + from - 1, to - from + 1);
+    memset(v->ptr + from - 1, c, to - from + 1);
+    mo_fault_check(L);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ---- New strings: rep, upper, lower, reverse, .. ---- */
+
+#define MAXRESULT (((size_t)-1) >> 1)
+
+static int bytes_rep(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  size_t l = v->length, lsep = 0, total, k;
+  const unsigned char *sep = lua_isnoneornil(L, 3) ? empty_bytes
+                                                   : checkstr(L, 3, &lsep);
+  luaL_Buffer b;
+  char *p;
+  if (n <= 0 || (l == 0 && lsep == 0)) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  if (l + lsep < l || l + lsep > MAXRESULT / (size_t)n)
+    return luaL_error(L, "resulting string too large");
+  total = (size_t)n * l + (size_t)(n - 1) * lsep;
+  p = luaL_buffinitsize(L, &b, total);
+  for (k = 0; k < (size_t)n; k++) {
+    memcpy(p, v->ptr, l);
+    p += l;
+    if (k + 1 < (size_t)n && lsep) {
+      memcpy(p, sep, lsep);
+      p += lsep;
+    }
+  }
+  mo_fault_check(L);
+  luaL_pushresultsize(&b, total);
+  return 1;
+}
+
+/* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
+static int transform(lua_State *L, int how) {
+  mo_view *v = checkbytes(L, 1);
+  size_t n = v->length, k;
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n);
+  const unsigned char *s = v->ptr;
+  for (k = 0; k < n; k++) {
+    unsigned char c = s[k];
+    if (how == 0) p[k] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    else if (how == 1) p[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    else p[n - 1 - k] = (char)c;
+  }
+  mo_fault_check(L);
+  luaL_pushresultsize(&b, n);
+  return 1;
+}
+
+static int bytes_upper(lua_State *L) {
+  return transform(L, 0);
+}
+
+static int bytes_lower(lua_State *L) {
+  return transform(L, 1);
+}
+
+static int bytes_reverse(lua_State *L) {
+  return transform(L, 2);
+}
+
+static int bytes_concat(lua_State *L) {
+  size_t la, lb;
+  const unsigned char *a = tostr(L, 1, &la), *b;
+  luaL_Buffer buf;
+  char *p;
+  if (a == NULL)
+    return luaL_error(L, "attempt to concatenate a %s value", luaL_typename(L, 1));
+  if ((b = tostr(L, 2, &lb)) == NULL)
+    return luaL_error(L, "attempt to concatenate a %s value", luaL_typename(L, 2));
+  if (la > MAXRESULT - lb) return luaL_error(L, "resulting string too large");
+  p = luaL_buffinitsize(L, &buf, la + lb);
+  memcpy(p, a, la);
+  memcpy(p + la, b, lb);
+  mo_fault_check(L);
+  luaL_pushresultsize(&buf, la + lb);
+  return 1;
+}
+
+/* ---- Comparison: byte order (Lua's, in the C locale) ---- */
+
+static int compare(const unsigned char *a, size_t la, const unsigned char *b,
+                   size_t lb) {
+  size_t n = la < lb ? la : lb;
+  int c = n ? memcmp(a, b, n) : 0;
+  if (c != 0) return c;
+  return la < lb ? -1 : la > lb;
+}
+
+/* Operands of < and <=: strings, views, memory; not numbers (Lua does
+** not compare strings with numbers). */
+static const unsigned char *cmpoperand(lua_State *L, int idx, size_t *len) {
+  const unsigned char *s = lua_type(L, idx) == LUA_TNUMBER
+                               ? NULL : tostr(L, idx, len);
+  if (s == NULL)
+    luaL_error(L, "attempt to compare %s with %s", luaL_typename(L, 1),
+               luaL_typename(L, 2));
+  return s;
+}
+
+static int bytes_lt(lua_State *L) {
+  size_t la, lb;
+  const unsigned char *a = cmpoperand(L, 1, &la), *b = cmpoperand(L, 2, &lb);
+  lua_pushboolean(L, compare(a, la, b, lb) < 0);
+  mo_fault_check(L);
+  return 1;
+}
+
+static int bytes_le(lua_State *L) {
+  size_t la, lb;
+  const unsigned char *a = cmpoperand(L, 1, &la), *b = cmpoperand(L, 2, &lb);
+  lua_pushboolean(L, compare(a, la, b, lb) <= 0);
+  mo_fault_check(L);
+  return 1;
+}
+
+/* __eq: Lua calls it for two userdata only; two byte views are equal
+** when their bytes are. */
+static int bytes_eq(lua_State *L) {
+  size_t la, lb;
+  const unsigned char *a, *b;
+  if (tobytes(L, 1) == NULL || tobytes(L, 2) == NULL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  a = checkstr(L, 1, &la);
+  b = checkstr(L, 2, &lb);
+  lua_pushboolean(L, la == lb && compare(a, la, b, lb) == 0);
+  mo_fault_check(L);
+  return 1;
+}
+
+/* b:equals(x): same bytes as the string, view or memory x; false for
+** any other value. */
+static int bytes_equals(lua_State *L) {
+  mo_view *v = checkbytes(L, 1);
+  size_t lb;
+  const unsigned char *b = lua_type(L, 2) == LUA_TNUMBER ? NULL
+                                                         : tostr(L, 2, &lb);
+  lua_pushboolean(L, b != NULL && lb == v->length &&
+                         compare(v->ptr, v->length, b, lb) == 0);
+  mo_fault_check(L);
+  return 1;
+}
+
+/* ---- Registration ---- */
+
+static const luaL_Reg bytes_methods[] = {
+  {"len", bytes_len},         {"byte", bytes_byte},
+  {"sub", bytes_sub},         {"string", bytes_string},
+  {"find", bytes_find},       {"match", bytes_match},
+  {"gmatch", bytes_gmatch},   {"gsub", bytes_gsub},
+  {"unpack", bytes_unpack},
+  {"rep", bytes_rep},         {"upper", bytes_upper},
+  {"lower", bytes_lower},     {"reverse", bytes_reverse},
+  {"equals", bytes_equals},   {"put", bytes_put},
+  {"fill", bytes_fill},       {"pack", bytes_pack},
+  {NULL, NULL}};
+
+static const luaL_Reg bytes_meta[] = {
+  {"__len", bytes_len},           {"__newindex", bytes_newindex},
+  {"__tostring", bytes_tostring}, {"__concat", bytes_concat},
+  {"__eq", bytes_eq},             {"__lt", bytes_lt},
+  {"__le", bytes_le},             {NULL, NULL}};
+
+/* m:bytes(...) on memory objects and a:bytes(...) on typed arrays */
+static const luaL_Reg mem_methods[] = {{"bytes", mo_bytes_lnew}, {NULL, NULL}};
+
+void mo_bytes_open(lua_State *L) {
+  mo_pattern_initclasses();
+  mo_view_newmeta(L, &bytes_mtkey, bytes_methods, bytes_meta, bytes_index);
+  /* pack and unpack run string.pack/string.unpack: keep them here so
+  ** that changes to the global table do not reach us */
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
+  lua_getfield(L, -1, "pack");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &pack_key);
+  lua_getfield(L, -1, "unpack");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &unpack_key);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, mo_bytes_lnew);
+  lua_setfield(L, -2, "bytes");
+  mo_mem_addmethods(L, mem_methods);
+  mo_array_addmethods(L, mem_methods);  /* a:bytes([offset [, length [, mode]]]) */
+}

@@ -1,0 +1,203 @@
+/*
+** mapped.c: the "mapped" memory kind: a file mapped into memory with
+** mmap. Modes "r", "rw" (changes reach the file) and "private"
+** (copy-on-write: the file never changes). Any byte offset; resize of an
+** "rw" map sets the file length to offset + n. The OS calls are in
+** osmap.c.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "../runtime/core.h"
+#include "osmap.h"
+
+enum { MODE_R, MODE_RW, MODE_PRIVATE };
+
+typedef struct mapped_mem {
+  memobj_mem base;
+  mo_fmap f;
+  int mode;
+  off_t offset;  /* byte offset of the data in the file */
+  off_t newlen;  /* during resize: the file length to set */
+} mapped_mem;
+
+/* ---- Kind operations ---- */
+
+static int file_length(int fd, off_t *len) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  *len = st.st_size;
+  return 0;
+}
+
+/* The file change of an rw resize: the length becomes offset + n. */
+static int set_length(void *ctx) {
+  mapped_mem *mm = (mapped_mem *)ctx;
+  return ftruncate(mm->f.fd, mm->newlen) != 0 ? errno : 0;
+}
+
+/*
+** The mapping changes first and the file inside mo_fmap_resize's step,
+** which undoes the mapping if the file cannot change: a failed resize
+** leaves size, address, content and file as they were.
+*/
+static int mapped_resize(memobj_mem *m, size_t n) {
+  mapped_mem *mm = (mapped_mem *)m;
+  off_t filelen;
+  int err;
+  if (mm->mode == MODE_R) return EACCES;
+  if (n > (size_t)INT64_MAX - (size_t)mm->offset) return EFBIG;
+  if (mm->mode == MODE_PRIVATE) {  /* the file is never touched */
+    if ((err = file_length(mm->f.fd, &filelen)) != 0) return err;
+    err = mo_fmap_resize(&mm->f, m->size, n, filelen, NULL, NULL);
+  } else {
+    mm->newlen = mm->offset + (off_t)n;
+    err = mo_fmap_resize(&mm->f, m->size, n, mm->newlen, set_length, mm);
+  }
+  if (err) return err;
+  m->ptr = mo_fmap_data(&mm->f);
+  m->size = n;
+  return 0;
+}
+
+static void mapped_release(memobj_mem *m) {
+  mo_fmap_close(&((mapped_mem *)m)->f);
+}
+
+static int mapped_sync(memobj_mem *m, size_t off, size_t len) {
+  return mo_fmap_sync(&((mapped_mem *)m)->f, off, len);
+}
+
+static int mapped_protect(memobj_mem *m, int writable) {
+  return mo_fmap_protect(&((mapped_mem *)m)->f, writable);
+}
+
+static int mapped_advise(memobj_mem *m, int hint) {
+  return mo_fmap_advise(&((mapped_mem *)m)->f, hint);
+}
+
+static const memobj_kind mapped_kind = {
+  "mapped", "file", "path", mapped_resize, mapped_release,
+  mapped_sync, mapped_protect, mapped_advise
+};
+
+/* ---- Options ---- */
+
+typedef struct map_opts {
+  int mode;
+  size_t offset, size, create, max;
+  int has_size, has_create;
+} map_opts;
+
+static int has_field(lua_State *L, int idx, const char *k) {
+  int t;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  t = lua_getfield(L, idx, k);
+  lua_pop(L, 1);
+  return t != LUA_TNIL;
+}
+
+static void check_opts(lua_State *L, int idx, map_opts *o) {
+  static const char *const modes[] = {"r", "rw", "private", NULL};
+  int i;
+  memset(o, 0, sizeof *o);
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
+    const char *s = lua_tostring(L, -1);
+    for (i = 0; s && modes[i] && strcmp(s, modes[i]) != 0; i++) {}
+    if (s == NULL || modes[i] == NULL)
+      luaL_argerror(L, idx, lua_pushfstring(L, "unknown mode '%s'",
+                                            s ? s : luaL_typename(L, -1)));
+    o->mode = i;
+  }
+  lua_pop(L, 1);
+  o->offset = mo_optsize_field(L, idx, "offset", 0);
+  o->has_size = has_field(L, idx, "size");
+  o->size = mo_optsize_field(L, idx, "size", 0);
+  o->has_create = has_field(L, idx, "create");
+  o->create = mo_optsize_field(L, idx, "create", 0);
+  o->max = mo_optsize_field(L, idx, "max", 0);
+  luaL_argcheck(L, !o->has_create || o->mode == MODE_RW, idx,
+                "create needs mode 'rw'");
+  luaL_argcheck(L, o->offset <= (size_t)INT64_MAX &&
+                   o->create <= (size_t)INT64_MAX, idx, "offset too large");
+}
+
+/* nil, "path: why", errno */
+static int fail(lua_State *L, const char *path, const char *why, int err) {
+  luaL_pushfail(L);
+  lua_pushfstring(L, "%s: %s", path, why ? why : strerror(err));
+  lua_pushinteger(L, err);
+  return 3;
+}
+
+/* ---- Constructor ---- */
+
+/* memobj.map(path [, {mode=, offset=, size=, create=, max=}]) */
+static int l_map(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  static const int oflags[] = {O_RDONLY, O_RDWR, O_RDONLY};
+  map_opts o;
+  mapped_mem *mm;
+  off_t filelen = 0;
+  int fd, err;
+  check_opts(L, 2, &o);
+  /* the object first, closed until mapped: a Lua error cannot leak the fd */
+  mm = (mapped_mem *)mo_mem_new(L, &mapped_kind, sizeof(mapped_mem));
+  mm->base.closed = 1;
+  mm->f.fd = -1;
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  fd = open(path, oflags[o.mode] | O_CLOEXEC | (o.has_create ? O_CREAT : 0),
+            0666);
+  if (fd < 0) return fail(L, path, NULL, errno);
+  mm->f.fd = fd;
+  if ((err = file_length(fd, &filelen)) != 0) goto oserr;
+  if (o.has_create && filelen < (off_t)o.create) {
+    if (ftruncate(fd, (off_t)o.create) != 0) {
+      err = errno;
+      goto oserr;
+    }
+    filelen = (off_t)o.create;
+  }
+  if ((off_t)o.offset > filelen) {
+    close(fd);
+    mm->f.fd = -1;
+    return fail(L, path, "offset beyond the end of the file", EINVAL);
+  }
+  if (!o.has_size) o.size = (size_t)(filelen - (off_t)o.offset);
+  else if (o.size > (size_t)(filelen - (off_t)o.offset)) {
+    close(fd);
+    mm->f.fd = -1;
+    return fail(L, path, "range beyond the end of the file", EINVAL);
+  }
+  if (o.max && o.max < o.size) {
+    close(fd);
+    mm->f.fd = -1;
+    return luaL_argerror(L, 2, "max is smaller than size");
+  }
+  err = mo_fmap_open(&mm->f, fd, (off_t)o.offset, o.size, o.max,
+                     o.mode != MODE_R, o.mode == MODE_PRIVATE);
+  if (err) goto oserr;
+  mm->mode = o.mode;
+  mm->offset = (off_t)o.offset;
+  mm->base.ptr = mo_fmap_data(&mm->f);
+  mm->base.size = o.size;
+  mm->base.max = o.max;
+  mm->base.writable = o.mode != MODE_R;
+  mm->base.closed = 0;
+  return 1;
+oserr:
+  close(fd);
+  mm->f.fd = -1;
+  return fail(L, path, NULL, err);
+}
+
+void mo_mapped_open(lua_State *L) {
+  lua_pushcfunction(L, l_map);
+  lua_setfield(L, -2, "map");
+}

@@ -1,0 +1,212 @@
+/*
+** osmap.c: the operating-system layer of the "mapped" and "shared"
+** memory kinds (see osmap.h). A mapping owns a region of address space:
+** its first maplen bytes map the file, the rest is inaccessible and kept
+** for growth. Every region is registered with the SIGBUS handler
+** (runtime/fault.c), so a file truncated under us costs a Lua error, not
+** the process.
+*/
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "../runtime/core.h"
+#include "osmap.h"
+
+size_t mo_os_pagesize(void) {
+  static size_t ps;
+  if (ps == 0) ps = (size_t)sysconf(_SC_PAGESIZE);
+  return ps;
+}
+
+size_t mo_os_pageup(size_t n) {
+  size_t ps = mo_os_pagesize();
+  if (n > SIZE_MAX - (ps - 1)) return SIZE_MAX;
+  return (n + ps - 1) & ~(ps - 1);
+}
+
+static int prot_of(const mo_fmap *f) {
+  return PROT_READ | (f->writable ? PROT_WRITE : 0);
+}
+
+/* ---- Regions ---- */
+
+static int reserve(size_t len, unsigned char **out) {
+  void *p = mmap(NULL, len, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return errno;
+  *out = p;
+  return 0;
+}
+
+/* Give region bytes [a, b) back to inaccessible reserved space. */
+static int unmap_pages(mo_fmap *f, size_t a, size_t b) {
+  if (b <= a) return 0;
+  if (mmap(f->region + a, b - a, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+           0) == MAP_FAILED)
+    return errno;
+  return 0;
+}
+
+/*
+** Map region bytes [a, b) (page multiples) to the file. A private map
+** gets anonymous zero pages where the file has no bytes, because file
+** pages beyond the end of the file would fault; a shared map always maps
+** the file (its length is the caller's business).
+*/
+static int map_pages(mo_fmap *f, size_t a, size_t b, off_t filelen) {
+  size_t filepart = b;
+  int err = 0;
+  if (b <= a) return 0;
+  if (f->private) {
+    size_t avail = filelen > f->foff
+                       ? mo_os_pageup((size_t)(filelen - f->foff)) : 0;
+    if (avail < filepart) filepart = avail < a ? a : avail;
+  }
+  if (filepart > a &&
+      mmap(f->region + a, filepart - a, prot_of(f),
+           MAP_FIXED | (f->private ? MAP_PRIVATE : MAP_SHARED), f->fd,
+           f->foff + (off_t)a) == MAP_FAILED)
+    err = errno;
+  if (!err && b > filepart &&
+      mmap(f->region + filepart, b - filepart, prot_of(f),
+           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+    err = errno;
+  if (err) unmap_pages(f, a, b);
+  return err;
+}
+
+/* ---- Opening and closing ---- */
+
+int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
+                 int writable, int private) {
+  size_t ps = mo_os_pagesize(), need, cap;
+  int err;
+  memset(f, 0, sizeof *f);
+  f->fd = fd;
+  f->slot = -1;
+  f->writable = writable;
+  f->private = private;
+  f->reserved = max > 0;
+  f->foff = off & ~(off_t)(ps - 1);
+  f->delta = (size_t)(off - f->foff);
+  if (size > SIZE_MAX - f->delta || max > SIZE_MAX - f->delta) return ENOMEM;
+  need = mo_os_pageup(f->delta + size);
+  cap = max ? mo_os_pageup(f->delta + max) : need;
+  if (need == SIZE_MAX || cap == SIZE_MAX) return ENOMEM;
+  if (cap < ps) cap = ps;  /* even an empty object has an address */
+  if ((err = reserve(cap, &f->region)) != 0) return err;
+  f->reglen = cap;
+  if ((err = map_pages(f, 0, need, off + (off_t)size)) != 0) goto fail;
+  f->maplen = need;
+  f->slot = mo_fault_register(f->region, f->reglen);
+  if (f->slot < 0) {
+    err = ENFILE;  /* the fault registry is full */
+    goto fail;
+  }
+  return 0;
+fail:
+  munmap(f->region, f->reglen);
+  f->region = NULL;
+  return err;
+}
+
+unsigned char *mo_fmap_data(const mo_fmap *f) {
+  return f->region + f->delta;
+}
+
+void mo_fmap_close(mo_fmap *f) {
+  if (f->region) {
+    mo_fault_unregister(f->slot);
+    munmap(f->region, f->reglen);
+    f->region = NULL;
+  }
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+}
+
+/* ---- Resizing ---- */
+
+/*
+** Growth beyond the region without a reservation: build the new mapping
+** in a fresh region, run the caller's step, then drop the old region.
+** Shared pages live in the file, so mapping them again is enough; a
+** private map's copied pages live only in memory, so its data is copied
+** over. Until the step succeeds the old mapping is untouched.
+*/
+static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
+                     mo_fmap_step step, void *ctx) {
+  mo_fmap g = *f;
+  int err;
+  if ((err = reserve(need, &g.region)) != 0) return err;
+  g.reglen = need;
+  if ((err = map_pages(&g, 0, need, filelen)) != 0 ||
+      (step && (err = step(ctx)) != 0)) {
+    munmap(g.region, g.reglen);
+    return err;
+  }
+  g.maplen = need;
+  if (f->private) memcpy(g.region + g.delta, f->region + f->delta, oldsize);
+  mo_fault_update(f->slot, g.region, g.reglen);
+  munmap(f->region, f->reglen);
+  *f = g;
+  return 0;
+}
+
+int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
+                   mo_fmap_step step, void *ctx) {
+  size_t need, have = f->maplen;
+  int err = 0;
+  if (newsize > SIZE_MAX - f->delta) return ENOMEM;
+  need = mo_os_pageup(f->delta + newsize);
+  if (need == SIZE_MAX) return ENOMEM;
+  if (need > f->reglen) {
+    if (f->reserved) return ENOMEM;
+    return move_grow(f, oldsize, need, filelen, step, ctx);
+  }
+  if (need > have) {
+    if ((err = map_pages(f, have, need, filelen)) != 0) return err;
+    if (step && (err = step(ctx)) != 0) unmap_pages(f, have, need);
+  } else if (need < have) {
+    if ((err = unmap_pages(f, need, have)) != 0) return err;
+    /* the step failed, so the file still has these pages */
+    if (step && (err = step(ctx)) != 0) map_pages(f, need, have, filelen);
+  } else if (step) {
+    err = step(ctx);
+  }
+  if (!err) f->maplen = need;
+  return err;
+}
+
+/* ---- Sync, protect, advise ---- */
+
+int mo_fmap_sync(mo_fmap *f, size_t off, size_t len) {
+  size_t ps = mo_os_pagesize(), start, end;
+  if (f->private || !f->writable || len == 0) return 0;
+  start = (f->delta + off) & ~(ps - 1);
+  end = mo_os_pageup(f->delta + off + len);
+  if (end > f->maplen) end = f->maplen;
+  if (end <= start) return 0;
+  return msync(f->region + start, end - start, MS_SYNC) ? errno : 0;
+}
+
+int mo_fmap_protect(mo_fmap *f, int writable) {
+  int old = f->writable;
+  f->writable = writable;
+  if (f->maplen && mprotect(f->region, f->maplen, prot_of(f)) != 0) {
+    f->writable = old;
+    return errno;
+  }
+  return 0;
+}
+
+int mo_fmap_advise(mo_fmap *f, int hint) {
+  static const int advice[] = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM,
+                               MADV_WILLNEED, MADV_DONTNEED};
+  if (f->maplen == 0) return 0;
+  /* on a private map DONTNEED would throw away its changes: not a hint */
+  if (f->private && advice[hint] == MADV_DONTNEED) return 0;
+  return madvise(f->region, f->maplen, advice[hint]) ? errno : 0;
+}

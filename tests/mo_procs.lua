@@ -1,0 +1,84 @@
+-- mo_procs.lua: helpers for specs that start real lua5.4 child processes
+-- and use real files and shared memory (not a spec itself).
+local M = {}
+
+M.lua = os.getenv("LUA") or "lua5.4"
+
+local function pid()
+  local f = io.open("/proc/self/stat")
+  local s = f and f:read("l") or ""
+  if f then f:close() end
+  return s:match("^(%d+)") or tostring(os.time())
+end
+
+local counter = 0
+-- A shared memory name unique to this run ("/mo_test_<pid>_<n>").
+function M.shmname(tag)
+  counter = counter + 1
+  return string.format("/mo_test_%s_%s_%d", pid(), tag or "x", counter)
+end
+
+-- A fresh temporary path (the file exists, empty).
+function M.tmpfile(content)
+  local p = os.tmpname()
+  if content then
+    local f = assert(io.open(p, "wb"))
+    f:write(content)
+    f:close()
+  end
+  return p
+end
+
+function M.readfile(p)
+  local f = assert(io.open(p, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.filesize(p)
+  local f = assert(io.open(p, "rb"))
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+local function script(code)
+  local p = os.tmpname()
+  local f = assert(io.open(p, "w"))
+  f:write('local memobj = require("memobj")\n', code)
+  f:close()
+  return p
+end
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function cmdline(path, args)
+  local t = {M.lua, path}
+  for _, a in ipairs(args or {}) do t[#t + 1] = quote(a) end
+  return table.concat(t, " ") .. " 2>&1"
+end
+
+-- Start a child running `code` (memobj is required for it) with string
+-- arguments in `arg`; returns a handle whose :wait() gives output, ok.
+function M.spawn(code, args)
+  local path = script(code)
+  local h = assert(io.popen(cmdline(path, args), "r"))
+  return {
+    pipe = h,
+    line = function() return h:read("l") end,
+    wait = function()
+      local out = h:read("a")
+      local ok, how, status = h:close()
+      os.remove(path)
+      return out, ok, how, status
+    end,
+  }
+end
+
+-- Run a child to completion: output, ok (exit status 0).
+function M.run(code, args)
+  return M.spawn(code, args).wait()
+end
+
+return M

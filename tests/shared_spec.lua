@@ -1,0 +1,241 @@
+-- shared_spec.lua: memobj.shared: create, attach by name with the
+-- creator's size, modes, permissions, names, unlink, resize, and real
+-- child processes that see each other's writes.
+local memobj = require("memobj")
+local P = require("mo_procs")
+
+local function shm_perm(name)
+  local h = io.popen("stat -c %a /dev/shm" .. name)
+  local s = h:read("l")
+  h:close()
+  return s
+end
+
+local function exists(name)
+  local f = io.open("/dev/shm" .. name)
+  if f then f:close() end
+  return f ~= nil
+end
+
+describe("memobj.shared", function()
+  local names = {}
+  local function newname(tag)
+    local n = P.shmname(tag)
+    names[#names + 1] = n
+    return n
+  end
+  after_each(function()
+    collectgarbage()
+    for _, n in ipairs(names) do os.remove("/dev/shm" .. n) end
+    names = {}
+  end)
+
+  it("creates an object with its fields, and attaches with the exact size", function()
+    local name = newname("fields")
+    local m = assert(memobj.shared(name, 1000))
+    assert.equal("shared", m.kind)
+    assert.equal("kernel", m.persistence)
+    assert.equal(name, m.name)
+    assert.equal(1000, m.size)
+    assert.equal("rw", m.permission)
+    local z = m:array("u8")
+    assert.equal(0, z:sum())
+    z:release()
+    local a = assert(memobj.shared(name))
+    assert.equal(1000, a.size)  -- not the page-rounded size
+    local w, r = m:array("u32"), a:array("u32")
+    w[250] = 0xdeadbeef
+    assert.equal(0xdeadbeef, r[250])
+    w:release()
+    r:release()
+    a:close()
+    m:close()
+    -- closing never unlinks
+    local again = assert(memobj.shared(name))
+    assert.equal(1000, again.size)
+    assert.is_true(again:unlink())
+  end)
+
+  it("is created with mode 0600 unless perm says otherwise", function()
+    local n1, n2 = newname("perm"), newname("perm")
+    local m = assert(memobj.shared(n1, 10))
+    assert.equal("600", shm_perm(n1))
+    local m2 = assert(memobj.shared(n2, 10, {perm = tonumber("640", 8)}))
+    assert.equal("640", shm_perm(n2))
+    m:unlink()
+    m2:unlink()
+    assert.error_matches(function() memobj.shared(newname("p"), 1, {perm = 4096}) end,
+                         "perm must be")
+  end)
+
+  it("creates exclusively by default", function()
+    local name = newname("excl")
+    local m = assert(memobj.shared(name, 64))
+    local x, msg, err = memobj.shared(name, 64)
+    assert.is_nil(x)
+    assert.equal(name .. ": File exists", msg)
+    assert.equal(17, err)
+    -- exclusive = false attaches to an object of the same size
+    local y = assert(memobj.shared(name, 64, {exclusive = false}))
+    assert.equal(64, y.size)
+    x, msg, err = memobj.shared(name, 65, {exclusive = false})
+    assert.is_nil(x)
+    assert.matches("exists with size 64, not 65", msg)
+    assert.equal(17, err)
+    -- and creates when there is nothing
+    local n2 = newname("nonexcl")
+    local z = assert(memobj.shared(n2, 8, {exclusive = false}))
+    assert.equal(8, z.size)
+    m:unlink()
+    z:unlink()
+  end)
+
+  it("attaches read-only", function()
+    local name = newname("ro")
+    local m = assert(memobj.shared(name, 16))
+    m:array("u8")[1] = 42
+    local r = assert(memobj.shared(name, nil, {mode = "r"}))
+    assert.equal("r", r.permission)
+    local a = r:array("u8")
+    assert.equal(42, a[1])
+    assert.error_matches(function() a[1] = 1 end, "read%-only")
+    a:release()
+    assert.error_matches(function() r:protect("rw") end, "protect")
+    assert.error_matches(function() r:resize(32) end, "resize")
+    assert.equal(16, r.size)
+    m:unlink()
+  end)
+
+  it("returns nil, message, errno when the name does not exist", function()
+    local name = newname("none")
+    local m, msg, err = memobj.shared(name)
+    assert.is_nil(m)
+    assert.equal(name .. ": No such file or directory", msg)
+    assert.equal(2, err)
+  end)
+
+  it("validates names", function()
+    for _, bad in ipairs({"noslash", "/", "/a/b", "/a\0b", "/" .. string.rep("x", 256), ""}) do
+      assert.error_matches(function() memobj.shared(bad, 10) end,
+                           "bad argument #1 to 'shared'")
+    end
+    assert.error_matches(function() memobj.shared(newname("m"), 10, {mode = "w"}) end,
+                         "unknown mode 'w'")
+    assert.error_matches(function() memobj.shared(newname("m"), -1) end,
+                         "non%-negative")
+  end)
+
+  it("unlinks only when asked; mappings survive the unlink", function()
+    local name = newname("unlink")
+    local m = assert(memobj.shared(name, 100))
+    local a = m:array("u8")
+    a[100] = 9
+    assert.is_true(exists(name))
+    assert.is_true(m:unlink())
+    assert.is_false(exists(name))
+    assert.equal(9, a[100])
+    a[1] = 3
+    assert.equal(3, a[1])
+    local x, msg, err = m:unlink()
+    assert.is_nil(x)
+    assert.matches("No such file", msg)
+    assert.equal(2, err)
+    assert.is_nil((memobj.shared(name)))
+    assert.error_matches(function() memobj.heap(1):unlink() end,
+                         "heap memory has no name to unlink")
+  end)
+
+  it("resizes, keeping data, with zeros past the old size", function()
+    local name = newname("resize")
+    local m = assert(memobj.shared(name, 10))
+    m:array("u8"):fill(5)
+    collectgarbage()
+    m:resize(3)
+    m:resize(10000)
+    assert.equal(10000, m.size)
+    local a = m:array("u8")
+    assert.equal(15, a:sum())
+    a:release()
+    local b = assert(memobj.shared(name))
+    assert.equal(10000, b.size)
+    m:resize(0)
+    assert.equal(0, assert(memobj.shared(name)).size)
+    m:unlink()
+  end)
+
+  it("with max grows in place under attached views", function()
+    local name = newname("max")
+    local m = assert(memobj.shared(name, 100, {max = 1 << 20}))
+    local ptr = m.pointer
+    local v = m:array("i32", 0, 25)
+    v[25] = -1
+    m:resize(1 << 20)
+    assert.equal(ptr, m.pointer)
+    assert.equal(-1, v[25])
+    assert.equal(1 << 20, assert(memobj.shared(name)).size)
+    v:release()
+    m:unlink()
+  end)
+
+  it("supports zero-length objects", function()
+    local name = newname("zero")
+    local m = assert(memobj.shared(name, 0))
+    assert.equal(0, m.size)
+    assert.equal(0, assert(memobj.shared(name)).size)
+    m:unlink()
+  end)
+
+  it("attaches to an object made by another program with its whole size", function()
+    local name = newname("foreign")
+    local f = assert(io.open("/dev/shm" .. name, "wb"))
+    f:write("hello")
+    f:close()
+    local m = assert(memobj.shared(name))
+    assert.equal(5, m.size)
+    assert.equal(string.byte("o"), m:array("u8")[5])
+    m:unlink()
+  end)
+
+  it("a child sees the creator's writes and the creator sees the child's", function()
+    local name = newname("child")
+    local m = assert(memobj.shared(name, 4096))
+    local a = m:array("i64")
+    for i = 1, 256 do a[i] = i * 3 end
+    local out, ok = P.run([[
+      local name = ...
+      local m = assert(memobj.shared(name))
+      assert(m.size == 4096, "size " .. m.size)
+      local a = m:array("i64")
+      local s = 0
+      for i = 1, 256 do s = s + a[i] end
+      print("sum", s)
+      for i = 257, 512 do a[i] = -i end
+      a:release()
+      m:close()
+    ]], {name})
+    assert.is_true(ok, out)
+    assert.matches("sum\t" .. 3 * 256 * 257 // 2, out)
+    local s = 0
+    for i = 257, 512 do s = s + a[i] end
+    assert.equal(-(257 + 512) * 256 // 2, s)
+    assert.is_true(exists(name))  -- the child's exit did not unlink
+    a:release()
+    m:unlink()
+  end)
+
+  it("sync, advise and protect work", function()
+    local name = newname("misc")
+    local m = assert(memobj.shared(name, 8192))
+    assert.is_true(m:sync())
+    assert.is_true(m:sync(10, 100))
+    for _, h in ipairs({"normal", "sequential", "random", "willneed", "dontneed"}) do
+      assert.is_true(m:advise(h))
+    end
+    m:protect("r")
+    assert.error_matches(function() m:array("u8")[1] = 1 end, "read%-only")
+    collectgarbage()
+    m:protect("rw")
+    m:array("u8")[1] = 1
+    m:unlink()
+  end)
+end)
