@@ -17,10 +17,11 @@ HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need.
-DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make
+DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make \
+  libmimalloc2.0
 CHECK_PKGS := valgrind
 
-.PHONY: all deps test check demo bench install clean cmodule packagecheck
+.PHONY: all deps test check demo bench install clean cmodule testc packagecheck
 
 all: $(SO)
 
@@ -56,8 +57,14 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
+# Test-only C helper: raw writes for the debug heap specs.
+testc: $(BUILD)/poke.so
+$(BUILD)/poke.so: tests/c/poke.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -shared -o $@ $<
+
 test: deps
-	@$(MAKE) --no-print-directory all cmodule
+	@$(MAKE) --no-print-directory all cmodule testc
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -65,12 +72,12 @@ test: deps
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testc
 	@echo "== AddressSanitizer + UBSan"
 	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
-	@$(MAKE) --no-print-directory all cmodule
+	@$(MAKE) --no-print-directory all cmodule testc
 	@echo "== valgrind memcheck"
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
 	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh

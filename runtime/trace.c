@@ -298,7 +298,8 @@ static void trace_hook(lua_State *L, lua_Debug *ar) {
 
 static void tracer_free(tracer *t) {
   site *s, *next;
-  long long bytes = (long long)(t->cap * sizeof(slot) + t->sitecap * sizeof(site *));
+  long long bytes = (long long)(sizeof *t + t->cap * sizeof(slot) +
+                                t->sitecap * sizeof(site *));
   for (s = t->all; s; s = next) {
     next = s->next;
     bytes += (long long)(sizeof *s + strlen(s->short_src) + strlen(s->source) + 2);
