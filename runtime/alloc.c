@@ -60,8 +60,8 @@ void mo_domain_free(mo_allocator *a, void *raw) {
 }
 
 void mo_domain_count(mo_allocator *a, long blocks, long long bytes) {
-  if (blocks) __atomic_add_fetch(&a->count, (size_t)blocks, __ATOMIC_RELAXED);
-  if (bytes) __atomic_add_fetch(&a->bytes, (size_t)bytes, __ATOMIC_RELAXED);
+  if (blocks) MO_COUNT_ADD(&a->count, (size_t)blocks);
+  if (bytes) MO_COUNT_ADD(&a->bytes, (size_t)bytes);
 }
 
 /* ---- Blocks of the heap kind ---- */

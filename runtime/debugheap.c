@@ -26,7 +26,7 @@ typedef struct mo_dbgrec {
 } mo_dbgrec;
 
 int mo_debug_on = 0;
-_Thread_local int mo_debug_damaged = 0;
+MO_TLS int mo_debug_damaged = 0;
 static _Thread_local char pending[1024];   /* reports waiting for a Lua state */
 
 static mo_dbgrec *live;                    /* registry of guarded blocks */

@@ -8,6 +8,17 @@
 
 #include "core.h"
 
+/* Counters are updated with relaxed loads and stores, not atomic
+** read-modify-writes: exact with one thread, never torn with several
+** (updates racing in two threads may be lost), and free of lock prefixes
+** on the paths that make and free every object. */
+#define MO_COUNT_ADD(p, v) \
+  __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
+                   __ATOMIC_RELAXED)
+/* Thread-local state that the common paths read: the initial-exec model
+** makes it one load instead of a __tls_get_addr call. */
+#define MO_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* ---- Allocator domains (runtime/alloc.c) ---- */
 
 /* A set of allocation functions. Domains are never freed: every block
@@ -21,7 +32,7 @@ typedef struct mo_allocator {
   char name[64];                               /* spec.name, or library */
   char library[128];                           /* "" for the process */
   char sym[4][48];                             /* malloc free realloc aligned */
-  size_t count, bytes;                         /* live blocks (atomic) */
+  size_t count, bytes;                         /* live blocks */
   struct mo_allocator *next;                   /* every domain ever made */
 } mo_allocator;
 
@@ -47,7 +58,7 @@ void mo_block_free(mo_block *b, unsigned char *p, size_t n);
 extern int mo_debug_on;                  /* memobj.debug(true) */
 /* Set when freeing or resizing found a damaged block; the report waits
 ** for the caller that has a lua_State (close raises, __gc warns). */
-extern _Thread_local int mo_debug_damaged;
+extern MO_TLS int mo_debug_damaged;
 void mo_debug_report(lua_State *L, int raise);
 static inline void mo_debug_after(lua_State *L, int raise) {
   if (MO_UNLIKELY(mo_debug_damaged)) mo_debug_report(L, raise);

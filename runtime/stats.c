@@ -17,7 +17,7 @@
 typedef struct kstat {
   const char *name;           /* the kind's name (static string) */
   const memobj_kind *kind;    /* the kind that claimed the slot */
-  size_t count, bytes, peak;  /* atomic */
+  size_t count, bytes, peak;  /* MO_COUNT_ADD */
 } kstat;
 
 /* The kinds of the contract are listed from the start, so stats() shows
@@ -29,12 +29,12 @@ static kstat slots[NSLOTS] = {
   {"string", NULL, 0, 0, 0}, {"foreign", NULL, 0, 0, 0}};
 static int nslots = 6;
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static size_t runtime_bytes;  /* atomic */
+static size_t runtime_bytes;
 
 /* A constructor sets the size after mo_mem_new: the newest object is
 ** counted when the next runtime event (another object, stats(), resize,
 ** release) comes, by which time its constructor has returned. */
-static _Thread_local memobj_mem *pending;
+static MO_TLS memobj_mem *pending;
 
 /* ---- Counting ---- */
 
@@ -64,14 +64,11 @@ static kstat *slot_of(const memobj_kind *k) {
 
 static void add(kstat *s, long count, long long bytes) {
   size_t now, peak;
-  if (count) __atomic_add_fetch(&s->count, (size_t)count, __ATOMIC_RELAXED);
-  now = __atomic_add_fetch(&s->bytes, (size_t)bytes, __ATOMIC_RELAXED);
-  if (bytes <= 0) return;
+  if (count) MO_COUNT_ADD(&s->count, (size_t)count);
+  now = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED) + (size_t)bytes;
+  __atomic_store_n(&s->bytes, now, __ATOMIC_RELAXED);
   peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
-  while (now > peak && !__atomic_compare_exchange_n(&s->peak, &peak, now, 1,
-                                                    __ATOMIC_RELAXED,
-                                                    __ATOMIC_RELAXED))
-    ;
+  if (bytes > 0 && now > peak) __atomic_store_n(&s->peak, now, __ATOMIC_RELAXED);
 }
 
 static void settle(memobj_mem *m) {
@@ -107,7 +104,7 @@ void mo_stats_resize(memobj_mem *m) {
 }
 
 void mo_stats_runtime(long long delta) {
-  __atomic_add_fetch(&runtime_bytes, (size_t)delta, __ATOMIC_RELAXED);
+  MO_COUNT_ADD(&runtime_bytes, (size_t)delta);
 }
 
 /* ---- memobj.stats() ---- */
