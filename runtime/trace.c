@@ -311,13 +311,17 @@ static void tracer_free(tracer *t) {
   mo_stats_runtime(-bytes);
 }
 
-static void sethooks(lua_State *L, lua_Hook h, int mask, int count) {
+/* Set a hook on L and on the main thread. With `only_ours`, a thread
+** whose hook is not the tracer's keeps its own. */
+static void sethooks(lua_State *L, lua_Hook h, int mask, int count,
+                     int only_ours) {
   lua_State *main;
-  lua_sethook(L, h, mask, count);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   main = lua_tothread(L, -1);
   lua_pop(L, 1);
-  if (main && main != L) lua_sethook(main, h, mask, count);
+  if (!only_ours || lua_gethook(L) == trace_hook) lua_sethook(L, h, mask, count);
+  if (main && main != L && (!only_ours || lua_gethook(main) == trace_hook))
+    lua_sethook(main, h, mask, count);
 }
 
 /* Stop tracing L: from here on the original allocator serves it directly
@@ -327,7 +331,7 @@ static void trace_stop(lua_State *L) {
   tracer *t = active(L);
   if (t == NULL) return;
   lua_setallocf(L, t->f, t->ud);
-  if (lua_gethook(L) == trace_hook) sethooks(L, t->oldhook, t->oldmask, t->oldcount);
+  sethooks(L, t->oldhook, t->oldmask, t->oldcount, 1);
   tracer_free(t);
 }
 
@@ -377,7 +381,7 @@ static int l_start(lua_State *L) {
   t->oldcount = lua_gethookcount(L);
   t->f = lua_getallocf(L, &t->ud);
   lua_setallocf(L, trace_alloc, t);
-  sethooks(L, trace_hook, LUA_MASKLINE | LUA_MASKCALL | LUA_MASKRET, 0);
+  sethooks(L, trace_hook, LUA_MASKLINE | LUA_MASKCALL | LUA_MASKRET, 0, 0);
   return 0;
 }
 

@@ -269,8 +269,8 @@ describe("memobj.debug and memobj.check", function()
   end)
 
   it("says true and how many blocks it checked when all is intact", function()
-    local ms = {}
-    for i = 1, 5 do ms[i] = memobj.heap(i * 100) end
+    local ms = {memobj.heap(0)}
+    for i = 2, 6 do ms[i] = memobj.heap(i * 100, {align = 1 << i}) end
     local ok, n = memobj.check()
     assert.is_true(ok)
     assert.is_true(n >= 5)
@@ -539,6 +539,19 @@ describe("memobj.trace", function()
     assert.is_table(e)
     assert.is_true(e.count >= 300)
     assert.equal(300, #keep)
+  end)
+
+  it("suspends a debug hook while tracing and restores it on stop", function()
+    local n = 0
+    local function h() n = n + 1 end
+    debug.sethook(h, "l")
+    memobj.trace.start()
+    assert.equal("external hook", (debug.gethook()))
+    memobj.trace.stop()
+    local now = debug.gethook()
+    debug.sethook()
+    assert.equal(h, now)
+    assert.is_true(n > 0)
   end)
 
   it("counts its tables as runtime bytes and frees them on stop", function()
