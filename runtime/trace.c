@@ -20,6 +20,7 @@ typedef struct site {
   struct site *hnext;     /* chain in the site hash */
   struct site *next;      /* list of every site */
   struct site *parent;    /* caller's site, or NULL */
+  uint32_t idx;           /* in tracer.sitev */
   const char *srcptr;     /* ar.source seen: a lookup key, never read */
   int line;
   size_t bytes, count;    /* live traced Lua blocks made here */
@@ -27,10 +28,19 @@ typedef struct site {
   char short_src[];       /* what snapshots show */
 } site;
 
-typedef struct slot {     /* pointer table entry; ptr NULL: empty */
+typedef struct slot {     /* a traced block and its site */
   void *ptr;
   site *s;
 } slot;
+
+/* A pointer table entry packs the block address (>> 4: blocks are 16
+** bytes apart or more) and the site's index in 8 bytes; 0 is empty.
+** Addresses must be below 2^48 (user space on Linux). */
+typedef uint64_t entry;
+#define SITEBITS 20
+#define NOSITE ((uint32_t)1 << SITEBITS)     /* sites beyond are not traced */
+#define KEY(p) ((uint64_t)(uintptr_t)(p) >> 4)
+#define ENTRY(p, idx) (KEY(p) << SITEBITS | (idx))
 
 typedef struct tracer {
   lua_Alloc f;            /* the wrapped allocator */
@@ -44,10 +54,12 @@ typedef struct tracer {
                              block lives: spares the hook a strcmp */
   site **sites;           /* site hash */
   size_t nsites, sitecap;
+  site **sitev;           /* sites by index */
+  size_t sitevcap;
   site *all;
   slot pend[NPEND];       /* newest traced blocks, not yet in tab */
   unsigned pendhead;
-  slot *tab;              /* live traced blocks */
+  entry *tab;             /* live traced blocks */
   size_t used, cap;
   int lossy;              /* the table could not grow: some blocks missed */
   lua_Hook oldhook;       /* the hook start() replaced, restored by stop() */
@@ -61,17 +73,21 @@ static const char sentinel_key = 0;  /* registry: stops tracing at close */
 /* Blocks sit 16 bytes apart or more; an odd multiplier permutes the low
 ** bits, so distinct blocks spread over the table. (Mixing in the high
 ** half measured slower: Lua frees in address order, which this keeps.) */
+static size_t keyhash(uint64_t key, size_t cap) {
+  return (size_t)(key * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
 static size_t ptrhash(const void *p, size_t cap) {
-  return (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+  return keyhash(KEY(p), cap);
 }
 
 static int tab_grow(tracer *t) {
   size_t cap = t->cap ? 2 * t->cap : 4096, i, j;
-  slot *nt = (slot *)calloc(cap, sizeof *nt);
+  entry *nt = (entry *)calloc(cap, sizeof *nt);
   if (nt == NULL) return 0;
   for (i = 0; i < t->cap; i++) {
-    if (t->tab[i].ptr == NULL) continue;
-    for (j = ptrhash(t->tab[i].ptr, cap); nt[j].ptr; j = (j + 1) & (cap - 1))
+    if (t->tab[i] == 0) continue;
+    for (j = keyhash(t->tab[i] >> SITEBITS, cap); nt[j]; j = (j + 1) & (cap - 1))
       ;
     nt[j] = t->tab[i];
   }
@@ -84,14 +100,14 @@ static int tab_grow(tracer *t) {
 
 static void tab_insert(tracer *t, void *p, site *s) {
   size_t i;
-  if (2 * (t->used + 1) > t->cap && !tab_grow(t)) {
+  if (KEY(p) >> (64 - SITEBITS) || s->idx >= NOSITE ||
+      (2 * (t->used + 1) > t->cap && !tab_grow(t))) {
     t->lossy = 1;  /* the block stays counted at its site, but its free */
     return;        /* will not be seen: the site keeps its bytes */
   }
-  for (i = ptrhash(p, t->cap); t->tab[i].ptr; i = (i + 1) & (t->cap - 1))
+  for (i = ptrhash(p, t->cap); t->tab[i]; i = (i + 1) & (t->cap - 1))
     ;
-  t->tab[i].ptr = p;
-  t->tab[i].s = s;
+  t->tab[i] = ENTRY(p, s->idx);
   t->used++;
 }
 
@@ -115,6 +131,8 @@ static void remember(tracer *t, void *p, size_t n) {
 /* Remove p if traced; backward-shift deletion keeps probe chains whole. */
 static void forget(tracer *t, void *p, size_t n) {
   size_t i, j, k;
+  uint64_t key = KEY(p);
+  site *s;
   for (i = 0; i < NPEND; i++)
     if (t->pend[i].ptr == p) {
       t->pend[i].s->bytes -= n;
@@ -123,17 +141,19 @@ static void forget(tracer *t, void *p, size_t n) {
       return;
     }
   if (t->used == 0) return;
-  for (i = ptrhash(p, t->cap); t->tab[i].ptr != p; i = (i + 1) & (t->cap - 1))
-    if (t->tab[i].ptr == NULL) return;  /* made before tracing */
-  t->tab[i].s->bytes -= n;
-  t->tab[i].s->count--;
+  for (i = keyhash(key, t->cap); (t->tab[i] >> SITEBITS) != key;
+       i = (i + 1) & (t->cap - 1))
+    if (t->tab[i] == 0) return;  /* made before tracing */
+  s = t->sitev[t->tab[i] & (NOSITE - 1)];
+  s->bytes -= n;
+  s->count--;
   t->used--;
   for (j = i;;) {
-    t->tab[i].ptr = NULL;
+    t->tab[i] = 0;
     for (;;) {
       j = (j + 1) & (t->cap - 1);
-      if (t->tab[j].ptr == NULL) return;
-      k = ptrhash(t->tab[j].ptr, t->cap);
+      if (t->tab[j] == 0) return;
+      k = keyhash(t->tab[j] >> SITEBITS, t->cap);
       /* move j back to i unless its home k lies cyclically in (i, j] */
       if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
       break;
@@ -213,6 +233,14 @@ static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
     if (!sites_grow(t)) return NULL;
     h = sitehash(parent, ar->source, line, t->sitecap);
   }
+  if (t->nsites == t->sitevcap) {
+    size_t cap = t->sitevcap ? 2 * t->sitevcap : 256;
+    site **nv = (site **)realloc(t->sitev, cap * sizeof *nv);
+    if (nv == NULL) return NULL;
+    mo_stats_runtime((long long)((cap - t->sitevcap) * sizeof *nv));
+    t->sitev = nv;
+    t->sitevcap = cap;
+  }
   lsrc = strlen(ar->source) + 1;
   lshort = strlen(ar->short_src) + 1;
   s = (site *)malloc(sizeof *s + lshort + lsrc);
@@ -224,6 +252,8 @@ static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
   s->line = line;
   s->parent = parent;
   s->bytes = s->count = 0;
+  s->idx = (uint32_t)t->nsites;
+  t->sitev[t->nsites] = s;
   s->hnext = t->sites[h];
   t->sites[h] = s;
   s->next = t->all;
@@ -298,14 +328,15 @@ static void trace_hook(lua_State *L, lua_Debug *ar) {
 
 static void tracer_free(tracer *t) {
   site *s, *next;
-  long long bytes = (long long)(sizeof *t + t->cap * sizeof(slot) +
-                                t->sitecap * sizeof(site *));
+  long long bytes = (long long)(sizeof *t + t->cap * sizeof(entry) +
+                                (t->sitecap + t->sitevcap) * sizeof(site *));
   for (s = t->all; s; s = next) {
     next = s->next;
     bytes += (long long)(sizeof *s + strlen(s->short_src) + strlen(s->source) + 2);
     free(s);
   }
   free(t->sites);
+  free(t->sitev);
   free(t->tab);
   free(t);
   mo_stats_runtime(-bytes);
