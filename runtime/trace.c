@@ -50,8 +50,8 @@ typedef struct tracer {
   site *cur;              /* where the running Lua code is */
   const char *cursrc;     /* source of the running function; NULL after a
                              call or return until the next line event */
-  const char *vsrc;       /* a source text already compared, while its
-                             block lives: spares the hook a strcmp */
+  const char *vsrc;       /* the source text last compared with a site's
+                             copy; watched: freeing its block clears it */
   site **sites;           /* site hash */
   size_t nsites, sitecap;
   site **sitev;           /* sites by index */
@@ -59,6 +59,12 @@ typedef struct tracer {
   site *all;
   slot pend[NPEND];       /* newest traced blocks, not yet in tab */
   unsigned pendhead;
+  uint8_t pendcnt[64];    /* pend entries by KEY & 63: most frees skip
+                             the scan of pend */
+  size_t vepoch;          /* changes whenever vsrc does */
+  struct lcent { const char *src; int line; size_t epoch; struct site *s; } lc[256];
+                          /* line cache: sites of vsrc by line, valid while
+                             vsrc stays what it was (same epoch) */
   entry *tab;             /* live traced blocks */
   size_t used, cap;
   int lossy;              /* the table could not grow: some blocks missed */
@@ -123,9 +129,13 @@ static void remember(tracer *t, void *p, size_t n) {
   if (t->cap) __builtin_prefetch(&t->tab[ptrhash(p, t->cap)], 1);
   old = &t->pend[t->pendhead];
   t->pendhead = (t->pendhead + 1) % NPEND;
-  if (old->ptr) tab_insert(t, old->ptr, old->s);
+  if (old->ptr) {
+    t->pendcnt[KEY(old->ptr) & 63]--;
+    tab_insert(t, old->ptr, old->s);
+  }
   old->ptr = p;
   old->s = s;
+  t->pendcnt[KEY(p) & 63]++;
 }
 
 /* Remove p if traced; backward-shift deletion keeps probe chains whole. */
@@ -133,13 +143,15 @@ static void forget(tracer *t, void *p, size_t n) {
   size_t i, j, k;
   uint64_t key = KEY(p);
   site *s;
-  for (i = 0; i < NPEND; i++)
-    if (t->pend[i].ptr == p) {
-      t->pend[i].s->bytes -= n;
-      t->pend[i].s->count--;
-      t->pend[i].ptr = NULL;
-      return;
-    }
+  if (t->pendcnt[key & 63])
+    for (i = 0; i < NPEND; i++)
+      if (t->pend[i].ptr == p) {
+        t->pend[i].s->bytes -= n;
+        t->pend[i].s->count--;
+        t->pend[i].ptr = NULL;
+        t->pendcnt[key & 63]--;
+        return;
+      }
   if (t->used == 0) return;
   for (i = keyhash(key, t->cap); (t->tab[i] >> SITEBITS) != key;
        i = (i + 1) & (t->cap - 1))
@@ -170,8 +182,10 @@ static void *trace_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   void *p;
   if (ptr) {
     if (t->cap) __builtin_prefetch(&t->tab[ptrhash(ptr, t->cap)]);
-    if ((const char *)ptr <= t->vsrc && t->vsrc < (const char *)ptr + osize)
+    if ((const char *)ptr <= t->vsrc && t->vsrc < (const char *)ptr + osize) {
       t->vsrc = NULL;  /* that source text may be gone */
+      t->vepoch++;
+    }
   }
   p = t->f(t->ud, ptr, osize, nsize);
   if (nsize == 0) {
@@ -211,13 +225,20 @@ static int sites_grow(tracer *t) {
 /* The site for (parent, source, line); NULL only when out of memory. The
 ** pointer is the fast key; the copied text guards against a new chunk
 ** whose source string reuses the address of a collected one. */
+static void set_vsrc(tracer *t, const char *src) {
+  if (t->vsrc != src) {
+    t->vsrc = src;
+    t->vepoch++;
+  }
+}
+
 static site *site_find(tracer *t, site *parent, const char *src, int line) {
   site *s;
   if (t->sitecap == 0) return NULL;
   for (s = t->sites[sitehash(parent, src, line, t->sitecap)]; s; s = s->hnext)
     if (s->srcptr == src && s->line == line && s->parent == parent &&
-        (src == t->vsrc || strcmp(s->source, src) == 0)) {
-      t->vsrc = src;
+        strcmp(s->source, src) == 0) {
+      set_vsrc(t, src);
       return s;
     }
   return NULL;
@@ -248,7 +269,8 @@ static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
   memcpy(s->short_src, ar->short_src, lshort);
   s->source = s->short_src + lshort;
   memcpy(s->source, ar->source, lsrc);
-  s->srcptr = t->vsrc = ar->source;
+  s->srcptr = ar->source;
+  set_vsrc(t, ar->source);
   s->line = line;
   s->parent = parent;
   s->bytes = s->count = 0;
@@ -293,6 +315,7 @@ static void trace_hook(lua_State *L, lua_Debug *ar) {
   tracer *t = active(L);
   lua_Debug up;
   site *s;
+  struct lcent *lc;
   if (t == NULL) {
     lua_sethook(L, NULL, 0, 0);
     return;
@@ -315,13 +338,25 @@ static void trace_hook(lua_State *L, lua_Debug *ar) {
     if (lua_getinfo(L, "S", ar)) t->cur = site_at(t, L, 0, ar);
     return;
   }
-  if (t->cursrc && (s = site_find(t, NULL, t->cursrc, ar->currentline))) {
-    t->cur = s;
+  lc = &t->lc[ar->currentline & 255];
+  if (t->cursrc && lc->src == t->cursrc && lc->line == ar->currentline &&
+      lc->epoch == t->vepoch) {
+    t->cur = lc->s;  /* the text at vsrc is still the one checked */
     return;
   }
-  if (!lua_getinfo(L, "S", ar)) return;
-  t->cursrc = ar->source;  /* alive while its function runs */
-  t->cur = site_get(t, NULL, ar, ar->currentline);
+  if (t->cursrc && (s = site_find(t, NULL, t->cursrc, ar->currentline))) {
+    t->cur = s;
+  } else {
+    if (!lua_getinfo(L, "S", ar)) return;
+    t->cursrc = ar->source;  /* alive while its function runs */
+    t->cur = s = site_get(t, NULL, ar, ar->currentline);
+  }
+  if (s && t->cursrc == t->vsrc) {
+    lc->src = t->cursrc;
+    lc->line = ar->currentline;
+    lc->epoch = t->vepoch;
+    lc->s = s;
+  }
 }
 
 /* ---- start / stop ---- */

@@ -541,6 +541,27 @@ describe("memobj.trace", function()
     assert.equal(300, #keep)
   end)
 
+  it("keeps chunks apart when a new one reuses a collected source's memory", function()
+    memobj.trace.start()
+    local keep = {}
+    for i = 1, 60 do
+      local f = load("local t = ...\nt[#t + 1] = {1, 2, 3}\nt[#t + 1] = {4}",
+                     "=chunk" .. i)
+      f(keep)
+      f = nil
+      collectgarbage()
+    end
+    local seen = {}
+    for _, e in ipairs(memobj.trace.snapshot()) do
+      if e.source:match("^chunk%d+$") then seen[e.source .. ":" .. e.line] = e.count end
+    end
+    for i = 1, 60 do
+      assert.is_true((seen["chunk" .. i .. ":2"] or 0) >= 1, "chunk" .. i .. ":2")
+      assert.is_true((seen["chunk" .. i .. ":3"] or 0) >= 1, "chunk" .. i .. ":3")
+    end
+    assert.equal(120, #keep)
+  end)
+
   it("suspends a debug hook while tracing and restores it on stop", function()
     local n = 0
     local function h() n = n + 1 end
