@@ -33,13 +33,14 @@ typedef struct slot {     /* a traced block and its site */
   site *s;
 } slot;
 
-/* A pointer table entry packs the block address (>> 4: blocks are 16
-** bytes apart or more) and the site's index in 8 bytes; 0 is empty.
-** Addresses must be below 2^48 (user space on Linux). */
+/* A pointer table entry packs the block address (>> 3: Lua's blocks are
+** aligned for any type, so 8 bytes apart at least) and the site's index
+** in 8 bytes; 0 is empty. Addresses must be below 2^47 (user space on
+** Linux); a block above is counted but not followed (lossy). */
 typedef uint64_t entry;
 #define SITEBITS 20
 #define NOSITE ((uint32_t)1 << SITEBITS)     /* sites beyond are not traced */
-#define KEY(p) ((uint64_t)(uintptr_t)(p) >> 4)
+#define KEY(p) ((uint64_t)(uintptr_t)(p) >> 3)
 #define ENTRY(p, idx) (KEY(p) << SITEBITS | (idx))
 
 typedef struct tracer {
@@ -76,11 +77,11 @@ static const char sentinel_key = 0;  /* registry: stops tracing at close */
 
 /* ---- Pointer table (called from inside the allocator: libc only) ---- */
 
-/* Blocks sit 16 bytes apart or more; an odd multiplier permutes the low
-** bits, so distinct blocks spread over the table. (Mixing in the high
-** half measured slower: Lua frees in address order, which this keeps.) */
+/* An odd multiplier permutes the low bits of the address / 16 (malloc's
+** blocks are 16-aligned), so distinct blocks spread over the table.
+** (Mixing in the high half measured slower.) */
 static size_t keyhash(uint64_t key, size_t cap) {
-  return (size_t)(key * 0x9E3779B97F4A7C15ull) & (cap - 1);
+  return (size_t)((key >> 1) * 0x9E3779B97F4A7C15ull) & (cap - 1);
 }
 
 static size_t ptrhash(const void *p, size_t cap) {
