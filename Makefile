@@ -17,11 +17,11 @@ HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need.
-DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev lua-busted pkg-config gcc make \
+DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
   libmimalloc2.0
 CHECK_PKGS := valgrind
 
-.PHONY: all deps test check demo bench install clean cmodule testc packagecheck
+.PHONY: all deps test check demo bench install clean cmodule testc packagecheck fuzz
 
 all: $(SO)
 
@@ -100,6 +100,33 @@ install: $(SO)
 	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
 	  > $(DESTDIR)$(PC_DIR)/memobj.pc
+
+# Fuzzing: libFuzzer targets (clang) linked with every memobj source,
+# FUZZ_SECONDS each, then the Lua-level random-operation fuzzer under ASan.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_lua.h $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Iruntime -o $@ $< $(SRCS) \
+	  $(shell pkg-config --libs lua5.4 libffi) -lrt -lm -ldl
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) clang libclang-rt-14-dev"
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS) BUILD=$(BUILD)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/corpus/$$(basename $$t); \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/corpus/$$(basename $$t) tests/fuzz/seeds/$$(basename $$t) 2>&1 \
+	    | grep -E "^(stat::number_of_executed_units|==|SUMMARY|difference)" || exit 1; \
+	done
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all
+	@echo "== random operations under ASan"
+	@for seed in 1 2 3 4 5 6 7 8; do \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/ops.lua $$seed 20000 2>&1 | grep -v WARNING || exit 1; \
+	done
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
 # temporary tree, offline, then require the installed module.

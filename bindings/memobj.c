@@ -16,6 +16,7 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   /* memory kinds */
   mo_heap_open(L);
   mo_string_open(L);
+  mo_foreign_open(L);
   mo_mapped_open(L);
   mo_shared_open(L);
   /* access kinds */

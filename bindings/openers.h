@@ -11,6 +11,7 @@
 /* memory kinds (memobj/) */
 void mo_heap_open(lua_State *L);
 void mo_string_open(lua_State *L);
+void mo_foreign_open(lua_State *L);
 void mo_mapped_open(lua_State *L);
 void mo_shared_open(lua_State *L);
 

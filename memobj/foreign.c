@@ -1,0 +1,97 @@
+/*
+** foreign.c: the "foreign" memory kind: bytes owned by C code (a pointer
+** returned by a C function through memobj.ffi). The object does not own
+** the bytes unless it is given a `free` function, which it calls once,
+** on close or collection.
+*/
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include "../runtime/core.h"
+#include "../bindings/ffi.h"
+
+typedef struct foreign_mem {
+  memobj_mem base;
+  void (*freefn)(void *);  /* NULL: the bytes are not ours to free */
+  int maywrite;            /* created "rw": protect may go back to "rw" */
+} foreign_mem;
+
+static void foreign_release(memobj_mem *m) {
+  foreign_mem *f = (foreign_mem *)m;
+  if (f->freefn && m->ptr) f->freefn(m->ptr);
+  f->freefn = NULL;
+}
+
+/* Permission is enforced by views, as for heap memory: the pages belong
+** to C code and are never mprotect'ed. */
+static int foreign_protect(memobj_mem *m, int writable) {
+  return writable && !((foreign_mem *)m)->maywrite ? EACCES : 0;
+}
+
+static const memobj_kind foreign_kind = {
+  "foreign", "volatile", NULL, NULL, foreign_release, NULL, foreign_protect,
+  NULL
+};
+
+/*
+** The free option: a memobj.ffi function taking one pointer, or the
+** address of a C function void f(void *). Returns the address; the
+** value itself is kept in the object's user value, so a function keeps
+** its library loaded until the object is gone.
+*/
+static void (*checkfree(lua_State *L, int idx))(void *) {
+  const mo_sig *sig;
+  void *p = mo_ffi_fnaddr(L, idx, &sig);
+  int ok;
+  if (p) {
+    if (sig->nargs != 1 || sig->args[0] != MO_FT_POINTER)
+      luaL_error(L, "memobj: foreign: option 'free' must take one 'pointer'");
+  } else {
+    lua_Integer n = lua_tointegerx(L, idx, &ok);
+    if (!ok || n == 0)
+      luaL_error(L, "memobj: foreign: option 'free' must be a memobj.ffi "
+                    "function or the address of a C function");
+    p = (void *)(uintptr_t)n;
+  }
+  return (void (*)(void *))p;
+}
+
+/* memobj.foreign(pointer, size [, {mode=, free=}]) */
+static int l_foreign(lua_State *L) {
+  lua_Integer addr = luaL_checkinteger(L, 1);
+  size_t size = mo_checksize(L, 2);
+  void (*freefn)(void *) = NULL;
+  int rw = 1;
+  foreign_mem *f;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (lua_getfield(L, 3, "mode") != LUA_TNIL) {
+      const char *mode = lua_tostring(L, -1);
+      if (mode == NULL || (strcmp(mode, "r") != 0 && strcmp(mode, "rw") != 0))
+        luaL_error(L, "memobj: foreign: option 'mode' must be \"r\" or \"rw\"");
+      rw = mode[1] == 'w';
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 3, "free") != LUA_TNIL) freefn = checkfree(L, -1);
+  } else {
+    lua_pushnil(L);
+  }
+  /* the free value (or nil) is at the top */
+  luaL_argcheck(L, addr != 0 || size == 0, 1, "NULL pointer with a size");
+  luaL_argcheck(L, (uintptr_t)addr <= UINTPTR_MAX - size, 2,
+                "range wraps around the address space");
+  f = (foreign_mem *)mo_mem_new(L, &foreign_kind, sizeof(foreign_mem));
+  f->base.ptr = (unsigned char *)(uintptr_t)addr;
+  f->base.size = size;
+  f->base.writable = (uint8_t)rw;
+  f->maywrite = rw;
+  f->freefn = freefn;
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+void mo_foreign_open(lua_State *L) {
+  lua_pushcfunction(L, l_foreign);
+  lua_setfield(L, -2, "foreign");
+}

@@ -1,0 +1,13 @@
+-- The main example runs and prints what it claims.
+describe("examples/demo.lua", function()
+  it("runs to the end with the expected results", function()
+    local p = io.popen("cd examples && lua5.4 demo.lua 2>&1")
+    local out = p:read("a")
+    assert.is_true(p:close(), out)
+    assert.matches("1%. 1000000 items, sum 500999%.5, max 1000%.0", out)
+    assert.matches("2%. resize while viewed:\tfalse\tmemobj: resize: refused", out)
+    assert.matches("3%. mapped file, 8000 bytes, mean 500%.5", out)
+    assert.matches("4%. errors:\tdisk full, fan\t| first line:\tok 1", out)
+    assert.matches("5%. snprintf wrote:\t12 squared is 144", out)
+  end)
+end)
