@@ -2,11 +2,11 @@
 -- allocation-heavy Lua loop (tables, closures and strings made and
 -- dropped) and on a call-heavy one, and memobj.debug on heap creation;
 -- each against the same work with it off, in this process.
--- MEMOBJ_BENCH_MB scales the loops (default 2M iterations).
+-- MEMOBJ_BENCH_MB scales the loops (default 500k iterations).
 local memobj = require("memobj")
 local B = require("common")
 
-local N = (B.mb and B.mb * 20000) or 2000000
+local N = (B.mb and B.mb * 20000) or 500000
 
 local function work()
   local keep = {}
