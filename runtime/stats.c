@@ -137,8 +137,10 @@ int mo_l_stats(lua_State *L) {
       lua_setfield(L, -2, "allocators");
     }
     lua_setfield(L, -2, s->name);
-    /* string memory lies inside the Lua heap: the rest is outside it */
-    if (strcmp(s->name, "string") != 0) outside += bytes;
+    /* string memory lies inside the Lua heap and foreign memory belongs
+    ** to C code: the rest memobj obtained outside the Lua heap */
+    if (strcmp(s->name, "string") != 0 && strcmp(s->name, "foreign") != 0)
+      outside += bytes;
   }
   heap = lua_heap_bytes(L);
   lua_createtable(L, 0, 4);
