@@ -186,6 +186,18 @@ describe("memobj.set_allocator", function()
     assert.is_table(memobj.set_allocator("default"))
   end)
 
+  it("finds symbols in the process when no library is named", function()
+    memobj.set_allocator({malloc = "malloc", free = "free", name = "process"})
+    local m = memobj.heap(123)
+    local al = memobj.stats().heap.allocators
+    assert.is_true(al.process.current)
+    assert.equal(1, al.process.count)
+    assert.equal(123, al.process.bytes)
+    m:resize(1000)  -- no realloc given: allocate, copy, free
+    assert.equal(1000, memobj.stats().heap.allocators.process.bytes)
+    m:close()
+  end)
+
   it("keeps two real allocators alive at once", function()
     quiet(function()
       memobj.set_allocator(MIMALLOC)
