@@ -42,6 +42,7 @@ typedef uint64_t entry;
 #define NOSITE ((uint32_t)1 << SITEBITS)     /* sites beyond are not traced */
 #define KEY(p) ((uint64_t)(uintptr_t)(p) >> 3)
 #define ENTRY(p, idx) (KEY(p) << SITEBITS | (idx))
+#define TOMB ((entry)1)  /* a removed entry (a real one is >= 1 << SITEBITS) */
 
 typedef struct tracer {
   lua_Alloc f;            /* the wrapped allocator */
@@ -67,7 +68,7 @@ typedef struct tracer {
                           /* line cache: sites of vsrc by line, valid while
                              vsrc stays what it was (same epoch) */
   entry *tab;             /* live traced blocks */
-  size_t used, cap;
+  size_t used, tombs, cap;
   int lossy;              /* the table could not grow: some blocks missed */
   lua_Hook oldhook;       /* the hook start() replaced, restored by stop() */
   int oldmask, oldcount;
@@ -88,12 +89,15 @@ static size_t ptrhash(const void *p, size_t cap) {
   return keyhash(KEY(p), cap);
 }
 
+/* Rebuild the table without tombstones, twice as large when more than a
+** quarter of it is live. */
 static int tab_grow(tracer *t) {
-  size_t cap = t->cap ? 2 * t->cap : 4096, i, j;
+  size_t cap = t->cap == 0 ? 4096 : 4 * t->used >= t->cap ? 2 * t->cap : t->cap;
+  size_t i, j;
   entry *nt = (entry *)calloc(cap, sizeof *nt);
   if (nt == NULL) return 0;
   for (i = 0; i < t->cap; i++) {
-    if (t->tab[i] == 0) continue;
+    if (t->tab[i] <= TOMB) continue;
     for (j = keyhash(t->tab[i] >> SITEBITS, cap); nt[j]; j = (j + 1) & (cap - 1))
       ;
     nt[j] = t->tab[i];
@@ -102,18 +106,20 @@ static int tab_grow(tracer *t) {
   mo_stats_runtime((long long)((cap - t->cap) * sizeof *nt));
   t->tab = nt;
   t->cap = cap;
+  t->tombs = 0;
   return 1;
 }
 
 static void tab_insert(tracer *t, void *p, site *s) {
   size_t i;
   if (KEY(p) >> (64 - SITEBITS) || s->idx >= NOSITE ||
-      (2 * (t->used + 1) > t->cap && !tab_grow(t))) {
+      (2 * (t->used + t->tombs + 1) > t->cap && !tab_grow(t))) {
     t->lossy = 1;  /* the block stays counted at its site, but its free */
     return;        /* will not be seen: the site keeps its bytes */
   }
-  for (i = ptrhash(p, t->cap); t->tab[i]; i = (i + 1) & (t->cap - 1))
+  for (i = ptrhash(p, t->cap); t->tab[i] > TOMB; i = (i + 1) & (t->cap - 1))
     ;
+  if (t->tab[i] == TOMB) t->tombs--;
   t->tab[i] = ENTRY(p, s->idx);
   t->used++;
 }
@@ -139,9 +145,10 @@ static void remember(tracer *t, void *p, size_t n) {
   t->pendcnt[KEY(p) & 63]++;
 }
 
-/* Remove p if traced; backward-shift deletion keeps probe chains whole. */
+/* Remove p if traced: a young block leaves pend, an older one leaves a
+** tombstone in the table (cheaper than moving entries back). */
 static void forget(tracer *t, void *p, size_t n) {
-  size_t i, j, k;
+  size_t i;
   uint64_t key = KEY(p);
   site *s;
   if (t->pendcnt[key & 63])
@@ -161,19 +168,8 @@ static void forget(tracer *t, void *p, size_t n) {
   s->bytes -= n;
   s->count--;
   t->used--;
-  for (j = i;;) {
-    t->tab[i] = 0;
-    for (;;) {
-      j = (j + 1) & (t->cap - 1);
-      if (t->tab[j] == 0) return;
-      k = keyhash(t->tab[j] >> SITEBITS, t->cap);
-      /* move j back to i unless its home k lies cyclically in (i, j] */
-      if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
-      break;
-    }
-    t->tab[i] = t->tab[j];
-    i = j;
-  }
+  t->tab[i] = TOMB;  /* the next rebuild drops it */
+  t->tombs++;
 }
 
 /* The wrapper. Lua passes osize = the block's size whenever ptr != NULL.
