@@ -21,7 +21,8 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0
 CHECK_PKGS := valgrind
 
-.PHONY: all deps test check demo bench install clean cmodule packagecheck fuzz
+.PHONY: all deps bench-deps test crashtest check demo bench install clean cmodule \
+	packagecheck fuzz
 
 all: $(SO)
 
@@ -50,6 +51,10 @@ deps:
 	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+
+# The benchmarks also compare with SQLite through lua-sql-sqlite3.
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
@@ -80,7 +85,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@cd examples && LUA_CPATH="../$(BUILD)/?.so;;" $(LUA) demo.lua
 
-bench: deps
+# The crash harness of persistent pools with 2000 SIGKILLs (make test
+# runs it with 200).
+crashtest: deps
+	@$(MAKE) --no-print-directory all
+	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
+	  $(LUA) /usr/bin/busted tests/crash/
+
+bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
 

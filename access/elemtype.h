@@ -151,11 +151,16 @@ static inline const char *mo_int_fits(int et, lua_Integer n) {
 ** error on idx. */
 static inline mo_value mo_value_check(lua_State *L, int et, int idx) {
   mo_value v;
+  int ok;
+  /* lua_to*x directly: the luaL_check* wrappers cost a call on the hot
+  ** path; on failure they run to raise their usual messages */
   if (MO_ISFLOAT(et)) {
-    v.d = luaL_checknumber(L, idx);
+    v.d = lua_tonumberx(L, idx, &ok);
+    if (MO_UNLIKELY(!ok)) luaL_checknumber(L, idx);
   } else {
     const char *why;
-    v.i = luaL_checkinteger(L, idx);
+    v.i = lua_tointegerx(L, idx, &ok);
+    if (MO_UNLIKELY(!ok)) luaL_checkinteger(L, idx);
     if ((why = mo_int_fits(et, v.i)) != NULL) luaL_argerror(L, idx, why);
   }
   return v;

@@ -4,6 +4,7 @@
 ** lists them.
 */
 #include "../runtime/core.h"
+#include "../runtime/tx.h"
 #include "openers.h"
 
 LUAMOD_API int luaopen_memobj(lua_State *L) {
@@ -13,12 +14,14 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   mo_memory_open(L);
   mo_capi_open(L);
   mo_runtime_open(L);
+  mo_tx_open(L);
   /* memory kinds */
   mo_heap_open(L);
   mo_string_open(L);
   mo_foreign_open(L);
   mo_mapped_open(L);
   mo_shared_open(L);
+  mo_persistent_open(L);
   /* access kinds */
   mo_array_open(L);
   mo_bytes_open(L);

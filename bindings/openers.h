@@ -14,6 +14,7 @@ void mo_string_open(lua_State *L);
 void mo_foreign_open(lua_State *L);
 void mo_mapped_open(lua_State *L);
 void mo_shared_open(lua_State *L);
+void mo_persistent_open(lua_State *L);
 
 /* access kinds (access/) */
 void mo_array_open(lua_State *L);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "runtime.h"
+#include "tx.h"
 
 static const char mem_mtkey = 0;       /* registry: memory metatable */
 static const char mem_methodskey = 0;  /* registry: memory methods */
@@ -94,6 +95,7 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
 static void mem_release(memobj_mem *m) {
   mo_stats_release(m);
   if (m->closed) return;
+  mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
   m->kind->release(m);
   m->closed = 1;
   m->ptr = NULL;

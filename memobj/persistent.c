@@ -1,0 +1,174 @@
+/*
+** persistent.c: the "persistent" memory kind: a pool file (pool.c)
+** mapped copy-on-write. Views write to private pages; the file changes
+** only through the pool's log and checkpoints, so an abort or a crash
+** never leaves half a transaction in it. Writes outside a transaction
+** raise.
+*/
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "../runtime/tx.h"
+#include "pool.h"
+
+typedef struct pmem {
+  memobj_mem base;
+  mo_pool pool;
+  mo_tx tx;              /* reused by every transaction */
+  unsigned char *map;    /* the mapping starts at file offset 0 */
+  size_t maplen;
+  int faultslot;         /* SIGBUS registry (file truncated by others) */
+} pmem;
+
+/* Map the header page and the data copy-on-write; mapping from offset 0
+** keeps the data offset valid for any page size. */
+static int map_data(pmem *pm) {
+  size_t len;
+  void *p;
+  if (pm->pool.datasize > SIZE_MAX - MO_POOL_DATAOFF) return ENOMEM;
+  len = MO_POOL_DATAOFF + (size_t)pm->pool.datasize;
+  p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, pm->pool.fd, 0);
+  if (p == MAP_FAILED) return errno;
+  if (pm->map) munmap(pm->map, pm->maplen);
+  pm->map = (unsigned char *)p;
+  pm->maplen = len;
+  if (pm->faultslot < 0) pm->faultslot = mo_fault_register(p, len);
+  else mo_fault_update(pm->faultslot, p, len);
+  pm->base.ptr = pm->map + MO_POOL_DATAOFF;
+  pm->pool.data = pm->base.ptr;
+  pm->base.size = (size_t)pm->pool.datasize;
+  return 0;
+}
+
+/* ---- kind operations ---- */
+
+static int p_resize(memobj_mem *m, size_t n) {
+  pmem *pm = (pmem *)m;
+  int e = mo_pool_resize(&pm->pool, n);
+  /* a resize that failed half way may have published the smaller size */
+  if (e == 0 || pm->pool.datasize != m->size) {
+    int e2 = map_data(pm);
+    if (e == 0) e = e2;
+  }
+  return e;
+}
+
+static void p_release(memobj_mem *m) {
+  pmem *pm = (pmem *)m;
+  mo_pool_close(&pm->pool);  /* its checkpoint reads the mapping */
+  mo_fault_unregister(pm->faultslot);
+  pm->faultslot = -1;
+  if (pm->map) munmap(pm->map, pm->maplen);
+  pm->map = NULL;
+  mo_tx_free(&pm->tx);
+}
+
+/* Committed changes are in the log; sync writes them into the data
+** (a checkpoint) and makes them durable also with "process". */
+static int p_sync(memobj_mem *m, size_t off, size_t len) {
+  (void)off;
+  (void)len;
+  return mo_pool_sync(&((pmem *)m)->pool, (const mo_tx *)m->tx);
+}
+
+static int p_protect(memobj_mem *m, int writable) {
+  pmem *pm = (pmem *)m;
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  if (pm->maplen && mprotect(pm->map, pm->maplen, prot) != 0) return errno;
+  return 0;
+}
+
+static int p_advise(memobj_mem *m, int hint) {
+  static const int advice[] = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM,
+                               MADV_WILLNEED, MADV_NORMAL};
+  pmem *pm = (pmem *)m;
+  /* DONTNEED would drop private pages, i.e. uncommitted changes */
+  if (pm->maplen && madvise(pm->map, pm->maplen, advice[hint]) != 0)
+    return errno;
+  return 0;
+}
+
+static const memobj_kind persistent_kind = {
+  "persistent", "durable", "path", p_resize, p_release,
+  p_sync, p_protect, p_advise
+};
+
+/* ---- transaction hooks ---- */
+
+static mo_tx *h_state(memobj_mem *m) {
+  return &((pmem *)m)->tx;
+}
+
+static int h_commit(memobj_mem *m, mo_tx *t, int *err) {
+  return mo_pool_commit(&((pmem *)m)->pool, t, err);
+}
+
+static const char *h_check(memobj_mem *m) {
+  if (((pmem *)m)->pool.failed)
+    return "a write to the pool failed after a commit; reopen it to recover";
+  return NULL;
+}
+
+static const mo_txhooks persistent_hooks = {h_state, h_commit, h_check};
+
+/* ---- Lua constructor ---- */
+
+static int checkdurability(lua_State *L, int arg) {
+  static const char *const names[] = {"sync", "process", NULL};
+  int d = 0;
+  if (lua_isnoneornil(L, arg)) return 1;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_getfield(L, arg, "durability");
+  if (!lua_isnil(L, -1)) {
+    const char *s = lua_tostring(L, -1);
+    for (d = 0; names[d] && (s == NULL || strcmp(s, names[d]) != 0); d++) {}
+    if (names[d] == NULL)
+      luaL_argerror(L, arg, "durability must be \"sync\" or \"process\"");
+  }
+  lua_pop(L, 1);
+  return d == 0;
+}
+
+/* memobj.persistent(path [, size [, {durability = "sync" | "process"}]]) */
+static int l_persistent(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int create = !lua_isnoneornil(L, 2);
+  size_t size = create ? mo_checksize(L, 2) : 0;
+  int sync = checkdurability(L, 3);
+  char msg[160];
+  pmem *pm;
+  int e;
+  pm = (pmem *)mo_mem_new(L, &persistent_kind, sizeof(pmem));
+  pm->base.closed = 1;  /* until the pool is open: __gc does nothing */
+  pm->pool.fd = -1;
+  pm->faultslot = -1;
+  e = mo_pool_open(&pm->pool, path, size, create, sync, msg, sizeof msg);
+  if (e == -1) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, msg);
+    return 2;
+  }
+  if (e > 0 && msg[0]) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, msg);
+    lua_pushinteger(L, e);
+    return 3;
+  }
+  if (e > 0) return mo_failresult(L, path, e);
+  if ((e = map_data(pm)) != 0) {
+    mo_pool_close(&pm->pool);
+    return mo_failresult(L, path, e);
+  }
+  pm->tx.owned = 1;
+  pm->base.closed = 0;
+  pm->base.guarded = 1;  /* writes outside a transaction raise */
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+void mo_persistent_open(lua_State *L) {
+  mo_tx_register(&persistent_kind, &persistent_hooks);
+  lua_pushcfunction(L, l_persistent);
+  lua_setfield(L, -2, "persistent");
+}

@@ -1,0 +1,62 @@
+/*
+** tx.h: transactions on memory objects. While a transaction is open the
+** memory is `guarded`: the write hook saves the old bytes of every range
+** before its first change (an in-memory undo log), so an abort restores
+** them. Kinds with durable storage (persistent) register hooks that make
+** a commit durable.
+*/
+#ifndef MO_TX_H
+#define MO_TX_H
+
+#include "core.h"
+
+/* Logging granularity: a write logs the whole 64-byte chunks it touches,
+** once per transaction; a bitmap says which chunks are logged. */
+#define MO_TX_SHIFT 6
+#define MO_TX_CHUNK ((size_t)1 << MO_TX_SHIFT)
+
+/* One undo entry: m->ptr[off .. off+len) held undo[pos .. pos+len). */
+typedef struct mo_txent {
+  size_t off, len, pos;
+} mo_txent;
+
+typedef struct mo_tx {
+  unsigned depth;           /* begin() nesting; 0: not open */
+  int doomed;               /* an inner level aborted: writes refused */
+  int owned;                /* owned by the kind (reused), not freed at end */
+  uint64_t serial;          /* distinguishes successive transactions */
+  uint64_t *bits;           /* logged chunks */
+  size_t nwords;
+  mo_txent *ents;
+  size_t nents, entcap;
+  unsigned char *undo;      /* saved bytes */
+  size_t undolen, undocap;
+} mo_tx;
+
+/* Results of a durable commit hook. */
+#define MO_TX_OK 0
+#define MO_TX_NOT_COMMITTED 1   /* storage unchanged: roll back */
+#define MO_TX_BROKEN 2          /* committed in the log, data write failed */
+
+typedef struct mo_txhooks {
+  /* The kind's reusable state for m (so bitmaps are not rebuilt). */
+  mo_tx *(*state)(memobj_mem *m);
+  /* Make the ranges logged in t durable with the new bytes in m->ptr.
+  ** Returns MO_TX_*; *err gets an errno value on failure. */
+  int (*commit)(memobj_mem *m, mo_tx *t, int *err);
+  /* Refuse to begin (returns a message) or NULL. */
+  const char *(*check)(memobj_mem *m);
+} mo_txhooks;
+
+/* Durable kinds register their hooks (at most a few kinds). Memory of a
+** registered kind stays guarded outside transactions: writes raise. */
+void mo_tx_register(const memobj_kind *k, const mo_txhooks *h);
+/* Free the bitmap and logs of t (for owned states). */
+void mo_tx_free(mo_tx *t);
+/* Roll back and drop an open transaction of m (the memory is being
+** released). */
+void mo_tx_discard(memobj_mem *m);
+/* Adds transaction methods to memory objects; installs the write hook. */
+void mo_tx_open(lua_State *L);
+
+#endif

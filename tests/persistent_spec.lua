@@ -1,0 +1,307 @@
+-- Persistent pools: creation, reopening, transactions, resize, and
+-- damaged files (each refused with a message, and left byte-for-byte
+-- untouched).
+local memobj = require("memobj")
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute("mkdir -p " .. dir))
+local n = 0
+local function newpath()
+  n = n + 1
+  return dir .. "/pool" .. n
+end
+
+local function readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function writefile(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+-- Header fields (doc/format.md): little-endian u64 at these offsets.
+local function header(s)
+  return {
+    datasize = string.unpack("<I8", s, 25),
+    logoff = string.unpack("<I8", s, 33),
+    logcap = string.unpack("<I8", s, 41),
+    seq = string.unpack("<I8", s, 49),
+    flags = string.unpack("<I4", s, 57),
+  }
+end
+
+local function flip(s, pos)  -- pos is 1-based
+  local b = s:byte(pos) ~ 0x5a
+  return s:sub(1, pos - 1) .. string.char(b) .. s:sub(pos + 1)
+end
+
+-- Flip the byte at 0-based offset off of the file in place.
+local function flipfile(path, s, off)
+  local f = assert(io.open(path, "r+b"))
+  f:seek("set", off)
+  f:write(string.char(s:byte(off + 1) ~ 0x5a))
+  f:close()
+end
+
+-- A pool with a few committed transactions, closed cleanly.
+local function makepool(path, durability)
+  local m = assert(memobj.persistent(path, 4096, {durability = durability}))
+  local a = m:array("int64")
+  for k = 1, 5 do
+    m:transaction(function()
+      for i = 1, #a, 7 do a[i] = i * k end
+    end)
+  end
+  a:release()
+  m:close()
+end
+
+local function expect_refused(path, pattern)
+  local before = readfile(path)
+  local m, msg = memobj.persistent(path)
+  assert.is_nil(m)
+  assert.is_string(msg)
+  if pattern then assert.matches(pattern, msg) end
+  assert.are.equal(before, readfile(path))  -- untouched
+  return msg
+end
+
+describe("memobj.persistent", function()
+  it("creates a 0600 pool with the documented fields", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 1000))
+    assert.are.equal("persistent", m.kind)
+    assert.are.equal("durable", m.persistence)
+    assert.are.equal(path, m.path)
+    assert.are.equal(1000, m.size)
+    assert.are.equal("rw", m.permission)
+    m:close()
+    local p = io.popen("stat -c %a " .. path)
+    assert.are.equal("600", p:read("l"))
+    p:close()
+    local h = header(readfile(path))
+    assert.are.equal(1000, h.datasize)
+    assert.are.equal(1, h.flags)  -- clean
+  end)
+
+  it("keeps committed data across close and reopen", function()
+    for _, d in ipairs({"sync", "process"}) do
+      local path = newpath()
+      makepool(path, d)
+      local m = assert(memobj.persistent(path, nil, {durability = d}))
+      local a = m:array("int64")
+      for i = 1, #a do
+        assert.are.equal((i - 1) % 7 == 0 and i * 5 or 0, a[i])
+      end
+      a:release()
+      m:close()
+    end
+  end)
+
+  it("returns nil, message, errno for a missing file without a size",
+    function()
+      local m, msg, errno = memobj.persistent(dir .. "/missing")
+      assert.is_nil(m)
+      assert.matches("No such file", msg)
+      assert.are.equal(2, errno)
+    end)
+
+  it("refuses writes outside a transaction", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 64))
+    local a = m:array("uint8")
+    assert.has_error(function() a[1] = 1 end,
+      "memobj: persistent memory can only change inside a transaction")
+    assert.has_error(function() a:fill(3) end)
+    assert.are.equal(0, a[1])
+    a:release()
+    m:close()
+  end)
+
+  it("rolls back in memory and on disk", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 800))
+    local a = m:array("int64")
+    m:transaction(function() a:fill(1) end)
+    local ok = pcall(m.transaction, m, function()
+      a:fill(2)
+      a[5] = 99
+      error("no")
+    end)
+    assert.is_false(ok)
+    assert.are.equal(100, a:sum())
+    a:release()
+    m:close()
+    m = assert(memobj.persistent(path))
+    assert.are.equal(100, m:array("int64"):sum())
+  end)
+
+  it("refuses a second open of the same pool", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 64))
+    local m2, msg = memobj.persistent(path)
+    assert.is_nil(m2)
+    assert.matches("open in another", msg)
+    m:close()
+    m2 = assert(memobj.persistent(path))
+    m2:close()
+  end)
+
+  it("resizes outside transactions and keeps the data", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 100))
+    m:transaction(function() m:array("uint8"):fill(7) end)
+    collectgarbage()
+    m:begin()
+    assert.has_error(function() m:resize(200) end,
+      "memobj: resize: refused inside a transaction")
+    m:commit()
+    m:resize(10000)
+    assert.are.equal(10000, m.size)
+    local a = m:array("uint8")
+    assert.are.equal(700, a:sum())  -- old bytes kept, new ones zero
+    m:transaction(function() a[10000] = 1 end)
+    a:release()
+    m:resize(50)
+    assert.are.equal(50, m.size)
+    m:close()
+    m = assert(memobj.persistent(path))
+    assert.are.equal(50, m.size)
+    assert.are.equal(350, m:array("uint8"):sum())
+    collectgarbage()
+    m:resize(5000)
+    assert.are.equal(350, m:array("uint8"):sum())  -- the grown part is zero
+  end)
+
+  it("handles a transaction bigger than the log", function()
+    local path = newpath()
+    local size = 1024 * 1024
+    local m = assert(memobj.persistent(path, size, {durability = "process"}))
+    local a = m:array("uint32")
+    m:transaction(function() a:fill(3) end)
+    assert.is_true(header(readfile(path)).logcap > size)
+    a:release()
+    m:close()
+    m = assert(memobj.persistent(path))
+    assert.are.equal(3 * size // 4, m:array("uint32"):sum())
+  end)
+
+  it("sync inside a transaction writes only committed bytes", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 4096, {durability = "process"}))
+    local a = m:array("int64")
+    m:transaction(function() a[1] = 1 end)
+    m:begin()
+    a[1] = 2
+    a[2] = 2
+    assert.is_true(m:sync())
+    local s = readfile(path)  -- the data part starts at 4096
+    assert.are.equal(1, string.unpack("<i8", s, 4097))
+    assert.are.equal(0, string.unpack("<i8", s, 4105))
+    m:commit()
+    a:release()
+    m:close()
+    s = readfile(path)
+    assert.are.equal(2, string.unpack("<i8", s, 4097))
+    assert.are.equal(2, string.unpack("<i8", s, 4105))
+  end)
+
+  it("a collected object with an open transaction leaves no trace",
+    function()
+      local path = newpath()
+      do
+        local m = assert(memobj.persistent(path, 64))
+        m:transaction(function() m:bytes():fill(1) end)
+        m:begin()
+        m:bytes():fill(2)
+      end
+      collectgarbage()
+      collectgarbage()
+      local m = assert(memobj.persistent(path))
+      assert.are.equal(64, m:array("uint8"):sum())
+    end)
+
+  it("accepts a zero-size pool", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 0))
+    assert.are.equal(0, m.size)
+    m:transaction(function() end)
+    m:close()
+    m = assert(memobj.persistent(path))
+    assert.are.equal(0, #m)
+    m:close()
+  end)
+end)
+
+describe("damaged and foreign files", function()
+  it("refuses files that are not pools and leaves them alone", function()
+    local path = newpath()
+    writefile(path, "just some text\n")
+    expect_refused(path, "not a memobj pool")
+    writefile(path, "")
+    expect_refused(path, "not a memobj pool")
+    writefile(path, string.rep("\0", 20000))
+    expect_refused(path, "not a memobj pool")
+    -- also with a size: an existing file is never overwritten
+    local before = readfile(path)
+    assert.is_nil(memobj.persistent(path, 100))
+    assert.are.equal(before, readfile(path))
+  end)
+
+  it("refuses a flipped byte anywhere in the header", function()
+    local path = newpath()
+    makepool(path)
+    local good = readfile(path)
+    for pos = 1, 64 do
+      writefile(path, flip(good, pos))
+      expect_refused(path)
+    end
+    writefile(path, good)
+    assert(memobj.persistent(path)):close()
+  end)
+
+  it("refuses a flipped byte in the log records", function()
+    local path = newpath()
+    makepool(path)
+    local good = readfile(path)
+    local h = header(good)
+    -- walk the records (doc/format.md) up to the zero head that ends them
+    local at, records, offsets = h.logoff, 0, {}
+    while true do
+      local bodylen = string.unpack("<I8", good, at + 17)
+      if good:sub(at + 1, at + 32) == string.rep("\0", 32) then break end
+      records = records + 1
+      for k = 0, 31 do offsets[#offsets + 1] = at + k end
+      for k = 32, 32 + bodylen - 1, 11 do offsets[#offsets + 1] = at + k end
+      offsets[#offsets + 1] = at + 32 + bodylen - 1
+      at = at + 32 + bodylen
+    end
+    assert.are.equal(5, records)
+    offsets[#offsets + 1] = at  -- the end mark itself
+    offsets[#offsets + 1] = at + 31
+    for _, off in ipairs(offsets) do
+      writefile(path, good)
+      flipfile(path, good, off)
+      expect_refused(path, "damaged pool log")
+    end
+    assert.is_true(#offsets > 150)
+    writefile(path, good)
+    assert(memobj.persistent(path)):close()
+  end)
+
+  it("refuses truncated files", function()
+    local path = newpath()
+    makepool(path)
+    local good = readfile(path)
+    for _, len in ipairs({0, 7, 100, 511, 512, 4096, 8000, #good - 1}) do
+      writefile(path, good:sub(1, len))
+      expect_refused(path)
+    end
+  end)
+end)
