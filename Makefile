@@ -17,7 +17,8 @@ HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need.
-DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make
+DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
+  libmimalloc2.0
 CHECK_PKGS := valgrind
 
 .PHONY: all deps bench-deps test crashtest check demo bench install clean cmodule \

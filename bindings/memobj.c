@@ -13,6 +13,7 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   lua_setfield(L, -2, "version");
   mo_memory_open(L);
   mo_capi_open(L);
+  mo_runtime_open(L);
   mo_tx_open(L);
   /* memory kinds */
   mo_heap_open(L);

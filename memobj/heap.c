@@ -1,14 +1,16 @@
 /*
-** heap.c: the "heap" memory kind. Plain objects come from malloc; with
-** `max`, address space is reserved with mmap up front and committed as
-** the object grows, so its address never moves.
+** heap.c: the "heap" memory kind. Plain objects come from the current
+** allocator domain (runtime/alloc.c: libc malloc unless set_allocator
+** changed it; guarded while memobj.debug is on); with `max`, address space
+** is reserved with mmap up front and committed as the object grows, so
+** its address never moves (that path bypasses the allocator).
 */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "../runtime/core.h"
+#include "../runtime/runtime.h"
 
 typedef struct heap_mem {
   memobj_mem base;
@@ -17,6 +19,7 @@ typedef struct heap_mem {
   unsigned char *reservation;
   size_t reserved;    /* reserved path: bytes of address space */
   int zero;
+  mo_block blk;       /* malloc path: the block and its allocator */
 } heap_mem;
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
@@ -35,26 +38,10 @@ static size_t roundup(size_t n, size_t a) {
 
 /* ---- malloc path ---- */
 
-static unsigned char *block_alloc(size_t n, size_t align) {
-  void *p = NULL;
-  if (n == 0) n = 1;  /* a zero-length object still has an address */
-  if (align <= MALLOC_ALIGN) return malloc(n);
-  if (posix_memalign(&p, align, n) != 0) return NULL;
-  return p;
-}
-
 static int block_resize(heap_mem *h, size_t n) {
   memobj_mem *m = &h->base;
-  unsigned char *p;
-  if (h->align <= MALLOC_ALIGN) {
-    p = realloc(m->ptr, n ? n : 1);
-    if (p == NULL) return ENOMEM;
-  } else {  /* realloc does not keep a larger alignment */
-    p = block_alloc(n, h->align);
-    if (p == NULL) return ENOMEM;
-    memcpy(p, m->ptr, n < m->size ? n : m->size);
-    free(m->ptr);
-  }
+  unsigned char *p = mo_block_realloc(&h->blk, m->ptr, m->size, n, h->align);
+  if (p == NULL) return ENOMEM;
   if (h->zero && n > m->size) memset(p + m->size, 0, n - m->size);
   m->ptr = p;
   m->size = n;
@@ -112,7 +99,7 @@ static int heap_resize(memobj_mem *m, size_t n) {
 static void heap_release(memobj_mem *m) {
   heap_mem *h = (heap_mem *)m;
   if (h->reservation) munmap(h->reservation, h->reserved);
-  else free(m->ptr);
+  else mo_block_free(&h->blk, m->ptr, m->size);
   h->reservation = NULL;
 }
 
@@ -164,7 +151,7 @@ static int l_heap(lua_State *L) {
       return mo_failresult(L, "heap", err);
     }
   } else {
-    h->base.ptr = block_alloc(size, align);
+    h->base.ptr = mo_block_alloc(L, &h->blk, &h->base, size, align);
     if (h->base.ptr == NULL) {
       h->base.closed = 1;
       return mo_failresult(L, "heap", ENOMEM);

@@ -133,6 +133,8 @@ void mo_fault_unregister(int slot);
 /* ---- Module openers, called by luaopen_memobj ---- */
 void mo_memory_open(lua_State *L);       /* runtime/memory.c */
 void mo_capi_open(lua_State *L);         /* runtime/capi.c */
+void mo_runtime_open(lua_State *L);      /* runtime/rtlib.c: stats, debug,
+                                            set_allocator, trace */
 
 /* A read-only string memory over the Lua string at idx (memobj/string.c);
 ** pushes it. */

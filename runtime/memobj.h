@@ -63,6 +63,7 @@ struct memobj_mem {
   uint8_t writable;          /* permission "rw" */
   uint8_t closed;
   uint8_t guarded;           /* writes must call the write hook first */
+  uint8_t stat;              /* memobj.stats() state, owned by the runtime */
   unsigned char *ptr;
   size_t size;
   size_t max;                /* reserved capacity for in-place growth, 0: none */
@@ -70,6 +71,7 @@ struct memobj_mem {
   unsigned nlocks, nwlocks;  /* views attached, writable ones */
   memobj_lock *locks;        /* list of holders */
   void *tx;                  /* transaction state, owned by the runtime */
+  size_t stat_bytes;         /* bytes counted in memobj.stats() */
 };
 
 /* A locked buffer: what memobj_getbuffer fills in. */

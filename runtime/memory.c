@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include "core.h"
+#include "runtime.h"
 #include "tx.h"
 
 static const char mem_mtkey = 0;       /* registry: memory metatable */
@@ -62,6 +62,7 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   m->tag = MO_TAG_MEM;
   m->kind = k;
   m->writable = 1;
+  mo_stats_new(m);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_setmetatable(L, -2);
   return m;
@@ -92,6 +93,7 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
 /* ---- Methods ---- */
 
 static void mem_release(memobj_mem *m) {
+  mo_stats_release(m);
   if (m->closed) return;
   mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
   m->kind->release(m);
@@ -107,6 +109,7 @@ static int mem_close(lua_State *L) {
     mo_refuse_if_locked(L, m, "close", 0, SIZE_MAX);
     if (m->tx) return luaL_error(L, "memobj: close: refused inside a transaction");
     mem_release(m);
+    mo_debug_after(L, 1);  /* a damaged debug block raises */
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -117,7 +120,10 @@ static int mem_close(lua_State *L) {
 ** leak the bytes rather than free them under it. */
 static int mem_gc(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
-  if (m && m->nlocks == 0) mem_release(m);
+  if (m == NULL) return 0;
+  mo_stats_release(m);
+  if (m->nlocks == 0) mem_release(m);
+  mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
   return 0;
 }
 
@@ -134,6 +140,8 @@ static int mem_resize(lua_State *L) {
   if (m->tx) return luaL_error(L, "memobj: resize: refused inside a transaction");
   mo_refuse_if_locked(L, m, "resize", 0, n);
   err = m->kind->resize(m, n);
+  if (err == 0) mo_stats_resize(m);
+  mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
   if (err) return mo_oserror(L, "resize", err);
   lua_settop(L, 1);
   return 1;

@@ -1,0 +1,95 @@
+/*
+** runtime.h: the runtime below the memory kinds: allocator domains,
+** the debug heap, statistics and Lua heap tracing (PEP 445 and
+** tracemalloc, for Lua). Everything here costs one branch when off.
+*/
+#ifndef MO_RUNTIME_H
+#define MO_RUNTIME_H
+
+#include "core.h"
+
+/* Counters are updated with relaxed loads and stores, not atomic
+** read-modify-writes: exact with one thread, never torn with several
+** (updates racing in two threads may be lost), and free of lock prefixes
+** on the paths that make and free every object. */
+#define MO_COUNT_ADD(p, v) \
+  __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
+                   __ATOMIC_RELAXED)
+/* Thread-local state that the common paths read: the initial-exec model
+** makes it one load instead of a __tls_get_addr call. */
+#define MO_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
+/* ---- Allocator domains (runtime/alloc.c) ---- */
+
+/* A set of allocation functions. Domains are never freed: every block
+** keeps a pointer to the domain that made it, so switching the current
+** domain is safe at any time. */
+typedef struct mo_allocator {
+  void *(*malloc)(size_t n);
+  void (*free)(void *p);
+  void *(*realloc)(void *p, size_t n);         /* NULL: malloc+copy+free */
+  void *(*aligned)(size_t align, size_t n);    /* C11 order; NULL: pad */
+  char name[64];                               /* spec.name, or library */
+  char library[128];                           /* "" for the process */
+  char sym[4][48];                             /* malloc free realloc aligned */
+  size_t count, bytes;                         /* live blocks */
+  struct mo_allocator *next;                   /* every domain ever made */
+} mo_allocator;
+
+/* A heap block: what the heap kind embeds to remember its domain. */
+typedef struct mo_block {
+  mo_allocator *a;          /* the domain that made the block */
+  void *raw;                /* what the domain returned: what it frees */
+  struct mo_dbgrec *dbg;    /* debug record; NULL for a plain block */
+} mo_block;
+
+/* n bytes aligned to align (a power of two) for `owner`, from the current
+** domain (with guards when debug is on); NULL when out of memory. */
+unsigned char *mo_block_alloc(lua_State *L, mo_block *b, memobj_mem *owner,
+                              size_t n, size_t align);
+/* Resize the block at p (old bytes) to n; NULL (block untouched) when out
+** of memory. Contents up to min(old, n) are kept. */
+unsigned char *mo_block_realloc(mo_block *b, unsigned char *p, size_t old,
+                                size_t n, size_t align);
+void mo_block_free(mo_block *b, unsigned char *p, size_t n);
+
+/* ---- Debug heap (runtime/debugheap.c) ---- */
+
+extern int mo_debug_on;                  /* memobj.debug(true) */
+/* Set when freeing or resizing found a damaged block; the report waits
+** for the caller that has a lua_State (close raises, __gc warns). */
+extern MO_TLS int mo_debug_damaged;
+void mo_debug_report(lua_State *L, int raise);
+static inline void mo_debug_after(lua_State *L, int raise) {
+  if (MO_UNLIKELY(mo_debug_damaged)) mo_debug_report(L, raise);
+}
+/* Used by alloc.c: guarded blocks. */
+unsigned char *mo_dbg_alloc(lua_State *L, mo_block *b, mo_allocator *a,
+                            memobj_mem *owner, size_t n, size_t align);
+unsigned char *mo_dbg_realloc(mo_block *b, unsigned char *p, size_t old,
+                              size_t n, size_t align);
+void mo_dbg_free(mo_block *b, unsigned char *p, size_t n);
+/* Raw domain calls shared with the debug heap. */
+void *mo_domain_alloc(mo_allocator *a, size_t n, size_t align, void **raw);
+void mo_domain_free(mo_allocator *a, void *raw);
+void mo_domain_count(mo_allocator *a, long blocks, long long bytes);
+/* Push {name = {count =, bytes =, current =}} of the domains in use. */
+void mo_alloc_pushstats(lua_State *L);
+
+/* ---- Statistics (runtime/stats.c) ---- */
+
+void mo_stats_new(memobj_mem *m);        /* mo_mem_new */
+void mo_stats_release(memobj_mem *m);    /* close and __gc; idempotent */
+void mo_stats_resize(memobj_mem *m);     /* after a successful resize */
+/* Bytes of runtime bookkeeping (debug records and guards, trace tables),
+** part of what memobj holds outside the Lua heap. */
+void mo_stats_runtime(long long delta);
+
+/* ---- Lua functions (one file each), gathered by runtime/rtlib.c ---- */
+int mo_l_set_allocator(lua_State *L);
+int mo_l_debug(lua_State *L);
+int mo_l_check(lua_State *L);
+int mo_l_stats(lua_State *L);
+void mo_trace_open(lua_State *L);        /* memobj.trace */
+
+#endif
