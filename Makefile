@@ -22,7 +22,7 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
 CHECK_PKGS := valgrind
 
 .PHONY: all deps bench-deps test crashtest check demo bench install clean cmodule \
-	packagecheck fuzz
+	packagecheck fuzz plots
 
 all: $(SO)
 
@@ -106,6 +106,14 @@ install: $(SO)
 	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
 	  > $(DESTDIR)$(PC_DIR)/memobj.pc
+
+# The plots of doc/performance.md, from a fresh measurement.
+plots: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="gnuplot-nox lua-sql-sqlite3"
+	@$(MAKE) --no-print-directory all
+	@mkdir -p doc/img
+	LUA_CPATH="$(BUILD)/?.so;;" LUA_PATH="bench/?.lua;;" $(LUA) bench/plots.lua
+	gnuplot bench/plots.gp
 
 # Fuzzing: libFuzzer targets (clang) linked with every memobj source,
 # FUZZ_SECONDS each, then the Lua-level random-operation fuzzer under ASan.
