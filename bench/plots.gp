@@ -6,12 +6,14 @@ set key top left
 set output "doc/img/scan.png"
 set title "Summing a float64 file (warm page cache)"
 set xlabel "file size (MiB)"
-set ylabel "GB/s"
+set ylabel "GB/s (log scale)"
 set logscale x 2
+set logscale y
 plot "build/plots/scan.dat" using 1:2 with linespoints lw 2 title "memobj.map():array():sum()", \
      "" using 1:3 with linespoints lw 2 title "C mmap loop", \
      "" using 1:4 with linespoints lw 2 title "io.read + string.unpack"
 unset logscale x
+unset logscale y
 
 set output "doc/img/access.png"
 set title "Reaching float64 array elements from Lua (ns per element, lower is better)"

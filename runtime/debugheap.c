@@ -27,7 +27,10 @@ typedef struct mo_dbgrec {
 
 int mo_debug_on = 0;
 MO_TLS int mo_debug_damaged = 0;
-static _Thread_local char pending[1024];   /* reports waiting for a Lua state */
+/* Reports waiting for a Lua state. Not thread-local: a 1 KiB TLS block in
+** a dlopened module eats the static TLS surplus that other libraries
+** (jemalloc, a second copy of memobj) need to load at all. */
+static char pending[1024];
 
 static mo_dbgrec *live;                    /* registry of guarded blocks */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
