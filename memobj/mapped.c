@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
-#include "osmap.h"
+#include <stddef.h>
+#include "fmapkind.h"
 
 enum { MODE_R, MODE_RW, MODE_PRIVATE };
 
@@ -23,6 +24,8 @@ typedef struct mapped_mem {
   off_t offset;  /* byte offset of the data in the file */
   off_t newlen;  /* during resize: the file length to set */
 } mapped_mem;
+_Static_assert(offsetof(mapped_mem, f) == offsetof(mo_fmapped, f),
+               "the shared kind operations find the mapping here");
 
 /* ---- Kind operations ---- */
 
@@ -63,25 +66,9 @@ static int mapped_resize(memobj_mem *m, size_t n) {
   return 0;
 }
 
-static void mapped_release(memobj_mem *m) {
-  mo_fmap_close(&((mapped_mem *)m)->f);
-}
-
-static int mapped_sync(memobj_mem *m, size_t off, size_t len) {
-  return mo_fmap_sync(&((mapped_mem *)m)->f, off, len);
-}
-
-static int mapped_protect(memobj_mem *m, int writable) {
-  return mo_fmap_protect(&((mapped_mem *)m)->f, writable);
-}
-
-static int mapped_advise(memobj_mem *m, int hint) {
-  return mo_fmap_advise(&((mapped_mem *)m)->f, hint);
-}
-
 static const memobj_kind mapped_kind = {
-  "mapped", "file", "path", mapped_resize, mapped_release,
-  mapped_sync, mapped_protect, mapped_advise
+  "mapped", "file", "path", mapped_resize, mo_fmapped_release,
+  mo_fmapped_sync, mo_fmapped_protect, mo_fmapped_advise
 };
 
 /* ---- Options ---- */

@@ -19,7 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
-#include "osmap.h"
+#include <stddef.h>
+#include "fmapkind.h"
 
 typedef struct shared_mem {
   memobj_mem base;
@@ -28,6 +29,8 @@ typedef struct shared_mem {
   int trailer;     /* the object carries our size trailer */
   size_t newsize;  /* during resize: the size to set */
 } shared_mem;
+_Static_assert(offsetof(shared_mem, f) == offsetof(mo_fmapped, f),
+               "the shared kind operations find the mapping here");
 
 /* ---- The size trailer ---- */
 
@@ -119,25 +122,9 @@ static int shared_resize(memobj_mem *m, size_t n) {
   return 0;
 }
 
-static void shared_release(memobj_mem *m) {
-  mo_fmap_close(&((shared_mem *)m)->f);
-}
-
-static int shared_sync(memobj_mem *m, size_t off, size_t len) {
-  return mo_fmap_sync(&((shared_mem *)m)->f, off, len);
-}
-
-static int shared_protect(memobj_mem *m, int writable) {
-  return mo_fmap_protect(&((shared_mem *)m)->f, writable);
-}
-
-static int shared_advise(memobj_mem *m, int hint) {
-  return mo_fmap_advise(&((shared_mem *)m)->f, hint);
-}
-
 static const memobj_kind shared_kind = {
-  "shared", "kernel", "name", shared_resize, shared_release,
-  shared_sync, shared_protect, shared_advise
+  "shared", "kernel", "name", shared_resize, mo_fmapped_release,
+  mo_fmapped_sync, mo_fmapped_protect, mo_fmapped_advise
 };
 
 /* ---- Arguments ---- */
