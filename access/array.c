@@ -8,7 +8,6 @@
 #include "array.h"
 
 static const char array_mtkey = 0;
-static const char array_methodskey = 0;
 
 /* ---- Checking ---- */
 
@@ -304,9 +303,7 @@ static int array_tostring(lua_State *L) {
 /* ---- Registration ---- */
 
 void mo_array_addmethods(lua_State *L, const luaL_Reg *l) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &array_methodskey);
-  luaL_setfuncs(L, l, 0);
-  lua_pop(L, 1);
+  mo_view_addmethods(L, &array_mtkey, l);
 }
 
 extern const luaL_Reg mo_array_bulk_methods[];
@@ -324,12 +321,6 @@ static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
 
 void mo_array_open(lua_State *L) {
   mo_view_newmeta(L, &array_mtkey, array_methods, array_meta, array_index);
-  /* the methods table is upvalue 1 of __index; keep a handle to extend it */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mtkey);
-  lua_getfield(L, -1, "__index");
-  lua_getupvalue(L, -1, 1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &array_methodskey);
-  lua_pop(L, 2);
   mo_array_addmethods(L, mo_array_bulk_methods);
   mo_mem_addmethods(L, mem_methods);
   lua_pushcfunction(L, l_array);

@@ -21,21 +21,11 @@ static const unsigned char empty_bytes[1] = {0};
 
 /* ---- Checking ---- */
 
-/* A byte view at idx (live or released), or NULL. A tag and the size of
-** the userdata: Lua code cannot forge either. */
-static inline mo_view *tobytes(lua_State *L, int idx) {
-  mo_view *v = (mo_view *)lua_touserdata(L, idx);
-  if (v == NULL || lua_rawlen(L, idx) < sizeof(mo_view) ||
-      v->tag != MO_TAG_BYTES)
-    return NULL;
-  return v;
-}
-
-static mo_view *checkbytes(lua_State *L, int idx) {
+mo_view *mo_bytes_check(lua_State *L, int idx) {
   return mo_checkview(L, idx, MO_TAG_BYTES, "byte view");
 }
 
-static int released_error(lua_State *L) {
+int mo_bytes_released(lua_State *L) {
   return luaL_error(L, "memobj: view is released");
 }
 
@@ -56,7 +46,7 @@ static const unsigned char *tostr(lua_State *L, int idx, size_t *len) {
       return m->ptr ? m->ptr : empty_bytes;
     }
     if ((v = mo_toview(L, idx, 0)) != NULL) {
-      if (v->released) released_error(L);
+      if (v->released) mo_bytes_released(L);
       *len = v->length;
       return v->ptr ? v->ptr : empty_bytes;
     }
@@ -64,7 +54,7 @@ static const unsigned char *tostr(lua_State *L, int idx, size_t *len) {
   return NULL;
 }
 
-static const unsigned char *checkstr(lua_State *L, int idx, size_t *len) {
+const unsigned char *mo_bytes_checkstr(lua_State *L, int idx, size_t *len) {
   const unsigned char *s = tostr(L, idx, len);
   if (s == NULL) luaL_typeerror(L, idx, "string, view or memory object");
   return s;
@@ -81,7 +71,7 @@ static unsigned char checkbyte(lua_State *L, int arg) {
 ** An initial position as string.find takes it: negatives count from the
 ** end; 0 and positions before the start become 1. May exceed len + 1.
 */
-static size_t posrelat(lua_Integer pos, size_t len) {
+size_t mo_bytes_posrelat(lua_Integer pos, size_t len) {
   if (pos > 0) return (size_t)pos;
   if (pos == 0 || pos < -(lua_Integer)len) return 1;
   return (size_t)((lua_Integer)len + pos) + 1;
@@ -117,7 +107,7 @@ int mo_bytes_lnew(lua_State *L) {
 
 /* b:sub(i [, j]): a view of the same memory, clamped like string.sub. */
 static int bytes_sub(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   size_t from, to, off, len;
   mo_source s;
   mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), v->length,
@@ -144,7 +134,7 @@ static int bytes_sub(lua_State *L) {
 /* b[i]: the hot path. The bounds check also catches released views,
 ** whose count is 0. */
 static int bytes_index(lua_State *L) {
-  mo_view *v = tobytes(L, 1);
+  mo_view *v = mo_bytes_to(L, 1);
   const char *k;
   if (MO_UNLIKELY(v == NULL)) return luaL_typeerror(L, 1, "byte view");
   if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -155,7 +145,7 @@ static int bytes_index(lua_State *L) {
       mo_fault_check(L);
       return 1;
     }
-    if (v->released) return released_error(L);
+    if (v->released) return mo_bytes_released(L);
     lua_pushnil(L);
     return 1;
   }
@@ -167,13 +157,13 @@ static int bytes_index(lua_State *L) {
 }
 
 static int bytes_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)checkbytes(L, 1)->length);
+  lua_pushinteger(L, (lua_Integer)mo_bytes_check(L, 1)->length);
   return 1;
 }
 
 /* b:byte([i [, j]]): as string.byte. */
 static int bytes_byte(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   lua_Integer pi = luaL_optinteger(L, 2, 1);
   size_t from, to, n, k;
   mo_range(pi, luaL_optinteger(L, 3, pi), v->length, &from, &to);
@@ -189,7 +179,7 @@ static int bytes_byte(lua_State *L) {
 
 /* b:string([i [, j]]): a copy as a Lua string, clamped like string.sub. */
 static int bytes_string(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   size_t from, to;
   mo_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), v->length,
            &from, &to);
@@ -200,228 +190,10 @@ static int bytes_string(lua_State *L) {
 }
 
 static int bytes_tostring(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   lua_pushlstring(L, (const char *)v->ptr, v->length);
   mo_fault_check(L);
   return 1;
-}
-
-/* ---- Patterns ---- */
-
-/* Compile the pattern at arg into stack memory when it is small, else
-** into a userdata left on the stack. */
-typedef union patbuf {
-  mo_pattern pt;
-  unsigned char raw[4096];
-} patbuf;
-
-static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
-  size_t lp, size;
-  const char *p = (const char *)checkstr(L, arg, &lp);
-  mo_pattern *pt = &buf->pt;
-  if ((size = mo_pattern_size(lp)) == 0)
-    luaL_error(L, "memobj: pattern too long");
-  if (size > sizeof *buf) pt = (mo_pattern *)lua_newuserdatauv(L, size, 0);
-  mo_pattern_compile(pt, p, lp, anchor_ok);
-  return pt;
-}
-
-static int find_aux(lua_State *L, int find) {
-  mo_view *v = checkbytes(L, 1);
-  size_t ls = v->length, lp, init;
-  const unsigned char *s = v->ptr, *p = checkstr(L, 2, &lp);
-  init = posrelat(luaL_optinteger(L, 3, 1), ls);
-  if (init > ls + 1) {  /* start after the end: no match, as Lua */
-    luaL_pushfail(L);
-    return 1;
-  }
-  if (find && (lua_toboolean(L, 4) ||
-               !mo_pattern_hasspecials((const char *)p, lp))) {
-    const unsigned char *q = mo_memfind(s + init - 1, ls - init + 1, p, lp);
-    mo_fault_check(L);
-    if (q != NULL) {
-      lua_pushinteger(L, (lua_Integer)(q - s) + 1);
-      lua_pushinteger(L, (lua_Integer)(q - s + lp));
-      return 2;
-    }
-  } else {
-    patbuf buf;
-    mo_match ms;
-    const unsigned char *start, *e;
-    mo_match_init(&ms, L, compile(L, 2, &buf, 1), s, ls);
-    e = mo_match_find(&ms, s + init - 1, NULL, &start);
-    mo_fault_check(L);
-    if (e != NULL) {
-      if (!find) return mo_match_pushcaptures(&ms, start, e, 1);
-      lua_pushinteger(L, (lua_Integer)(start - s) + 1);
-      lua_pushinteger(L, (lua_Integer)(e - s));
-      return 2 + mo_match_pushcaptures(&ms, NULL, NULL, 0);
-    }
-  }
-  luaL_pushfail(L);
-  return 1;
-}
-
-static int bytes_find(lua_State *L) {
-  return find_aux(L, 1);
-}
-
-static int bytes_match(lua_State *L) {
-  return find_aux(L, 0);
-}
-
-/* gmatch state: the upvalue after the view. Positions are offsets into
-** the view; lastmatch is 1 + the end of the last match, 0 for none. */
-typedef struct gmatch_state {
-  size_t pos, lastmatch;
-  mo_pattern pt;  /* must be last: variable size */
-} gmatch_state;
-
-static int gmatch_aux(lua_State *L) {
-  mo_view *v = tobytes(L, lua_upvalueindex(1));
-  gmatch_state *g = (gmatch_state *)lua_touserdata(L, lua_upvalueindex(2));
-  const unsigned char *start, *e, *last;
-  mo_match ms;
-  if (v->released) return released_error(L);
-  if (g->pos > v->length) return 0;
-  mo_match_init(&ms, L, &g->pt, v->ptr, v->length);
-  last = g->lastmatch ? v->ptr + g->lastmatch - 1 : NULL;
-  e = mo_match_find(&ms, v->ptr + g->pos, last, &start);
-  mo_fault_check(L);
-  if (e == NULL) {
-    g->pos = v->length + 1;
-    return 0;
-  }
-  g->pos = (size_t)(e - v->ptr);
-  g->lastmatch = g->pos + 1;
-  return mo_match_pushcaptures(&ms, start, e, 1);
-}
-
-/* b:gmatch(pattern [, init]): as string.gmatch in Lua 5.4 ('^' is not an
-** anchor there). */
-static int bytes_gmatch(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
-  size_t lp, size, init;
-  const char *p = (const char *)checkstr(L, 2, &lp);
-  gmatch_state *g;
-  init = posrelat(luaL_optinteger(L, 3, 1), v->length);
-  if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
-  size = mo_pattern_size(lp);
-  if (size == 0 || size > (size_t)-1 - sizeof(gmatch_state))
-    return luaL_error(L, "memobj: pattern too long");
-  lua_settop(L, 2);
-  g = (gmatch_state *)lua_newuserdatauv(
-      L, sizeof(gmatch_state) - sizeof(mo_pattern) + size, 0);
-  g->pos = init - 1;
-  g->lastmatch = 0;
-  p = (const char *)checkstr(L, 2, &lp);  /* the stack moved: fetch again */
-  mo_pattern_compile(&g->pt, p, lp, 0);
-  lua_pushvalue(L, 1);
-  lua_insert(L, -2);
-  lua_pushcclosure(L, gmatch_aux, 2);
-  return 1;
-}
-
-/* Append the string replacement r[0 .. lr) for the match s..e: "%0" is
-** the match, "%1".."%9" captures, "%%" a percent sign. */
-static void add_string(mo_match *ms, luaL_Buffer *b, const unsigned char *s,
-                       const unsigned char *e, const char *r, size_t lr) {
-  lua_State *L = ms->L;
-  const char *end = r + lr, *p;
-  while ((p = memchr(r, '%', (size_t)(end - r))) != NULL) {
-    luaL_addlstring(b, r, (size_t)(p - r));
-    p++;
-    if (p < end && *p == '%') {
-      luaL_addchar(b, '%');
-    } else if (p < end && *p >= '0' && *p <= '9') {
-      if (*p == '0') {
-        luaL_addlstring(b, (const char *)s, (size_t)(e - s));
-      } else {
-        mo_match_pushcapture(ms, *p - '1', s, e);
-        luaL_tolstring(L, -1, NULL);  /* a position capture is a number */
-        lua_remove(L, -2);
-        luaL_addvalue(b);
-      }
-    } else {
-      luaL_error(L, "invalid use of '%%' in replacement string");
-    }
-    r = p + 1;
-  }
-  luaL_addlstring(b, r, (size_t)(end - r));
-}
-
-/* Append the replacement of the match s..e; returns 0 when the match is
-** kept (a function or table gave false or nil). Lua code runs here: the
-** view must still be attached afterwards, or its memory may be gone. */
-static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
-                     const unsigned char *s, const unsigned char *e) {
-  lua_State *L = ms->L;
-  switch (lua_type(L, 3)) {
-    case LUA_TFUNCTION: {
-      int n;
-      lua_pushvalue(L, 3);
-      n = mo_match_pushcaptures(ms, s, e, 1);
-      lua_call(L, n, 1);
-      break;
-    }
-    case LUA_TTABLE:
-      mo_match_pushcapture(ms, 0, s, e);
-      lua_gettable(L, 3);
-      break;
-    default: {
-      size_t lr;
-      const char *r = lua_tolstring(L, 3, &lr);
-      add_string(ms, b, s, e, r, lr);
-      return 1;
-    }
-  }
-  if (v->released) released_error(L);
-  if (!lua_toboolean(L, -1)) {
-    lua_pop(L, 1);
-    luaL_addlstring(b, (const char *)s, (size_t)(e - s));
-    return 0;
-  }
-  if (!lua_isstring(L, -1))
-    return luaL_error(L, "invalid replacement value (a %s)",
-                      luaL_typename(L, -1));
-  luaL_addvalue(b);
-  return 1;
-}
-
-/* b:gsub(pattern, repl [, n]): as string.gsub; returns a Lua string and
-** the number of matches. */
-static int bytes_gsub(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
-  const unsigned char *src = v->ptr, *end = v->ptr + v->length;
-  const unsigned char *last = NULL, *e, *start;
-  int tr = lua_type(L, 3);
-  lua_Integer max, n = 0;
-  patbuf buf;
-  mo_match ms;
-  luaL_Buffer b;
-  luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
-                      tr == LUA_TFUNCTION || tr == LUA_TTABLE,
-                   3, "string/function/table");
-  max = luaL_optinteger(L, 4, (lua_Integer)v->length + 1);
-  mo_match_init(&ms, L, compile(L, 2, &buf, 1), src, v->length);
-  luaL_buffinit(L, &b);
-  /* Lua tries each position in turn and copies the bytes where nothing
-  ** matches; mo_match_find tries the same positions in the same order
-  ** (so errors come at the same point), and the gap is copied at once. */
-  while (n < max) {
-    e = mo_match_find(&ms, src, last, &start);
-    if (e == NULL) break;
-    luaL_addlstring(&b, (const char *)src, (size_t)(start - src));
-    n++;
-    add_value(&ms, &b, v, start, e);
-    src = last = e;
-    if (ms.pt->anchor) break;
-  }
-  luaL_addlstring(&b, (const char *)src, (size_t)(end - src));
-  mo_fault_check(L);
-  luaL_pushresult(&b);
-  lua_pushinteger(L, n);
-  return 2;
 }
 
 /* ---- string.pack and string.unpack in place ---- */
@@ -441,11 +213,11 @@ static int window_too_short(lua_State *L) {
 ** view, so "!" alignment gives the same answers as on the whole view.
 */
 static int bytes_unpack(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   size_t len = v->length, pos, base, avail, win;
   int n;
   luaL_checkstring(L, 2);
-  pos = posrelat(luaL_optinteger(L, 3, 1), len) - 1;
+  pos = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), len) - 1;
   luaL_argcheck(L, pos <= len, 3, "initial position out of string");
   lua_settop(L, 2);
   base = pos & ~(size_t)15;
@@ -490,7 +262,7 @@ static size_t checkput(lua_State *L, mo_view *v, lua_Integer i, size_t n) {
 /* b:pack(i, fmt, ...): string.pack written in place at i; returns the
 ** index after it. */
 static int bytes_pack(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   lua_Integer i = luaL_checkinteger(L, 2);
   int top = lua_gettop(L);
   size_t n, off;
@@ -513,7 +285,7 @@ static int bytes_pack(lua_State *L) {
 /* b[i] = v: one test for the common case (integer index in range,
 ** byte value, writable view), then the checks that explain a refusal. */
 static int bytes_newindex(lua_State *L) {
-  mo_view *v = tobytes(L, 1);
+  mo_view *v = mo_bytes_to(L, 1);
   lua_Integer i, c;
   int ok, okc;
   if (v == NULL) return luaL_typeerror(L, 1, "byte view");
@@ -527,7 +299,7 @@ static int bytes_newindex(lua_State *L) {
     mo_fault_check(L);
     return 0;
   }
-  if (v->released) return released_error(L);
+  if (v->released) return mo_bytes_released(L);
   if (!ok || lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "memobj: byte view fields are read-only");
   mo_checkwritable(L, v);
@@ -541,10 +313,10 @@ static int bytes_newindex(lua_State *L) {
 /* b:put(i, s): copy the bytes of s (string, view or memory) in at i;
 ** returns the index after them. */
 static int bytes_put(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   lua_Integer i = luaL_checkinteger(L, 2);
   size_t n, off;
-  const unsigned char *s = checkstr(L, 3, &n);
+  const unsigned char *s = mo_bytes_checkstr(L, 3, &n);
   mo_checkwritable(L, v);
   off = checkput(L, v, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
@@ -557,7 +329,7 @@ static int bytes_put(lua_State *L) {
 /* b:fill(byte [, i [, j]]): the range clamps like string.sub (as a:fill
 ** does for arrays); an empty range writes nothing. */
 static int bytes_fill(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   unsigned char c = checkbyte(L, 2);
   size_t from, to;
   mo_checkwritable(L, v);
@@ -577,11 +349,11 @@ static int bytes_fill(lua_State *L) {
 #define MAXRESULT (((size_t)-1) >> 1)
 
 static int bytes_rep(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   lua_Integer n = luaL_checkinteger(L, 2);
   size_t l = v->length, lsep = 0, total, k;
   const unsigned char *sep = lua_isnoneornil(L, 3) ? empty_bytes
-                                                   : checkstr(L, 3, &lsep);
+                                                   : mo_bytes_checkstr(L, 3, &lsep);
   luaL_Buffer b;
   char *p;
   if (n <= 0 || (l == 0 && lsep == 0)) {
@@ -607,7 +379,7 @@ static int bytes_rep(lua_State *L) {
 
 /* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
 static int transform(lua_State *L, int how) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   size_t n = v->length, k;
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, n);
@@ -695,12 +467,12 @@ static int bytes_le(lua_State *L) {
 static int bytes_eq(lua_State *L) {
   size_t la, lb;
   const unsigned char *a, *b;
-  if (tobytes(L, 1) == NULL || tobytes(L, 2) == NULL) {
+  if (mo_bytes_to(L, 1) == NULL || mo_bytes_to(L, 2) == NULL) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  a = checkstr(L, 1, &la);
-  b = checkstr(L, 2, &lb);
+  a = mo_bytes_checkstr(L, 1, &la);
+  b = mo_bytes_checkstr(L, 2, &lb);
   lua_pushboolean(L, la == lb && compare(a, la, b, lb) == 0);
   mo_fault_check(L);
   return 1;
@@ -709,7 +481,7 @@ static int bytes_eq(lua_State *L) {
 /* b:equals(x): same bytes as the string, view or memory x; false for
 ** any other value. */
 static int bytes_equals(lua_State *L) {
-  mo_view *v = checkbytes(L, 1);
+  mo_view *v = mo_bytes_check(L, 1);
   size_t lb;
   const unsigned char *b = lua_type(L, 2) == LUA_TNUMBER ? NULL
                                                          : tostr(L, 2, &lb);
@@ -724,8 +496,6 @@ static int bytes_equals(lua_State *L) {
 static const luaL_Reg bytes_methods[] = {
   {"len", bytes_len},         {"byte", bytes_byte},
   {"sub", bytes_sub},         {"string", bytes_string},
-  {"find", bytes_find},       {"match", bytes_match},
-  {"gmatch", bytes_gmatch},   {"gsub", bytes_gsub},
   {"unpack", bytes_unpack},
   {"rep", bytes_rep},         {"upper", bytes_upper},
   {"lower", bytes_lower},     {"reverse", bytes_reverse},
@@ -745,6 +515,7 @@ static const luaL_Reg mem_methods[] = {{"bytes", mo_bytes_lnew}, {NULL, NULL}};
 void mo_bytes_open(lua_State *L) {
   mo_pattern_initclasses();
   mo_view_newmeta(L, &bytes_mtkey, bytes_methods, bytes_meta, bytes_index);
+  mo_view_addmethods(L, &bytes_mtkey, mo_bytes_match_methods);
   /* pack and unpack run string.pack/string.unpack: keep them here so
   ** that changes to the global table do not reach us */
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);

@@ -6,9 +6,33 @@
 #define MO_BYTES_H
 
 #include <lua.h>
+#include "../runtime/core.h"
 
 /* memobj.bytes(src [, offset [, length [, mode]]]): src is a memory
 ** object, any view, or a Lua string at index 1. Pushes the new view. */
 int mo_bytes_lnew(lua_State *L);
+
+/* ---- For the files that implement byte view methods ---- */
+
+/* A byte view at idx (live or released), or NULL. A tag and the size of
+** the userdata: Lua code cannot forge either. */
+static inline mo_view *mo_bytes_to(lua_State *L, int idx) {
+  mo_view *v = (mo_view *)lua_touserdata(L, idx);
+  if (v == NULL || lua_rawlen(L, idx) < sizeof(mo_view) ||
+      v->tag != MO_TAG_BYTES)
+    return NULL;
+  return v;
+}
+
+/* The live byte view at idx, or raise. */
+mo_view *mo_bytes_check(lua_State *L, int idx);
+/* The bytes of a string argument (Lua string, number, memory object or
+** any view), or raise. */
+const unsigned char *mo_bytes_checkstr(lua_State *L, int idx, size_t *len);
+/* An initial position as string.find takes it (may exceed len + 1). */
+size_t mo_bytes_posrelat(lua_Integer pos, size_t len);
+int mo_bytes_released(lua_State *L);
+/* find, match, gmatch, gsub (bytes_match.c) */
+extern const luaL_Reg mo_bytes_match_methods[];
 
 #endif

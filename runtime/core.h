@@ -96,6 +96,8 @@ void mo_checkwritable(lua_State *L, mo_view *v);
 ** of `index`; meta adds metamethods; __gc and __close release. */
 void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
                      const luaL_Reg *meta, lua_CFunction index);
+/* Add methods to the view metatable registered at mtkey. */
+void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l);
 /* 1-based inclusive range i..j over n items, clamped like string.sub. */
 void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
               size_t *to);

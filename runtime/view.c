@@ -165,3 +165,11 @@ void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
   lua_rawsetp(L, LUA_REGISTRYINDEX, mtkey);
   lua_pop(L, 1);
 }
+
+void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_getfield(L, -1, "__index");
+  lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 3);
+}
