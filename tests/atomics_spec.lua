@@ -8,17 +8,8 @@ local native_be = string.pack("=i4", 1) == string.pack(">i4", 1)
 local swapped32 = native_be and "int32le" or "int32be"
 
 describe("atomics", function()
-  local names = {}
-  local function newname(tag)
-    local n = P.shmname(tag)
-    names[#names + 1] = n
-    return n
-  end
-  after_each(function()
-    collectgarbage()
-    for _, n in ipairs(names) do os.remove("/dev/shm" .. n) end
-    names = {}
-  end)
+  local newname, cleanup = P.shm_tracker()
+  after_each(cleanup)
 
   it("load, store, add and cas return old values, per type", function()
     local a = memobj.array("i32", 2)

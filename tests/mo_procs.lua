@@ -18,6 +18,23 @@ function M.shmname(tag)
   return string.format("/mo_test_%s_%s_%d", pid(), tag or "x", counter)
 end
 
+-- Names for a describe block's shared memory: newname(tag) makes one,
+-- cleanup() (for after_each) unlinks every name made so far.
+function M.shm_tracker()
+  local names = {}
+  local function newname(tag)
+    local n = M.shmname(tag)
+    names[#names + 1] = n
+    return n
+  end
+  local function cleanup()
+    collectgarbage()
+    for _, n in ipairs(names) do os.remove("/dev/shm" .. n) end
+    names = {}
+  end
+  return newname, cleanup
+end
+
 -- A fresh temporary path (the file exists, empty).
 function M.tmpfile(content)
   local p = os.tmpname()

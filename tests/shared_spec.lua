@@ -18,17 +18,8 @@ local function exists(name)
 end
 
 describe("memobj.shared", function()
-  local names = {}
-  local function newname(tag)
-    local n = P.shmname(tag)
-    names[#names + 1] = n
-    return n
-  end
-  after_each(function()
-    collectgarbage()
-    for _, n in ipairs(names) do os.remove("/dev/shm" .. n) end
-    names = {}
-  end)
+  local newname, cleanup = P.shm_tracker()
+  after_each(cleanup)
 
   it("creates an object with its fields, and attaches with the exact size", function()
     local name = newname("fields")
