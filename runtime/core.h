@@ -43,7 +43,9 @@ void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
 void mo_unlock(memobj_lock *lk);
 /* Raise, naming every holder, if m is locked for operation `op`. With
 ** newsize != SIZE_MAX, holders whose ranges fit in newsize are allowed
-** when the memory has reserved space (`max`). */
+** when the memory has reserved space (`max`). Before refusing it runs a
+** full collection (garbage views hold locks), so a finalizer may have
+** closed m when it returns: callers check. */
 void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
                          int writers_only, size_t newsize);
 

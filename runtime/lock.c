@@ -87,9 +87,7 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
   /* Views that are garbage still hold their locks until collected, and
   ** `m:array("u8"):fill(0)` makes such a view. Before refusing, collect
   ** them: only live views should refuse. */
-  lua_gc(L, LUA_GCCOLLECT, 0);
-  if (m->closed)  /* a finalizer that ran just now closed it */
-    luaL_error(L, "memobj: memory object is closed");
+  lua_gc(L, LUA_GCCOLLECT, 0);  /* (a finalizer may close m: callers recheck) */
   for (n = 0, lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;

@@ -108,8 +108,10 @@ static int mem_close(lua_State *L) {
   if (!m->closed) {
     mo_refuse_if_locked(L, m, "close", 0, SIZE_MAX);
     if (m->tx) return luaL_error(L, "memobj: close: refused inside a transaction");
-    mem_release(m);
-    mo_debug_after(L, 1);  /* a damaged debug block raises */
+    if (!m->closed) {  /* a finalizer run by the check may have closed it */
+      mem_release(m);
+      mo_debug_after(L, 1);  /* a damaged debug block raises */
+    }
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -139,6 +141,7 @@ static int mem_resize(lua_State *L) {
                       "of %I", (lua_Integer)n, (lua_Integer)m->max);
   if (m->tx) return luaL_error(L, "memobj: resize: refused inside a transaction");
   mo_refuse_if_locked(L, m, "resize", 0, n);
+  mo_checkmem(L, 1);  /* still open after the collection the check may run */
   err = m->kind->resize(m, n);
   if (err == 0) mo_stats_resize(m);
   mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
@@ -172,7 +175,10 @@ static int mem_protect(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   int writable = luaL_checkoption(L, 2, NULL, perms);
   int err;
-  if (!writable) mo_refuse_if_locked(L, m, "protect", 1, SIZE_MAX);
+  if (!writable) {
+    mo_refuse_if_locked(L, m, "protect", 1, SIZE_MAX);
+    mo_checkmem(L, 1);  /* still open after the collection the check may run */
+  }
   if (m->kind->protect == NULL)
     return luaL_error(L, "memobj: protect: not supported by %s memory",
                       m->kind->name);

@@ -195,3 +195,13 @@ describe("a finalizer that runs during a refused operation's collection", functi
     assert.is_true(m.closed)
   end)
 end)
+
+describe("a finalizer that closes memory during close's collection", function()
+  it("close still returns true", function()
+    local m = memobj.heap(16)
+    local a = m:array("u8")
+    setmetatable({}, {__gc = function() a:release(); m:close() end})
+    assert.is_true(m:close())
+    assert.is_true(m.closed)
+  end)
+end)
