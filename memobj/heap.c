@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #include "../runtime/runtime.h"
+#include "osmap.h"
 
 typedef struct heap_mem {
   memobj_mem base;
@@ -23,12 +23,6 @@ typedef struct heap_mem {
 } heap_mem;
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
-
-static size_t pagesize(void) {
-  static size_t ps;
-  if (ps == 0) ps = (size_t)sysconf(_SC_PAGESIZE);
-  return ps;
-}
 
 /* Round n up to a multiple of the power of two a; 0 on overflow. */
 static size_t roundup(size_t n, size_t a) {
@@ -51,7 +45,7 @@ static int block_resize(heap_mem *h, size_t n) {
 /* ---- reserved path (max) ---- */
 
 static int reserve(heap_mem *h, size_t max) {
-  size_t ps = pagesize();
+  size_t ps = mo_os_pagesize();
   size_t align = h->align > ps ? h->align : ps;
   size_t len = roundup(max ? max : 1, ps);
   unsigned char *p;
@@ -70,7 +64,7 @@ static int reserve(heap_mem *h, size_t max) {
 
 static int commit_to(heap_mem *h, size_t n) {
   memobj_mem *m = &h->base;
-  size_t need = roundup(n, pagesize());
+  size_t need = roundup(n, mo_os_pagesize());
   if (need > h->committed) {
     if (mprotect(m->ptr + h->committed, need - h->committed,
                  PROT_READ | PROT_WRITE) != 0)
