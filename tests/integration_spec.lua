@@ -1,0 +1,51 @@
+-- Access kinds over memory kinds they were not written against: any view
+-- works on any memory.
+local memobj = require("memobj")
+
+local function readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("views over every kind", function()
+  it("a file view over a mapped file writes through and flush syncs it", function()
+    local path = os.tmpname()
+    local m = assert(memobj.map(path, {mode = "rw", create = 16}))
+    local f = m:file("r+")
+    assert.equal(f, f:write("hello ", 42))
+    assert.is_truthy(f:flush())
+    assert.equal("hello 42", readfile(path):sub(1, 8))
+    f:close()
+    m:close()
+    os.remove(path)
+  end)
+
+  it("byte views and typed arrays see the same shared memory", function()
+    local name = ("/mo_integration_%d"):format(math.random(1 << 30))
+    local m = assert(memobj.shared(name, 8))
+    m:unlink()
+    m:bytes():put(1, "\1\0\0\0\2\0\0\0")
+    local a = m:array("u32le")
+    assert.same({1, 2}, a:totable())
+    a[2] = 7
+    assert.equal(7, m:bytes():byte(5))
+  end)
+
+  it("a file view's writes to persistent memory need a transaction", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local m = assert(memobj.persistent(path, 32, {durability = "process"}))
+    local f = m:file("r+")
+    assert.has_error(function() f:write("x") end)
+    m:transaction(function() f:seek("set", 0); f:write("kept") end)
+    assert.equal("kept", m:bytes():sub(1, 4):string())
+    f:close()
+    m:close()
+    local again = assert(memobj.persistent(path))
+    assert.equal("kept", again:bytes():sub(1, 4):string())
+    again:close()
+    os.remove(path)
+  end)
+end)
