@@ -2,12 +2,7 @@
 -- works on any memory.
 local memobj = require("memobj")
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = require("mo_procs").readfile
 
 describe("views over every kind", function()
   it("a file view over a mapped file writes through and flush syncs it", function()

@@ -13,12 +13,7 @@ local function newpath()
   return dir .. "/pool" .. n
 end
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = require("mo_procs").readfile
 
 local function writefile(path, s)
   local f = assert(io.open(path, "wb"))
