@@ -14,6 +14,18 @@ typedef struct mo_fmapped {
   mo_fmap f;
 } mo_fmapped;
 
+/* Resize the mapping (mo_fmap_resize) and, when it worked, show the new
+** address and size in the memory object. */
+static inline int mo_fmapped_resize(memobj_mem *m, size_t n, off_t filelen,
+                                    mo_fmap_step step, void *ctx) {
+  mo_fmap *f = &((mo_fmapped *)m)->f;
+  int err = mo_fmap_resize(f, m->size, n, filelen, step, ctx);
+  if (err) return err;
+  m->ptr = mo_fmap_data(f);
+  m->size = n;
+  return 0;
+}
+
 static void mo_fmapped_release(memobj_mem *m) {
   mo_fmap_close(&((mo_fmapped *)m)->f);
 }

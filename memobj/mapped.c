@@ -55,15 +55,10 @@ static int mapped_resize(memobj_mem *m, size_t n) {
   if (n > (size_t)INT64_MAX - (size_t)mm->offset) return EFBIG;
   if (mm->mode == MODE_PRIVATE) {  /* the file is never touched */
     if ((err = file_length(mm->f.fd, &filelen)) != 0) return err;
-    err = mo_fmap_resize(&mm->f, m->size, n, filelen, NULL, NULL);
-  } else {
-    mm->newlen = mm->offset + (off_t)n;
-    err = mo_fmap_resize(&mm->f, m->size, n, mm->newlen, set_length, mm);
+    return mo_fmapped_resize(m, n, filelen, NULL, NULL);
   }
-  if (err) return err;
-  m->ptr = mo_fmap_data(&mm->f);
-  m->size = n;
-  return 0;
+  mm->newlen = mm->offset + (off_t)n;
+  return mo_fmapped_resize(m, n, mm->newlen, set_length, mm);
 }
 
 static const memobj_kind mapped_kind = {

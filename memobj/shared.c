@@ -110,16 +110,11 @@ static int set_size(void *ctx) {
 /* Other processes keep their mappings and the sizes they attached with. */
 static int shared_resize(memobj_mem *m, size_t n) {
   shared_mem *sm = (shared_mem *)m;
-  int err;
   if (!sm->fdwritable) return EACCES;
   if (n > (size_t)INT64_MAX || (sm->trailer && total_length(n) == 0))
     return EFBIG;
   sm->newsize = n;
-  err = mo_fmap_resize(&sm->f, m->size, n, 0, set_size, sm);
-  if (err) return err;
-  m->ptr = mo_fmap_data(&sm->f);
-  m->size = n;
-  return 0;
+  return mo_fmapped_resize(m, n, 0, set_size, sm);
 }
 
 static const memobj_kind shared_kind = {
