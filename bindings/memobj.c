@@ -27,5 +27,6 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   mo_bytes_open(L);
   mo_fileview_open(L);
   mo_atomics_open(L);
+  mo_records_open(L);
   return 1;
 }

@@ -21,5 +21,6 @@ void mo_array_open(lua_State *L);
 void mo_bytes_open(lua_State *L);   /* access/bytes.c */
 void mo_fileview_open(lua_State *L);
 void mo_atomics_open(lua_State *L);
+void mo_records_open(lua_State *L);  /* access/records.c */
 
 #endif

@@ -7,7 +7,8 @@
 #include "core.h"
 
 static int is_view_tag(uint32_t tag) {
-  return tag == MO_TAG_ARRAY || tag == MO_TAG_BYTES || tag == MO_TAG_FILE;
+  return tag == MO_TAG_ARRAY || tag == MO_TAG_BYTES || tag == MO_TAG_FILE ||
+         tag == MO_TAG_RECORDS;
 }
 
 mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
