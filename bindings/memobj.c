@@ -28,5 +28,6 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   mo_fileview_open(L);
   mo_atomics_open(L);
   mo_records_open(L);
+  mo_npy_open(L);
   return 1;
 }

@@ -22,5 +22,6 @@ void mo_bytes_open(lua_State *L);   /* access/bytes.c */
 void mo_fileview_open(lua_State *L);
 void mo_atomics_open(lua_State *L);
 void mo_records_open(lua_State *L);  /* access/records.c */
+void mo_npy_open(lua_State *L);      /* bindings/npy.c: after map */
 
 #endif
