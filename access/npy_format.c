@@ -264,10 +264,18 @@ static int typestr(parser *ps, size_t off, size_t len, mo_npy_field *f,
   uint64_t size = 0;
   size_t i;
   char kind, order;
-  if (len < 3 || strchr("<>|=", s[0]) == NULL)
+  if (len < 2 || s[0] == 0 || strchr("<>|=", s[0]) == NULL)
     return fail(ps, "unsupported dtype '%.*s'", (int)len, s);
   order = s[0];
   kind = s[1];
+  switch (kind) {
+    case 'c': what = "complex"; goto named;
+    case 'O': what = "object"; goto named;
+    case 'b': case '?': what = "boolean"; goto named;
+    case 'U': what = "unicode string"; goto named;
+    default: break;
+  }
+  if (len < 3) goto unsupported;
   for (i = 2; i < len; i++) {
     if (s[i] < '0' || s[i] > '9' || size > UINT32_MAX)
       return fail(ps, "unsupported dtype '%.*s'", (int)len, s);
@@ -290,11 +298,6 @@ static int typestr(parser *ps, size_t off, size_t len, mo_npy_field *f,
     case 'V':
       if (plain) goto unsupported;
       break;
-    case 'c': what = "complex"; goto named;
-    case 'O': what = "object"; goto named;
-    case 'b': case '?': what = "boolean"; goto named;
-    case 'U': what = "unicode string"; goto named;
-    case 'M': case 'm': what = "datetime"; goto named;
     default: goto unsupported;
   }
   if (order == '=') {
@@ -354,6 +357,37 @@ static int descr_field(parser *ps, size_t *offset) {
   return f.kind == 'V' || addfield(ps, &f);
 }
 
+/* Names of the fields, to sort. */
+typedef struct nameref {
+  const char *p;
+  size_t n;
+} nameref;
+
+static int name_cmp(const void *a, const void *b) {
+  const nameref *x = (const nameref *)a, *y = (const nameref *)b;
+  int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+  return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Refuse two fields with one name (sorting a copy of the names). */
+static int unique_names(parser *ps) {
+  nameref *r = malloc(ps->nfields * sizeof *r);
+  size_t k;
+  int ok = 1;
+  if (r == NULL) return fail(ps, "out of memory");
+  for (k = 0; k < ps->nfields; k++) {
+    r[k].p = ps->names + ps->fields[k].name;
+    r[k].n = ps->fields[k].namelen;
+  }
+  qsort(r, ps->nfields, sizeof *r, name_cmp);
+  for (k = 1; k < ps->nfields && ok; k++) {
+    if (name_cmp(r + k - 1, r + k) == 0)
+      ok = fail(ps, "duplicate name '%.*s'", (int)(r[k].n > 40 ? 40 : r[k].n), r[k].p);
+  }
+  free(r);
+  return ok;
+}
+
 static int descr(parser *ps, mo_npy *h) {
   if (peek(ps, '[')) {
     size_t offset = 0;
@@ -363,6 +397,7 @@ static int descr(parser *ps, mo_npy *h) {
       if (!accept(ps, ',') && !peek(ps, ']')) return syntax(ps, "',' or ']' expected");
     }
     if (ps->nfields == 0) return fail(ps, "structured dtype without fields");
+    if (!unique_names(ps)) return 0;
     h->structured = 1;
     h->itemsize = offset;
     return 1;
@@ -447,6 +482,11 @@ int mo_npy_parse(mo_npy *h, const unsigned char *p, size_t n,
   ps.utf8 = p[6] == 3;
   ps.err = err;
   ps.errlen = errlen;
+  /* never NULL, so that names + offset is always defined */
+  if ((ps.names = malloc(ps.ncap = 64)) == NULL) {
+    seterr(err, errlen, "out of memory");
+    return -1;
+  }
   h->major = p[6];
   h->minor = p[7];
   h->dataoff = n;

@@ -21,7 +21,7 @@ typedef struct mo_recfield {
 /*
 ** A layout, followed in memory by its fields (mo_recfield[nfields]), the
 ** name index (uint32_t[hashsize]: field number + 1, or 0 for a free slot)
-** and the names. Every member is a size_t so that the trailing parts
+** and the names (each followed by a zero byte). Every member is a size_t so that the trailing parts
 ** start right after it, in a layout being built as in a records view.
 */
 typedef struct mo_layout {

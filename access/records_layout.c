@@ -227,9 +227,9 @@ mo_layout *mo_layout_check(lua_State *L, int arg) {
   if ((size_t)n > MAX_FIELDS) luaL_argerror(L, arg, "layout has too many fields");
   for (k = 1; k <= n; k++) {  /* first pass: check and measure */
     read_field(L, arg, arg, k, &fs);
-    if (fs.namelen > MAX_NAMEBYTES - namebytes)
+    if (fs.namelen >= MAX_NAMEBYTES - namebytes)
       luaL_argerror(L, arg, "layout: names too long");
-    namebytes += fs.namelen;
+    namebytes += fs.namelen + 1;  /* names end with a zero, for messages */
   }
   while (hashsize < 2 * (size_t)n) hashsize *= 2;
   total = sizeof(mo_layout) + (size_t)n * sizeof(mo_recfield) +
@@ -250,12 +250,13 @@ mo_layout *mo_layout_check(lua_State *L, int arg) {
   for (k = 1; k <= n; k++) {
     mo_recfield *f = mo_lay_fields(l) + (k - 1);
     read_field(L, arg, arg, k, &fs);
-    if (fs.namelen > l->namebytes - namebytes)
+    if (fs.namelen >= l->namebytes - namebytes)
       luaL_error(L, "memobj: layout changed while being read");
     memcpy(names + namebytes, fs.name, fs.namelen);
+    names[namebytes + fs.namelen] = 0;
     f->name = (uint32_t)namebytes;
     f->namelen = (uint32_t)fs.namelen;
-    namebytes += fs.namelen;
+    namebytes += fs.namelen + 1;
     f->etype = fs.etype;
     f->size = fs.size;
     f->offset = fs.hasoffset ? fs.offset : SIZE_MAX;
