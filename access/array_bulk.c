@@ -85,10 +85,12 @@ static void convert_array(lua_State *L, mo_array *a, mo_array *src, size_t n,
 /* a:copy(src [, i]): write the items of src (array or table) from index i.
 ** Everything is converted before any byte of a changes. */
 static int array_copy(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  /* pinned: the scratch userdata below can run a finalizer (core.h) */
+  mo_array *a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
   mo_array *src = NULL;
   lua_Integer i = luaL_optinteger(L, 3, 1);
   size_t n, start, bytes;
+  mo_pinarg(L, 2);
   mo_checkwritable(L, &a->v);
   if (lua_istable(L, 2)) n = lua_rawlen(L, 2);
   else n = (src = mo_checkarray(L, 2))->v.count;
@@ -105,6 +107,8 @@ static int array_copy(lua_State *L) {
   } else if (n > 0) {
     /* a scratch userdata: collected even if a conversion raises */
     unsigned char *buf = lua_newuserdatauv(L, bytes, 0);
+    if (a->v.released || (src && src->v.released))
+      return luaL_error(L, "memobj: view is released");
     if (src) convert_array(L, a, src, n, buf);
     else convert_table(L, a, 2, n, buf);
     mo_prewrite(L, a->v.mem, a->v.offset + start * a->itemsize, bytes);
@@ -118,10 +122,11 @@ static int array_copy(lua_State *L) {
 /* ---- totable ---- */
 
 static int array_totable(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
   size_t start, n = range_args(L, a, 2, &start), k;
   luaL_argcheck(L, n < (size_t)INT_MAX, 1, "too many elements for a table");
   lua_createtable(L, (int)n, 0);
+  if (a->v.released) return luaL_error(L, "memobj: view is released");
   for (k = 0; k < n; k++) {
     mo_value_push(L, a->etype, mo_elem_load(a->etype, ELEM(a, start + k)));
     lua_rawseti(L, -2, (lua_Integer)k + 1);

@@ -72,6 +72,7 @@ struct memobj_mem {
   memobj_lock *locks;        /* list of holders */
   void *tx;                  /* transaction state, owned by the runtime */
   size_t stat_bytes;         /* bytes counted in memobj.stats() */
+  unsigned npins;            /* running calls using the bytes (pins) */
 };
 
 /* A locked buffer: what memobj_getbuffer fills in. */
