@@ -54,6 +54,7 @@ typedef struct mo_view {
   uint32_t tag;
   uint8_t released;
   uint8_t readonly;
+  uint8_t strided;     /* elements not contiguous: not a byte range source */
   unsigned char *ptr;  /* mem->ptr + offset: memory cannot move while locked */
   size_t offset;       /* from the start of the memory object */
   size_t length;       /* bytes */

@@ -37,6 +37,8 @@ int mo_tosource(lua_State *L, int idx, mo_source *s) {
     s->readonly = !s->mem->writable;
   } else if ((v = mo_toview(L, idx, 0)) != NULL) {
     if (v->released) luaL_error(L, "memobj: view is released");
+    if (v->strided)
+      luaL_error(L, "memobj: a strided array is not a contiguous byte range");
     lua_getiuservalue(L, idx, 1);
     s->mem = v->mem;
     s->offset = v->offset;
