@@ -4,6 +4,7 @@
 ** lists them.
 */
 #include "../runtime/core.h"
+#include "../runtime/memobj.h"
 #include "../runtime/tx.h"
 #include "openers.h"
 
