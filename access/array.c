@@ -51,6 +51,25 @@ size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg) {
   return (size_t)(i - 1);
 }
 
+/* ---- The C API's view of an array (memobj_buffer) ---- */
+
+/* Element formats as string.pack and Python's struct write them. */
+static const char *const formats[2][MO_NBASE] = {
+  {"b", "B", "<h", "<H", "<i", "<I", "<q", "<Q", "<f", "<d"},
+  {"b", "B", ">h", ">H", ">i", ">I", ">q", ">Q", ">f", ">d"}};
+
+static void array_describe(const mo_view *v, mo_bufinfo *out) {
+  const mo_array *a = (const mo_array *)v;
+  int big = (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) != MO_SWAPPED(a->etype);
+  out->format = formats[big][MO_BASE(a->etype)];
+  out->itemsize = a->itemsize;
+  out->count = v->count;
+  out->stride = a->stride;
+  out->first = a->first;
+}
+
+static const mo_bufdesc array_bufdesc = {array_describe};
+
 /* ---- Creating ---- */
 
 void mo_noextra(lua_State *L, int last) {
@@ -521,6 +540,8 @@ static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
 void mo_array_open(lua_State *L) {
   mo_view_newmeta(L, &array_mtkey, array_methods, array_meta, array_index);
   mo_view_newmeta(L, &strided_mtkey, array_methods, strided_meta, strided_index);
+  mo_view_setbufdesc(L, &array_mtkey, &array_bufdesc);
+  mo_view_setbufdesc(L, &strided_mtkey, &array_bufdesc);
   mo_array_addmethods(L, mo_array_bulk_methods);
   mo_array_addmethods(L, mo_array_kernel_methods);
   mo_array_addmethods(L, mo_array_arith_methods);

@@ -4,6 +4,8 @@
 ** lists them.
 */
 #include "../runtime/core.h"
+#include "../runtime/memobj.h"
+#include "../runtime/os.h"
 #include "../runtime/tx.h"
 #include "openers.h"
 
@@ -11,6 +13,9 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, MEMOBJ_VERSION);
   lua_setfield(L, -2, "version");
+  /* the OS table, for test modules written in C (tests/oshook) */
+  lua_pushlightuserdata(L, (void *)&mo_os_seam_table);
+  lua_setfield(L, LUA_REGISTRYINDEX, MO_OS_SEAM_KEY);
   mo_memory_open(L);
   mo_capi_open(L);
   mo_runtime_open(L);

@@ -199,3 +199,24 @@ describe("chunks", function()
     assert.error_matches(function() a:chunks(1, 2) end, "no value expected")
   end)
 end)
+
+describe("strided arrays through the C API", function()
+  local cmodule = assert(package.loadlib(
+    (os.getenv("MEMOBJ_BUILD") or "build") .. "/cmodule.so", "luaopen_cmodule"))()
+
+  it("give item 0, the stride and the count (MEMOBJ_STRIDED)", function()
+    local a = iota("f64", 10)
+    local s = a:slice(2, -1, 3)          -- 2 5 8
+    assert.same({3, 24}, {select(3, cmodule.describe(s))})
+    assert.equal(15, cmodule.sum(s))
+    local r = a:slice(-1, 1, -4)         -- 10 6 2
+    assert.same({3, -32}, {select(3, cmodule.describe(r))})
+    assert.equal(18, cmodule.sum(r))
+    assert.equal(55, cmodule.sum(a:slice(-1, 1, -1)))
+  end)
+
+  it("are refused to a module that did not ask for strides", function()
+    local s = iota("u8", 10):slice(1, -1, 2)
+    assert.error_matches(function() cmodule.checksum(s) end, "not contiguous")
+  end)
+end)
