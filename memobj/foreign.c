@@ -92,7 +92,7 @@ static int l_foreign(lua_State *L) {
 
 /* The bytes belong to C code: not counted as "outside" the Lua heap. */
 static const mo_kinddesc foreign_desc = {
-  &foreign_kind, l_foreign, NULL, MO_ROLE_NONE, NULL, NULL, MO_KIND_NOT_OURS
+  .kind = &foreign_kind, .ctor = l_foreign, .flags = MO_KIND_NOT_OURS
 };
 
 void mo_foreign_open(lua_State *L) {

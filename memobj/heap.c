@@ -176,7 +176,8 @@ static void heap_stats(lua_State *L) {
 }
 
 static const mo_kinddesc heap_desc = {
-  &heap_kind, l_heap, NULL, MO_ROLE_ZEROED, heap_make, heap_stats, 0
+  .kind = &heap_kind, .ctor = l_heap, .role = MO_ROLE_ZEROED,
+  .make = heap_make, .pushstats = heap_stats
 };
 
 void mo_heap_open(lua_State *L) {

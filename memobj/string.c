@@ -46,8 +46,8 @@ static int l_string(lua_State *L) {
 
 /* The bytes are in the Lua heap already: not counted as "outside". */
 static const mo_kinddesc string_desc = {
-  &string_kind, l_string, NULL, MO_ROLE_STRING, string_new, NULL,
-  MO_KIND_NOT_OURS
+  .kind = &string_kind, .ctor = l_string, .role = MO_ROLE_STRING,
+  .make = string_new, .flags = MO_KIND_NOT_OURS
 };
 
 void mo_string_open(lua_State *L) {

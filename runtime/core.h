@@ -168,6 +168,9 @@ typedef struct mo_kinddesc {
   void (*pushstats)(lua_State *L);  /* adds fields to stats().<name> (the
                                        table is at the top) */
   unsigned flags;               /* MO_KIND_* */
+  /* A field of the kind's objects (m.fd): push it and return 1, or
+  ** return 0 if k is not one. Called on open objects only. */
+  int (*field)(lua_State *L, memobj_mem *m, const char *k);
 } mo_kinddesc;
 
 /* Register a kind: the module table is at the top of the stack (ctor is
