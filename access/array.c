@@ -48,6 +48,24 @@ size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg) {
   return (size_t)(i - 1);
 }
 
+/* ---- The C API's view of an array (memobj_buffer) ---- */
+
+/* Element formats as string.pack and Python's struct write them. */
+static const char *const formats[2][MO_NBASE] = {
+  {"b", "B", "<h", "<H", "<i", "<I", "<q", "<Q", "<f", "<d"},
+  {"b", "B", ">h", ">H", ">i", ">I", ">q", ">Q", ">f", ">d"}};
+
+static void array_describe(const mo_view *v, mo_bufinfo *out) {
+  const mo_array *a = (const mo_array *)v;
+  int big = (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) != MO_SWAPPED(a->etype);
+  out->format = formats[big][MO_BASE(a->etype)];
+  out->itemsize = a->itemsize;
+  out->count = v->count;
+  out->stride = (ptrdiff_t)a->itemsize;
+}
+
+static const mo_bufdesc array_bufdesc = {array_describe};
+
 /* ---- Creating ---- */
 
 static mo_array *push_array(lua_State *L, const mo_source *s, int et,
@@ -321,6 +339,7 @@ static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
 
 void mo_array_open(lua_State *L) {
   mo_view_newmeta(L, &array_mtkey, array_methods, array_meta, array_index);
+  mo_view_setbufdesc(L, &array_mtkey, &array_bufdesc);
   mo_array_addmethods(L, mo_array_bulk_methods);
   mo_mem_addmethods(L, mem_methods);
   lua_pushcfunction(L, l_array);

@@ -6,6 +6,7 @@
 #include "../access/openers.h"
 #include "../memobj/openers.h"
 #include "../runtime/core.h"
+#include "../runtime/memobj.h"
 #include "../runtime/os.h"
 #include "../runtime/tx.h"
 #include "ffi.h"

@@ -6,7 +6,9 @@
 #define MO_CORE_H
 
 #include <signal.h>
-#include "memobj.h"
+#include <lua.h>
+#include <lauxlib.h>
+#include "object.h"
 
 #define MO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MO_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -74,6 +76,42 @@ typedef struct mo_source {
   size_t length;
   int readonly;        /* the source view or memory is read-only */
 } mo_source;
+
+/*
+** The bytes of the memory object, view or Lua string at idx: the one
+** resolver every argument that takes bytes goes through. Pushes nothing
+** and creates nothing. Returns 1, or 0 if idx holds none of these, or -1
+** for a closed memory object or a released view (`dead` says which, for
+** the caller's message; mo_checkbytes raises it).
+*/
+typedef struct mo_bytesrc {
+  memobj_mem *mem;            /* NULL for a Lua string */
+  mo_view *view;              /* the view at idx, or NULL */
+  const unsigned char *ptr;   /* NULL only when length is 0 */
+  size_t offset, length;      /* the range within mem */
+  int readonly;               /* a string, read-only view or memory */
+  const char *dead;           /* "memory object is closed", "view is released" */
+} mo_bytesrc;
+int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b);
+/* mo_tobytes, raising "memobj: <dead>" for a closed or released one;
+** returns 0 if idx holds none of these. */
+int mo_checkbytes(lua_State *L, int idx, mo_bytesrc *b);
+
+/* How a view describes its items to the C API (memobj_buffer's format,
+** itemsize, count, stride). A view whose items are not bytes puts a light
+** userdata pointing to a static mo_bufdesc in its metatable under
+** MO_BUFDESC_FIELD; without one the items are bytes ("B"). */
+typedef struct mo_bufinfo {
+  const char *format;
+  size_t itemsize, count;
+  ptrdiff_t stride;
+} mo_bufinfo;
+typedef struct mo_bufdesc {
+  void (*describe)(const mo_view *v, mo_bufinfo *out);
+} mo_bufdesc;
+#define MO_BUFDESC_FIELD "__memobj_buffer"
+/* Put d into the view metatable registered at mtkey. */
+void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d);
 
 /* Resolve the memory object, view or Lua string at idx. Always pushes one
 ** value: the memory object (a string memory for a Lua string). Returns 0

@@ -62,30 +62,54 @@ mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname) {
   return v;
 }
 
-int mo_tosource(lua_State *L, int idx, mo_source *s) {
-  mo_view *v;
-  idx = lua_absindex(L, idx);
-  if ((s->mem = mo_tomem(L, idx)) != NULL) {
-    if (s->mem->closed) luaL_error(L, "memobj: memory object is closed");
-    lua_pushvalue(L, idx);
-    s->offset = 0;
-    s->length = s->mem->size;
-    s->readonly = !s->mem->writable;
+int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b) {
+  memobj_mem *m;
+  mo_view *v = NULL;
+  memset(b, 0, sizeof *b);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    b->ptr = (const unsigned char *)lua_tolstring(L, idx, &b->length);
+    b->readonly = 1;
+    return 1;
+  }
+  if ((m = mo_tomem(L, idx)) != NULL) {
+    if (m->closed) return b->dead = "memory object is closed", -1;
+    b->length = m->size;
+    b->readonly = !m->writable;
   } else if ((v = mo_toview(L, idx, 0)) != NULL) {
-    if (v->released) luaL_error(L, "memobj: view is released");
-    lua_getiuservalue(L, idx, 1);
-    s->mem = v->mem;
-    s->offset = v->offset;
-    s->length = v->length;
-    s->readonly = v->readonly;
-  } else if (lua_type(L, idx) == LUA_TSTRING) {
-    s->mem = mo_mem_from_string(L, idx);
-    s->offset = 0;
-    s->length = s->mem->size;
-    s->readonly = 1;
+    if (v->released) return b->dead = "view is released", -1;
+    m = v->mem;
+    b->offset = v->offset;
+    b->length = v->length;
+    b->readonly = v->readonly || !m->writable;
   } else {
     return 0;
   }
+  b->mem = m;
+  b->view = v;
+  b->ptr = m->ptr ? m->ptr + b->offset : NULL;
+  return 1;
+}
+
+int mo_checkbytes(lua_State *L, int idx, mo_bytesrc *b) {
+  int r = mo_tobytes(L, idx, b);
+  if (r < 0) luaL_error(L, "memobj: %s", b->dead);
+  return r;
+}
+
+int mo_tosource(lua_State *L, int idx, mo_source *s) {
+  mo_bytesrc b;
+  idx = lua_absindex(L, idx);
+  if (!mo_checkbytes(L, idx, &b)) return 0;
+  if (b.mem == NULL) {          /* a Lua string: a string memory over it */
+    s->mem = mo_mem_from_string(L, idx);
+  } else {
+    s->mem = b.mem;
+    if (b.view) lua_getiuservalue(L, idx, 1);
+    else lua_pushvalue(L, idx);
+  }
+  s->offset = b.offset;
+  s->length = b.length;
+  s->readonly = b.view ? b.view->readonly : b.readonly;
   s->memidx = lua_gettop(L);
   return 1;
 }
@@ -210,4 +234,11 @@ void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l) {
   lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
   luaL_setfuncs(L, l, 0);
   lua_pop(L, 3);
+}
+
+void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_pushlightuserdata(L, (void *)d);
+  lua_setfield(L, -2, MO_BUFDESC_FIELD);
+  lua_pop(L, 1);
 }
