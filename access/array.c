@@ -189,14 +189,14 @@ static int l_array(lua_State *L) {
   size_t size = mo_base_size[MO_BASE(et)];
   mo_source s;
   mo_noextra(L, 3);
-  lua_settop(L, 3);  /* mo_checksource and mo_heap_new push above */
+  lua_settop(L, 3);  /* mo_checksource and mo_mem_zeroed push above */
   if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TTABLE) {
     int istable = lua_istable(L, 2);
     mo_noextra(L, 2);
     size_t count = istable ? lua_rawlen(L, 2) : mo_checksize(L, 2);
     mo_array *a;
     luaL_argcheck(L, count <= SIZE_MAX / size, 2, "too many elements");
-    s.mem = mo_heap_new(L, count * size);
+    s.mem = mo_mem_zeroed(L, count * size);
     s.memidx = lua_gettop(L);
     s.offset = 0;
     s.length = count * size;

@@ -14,7 +14,9 @@
 #define MO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Tags: the first word of every memobj userdata. Lua code cannot forge
-** them, so a tag plus the userdata size identifies an object cheaply. */
+** them, so a tag plus the userdata size identifies an object cheaply.
+** The values in use are kept together here so that they never collide;
+** which tags are views the runtime learns from mo_view_new (view.c). */
 #define MO_TAG_MEM 0x4d454d4fu
 #define MO_TAG_ARRAY 0x41525259u
 #define MO_TAG_BYTES 0x42595453u
@@ -181,12 +183,56 @@ void mo_capi_open(lua_State *L);         /* runtime/capi.c */
 void mo_runtime_open(lua_State *L);      /* runtime/rtlib.c: stats, debug,
                                             set_allocator, trace */
 
-/* A read-only string memory over the Lua string at idx (memobj/string.c);
-** pushes it. */
-memobj_mem *mo_string_new(lua_State *L, int idx);
-/* Push a new zeroed heap memory object of n bytes; raises if it cannot
-** (memobj/heap.c). */
-memobj_mem *mo_heap_new(lua_State *L, size_t n);
+/* ---- Kind registry (runtime/kinds.c) ---- */
+
+/* What the core may ask of some kind without naming it. */
+enum {
+  MO_ROLE_NONE,
+  MO_ROLE_STRING,  /* make(L, idx): read-only, zero-copy memory over the
+                      Lua string at idx */
+  MO_ROLE_ZEROED   /* make(L, idx): n zeroed writable bytes, n the integer
+                      at idx (what memobj.array(type, n) allocates) */
+};
+
+/* flags */
+#define MO_KIND_NOT_OURS 1u  /* the bytes are not obtained by memobj (a Lua
+                                string's, C code's): stats().lua.outside
+                                leaves them out */
+
+/* A kind's registration. Everything but kind may be NULL or 0. */
+typedef struct mo_kinddesc {
+  const memobj_kind *kind;      /* name, persistence, operations */
+  lua_CFunction ctor;           /* becomes memobj.<name> */
+  const luaL_Reg *methods;      /* added to every memory object */
+  int role;                     /* MO_ROLE_* */
+  memobj_mem *(*make)(lua_State *L, int idx);  /* for the role; pushes */
+  void (*pushstats)(lua_State *L);  /* adds fields to stats().<name> (the
+                                       table is at the top) */
+  unsigned flags;               /* MO_KIND_* */
+  /* A field of the kind's objects (m.fd): push it and return 1, or
+  ** return 0 if k is not one. Called on open objects only. */
+  int (*field)(lua_State *L, memobj_mem *m, const char *k);
+} mo_kinddesc;
+
+/* Register a kind: the module table is at the top of the stack (ctor is
+** set there). Raises only when out of memory. */
+void mo_kind_register(lua_State *L, const mo_kinddesc *d);
+/* A kind known by name before it registers or makes its first object
+** (bindings list their kinds, so stats() shows each from the start). */
+void mo_kind_declare(lua_State *L, const char *name);
+/* The descriptor of kind k, or NULL if it did not register one. */
+const mo_kinddesc *mo_kind_desc(const memobj_kind *k);
+/* Push memory over the Lua string at idx / n zeroed bytes, made by the
+** kind registered for that role; raise if none is or it fails. */
+memobj_mem *mo_mem_from_string(lua_State *L, int idx);
+memobj_mem *mo_mem_zeroed(lua_State *L, size_t n);
+
+/* The C function behind a callable Lua value (memobj.ffi registers the
+** resolver): its address, *onepointer set when it takes exactly one
+** pointer argument; NULL when idx holds no such value. */
+typedef void *(*mo_cfunc_resolver)(lua_State *L, int idx, int *onepointer);
+void mo_set_cfunc_resolver(mo_cfunc_resolver r);
+void *mo_cfunc_addr(lua_State *L, int idx, int *onepointer);
 
 /* Record "source:line" of the running Lua code into buf. */
 void mo_where(lua_State *L, char *buf, size_t size);
