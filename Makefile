@@ -30,9 +30,14 @@ all: $(SO)
 PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
+# The numeric kernels are loops written for the vectoriser, which -O3 runs
+# (gcc -O2 vectorises only loops of a known trip count). No -ffast-math.
+KERNEL_OBJS := $(BUILD)/obj/access/array_kernels.o $(BUILD)/obj/access/array_arith.o
+$(KERNEL_OBJS): XFLAGS := -O3
+
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(XFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -c $< -o $@
 
 $(SO): $(OBJS)
 	$(CC) $(CFLAGS) -shared -o $@ $(OBJS) $(PKG_LIBS) -lrt -lm

@@ -17,6 +17,7 @@ static void describe(lua_State *L, int idx, const mo_bytesrc *src,
   info->itemsize = 1;
   info->count = src->length;
   info->stride = 1;
+  info->first = 0;
   if (src->view == NULL || !lua_getmetatable(L, idx)) return;
   if (lua_getfield(L, -1, MO_BUFDESC_FIELD) == LUA_TLIGHTUSERDATA) {
     const mo_bufdesc *d = (const mo_bufdesc *)lua_touserdata(L, -1);
@@ -49,7 +50,7 @@ static void api_getbuffer(lua_State *L, int idx, memobj_buffer *b, int flags,
     mo_lock(L, src.mem, lk, src.offset, src.length, write, what);
     b->handle = lk;
   }
-  b->ptr = (unsigned char *)(src.length ? src.ptr : NULL);
+  b->ptr = (unsigned char *)(src.length ? src.ptr + info.first : NULL);
   b->len = src.length;
   b->writable = write;
   b->format = info.format;

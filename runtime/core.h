@@ -58,6 +58,7 @@ typedef struct mo_view {
   uint32_t tag;
   uint8_t released;
   uint8_t readonly;
+  uint8_t strided;     /* elements not contiguous: not a byte range source */
   unsigned char *ptr;  /* mem->ptr + offset: memory cannot move while locked */
   size_t offset;       /* from the start of the memory object */
   size_t length;       /* bytes */
@@ -105,6 +106,8 @@ typedef struct mo_bufinfo {
   const char *format;
   size_t itemsize, count;
   ptrdiff_t stride;
+  size_t first;        /* bytes from the view's start to item 0 (a
+                          negative stride puts item 0 at the end) */
 } mo_bufinfo;
 typedef struct mo_bufdesc {
   void (*describe)(const mo_view *v, mo_bufinfo *out);

@@ -41,7 +41,8 @@
 */
 typedef struct memobj_buffer {
   unsigned char *ptr;   /* item 0 (NULL when count is 0) */
-  size_t len;           /* bytes from ptr that the items span */
+  size_t len;           /* bytes the items span: from ptr up, or for a
+                           negative stride down to ptr + (count-1) * stride */
   int writable;         /* taken with MEMOBJ_WRITE */
   const char *format;   /* "B", "<d", ">i"...: a static string */
   size_t itemsize;      /* bytes per item */

@@ -100,6 +100,8 @@ int mo_tosource(lua_State *L, int idx, mo_source *s) {
   mo_bytesrc b;
   idx = lua_absindex(L, idx);
   if (!mo_checkbytes(L, idx, &b)) return 0;
+  if (b.view && b.view->strided)  /* the C API takes them (MEMOBJ_STRIDED) */
+    luaL_error(L, "memobj: a strided array is not a contiguous byte range");
   if (b.mem == NULL) {          /* a Lua string: a string memory over it */
     s->mem = mo_mem_from_string(L, idx);
   } else {
