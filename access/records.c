@@ -2,9 +2,19 @@
 ** records.c: the records view: fixed-size records with named fields over
 ** any memory. Constructors, r[i] as a table, r[i] = t (every field
 ** checked before any byte is written), get/set of one field, and the
-** fields and layout of a view. Layouts live in records_layout.c.
+** fields and layout of a view, r:field(name) as a strided typed array,
+** and the description C modules get (memobj.h). Layouts live in
+** records_layout.c.
+**
+** No function here holds a pointer into the memory across an allocation
+** (which may run a finalizer that releases the view): reads copy the
+** record out first, writes check every value first and then allocate
+** nothing. So the call-scope pins of core.h are not needed.
 */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include "array.h"
 #include "records.h"
 
 static const char records_mtkey = 0;
@@ -197,6 +207,7 @@ static int l_mem_records(lua_State *L) {
   mo_layout *l;
   size_t off, avail, count;
   int readonly;
+  mo_noextra(L, 5);
   lua_settop(L, 5);
   l = mo_layout_check(L, 2);            /* 6 */
   mo_checksource(L, 1, &s);             /* 7 */
@@ -217,6 +228,7 @@ static int l_records(lua_State *L) {
   mo_source s;
   mo_layout *l;
   int t;
+  mo_noextra(L, 5);
   lua_settop(L, 5);
   l = mo_layout_check(L, 1);            /* 6 */
   t = lua_type(L, 2);
@@ -226,7 +238,7 @@ static int l_records(lua_State *L) {
     luaL_argcheck(L, lua_isnil(L, 3) && lua_isnil(L, 4) && lua_isnil(L, 5), 3,
                   "no more arguments expected after a count or a table");
     luaL_argcheck(L, count <= SIZE_MAX / l->recsize, 2, "too many records");
-    s.mem = mo_heap_new(L, count * l->recsize);
+    s.mem = mo_mem_zeroed(L, count * l->recsize);
     s.memidx = lua_gettop(L);
     s.offset = 0;
     s.length = count * l->recsize;
@@ -267,6 +279,7 @@ static int records_slice(lua_State *L) {
   mo_records *r = mo_checkrecords(L, 1);
   size_t from, to;
   mo_source s;
+  mo_noextra(L, 3);
   mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), r->v.count,
            &from, &to);
   if (from > to) from = 1, to = 0;
@@ -334,6 +347,7 @@ static int records_get(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2);
   const mo_recfield *f = checkfield(L, r, 3);
   unsigned char small[256], *copy = small;
+  mo_noextra(L, 3);
   if ((lua_Unsigned)i - 1 >= r->v.count) return 0;
   if (f->etype == MO_REC_BYTES && f->size > sizeof small)  /* see push_record */
     copy = (unsigned char *)lua_newuserdatauv(L, f->size, 0);
@@ -360,6 +374,7 @@ static int records_set(lua_State *L) {
   i = checkindex(L, r, 2);
   f = checkfield(L, r, 3);
   luaL_checkany(L, 4);
+  mo_noextra(L, 4);
   if ((why = field_convert(L, f, 4, &v)) != NULL) return luaL_argerror(L, 4, why);
   off = i * r->lay.recsize;
   mo_prewrite(L, r->v.mem, r->v.offset + off + f->offset, f->size);
@@ -367,6 +382,23 @@ static int records_set(lua_State *L) {
   field_store(L, f, r->v.ptr + off, 4, v);
   mo_fault_check(L);
   return 0;
+}
+
+/* r:field(name): a typed array of that field in every record (strided
+** unless the record is the field). */
+static int records_field(lua_State *L) {
+  mo_records *r = mo_checkrecords(L, 1);
+  const mo_recfield *f = checkfield(L, r, 2);
+  mo_source s;
+  mo_noextra(L, 2);
+  if (f->etype == MO_REC_BYTES)
+    return luaL_argerror(L, 2, "a bytes field has no typed array");
+  lua_settop(L, 2);
+  mo_checksource(L, 1, &s);
+  mo_array_new_strided(L, &s, r->v.offset + (r->v.count ? f->offset : 0),
+                       r->v.count, (ptrdiff_t)r->lay.recsize, f->etype,
+                       r->v.readonly);
+  return 1;
 }
 
 static int records_len(lua_State *L) {
@@ -405,11 +437,66 @@ static int records_tostring(lua_State *L) {
   return 1;
 }
 
+/* ---- The C API's view of a record ---- */
+
+/* A module may hold a buffer after the view is collected, so the formats
+** given to C are interned for the life of the process: one string per
+** distinct layout that C code asked about. */
+typedef struct fmtnode {
+  struct fmtnode *next;
+  size_t len;
+  char s[];
+} fmtnode;
+
+static fmtnode *formats;
+static pthread_mutex_t formats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern_format(const mo_layout *l) {
+  size_t n = mo_lay_format(l, NULL, 0);
+  fmtnode *node = n ? (fmtnode *)malloc(sizeof(fmtnode) + n) : NULL, *p;
+  if (node == NULL || mo_lay_format(l, node->s, n) != n) {
+    free(node);
+    return NULL;
+  }
+  node->len = n;
+  pthread_mutex_lock(&formats_lock);
+  for (p = formats; p; p = p->next)
+    if (p->len == n && memcmp(p->s, node->s, n) == 0) break;
+  if (p == NULL) {
+    node->next = formats;
+    formats = p = node;
+    node = NULL;
+  }
+  pthread_mutex_unlock(&formats_lock);
+  free(node);
+  return p->s;
+}
+
+/* Items are records; out of memory, the view is described as bytes. */
+static void records_describe(const mo_view *v, mo_bufinfo *out) {
+  const mo_records *r = (const mo_records *)v;
+  const char *f = intern_format(&r->lay);
+  out->first = 0;
+  if (f == NULL) {
+    out->format = "B";
+    out->itemsize = 1;
+    out->count = v->length;
+    out->stride = 1;
+    return;
+  }
+  out->format = f;
+  out->itemsize = r->lay.recsize;
+  out->count = v->count;
+  out->stride = (ptrdiff_t)r->lay.recsize;
+}
+
+static const mo_bufdesc records_bufdesc = {records_describe};
+
 /* ---- Registration ---- */
 
 static const luaL_Reg records_methods[] = {
-  {"get", records_get}, {"set", records_set}, {"slice", records_slice},
-  {NULL, NULL}};
+  {"get", records_get},     {"set", records_set}, {"slice", records_slice},
+  {"field", records_field}, {NULL, NULL}};
 
 static const luaL_Reg records_meta[] = {
   {"__newindex", records_newindex}, {"__len", records_len},
@@ -421,6 +508,7 @@ static const luaL_Reg mem_methods[] = {{"records", l_mem_records}, {NULL, NULL}}
 void mo_records_open(lua_State *L) {
   mo_view_newmeta(L, &records_mtkey, records_methods, records_meta,
                   records_index);
+  mo_view_setbufdesc(L, &records_mtkey, &records_bufdesc);
   mo_mem_addmethods(L, mem_methods);
   lua_pushcfunction(L, l_records);
   lua_setfield(L, -2, "records");

@@ -56,16 +56,18 @@ size_t mo_lay_total(const mo_layout *l);
 long mo_lay_find(const mo_layout *l, const char *s, size_t n);
 /* Push l as a layout table with every offset and the size explicit. */
 void mo_layout_push(lua_State *L, const mo_layout *l);
-/* Push a userdata holding the field numbers of l in offset order. */
-size_t *mo_lay_byoffset(lua_State *L, const mo_layout *l);
+/* The PEP 3118 format of l into buf[0 .. cap) as far as it fits; returns
+** its size with the terminating zero (0: out of memory). */
+size_t mo_lay_format(const mo_layout *l, char *buf, size_t cap);
 
 /* ---- Records views (records.c) ---- */
 
 /* The live records view at idx, or raise. */
 mo_records *mo_checkrecords(lua_State *L, int idx);
 /* Push the PEP 3118 (struct module) format of one record, for example
-** "T{<d:x:<i:y:4x}": byte order and type per field, then ":name:";
-** "Ns" for a bytes field and "Nx" for padding. */
+** "T{<d:x:<i:y:4x}": fields in offset order, each a byte order (none for
+** one byte) and a type letter, or "Ns" for a bytes field, then ":name:";
+** "Nx" for padding. */
 void mo_records_pushformat(lua_State *L, const mo_layout *l);
 
 #endif

@@ -4,6 +4,7 @@
 ** alignment or "packed", an optional fixed `size`; the name index; and
 ** the PEP 3118 format of a record.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "records.h"
@@ -297,10 +298,11 @@ void mo_layout_push(lua_State *L, const mo_layout *l) {
   lua_setfield(L, -2, "align");
 }
 
-/* Field numbers of l in offset order, in a new userdata left on the stack. */
-size_t *mo_lay_byoffset(lua_State *L, const mo_layout *l) {
-  span *s = (span *)lua_newuserdatauv(L, l->nfields * sizeof(span), 0);
+/* Field numbers of l in offset order (malloc'd), or NULL. */
+static size_t *byoffset(const mo_layout *l) {
+  span *s = (span *)malloc(l->nfields * sizeof(span));
   size_t *order = (size_t *)(void *)s, k;
+  if (s == NULL) return NULL;
   for (k = 0; k < l->nfields; k++) {
     s[k].from = mo_lay_fields(l)[k].offset;
     s[k].k = k;
@@ -310,37 +312,46 @@ size_t *mo_lay_byoffset(lua_State *L, const mo_layout *l) {
   return order;
 }
 
-void mo_records_pushformat(lua_State *L, const mo_layout *l) {
+/* Append s (n bytes) to buf as far as it fits; count it all in *len. */
+static void add(char *buf, size_t cap, size_t *len, const char *s, size_t n) {
+  if (*len < cap) memcpy(buf + *len, s, n < cap - *len ? n : cap - *len);
+  *len += n;
+}
+
+size_t mo_lay_format(const mo_layout *l, char *buf, size_t cap) {
   static const char letters[MO_NBASE] = "bBhHiIqQfd";
   const mo_recfield *f = mo_lay_fields(l);
-  size_t *order = mo_lay_byoffset(L, l), k, pos = 0;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  luaL_addstring(&b, "T{");
+  size_t *order = byoffset(l), k, pos = 0, len = 0;
+  char t[32];
+  if (order == NULL) return 0;
+  add(buf, cap, &len, "T{", 2);
   for (k = 0; k < l->nfields; k++) {
     const mo_recfield *x = f + order[k];
-    if (x->offset > pos) {
-      lua_pushfstring(L, "%Ix", (lua_Integer)(x->offset - pos));
-      luaL_addvalue(&b);
-    }
+    if (x->offset > pos) add(buf, cap, &len, t, (size_t)snprintf(t, sizeof t, "%zux", x->offset - pos));
     if (x->etype == MO_REC_BYTES) {
-      lua_pushfstring(L, "%Is", (lua_Integer)x->size);
-      luaL_addvalue(&b);
+      add(buf, cap, &len, t, (size_t)snprintf(t, sizeof t, "%zus", x->size));
     } else {
-      int native_le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-      luaL_addchar(&b, (native_le != MO_SWAPPED(x->etype)) ? '<' : '>');
-      luaL_addchar(&b, letters[MO_BASE(x->etype)]);
+      int big = (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) != MO_SWAPPED(x->etype);
+      if (x->size > 1) add(buf, cap, &len, big ? ">" : "<", 1);
+      add(buf, cap, &len, letters + MO_BASE(x->etype), 1);
     }
-    luaL_addchar(&b, ':');
-    luaL_addlstring(&b, mo_lay_name(l, order[k]), x->namelen);
-    luaL_addchar(&b, ':');
+    add(buf, cap, &len, ":", 1);
+    add(buf, cap, &len, mo_lay_name(l, order[k]), x->namelen);
+    add(buf, cap, &len, ":", 1);
     pos = x->offset + x->size;
   }
-  if (l->recsize > pos) {
-    lua_pushfstring(L, "%Ix", (lua_Integer)(l->recsize - pos));
-    luaL_addvalue(&b);
-  }
-  luaL_addchar(&b, '}');
-  luaL_pushresult(&b);
-  lua_remove(L, -2);  /* the order */
+  if (l->recsize > pos) add(buf, cap, &len, t, (size_t)snprintf(t, sizeof t, "%zux", l->recsize - pos));
+  add(buf, cap, &len, "}", 2);  /* with the terminating zero */
+  free(order);
+  return len;
+}
+
+void mo_records_pushformat(lua_State *L, const mo_layout *l) {
+  size_t n = mo_lay_format(l, NULL, 0);
+  char *buf;
+  if (n == 0) luaL_error(L, "memobj: records: not enough memory");
+  buf = (char *)lua_newuserdatauv(L, n, 0);
+  if (mo_lay_format(l, buf, n) != n) luaL_error(L, "memobj: records: not enough memory");
+  lua_pushlstring(L, buf, n - 1);
+  lua_remove(L, -2);
 }

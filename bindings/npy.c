@@ -14,7 +14,7 @@
 #include "../access/array.h"
 #include "../access/records.h"
 #include "../access/npy_format.h"
-#include "openers.h"
+#include "npy.h"
 
 /* ---- A box that frees the parser's allocations on any exit ---- */
 
@@ -160,6 +160,7 @@ static int npy_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int mode = luaL_checkoption(L, 2, "r", modes), n, d;
   npybox *b;
+  mo_noextra(L, 2);
   lua_settop(L, 2);
   b = newbox(L);                                  /* 3 */
   if ((n = read_header(L, path, b)) != 0) return n;
@@ -241,6 +242,22 @@ static int writeall(int fd, const unsigned char *p, size_t n) {
   return 0;
 }
 
+/* Write the elements of a strided array in order, through a buffer on
+** the C stack (nothing here can run Lua code). */
+static int write_strided(int fd, const mo_array *a) {
+  unsigned char buf[1 << 14];
+  size_t k = 0, per = sizeof buf / a->itemsize;
+  while (k < a->v.count) {
+    size_t n = a->v.count - k < per ? a->v.count - k : per, j;
+    int e;
+    for (j = 0; j < n; j++)
+      memcpy(buf + j * a->itemsize, MO_AELEM(a, k + j), a->itemsize);
+    if ((e = writeall(fd, buf, n * a->itemsize)) != 0) return e;
+    k += n;
+  }
+  return 0;
+}
+
 /* Describe the view at idx in h (fields in a userdata pushed on the
 ** stack); returns the view. */
 static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
@@ -293,6 +310,7 @@ static int npy_save(lua_State *L) {
   char *hdr;
   size_t len;
   int fd, e;
+  mo_noextra(L, 3);
   lua_settop(L, 3);
   memset(&h, 0, sizeof h);
   v = describe(L, 2, &h);                         /* 4: fields */
@@ -306,7 +324,10 @@ static int npy_save(lua_State *L) {
   fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) return mo_failresult(L, path, errno);
   e = writeall(fd, (const unsigned char *)hdr, len);
-  if (!e) e = writeall(fd, v->ptr, v->length);
+  if (!e && v->tag == MO_TAG_ARRAY && !mo_array_contiguous((mo_array *)v))
+    e = write_strided(fd, (mo_array *)v);
+  else if (!e)
+    e = writeall(fd, v->ptr, v->length);
   if (close(fd) != 0 && !e) e = errno;
   if (e) return mo_failresult(L, path, e);
   lua_pushboolean(L, 1);

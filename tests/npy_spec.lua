@@ -310,6 +310,21 @@ print(b.dtype.names == ('caf\u00e9', '\u6570\u5b57'), b.tolist())
     assert.equal(memobj.bytes(u):string(), memobj.bytes(again):string())
   end)
 
+  it("strided arrays: a field of records, a reversed slice", function()
+    local a = memobj.array("int32", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+    assert.is_true(memobj.npy.save(path("rev.npy"), a:slice(10, 1, -3)))
+    local r = memobj.records({{"x", "float64"}, {"n", "int16be"}}, {{x = 1.5, n = -1}, {x = 2.5, n = 2}})
+    assert.is_true(memobj.npy.save(path("col.npy"), r:field("n")))
+    assert.is_true(memobj.npy.save(path("colx.npy"), r:field("x"), {2, 1}))
+    local out = python([[
+for f in ('rev', 'col', 'colx'):
+    a = np.load(os.path.join(DIR, f + '.npy'))
+    print(a.dtype.str, a.shape, a.tolist())
+]])
+    assert.equal("<i4 (4,) [10, 7, 4, 1]\n>i2 (2,) [-1, 2]\n<f8 (2, 1) [[1.5], [2.5]]\n",
+                 LITTLE and out or out:gsub("<i4", ">i4"):gsub("<f8", ">f8"))
+  end)
+
   it("round trips through memobj alone, every header byte kept", function()
     local a = memobj.array("uint16be", {1, 2, 3, 4, 5, 6})
     assert.is_true(memobj.npy.save(path("rt.npy"), a, {3, 2}))
