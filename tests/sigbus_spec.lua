@@ -385,3 +385,45 @@ describe("a sparse map on a full file system", function()
     assert.matches("sync\tnil\tsync: No space left on device\t28", out)
   end)
 end)
+
+-- Issue 12.2 / 15.4: the registry the handler reads had 4096 fixed slots,
+-- and mapping more failed with ENFILE.
+describe("the fault registry", function()
+  it("has no fixed size: 5000 mappings at once, the last one still protected", function()
+    local p = P.tmpfile(string.rep("\1", 2 * PAGE))
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    local code = ([[
+      local memobj = require("memobj")
+      local p = ...
+      local maps = {}
+      for i = 1, 5000 do
+        local m, msg = memobj.map(p)
+        if not m then print("failed at", i, msg) os.exit(1) end
+        maps[i] = m
+      end
+      os.execute("truncate -s 0 '" .. p .. "'")
+      local ok, msg = pcall(function() return maps[5000]:array("u8")[PAGE + 1] end)
+      print("last", ok, msg)
+      ok = pcall(function() return maps[1]:array("u8")[1] end)
+      print("first", ok)
+      for i = 1, 5000 do maps[i]:close() end
+      print("closed")
+    ]]):gsub("PAGE", tostring(PAGE))
+    f:write(code)
+    f:close()
+    local h = assert(io.popen(("sh -c 'ulimit -n 6000 2>/dev/null || { echo skip; exit 0; }; " ..
+      "%s %s %s' 2>&1"):format(P.lua, script, p)))
+    local out = h:read("a")
+    h:close()
+    os.remove(script)
+    os.remove(p)
+    if out:match("^skip") then
+      pending("cannot raise the descriptor limit to 6000")
+      return
+    end
+    assert.matches("last\tfalse\t.*access to pages lost by a truncated file", out)
+    assert.matches("first\tfalse", out)
+    assert.matches("closed", out)
+  end)
+end)
