@@ -8,7 +8,7 @@
 #include <string.h>
 #include <lualib.h>
 #include "../runtime/core.h"
-#include "../bindings/openers.h"
+#include "openers.h"
 #include "array.h"
 #include "bytes.h"
 #include "pattern.h"

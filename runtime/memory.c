@@ -220,6 +220,12 @@ static int mem_tostring(lua_State *L) {
 }
 
 /* Fields are not a hot path: look methods up first, then names. */
+/* A field the kind's descriptor adds (runtime/kinds.c). */
+static int kind_field(lua_State *L, memobj_mem *m, const char *k) {
+  const mo_kinddesc *d = mo_kind_desc(m->kind);
+  return d && d->field ? d->field(L, m, k) : 0;
+}
+
 static int mem_index(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
   const char *k;
@@ -248,7 +254,7 @@ static int mem_index(lua_State *L) {
   else if (strcmp(k, "max") == 0) lua_pushinteger(L, (lua_Integer)m->max);
   else if (m->kind->label && strcmp(k, m->kind->label) == 0)
     lua_getiuservalue(L, 1, 1);
-  else lua_pushnil(L);
+  else if (!kind_field(L, m, k)) lua_pushnil(L);
   return 1;
 }
 

@@ -5,32 +5,20 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "runtime.h"
 #include "tx.h"
 
 /* ---- Registered durable kinds ---- */
 
-#define MAXKINDS 4
-static struct {
-  const memobj_kind *kind;
-  const mo_txhooks *hooks;
-} durable[MAXKINDS];
-
-void mo_tx_register(const memobj_kind *k, const mo_txhooks *h) {
-  int i;
-  for (i = 0; i < MAXKINDS; i++) {
-    if (durable[i].kind == NULL || durable[i].kind == k) {
-      durable[i].kind = k;
-      durable[i].hooks = h;
-      return;
-    }
-  }
+/* The hooks live in the kind registry (runtime/kinds.c), which has no
+** size limit. */
+int mo_tx_register(const memobj_kind *k, const mo_txhooks *h) {
+  return mo_kind_settx(k, h);
 }
 
 static const mo_txhooks *hooks_of(const memobj_mem *m) {
-  int i;
-  for (i = 0; i < MAXKINDS && durable[i].kind; i++)
-    if (durable[i].kind == m->kind) return durable[i].hooks;
-  return NULL;
+  mo_kindnode *n = mo_kind_node(m->kind);
+  return n ? __atomic_load_n(&n->tx, __ATOMIC_ACQUIRE) : NULL;
 }
 
 /* ---- The undo log ---- */
