@@ -148,6 +148,30 @@ void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l);
 void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
               size_t *to);
 
+/* ---- Call-scope pins (runtime/pin.c) ----
+** The rule: while a memobj C function uses the bytes of a memory object
+** across anything that can run Lua code (an allocation can run the
+** collector and so any finalizer; a callback runs Lua code), it pins the
+** memory first, and reads the pointers and lengths it uses (v->ptr,
+** v->length, m->ptr...) after pinning, into locals. close, resize,
+** protect, begin, commit and abort refuse pinned memory. A view released
+** by a finalizer mid-call only clears the view: the bytes stay put.
+** Each function pushes exactly one to-be-closed stack slot, released when
+** the C function returns or an error unwinds it; take pins after reading
+** varargs counts (lua_gettop), and never move or remove that slot. */
+void mo_pin(lua_State *L, int memidx);       /* the memory object at memidx */
+/* The live view at idx with this tag (0: any view), its memory pinned;
+** raises as mo_checkview does. top > 0: lua_settop(L, top) first, so
+** that absent optional arguments stay none/nil below the pin's slot. */
+mo_view *mo_pinview(lua_State *L, int idx, int top, uint32_t tag,
+                    const char *tname);
+/* Pin the memory of the memory object or live view at idx, if it is one
+** (pushes nil otherwise: always one slot). */
+void mo_pinarg(lua_State *L, int idx);
+/* Raise "memobj: <op>: memory is in use by a running call" if pinned. */
+void mo_refuse_if_pinned(lua_State *L, memobj_mem *m, const char *op);
+void mo_pin_open(lua_State *L);
+
 /* ---- Write guard: transactions and persistent memory ---- */
 /* Installed by the transaction module; called before a write to
 ** m->ptr[off .. off+len) when m->guarded is set. */

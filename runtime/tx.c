@@ -267,20 +267,29 @@ static void tx_abort(lua_State *L, memobj_mem *m) {
 
 /* ---- Lua methods ---- */
 
+/* A running call that uses the bytes (a pin) must not see a transaction
+** start or end under it: its writes would be half logged, or rolled back
+** under its pointers. */
+static memobj_mem *checkidle(lua_State *L, const char *op) {
+  memobj_mem *m = mo_checkmem(L, 1);
+  mo_refuse_if_pinned(L, m, op);
+  return m;
+}
+
 static int l_begin(lua_State *L) {
-  tx_begin(L, mo_checkmem(L, 1));
+  tx_begin(L, checkidle(L, "begin"));
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_commit(lua_State *L) {
-  tx_commit(L, mo_checkmem(L, 1));
+  tx_commit(L, checkidle(L, "commit"));
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int l_abort(lua_State *L) {
-  tx_abort(L, mo_checkmem(L, 1));
+  tx_abort(L, checkidle(L, "abort"));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -297,7 +306,7 @@ static int still_ours(memobj_mem *m, uint64_t serial, unsigned depth) {
 ** raised again unchanged.
 */
 static int l_transaction(lua_State *L) {
-  memobj_mem *m = mo_checkmem(L, 1);
+  memobj_mem *m = checkidle(L, "transaction");
   mo_tx *t;
   uint64_t serial;
   unsigned depth;
