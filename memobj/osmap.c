@@ -103,9 +103,10 @@ int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
   f->maplen = need;
   f->slot = mo_fault_register(f->region, f->reglen);
   if (f->slot < 0) {
-    err = ENFILE;  /* the fault registry is full */
+    err = ENOMEM;  /* no memory for the fault registry */
     goto fail;
   }
+  mo_fault_describe(f->slot, fd, f->foff);
   return 0;
 fail:
   munmap(f->region, f->reglen);
@@ -148,17 +149,43 @@ static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
     return err;
   }
   g.maplen = need;
-  if (f->private) memcpy(g.region + g.delta, f->region + f->delta, oldsize);
+  if (f->private) {
+    memcpy(g.region + g.delta, f->region + f->delta, oldsize);
+    /* pages the file lost under us were copied as zeros: keep the old
+    ** mapping, whose lost pages raise from now on */
+    if (mo_fault_take(f->region, f->reglen)) {
+      munmap(g.region, g.reglen);
+      return ENOTRECOVERABLE;
+    }
+  }
   mo_fault_update(f->slot, g.region, g.reglen);
   munmap(f->region, f->reglen);
   *f = g;
   return 0;
 }
 
+/*
+** Lost pages (runtime/fault.c) of the part that stays mapped are mapped
+** from the file again, now that the caller's step has given the file its
+** new length. If that fails they stay lost (inaccessible), never wrong.
+*/
+static int recover(mo_fmap *f, size_t upto, off_t filelen) {
+  size_t lo, hi;
+  int err;
+  mo_fault_lostrange(f->slot, &lo, &hi);
+  if (hi > upto) hi = upto;
+  if (hi > lo && (err = map_pages(f, lo, hi, filelen)) != 0) return err;
+  mo_fault_recover(f->slot);
+  return 0;
+}
+
 int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
                    mo_fmap_step step, void *ctx) {
   size_t need, have = f->maplen;
-  int err = 0;
+  int err = 0, lost = mo_fault_lost(f->slot, 0, SIZE_MAX) != 0;
+  /* a private map's changed pages live only here: the ones in the lost
+  ** range may be gone, and mapping the file again would hide that */
+  if (lost && f->private) return ENOTRECOVERABLE;
   if (newsize > SIZE_MAX - f->delta) return ENOMEM;
   need = mo_os_pageup(f->delta + newsize);
   if (need == SIZE_MAX) return ENOMEM;
@@ -176,14 +203,18 @@ int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
   } else if (step) {
     err = step(ctx);
   }
-  if (!err) f->maplen = need;
-  return err;
+  if (err) return err;
+  f->maplen = need;
+  return lost ? recover(f, need < have ? need : have, filelen) : 0;
 }
 
 /* ---- Sync, protect, advise ---- */
 
 int mo_fmap_sync(mo_fmap *f, size_t off, size_t len) {
   size_t ps = mo_os_pagesize(), start, end;
+  int err;
+  /* writes to lost pages never reached the file: never report success */
+  if ((err = mo_fault_lost(f->slot, 0, SIZE_MAX)) != 0) return err;
   if (f->private || !f->writable || len == 0) return 0;
   start = (f->delta + off) & ~(ps - 1);
   end = mo_os_pageup(f->delta + off + len);
@@ -199,6 +230,7 @@ int mo_fmap_protect(mo_fmap *f, int writable) {
     f->writable = old;
     return errno;
   }
+  mo_fault_rearm(f->slot);  /* lost pages stay inaccessible */
   return 0;
 }
 
