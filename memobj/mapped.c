@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
+#include "../runtime/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
 
@@ -33,15 +34,15 @@ _Static_assert(offsetof(mapped_mem, f) == offsetof(mo_fmapped, f),
 
 static int file_length(int fd, off_t *len) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return errno;
-  *len = st.st_size;
-  return 0;
+  int err = mo_os_fstat(fd, &st);
+  if (err == 0) *len = st.st_size;
+  return err;
 }
 
 /* The file change of an rw resize: the length becomes offset + n. */
 static int set_length(void *ctx) {
   mapped_mem *mm = (mapped_mem *)ctx;
-  return ftruncate(mm->f.fd, mm->newlen) != 0 ? errno : 0;
+  return mo_os_truncate(mm->f.fd, mm->newlen);
 }
 
 /*
@@ -141,9 +142,10 @@ static const char *mappable(int fd, const struct stat *st, const map_opts *o,
   if (S_ISFIFO(st->st_mode)) return "is a fifo, not a regular file";
   if (!S_ISREG(st->st_mode)) return "is not a regular file";
   if (st->st_size == 0) {  /* nothing would be mapped now: try a page */
-    void *p = mmap(NULL, mo_os_pagesize(), PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) return "this file cannot be mapped";
-    munmap(p, mo_os_pagesize());
+    void *p;
+    if (mo_os_map(NULL, mo_page_size(), PROT_READ, MAP_SHARED, fd, 0, &p))
+      return "this file cannot be mapped";
+    mo_os_unmap(p, mo_page_size());
   }
   return NULL;
 }
@@ -151,7 +153,7 @@ static const char *mappable(int fd, const struct stat *st, const map_opts *o,
 /* Close the descriptor and return nil, "path: why", err. */
 static int fail_fd(lua_State *L, mapped_mem *mm, const char *path,
                    const char *why, int err) {
-  close(mm->f.fd);
+  mo_os_close(mm->f.fd);
   mm->f.fd = -1;
   return fail(L, path, why, err);
 }
@@ -175,17 +177,17 @@ static int l_map(lua_State *L) {
   lua_setiuservalue(L, -2, 1);
   /* O_NONBLOCK: opening a fifo must not wait for a writer (it has no
   ** effect on regular files, and the descriptor only maps and sizes) */
-  fd = open(path, oflags[o.mode] | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
-                      (o.has_create ? O_CREAT : 0), 0666);
-  if (fd < 0) return fail(L, path, NULL, errno);
+  err = mo_os_open(path, oflags[o.mode] | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+                             (o.has_create ? O_CREAT : 0), 0666, &fd);
+  if (err) return fail(L, path, NULL, err);
   mm->f.fd = fd;
-  if (fstat(fd, &st) != 0) return fail_fd(L, mm, path, NULL, errno);
+  if ((err = mo_os_fstat(fd, &st)) != 0) return fail_fd(L, mm, path, NULL, err);
   if ((why = mappable(fd, &st, &o, &dev)) != NULL)
     return fail_fd(L, mm, path, why, S_ISDIR(st.st_mode) ? EISDIR : ENODEV);
   filelen = dev ? (off_t)INT64_MAX : st.st_size;
   if (o.has_create && filelen < (off_t)o.create) {
-    if (ftruncate(fd, (off_t)o.create) != 0)
-      return fail_fd(L, mm, path, NULL, errno);
+    if ((err = mo_os_truncate(fd, (off_t)o.create)) != 0)
+      return fail_fd(L, mm, path, NULL, err);
     filelen = (off_t)o.create;
   }
   if ((off_t)o.offset > filelen)
@@ -194,7 +196,7 @@ static int l_map(lua_State *L) {
   else if (o.size > (size_t)(filelen - (off_t)o.offset))
     return fail_fd(L, mm, path, "range beyond the end of the file", EINVAL);
   if (o.max && o.max < o.size) {
-    close(fd);
+    mo_os_close(fd);
     mm->f.fd = -1;
     return luaL_argerror(L, 2, "max is smaller than size");
   }

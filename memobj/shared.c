@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
+#include "../runtime/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
 
@@ -41,7 +42,7 @@ _Static_assert(offsetof(shared_mem, f) == offsetof(mo_fmapped, f),
 ** in place: the object is exactly n bytes; grown bytes read as zeros. */
 static int set_size(void *ctx) {
   shared_mem *sm = (shared_mem *)ctx;
-  return ftruncate(sm->f.fd, (off_t)sm->newsize) != 0 ? errno : 0;
+  return mo_os_truncate(sm->f.fd, (off_t)sm->newsize);
 }
 
 /* Other processes keep their mappings and the sizes they attached with. */
@@ -60,22 +61,22 @@ static const memobj_kind shared_kind = {
 
 /* ---- Creating complete, then publishing ---- */
 
-/* A new unnamed object of `size` bytes in SHM_DIR: its descriptor, or -1
-** and errno. */
-static int create_unnamed(size_t size, mode_t perm) {
-  int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, perm);
-  if (fd < 0) return -1;
-  if (ftruncate(fd, (off_t)size) != 0) {
-    int err = errno;
-    close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
+/* A new unnamed object of `size` bytes in SHM_DIR: 0 or an errno value;
+** its descriptor in *fd. */
+static int create_unnamed(size_t size, mode_t perm, int *fd) {
+  int err = mo_os_open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, perm, fd);
+  if (err == 0 && (err = mo_os_truncate(*fd, (off_t)size)) != 0)
+    mo_os_close(*fd);
+  return err;
 }
 
-/* Give the unnamed object on fd the name; 0 or an errno value (EEXIST
-** when the name is taken). */
+/*
+** Give the unnamed object on fd the name; 0 or an errno value (EEXIST
+** when the name is taken). linkat with AT_SYMLINK_FOLLOW through
+** /proc/self/fd is the unprivileged way to name an O_TMPFILE file (plain
+** link() would not follow the /proc link). It is not a memory call, so
+** it is not in the OS layer's table.
+*/
 static int publish(int fd, const char *name) {
   char from[64], to[sizeof SHM_DIR + NAME_MAX + 1];
   snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
@@ -157,15 +158,14 @@ static int setup(shared_mem *sm, int fd, int fdwritable,
 static int open_existing(const char *name, int writable, size_t *size,
                          int *err) {
   struct stat st;
-  int fd = shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-                              O_NONBLOCK, 0);
-  if (fd < 0) {
-    *err = errno;
-    return -1;
-  }
-  *err = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? ENODEV : 0;
+  int fd;
+  *err = mo_os_shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+                                  O_NONBLOCK, 0, &fd);
+  if (*err) return -1;
+  if ((*err = mo_os_fstat(fd, &st)) == 0 && !S_ISREG(st.st_mode))
+    *err = ENODEV;
   if (*err) {
-    close(fd);
+    mo_os_close(fd);
     return -1;
   }
   *size = (size_t)st.st_size;
@@ -176,13 +176,10 @@ static int open_existing(const char *name, int writable, size_t *size,
 ** its descriptor, or -1 and an errno value in *err (EEXIST if taken). */
 static int create_named(const char *name, size_t size, mode_t perm,
                         int *err) {
-  int fd = create_unnamed(size, perm);
-  if (fd < 0) {
-    *err = errno;
-    return -1;
-  }
+  int fd;
+  if ((*err = create_unnamed(size, perm, &fd)) != 0) return -1;
   if ((*err = publish(fd, name)) != 0) {
-    close(fd);
+    mo_os_close(fd);
     return -1;
   }
   return fd;
@@ -190,7 +187,7 @@ static int create_named(const char *name, size_t size, mode_t perm,
 
 static void drop(shared_mem *sm) {
   if (sm->f.region) mo_fmap_close(&sm->f);
-  else if (sm->f.fd >= 0) close(sm->f.fd);
+  else mo_os_close(sm->f.fd);
   sm->f.fd = -1;
 }
 
@@ -223,7 +220,7 @@ static int l_shared(lua_State *L) {
     fd = open_existing(name, o.writable, &have, &err);
   if (fd < 0) return fail(L, name, NULL, err);
   if (create && have != size) {
-    close(fd);
+    mo_os_close(fd);
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: exists with size %I, not %I", name,
                     (lua_Integer)have, (lua_Integer)size);
@@ -232,7 +229,7 @@ static int l_shared(lua_State *L) {
   }
   if ((err = setup(sm, fd, created || o.writable, have, &o)) != 0) {
     drop(sm);
-    if (created) shm_unlink(name);
+    if (created) mo_os_shm_unlink(name);
     return fail(L, name, err == EINVAL ? "max is smaller than the size"
                                        : NULL, err);
   }
@@ -243,12 +240,13 @@ static int l_shared(lua_State *L) {
 static int l_unlink(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   const char *name;
+  int err;
   if (m->kind != &shared_kind)
     return luaL_error(L, "memobj: unlink: %s memory has no name to unlink",
                       m->kind->name);
   lua_getiuservalue(L, 1, 1);
   name = lua_tostring(L, -1);
-  if (shm_unlink(name) != 0) return fail(L, name, NULL, errno);
+  if ((err = mo_os_shm_unlink(name)) != 0) return fail(L, name, NULL, err);
   lua_pushboolean(L, 1);
   return 1;
 }

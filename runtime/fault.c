@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include "os.h"
 #include "runtime.h"
 
 MO_TLS volatile sig_atomic_t mo_fault_pending = 0;
@@ -86,7 +87,7 @@ static void install(void) {
   sa.sa_sigaction = handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  pagesize = (size_t)sysconf(_SC_PAGESIZE);
+  pagesize = mo_page_size();
   if (sigaction(SIGBUS, &sa, &prev_bus) == 0 &&
       sigaction(SIGSEGV, &sa, &prev_segv) == 0)
     installed = 1;
@@ -171,7 +172,7 @@ void mo_fault_unregister(int id) {
 ** `lock`. */
 static void rearm(slot *s) {
   uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
-  if (hi > lo) mprotect((void *)lo, hi - lo, PROT_NONE);
+  if (hi > lo) mo_os_protect((void *)lo, hi - lo, PROT_NONE);
 }
 
 void mo_fault_rearm(int id) {
@@ -234,7 +235,7 @@ static int diagnose(const slot *s, uintptr_t addr) {
   struct stat st;
   struct statvfs vfs;
   off_t at;
-  if (s->fd < 0 || fstat(s->fd, &st) != 0) return WHY_TRUNCATED;
+  if (s->fd < 0 || mo_os_fstat(s->fd, &st) != 0) return WHY_TRUNCATED;
   at = s->foff + (off_t)(addr - atomic_load(&s->start));
   if (at >= st.st_size) return WHY_TRUNCATED;
   if (fstatvfs(s->fd, &vfs) == 0 && vfs.f_bavail == 0) return WHY_NOSPACE;
@@ -273,7 +274,7 @@ const char *mo_fault_take(const void *addr, size_t len) {
   return why_text[settle()];
 }
 
-/* ---- The handler (async-signal-safe: atomics, mmap, sigaction) ---- */
+/* ---- The handler (async-signal-safe: atomics, mo_os_map, sigaction) ---- */
 
 /* The slot whose range holds a, or NULL. */
 static slot *owner(uintptr_t a) {
@@ -305,13 +306,14 @@ static void lose(slot *s, uintptr_t p) {
 static int patch(int sig, uintptr_t a) {
   slot *s = owner(a);
   uintptr_t page = a & ~(uintptr_t)(pagesize - 1);
+  void *p;
   if (s == NULL) return 0;
   if (sig == SIGSEGV) {
     uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
     if (!(hi > lo && a >= lo && a < hi)) return 0;
   }
-  if (mmap((void *)page, pagesize, PROT_READ | PROT_WRITE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+  if (mo_os_map((void *)page, pagesize, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &p) != 0)
     return 0;
   lose(s, page);
   if (!mo_fault_pending) {
