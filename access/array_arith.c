@@ -30,7 +30,7 @@ static inline double fop(int op, double x, double y) {
 /* x (a number) into every element of contiguous native p: one loop per
 ** operation so each is a plain vectorisable loop. */
 #define FSCALAR_FN(name, T)                                             \
-  static void name(unsigned char *p, size_t n, int op, double x) {      \
+  static __attribute__((noinline)) void name(unsigned char *p, size_t n, int op, double x) {    \
     size_t k;                                                           \
     switch (op) {                                                       \
       case OP_ADD:                                                      \

@@ -17,11 +17,14 @@
 ** vector elements; it may not reorder one float accumulator by itself). */
 #define LANES 8
 
+/* Kernels stay out of line: one loop each, easy to read in objdump. */
+#define KERNEL static __attribute__((noinline))
+
 /* ---- Sums ---- */
 
 /* Float sums: LANES partial sums added in a fixed tree at the end. */
 #define FSUM_FN(name, T)                                                \
-  static double name(const unsigned char *p, size_t n) {                \
+  KERNEL double name(const unsigned char *p, size_t n) {                \
     double s[LANES] = {0};                                              \
     size_t k = 0;                                                       \
     int l;                                                              \
@@ -36,7 +39,7 @@ FSUM_FN(sum_f32, float)
 /* Integer sums wrap like Lua integers (unsigned here, to stay defined);
 ** integer adds are associative, so one accumulator vectorises. */
 #define ISUM_FN(name, T)                                                \
-  static uint64_t name(const unsigned char *p, size_t n) {              \
+  KERNEL uint64_t name(const unsigned char *p, size_t n) {              \
     uint64_t s = 0;                                                     \
     size_t k;                                                           \
     for (k = 0; k < n; k++) s += (uint64_t)(int64_t)MO_LOADN(T, p + k * sizeof(T)); \
@@ -84,60 +87,102 @@ static mo_value sum_range(const mo_array *a, size_t start, size_t n) {
 /* ---- Minimum and maximum ---- */
 
 /*
-** Floats: each lane keeps its minimum and maximum; a NaN is caught by the
-** same select (x != x), so a lane that met one stays NaN with no branch,
-** and the result is NaN as in numpy. Both bounds in one pass cost no more
-** than one: the loop waits for memory either way.
+** Floats: each lane keeps its minimum and maximum with a select the
+** vectoriser turns into minpd/maxpd (a NaN operand is skipped), and adds
+** x - x into a check lane: 0 for every finite x, NaN for a NaN or an
+** infinity. So the loop has no branch on the data, and only when a check
+** lane is NaN does a second pass look for a NaN (the result is then NaN,
+** as numpy). WANT: 1 min, 2 max, 3 both.
 */
-#define FMINMAX_FN(name, T)                                             \
-  static void name(const unsigned char *p, size_t n, double *lo, double *hi) { \
-    T mn[LANES], mx[LANES];                                             \
+#define FMINMAX_FN(name, T, WANT)                                       \
+  KERNEL int name(const unsigned char *p, size_t n, double *lo, double *hi) { \
+    T mn[LANES], mx[LANES], chk[LANES];                                 \
     size_t k = 0;                                                       \
-    int l;                                                              \
-    for (l = 0; l < LANES; l++) mn[l] = mx[l] = MO_LOADN(T, p);         \
+    int l, bad = 0;                                                     \
+    for (l = 0; l < LANES; l++) {                                       \
+      mn[l] = mx[l] = MO_LOADN(T, p);                                   \
+      chk[l] = 0;                                                       \
+    }                                                                   \
     for (; k + LANES <= n; k += LANES)                                  \
       for (l = 0; l < LANES; l++) {                                     \
         T x = MO_LOADN(T, p + (k + l) * sizeof(T));                     \
-        mn[l] = (x < mn[l] || x != x) ? x : mn[l];                      \
-        mx[l] = (x > mx[l] || x != x) ? x : mx[l];                      \
+        if (WANT & 1) mn[l] = x < mn[l] ? x : mn[l];                    \
+        if (WANT & 2) mx[l] = x > mx[l] ? x : mx[l];                    \
+        chk[l] += x - x;                                                \
       }                                                                 \
     for (; k < n; k++) {                                                \
       T x = MO_LOADN(T, p + k * sizeof(T));                             \
-      mn[0] = (x < mn[0] || x != x) ? x : mn[0];                        \
-      mx[0] = (x > mx[0] || x != x) ? x : mx[0];                        \
+      mn[0] = x < mn[0] ? x : mn[0];                                    \
+      mx[0] = x > mx[0] ? x : mx[0];                                    \
+      chk[0] += x - x;                                                  \
     }                                                                   \
+    for (l = 1; l < LANES; l++) {                                       \
+      mn[0] = mn[l] < mn[0] ? mn[l] : mn[0];                            \
+      mx[0] = mx[l] > mx[0] ? mx[l] : mx[0];                            \
+    }                                                                   \
+    for (l = 0; l < LANES; l++) bad |= chk[l] != chk[l];                \
     *lo = mn[0];                                                        \
     *hi = mx[0];                                                        \
-    for (l = 1; l < LANES; l++) {                                       \
-      if (mn[l] < *lo || mn[l] != mn[l]) *lo = mn[l];                   \
-      if (mx[l] > *hi || mx[l] != mx[l]) *hi = mx[l];                   \
-    }                                                                   \
-    if (*lo != *lo) *hi = *lo;                                          \
-    else if (*hi != *hi) *lo = *hi;                                     \
+    return bad;                                                         \
   }
-FMINMAX_FN(minmax_f64, double)
-FMINMAX_FN(minmax_f32, float)
+FMINMAX_FN(min_f64, double, 1)
+FMINMAX_FN(max_f64, double, 2)
+FMINMAX_FN(minmax_f64, double, 3)
+FMINMAX_FN(min_f32, float, 1)
+FMINMAX_FN(max_f32, float, 2)
+FMINMAX_FN(minmax_f32, float, 3)
 
-#define IMINMAX_FN(name, T)                                             \
-  static void name(const unsigned char *p, size_t n, lua_Integer *lo, lua_Integer *hi) { \
+/* The second pass: is there a NaN among n items of type T at p? */
+#define HASNAN_FN(name, T)                                              \
+  static int name(const unsigned char *p, size_t n) {                   \
+    size_t k;                                                           \
+    for (k = 0; k < n; k++) {                                           \
+      T x = MO_LOADN(T, p + k * sizeof(T));                             \
+      if (x != x) return 1;                                             \
+    }                                                                   \
+    return 0;                                                           \
+  }
+HASNAN_FN(hasnan_f64, double)
+HASNAN_FN(hasnan_f32, float)
+
+/* Integers: min and max are associative, so one accumulator each
+** vectorises (pminsd and the like). */
+#define IMINMAX_FN(name, T, WANT)                                       \
+  KERNEL void name(const unsigned char *p, size_t n, lua_Integer *lo, lua_Integer *hi) { \
     T mn = MO_LOADN(T, p), mx = mn;                                     \
     size_t k;                                                           \
     for (k = 1; k < n; k++) {                                           \
       T x = MO_LOADN(T, p + k * sizeof(T));                             \
-      mn = x < mn ? x : mn;                                             \
-      mx = x > mx ? x : mx;                                             \
+      if (WANT & 1) mn = x < mn ? x : mn;                               \
+      if (WANT & 2) mx = x > mx ? x : mx;                               \
     }                                                                   \
-    *lo = (lua_Integer)mn;                                                \
-    *hi = (lua_Integer)mx;                                                \
+    *lo = (lua_Integer)mn;                                              \
+    *hi = (lua_Integer)mx;                                              \
   }
-IMINMAX_FN(minmax_i8, int8_t)
-IMINMAX_FN(minmax_u8, uint8_t)
-IMINMAX_FN(minmax_i16, int16_t)
-IMINMAX_FN(minmax_u16, uint16_t)
-IMINMAX_FN(minmax_i32, int32_t)
-IMINMAX_FN(minmax_u32, uint32_t)
-IMINMAX_FN(minmax_i64, int64_t)
-IMINMAX_FN(minmax_u64, uint64_t)
+#define IMINMAX_3(suffix, T)                                            \
+  IMINMAX_FN(min_##suffix, T, 1)                                        \
+  IMINMAX_FN(max_##suffix, T, 2)                                        \
+  IMINMAX_FN(minmax_##suffix, T, 3)
+IMINMAX_3(i8, int8_t)
+IMINMAX_3(u8, uint8_t)
+IMINMAX_3(i16, int16_t)
+IMINMAX_3(u16, uint16_t)
+IMINMAX_3(i32, int32_t)
+IMINMAX_3(u32, uint32_t)
+IMINMAX_3(i64, int64_t)
+IMINMAX_3(u64, uint64_t)
+
+typedef int (*fminmax_fn)(const unsigned char *, size_t, double *, double *);
+typedef void (*iminmax_fn)(const unsigned char *, size_t, lua_Integer *, lua_Integer *);
+
+/* Kernels by base type (floats last) and by WANT - 1. */
+static const iminmax_fn ikernels[MO_F32][3] = {
+  {min_i8, max_i8, minmax_i8},    {min_u8, max_u8, minmax_u8},
+  {min_i16, max_i16, minmax_i16}, {min_u16, max_u16, minmax_u16},
+  {min_i32, max_i32, minmax_i32}, {min_u32, max_u32, minmax_u32},
+  {min_i64, max_i64, minmax_i64}, {min_u64, max_u64, minmax_u64}};
+static const fminmax_fn fkernels[2][3] = {
+  {min_f32, max_f32, minmax_f32}, {min_f64, max_f64, minmax_f64}};
 
 /* Is x before y in the order of element type et? (uint64 compares
 ** unsigned; floats by value.) */
@@ -164,32 +209,27 @@ static void minmax_generic(const mo_array *a, size_t start, size_t n,
   if (MO_ISFLOAT(a->etype) && lo->d != lo->d) *hi = *lo;
 }
 
-/* Smallest and largest of elements start..start+n-1 (n >= 1). */
-static void minmax_range(const mo_array *a, size_t start, size_t n,
+/* Smallest and/or largest (want: 1, 2, 3) of elements start..start+n-1
+** (n >= 1). */
+static void minmax_range(const mo_array *a, size_t start, size_t n, int want,
                          mo_value *lo, mo_value *hi) {
   const unsigned char *p = MO_AELEM(a, start);
   if (!mo_array_contiguous(a) || MO_SWAPPED(a->etype)) {
     minmax_generic(a, start, n, lo, hi);
-    return;
-  }
-  switch (a->etype) {
-    case MO_F64: minmax_f64(p, n, &lo->d, &hi->d); break;
-    case MO_F32: minmax_f32(p, n, &lo->d, &hi->d); break;
-    case MO_I8: minmax_i8(p, n, &lo->i, &hi->i); break;
-    case MO_U8: minmax_u8(p, n, &lo->i, &hi->i); break;
-    case MO_I16: minmax_i16(p, n, &lo->i, &hi->i); break;
-    case MO_U16: minmax_u16(p, n, &lo->i, &hi->i); break;
-    case MO_I32: minmax_i32(p, n, &lo->i, &hi->i); break;
-    case MO_U32: minmax_u32(p, n, &lo->i, &hi->i); break;
-    case MO_I64: minmax_i64(p, n, &lo->i, &hi->i); break;
-    default: minmax_u64(p, n, &lo->i, &hi->i); break;
+  } else if (MO_ISFLOAT(a->etype)) {
+    int f64 = a->etype == MO_F64;
+    if (fkernels[f64][want - 1](p, n, &lo->d, &hi->d) &&
+        (f64 ? hasnan_f64(p, n) : hasnan_f32(p, n)))
+      lo->d = hi->d = NAN;
+  } else {
+    ikernels[a->etype][want - 1](p, n, &lo->i, &hi->i);
   }
 }
 
 /* ---- Dot product ---- */
 
 /* Two float64 arrays: LANES partial sums of products. */
-static double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) {
+KERNEL double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) {
   double s[LANES] = {0};
   size_t k = 0;
   int l;
@@ -200,7 +240,7 @@ static double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) 
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-static double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) {
+KERNEL double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) {
   double s[LANES] = {0};
   size_t k = 0;
   int l;
@@ -245,7 +285,7 @@ static int push_minmax(lua_State *L, int which) {
   mo_array *a = checkrange(L, &start, &n);
   mo_value lo, hi;
   if (n == 0) return 0;
-  minmax_range(a, start, n, &lo, &hi);
+  minmax_range(a, start, n, which, &lo, &hi);
   mo_fault_check(L);
   if (which & 1) mo_value_push(L, a->etype, lo);
   if (which & 2) mo_value_push(L, a->etype, hi);
