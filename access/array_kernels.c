@@ -11,14 +11,20 @@
 #include <limits.h>
 #include <math.h>
 #include "array.h"
+#include "array_kernels.h"
 
 /* Independent lanes per loop: enough to hide the add latency and to fill
 ** two vector registers of doubles with AVX (the vectoriser maps lanes to
 ** vector elements; it may not reorder one float accumulator by itself). */
 #define LANES 8
 
-/* Kernels stay out of line: one loop each, easy to read in objdump. */
+/* Kernels stay out of line (one loop each, easy to read in objdump) and,
+** on x86-64, get an AVX2 clone chosen at load time (an ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define KERNEL static __attribute__((noinline, target_clones("default", "avx2")))
+#else
 #define KERNEL static __attribute__((noinline))
+#endif
 
 /* ---- Sums ---- */
 
@@ -87,68 +93,12 @@ static mo_value sum_range(const mo_array *a, size_t start, size_t n) {
 /* ---- Minimum and maximum ---- */
 
 /*
-** Floats: each lane keeps its minimum and maximum with a select the
-** vectoriser turns into minpd/maxpd (a NaN operand is skipped), and adds
-** x - x into a check lane: 0 for every finite x, NaN for a NaN or an
-** infinity. So the loop has no branch on the data, and only when a check
-** lane is NaN does a second pass look for a NaN (the result is then NaN,
-** as numpy). WANT: 1 min, 2 max, 3 both.
+** Integers: min and max are associative, so the loop vectoriser takes a
+** plain loop (pminsd...); the AVX2 clone runs where the CPU has it. Floats
+** are in array_minmax.c. WANT: 1 min, 2 max, 3 both.
 */
-#define FMINMAX_FN(name, T, WANT)                                       \
-  KERNEL int name(const unsigned char *p, size_t n, double *lo, double *hi) { \
-    T mn[LANES], mx[LANES], chk[LANES];                                 \
-    size_t k = 0;                                                       \
-    int l, bad = 0;                                                     \
-    for (l = 0; l < LANES; l++) {                                       \
-      mn[l] = mx[l] = MO_LOADN(T, p);                                   \
-      chk[l] = 0;                                                       \
-    }                                                                   \
-    for (; k + LANES <= n; k += LANES)                                  \
-      for (l = 0; l < LANES; l++) {                                     \
-        T x = MO_LOADN(T, p + (k + l) * sizeof(T));                     \
-        if (WANT & 1) mn[l] = x < mn[l] ? x : mn[l];                    \
-        if (WANT & 2) mx[l] = x > mx[l] ? x : mx[l];                    \
-        chk[l] += x - x;                                                \
-      }                                                                 \
-    for (; k < n; k++) {                                                \
-      T x = MO_LOADN(T, p + k * sizeof(T));                             \
-      mn[0] = x < mn[0] ? x : mn[0];                                    \
-      mx[0] = x > mx[0] ? x : mx[0];                                    \
-      chk[0] += x - x;                                                  \
-    }                                                                   \
-    for (l = 1; l < LANES; l++) {                                       \
-      mn[0] = mn[l] < mn[0] ? mn[l] : mn[0];                            \
-      mx[0] = mx[l] > mx[0] ? mx[l] : mx[0];                            \
-    }                                                                   \
-    for (l = 0; l < LANES; l++) bad |= chk[l] != chk[l];                \
-    *lo = mn[0];                                                        \
-    *hi = mx[0];                                                        \
-    return bad;                                                         \
-  }
-FMINMAX_FN(min_f64, double, 1)
-FMINMAX_FN(max_f64, double, 2)
-FMINMAX_FN(minmax_f64, double, 3)
-FMINMAX_FN(min_f32, float, 1)
-FMINMAX_FN(max_f32, float, 2)
-FMINMAX_FN(minmax_f32, float, 3)
-
-/* The second pass: is there a NaN among n items of type T at p? */
-#define HASNAN_FN(name, T)                                              \
-  static int name(const unsigned char *p, size_t n) {                   \
-    size_t k;                                                           \
-    for (k = 0; k < n; k++) {                                           \
-      T x = MO_LOADN(T, p + k * sizeof(T));                             \
-      if (x != x) return 1;                                             \
-    }                                                                   \
-    return 0;                                                           \
-  }
-HASNAN_FN(hasnan_f64, double)
-HASNAN_FN(hasnan_f32, float)
-
-/* Integers: min and max are associative, so one accumulator each
-** vectorises (pminsd and the like). */
 #define IMINMAX_FN(name, T, WANT)                                       \
-  KERNEL void name(const unsigned char *p, size_t n, lua_Integer *lo, lua_Integer *hi) { \
+  KERNEL void name(const unsigned char *p, size_t n, T *lo, T *hi) {    \
     T mn = MO_LOADN(T, p), mx = mn;                                     \
     size_t k;                                                           \
     for (k = 1; k < n; k++) {                                           \
@@ -156,8 +106,8 @@ HASNAN_FN(hasnan_f32, float)
       if (WANT & 1) mn = x < mn ? x : mn;                               \
       if (WANT & 2) mx = x > mx ? x : mx;                               \
     }                                                                   \
-    *lo = (lua_Integer)mn;                                              \
-    *hi = (lua_Integer)mx;                                              \
+    *lo = mn;                                                           \
+    *hi = mx;                                                           \
   }
 #define IMINMAX_3(suffix, T)                                            \
   IMINMAX_FN(min_##suffix, T, 1)                                        \
@@ -172,17 +122,52 @@ IMINMAX_3(u32, uint32_t)
 IMINMAX_3(i64, int64_t)
 IMINMAX_3(u64, uint64_t)
 
-typedef int (*fminmax_fn)(const unsigned char *, size_t, double *, double *);
-typedef void (*iminmax_fn)(const unsigned char *, size_t, lua_Integer *, lua_Integer *);
+/* The second pass: is there a NaN among n items of type T at p? */
+#define HASNAN_FN(name, T)                                              \
+  static int name(const unsigned char *p, size_t n) {                   \
+    size_t k;                                                           \
+    for (k = 0; k < n; k++) {                                           \
+      T x = MO_LOADN(T, p + k * sizeof(T));                             \
+      if (x != x) return 1;                                             \
+    }                                                                   \
+    return 0;                                                           \
+  }
+HASNAN_FN(hasnan_f64, double)
+HASNAN_FN(hasnan_f32, float)
 
-/* Kernels by base type (floats last) and by WANT - 1. */
-static const iminmax_fn ikernels[MO_F32][3] = {
-  {min_i8, max_i8, minmax_i8},    {min_u8, max_u8, minmax_u8},
-  {min_i16, max_i16, minmax_i16}, {min_u16, max_u16, minmax_u16},
-  {min_i32, max_i32, minmax_i32}, {min_u32, max_u32, minmax_u32},
-  {min_i64, max_i64, minmax_i64}, {min_u64, max_u64, minmax_u64}};
-static const fminmax_fn fkernels[2][3] = {
-  {min_f32, max_f32, minmax_f32}, {min_f64, max_f64, minmax_f64}};
+/* Dispatch on the base type: run the kernel for WANT (1, 2, 3) and
+** store the results as values of that type. */
+#define MM_CASE(B, suffix, T, FIELD)                                    \
+  case B: {                                                             \
+    T x, y;                                                             \
+    (want == 1 ? min_##suffix : want == 2 ? max_##suffix : minmax_##suffix)(p, n, &x, &y); \
+    lo->FIELD = x;                                                      \
+    hi->FIELD = y;                                                      \
+    break;                                                              \
+  }
+static int minmax_native(int base, const unsigned char *p, size_t n, int want,
+                         mo_value *lo, mo_value *hi) {
+  int bad = 0;
+  switch (base) {
+    case MO_F32: {
+      float x, y;
+      bad = mo_minmax_f32(p, n, want, &x, &y);
+      lo->d = x;
+      hi->d = y;
+      break;
+    }
+    case MO_F64: bad = mo_minmax_f64(p, n, want, &lo->d, &hi->d); break;
+    MM_CASE(MO_I8, i8, int8_t, i)
+    MM_CASE(MO_U8, u8, uint8_t, i)
+    MM_CASE(MO_I16, i16, int16_t, i)
+    MM_CASE(MO_U16, u16, uint16_t, i)
+    MM_CASE(MO_I32, i32, int32_t, i)
+    MM_CASE(MO_U32, u32, uint32_t, i)
+    MM_CASE(MO_I64, i64, int64_t, i)
+    default: MM_CASE(MO_U64, u64, uint64_t, u)
+  }
+  return bad;
+}
 
 /* Is x before y in the order of element type et? (uint64 compares
 ** unsigned; floats by value.) */
@@ -216,13 +201,9 @@ static void minmax_range(const mo_array *a, size_t start, size_t n, int want,
   const unsigned char *p = MO_AELEM(a, start);
   if (!mo_array_contiguous(a) || MO_SWAPPED(a->etype)) {
     minmax_generic(a, start, n, lo, hi);
-  } else if (MO_ISFLOAT(a->etype)) {
-    int f64 = a->etype == MO_F64;
-    if (fkernels[f64][want - 1](p, n, &lo->d, &hi->d) &&
-        (f64 ? hasnan_f64(p, n) : hasnan_f32(p, n)))
-      lo->d = hi->d = NAN;
-  } else {
-    ikernels[a->etype][want - 1](p, n, &lo->i, &hi->i);
+  } else if (minmax_native(a->etype, p, n, want, lo, hi) &&
+             (a->etype == MO_F64 ? hasnan_f64(p, n) : hasnan_f32(p, n))) {
+    lo->d = hi->d = NAN;
   }
 }
 
@@ -252,6 +233,29 @@ KERNEL double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) 
     s[0] += (double)MO_LOADN(float, p + k * 4) * (double)MO_LOADN(float, q + k * 4);
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
+
+/* Two integer arrays of the same native type: products summed with
+** wrap-around in 64 bits (one accumulator: integer adds reassociate). */
+#define IDOT_FN(name, T)                                                \
+  KERNEL uint64_t name(const unsigned char *p, const unsigned char *q, size_t n) { \
+    uint64_t s = 0;                                                     \
+    size_t k;                                                           \
+    for (k = 0; k < n; k++)                                             \
+      s += (uint64_t)(int64_t)MO_LOADN(T, p + k * sizeof(T)) *          \
+           (uint64_t)(int64_t)MO_LOADN(T, q + k * sizeof(T));           \
+    return s;                                                           \
+  }
+IDOT_FN(dot_i8, int8_t)
+IDOT_FN(dot_u8, uint8_t)
+IDOT_FN(dot_i16, int16_t)
+IDOT_FN(dot_u16, uint16_t)
+IDOT_FN(dot_i32, int32_t)
+IDOT_FN(dot_u32, uint32_t)
+IDOT_FN(dot_u64, uint64_t)
+
+static uint64_t (*const idots[MO_F32])(const unsigned char *, const unsigned char *,
+                                       size_t) = {
+  dot_i8, dot_u8, dot_i16, dot_u16, dot_i32, dot_u32, dot_u64, dot_u64};
 
 /* A loaded value as a double (uint64 as unsigned). */
 static inline double todouble(int et, mo_value v) {
@@ -332,7 +336,10 @@ static int array_dot(lua_State *L) {
                       (lua_Integer)n, (lua_Integer)b->v.count);
   if (!fa && !fb) {
     uint64_t s = 0;
-    for (k = 0; k < n; k++)
+    if (a->etype == b->etype && !MO_SWAPPED(a->etype) && mo_array_contiguous(a) &&
+        mo_array_contiguous(b))
+      s = idots[a->etype](a->v.ptr, b->v.ptr, n);
+    else for (k = 0; k < n; k++)
       s += mo_elem_load(a->etype, MO_AELEM(a, k)).u *
            mo_elem_load(b->etype, MO_AELEM(b, k)).u;
     mo_fault_check(L);
