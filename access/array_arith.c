@@ -197,6 +197,10 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
     mo_value *all;
     if (n > SIZE_MAX / sizeof(mo_value)) luaL_error(L, "memobj: not enough memory");
     all = lua_newuserdatauv(L, n * sizeof(mo_value), 0);
+    /* a and b are pinned (arith): their bytes stay, but a finalizer run
+    ** by the allocation may have released either view */
+    if (a->v.released || b->v.released)
+      luaL_error(L, "memobj: view is released");
     for (k = 0; k < n; k++) all[k] = operand(a, b, k);
     mo_fault_check(L);
     apply_generic(a, 0, n, op, all[0], all);
@@ -224,13 +228,17 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
 /* ---- Lua methods ---- */
 
 static int arith(lua_State *L, int op) {
-  mo_array *a = mo_checkarray(L, 1), *b = NULL;
-  int isfloat = MO_ISFLOAT(a->etype);
+  mo_array *a, *b = NULL;
+  int isfloat;
   const char *name = opnames[op];
   mo_value x;
   x.u = 0;
-  mo_checkwritable(L, &a->v);
   mo_noextra(L, 2);
+  /* pinned: an overlapping operand is copied into a new userdata */
+  a = (mo_array *)mo_pinview(L, 1, 2, MO_TAG_ARRAY, "typed array");
+  mo_pinarg(L, 2);
+  isfloat = MO_ISFLOAT(a->etype);
+  mo_checkwritable(L, &a->v);
   if (!isfloat && op == OP_DIV)
     return luaL_error(L, "memobj: div: %s is an integer array (use a float "
                       "array)", mo_etype_name(a->etype));
