@@ -22,6 +22,7 @@
 #define MO_TAG_ARRAY 0x41525259u
 #define MO_TAG_BYTES 0x42595453u
 #define MO_TAG_FILE 0x46494c45u
+#define MO_TAG_RECORDS 0x52454353u
 
 /* ---- Memory objects (runtime/memory.c) ---- */
 
