@@ -13,7 +13,9 @@
   X(array)                 \
   X(bytes)                 \
   X(fileview)              \
-  X(atomics)
+  X(atomics)               \
+  X(records)               \
+  /* one line per kind, each ending in a backslash */
 
 #define MO_DECLARE_ACCESS_OPENER(name) void mo_##name##_open(lua_State *L);
 MO_ACCESS_KINDS(MO_DECLARE_ACCESS_OPENER)

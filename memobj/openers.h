@@ -15,7 +15,9 @@
   X(foreign)               \
   X(mapped)                \
   X(shared)                \
-  X(persistent)
+  X(persistent)            \
+  X(memfd)                 \
+  /* one line per kind, each ending in a backslash */
 
 #define MO_DECLARE_OPENER(name) void mo_##name##_open(lua_State *L);
 MO_MEMORY_KINDS(MO_DECLARE_OPENER)
