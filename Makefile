@@ -16,9 +16,10 @@ OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need (python3-numpy: the .npy
+# specs check files against numpy itself).
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
-  libmimalloc2.0
+  libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
 .PHONY: all deps bench-deps test testmods crashtest check demo bench install clean cmodule \

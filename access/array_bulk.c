@@ -107,14 +107,17 @@ static void scatter(mo_array *a, size_t start, size_t n, const unsigned char *bu
 ** Everything is converted before any byte of a changes, into a scratch
 ** buffer when the formats or the layouts differ (so overlap is safe). */
 static int array_copy(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  mo_array *src = NULL;
-  lua_Integer i = luaL_optinteger(L, 3, 1);
+  mo_array *a, *src = NULL;
+  lua_Integer i;
   size_t n, start, bytes;
+  mo_noextra(L, 3);
+  /* pinned: the scratch userdata below can run a finalizer (core.h) */
+  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  i = luaL_optinteger(L, 3, 1);
+  mo_pinarg(L, 2);
   mo_checkwritable(L, &a->v);
   if (lua_istable(L, 2)) n = lua_rawlen(L, 2);
   else n = (src = mo_checkarray(L, 2))->v.count;
-  mo_noextra(L, 3);
   if (i < 0) i = (lua_Integer)a->v.count + i + 1;
   if (i < 1 || (lua_Unsigned)i - 1 > a->v.count || n > a->v.count - (size_t)(i - 1))
     return luaL_error(L, "memobj: copy: %I items do not fit at index %I of %I",
@@ -130,6 +133,8 @@ static int array_copy(lua_State *L) {
   } else {
     /* a scratch userdata: collected even if a conversion raises */
     unsigned char *buf = lua_newuserdatauv(L, bytes, 0);
+    if (a->v.released || (src && src->v.released))
+      return luaL_error(L, "memobj: view is released");
     if (src) convert_array(L, a, src, n, buf);
     else convert_table(L, a, 2, n, buf);
     prewrite(L, a, start, n);
@@ -143,11 +148,14 @@ static int array_copy(lua_State *L) {
 /* ---- totable ---- */
 
 static int array_totable(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  size_t start, n = mo_array_range(L, a, 2, &start), k;
+  mo_array *a;
+  size_t start, n, k;
   mo_noextra(L, 3);
+  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  n = mo_array_range(L, a, 2, &start);
   luaL_argcheck(L, n < (size_t)INT_MAX, 1, "too many elements for a table");
   lua_createtable(L, (int)n, 0);
+  if (a->v.released) return luaL_error(L, "memobj: view is released");
   for (k = 0; k < n; k++) {
     mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, start + k)));
     lua_rawseti(L, -2, (lua_Integer)k + 1);

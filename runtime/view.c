@@ -132,10 +132,21 @@ int mo_checkviewmode(lua_State *L, int arg, const mo_source *s) {
 mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
                      const void *mtkey, const mo_source *s, size_t off,
                      size_t len, int readonly, const char *what) {
+  memobj_mem *m = s->mem;
   mo_view *v;
   if (MO_UNLIKELY(!is_view_tag(tag))) learn_tag(L, tag);
   v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
   memset(v, 0, udsize);
+  /* The allocation may have run a finalizer that closed, shrank or
+  ** protected the memory: check again before taking the lock. Nothing can
+  ** run Lua code from here to the lock. */
+  if (m->closed) luaL_error(L, "memobj: memory object is closed");
+  if (off > m->size || len > m->size - off)
+    luaL_error(L, "memobj: %s: bytes %I..%I are beyond the end of the "
+               "memory (%I bytes)", what, (lua_Integer)off,
+               (lua_Integer)(off + len), (lua_Integer)m->size);
+  if (!readonly && !m->writable)
+    luaL_error(L, "memobj: %s: memory is read-only", what);
   v->tag = tag;
   v->readonly = (uint8_t)readonly;
   v->offset = off;
