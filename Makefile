@@ -33,7 +33,7 @@ PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
 # The numeric kernels are loops written for the vectoriser, which -O3 runs
 # (gcc -O2 vectorises only loops of a known trip count). No -ffast-math.
-KERNEL_OBJS := $(BUILD)/obj/access/array_kernels.o $(BUILD)/obj/access/array_arith.o
+KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/access/%.o,array_kernels array_arith array_minmax)
 $(KERNEL_OBJS): XFLAGS := -O3
 
 $(BUILD)/obj/%.o: %.c $(HDRS)

@@ -205,6 +205,9 @@ static inline void mo_fault_check(lua_State *L) {
 ** happened ("access to pages lost by ..."), or NULL if nothing did. The
 ** lost pages keep raising for later accesses either way. */
 const char *mo_fault_take(const void *addr, size_t len);
+/* Why [addr, addr+len) has lost pages ("access to pages lost by ..."),
+** or NULL: for C code about to read them without the handler's help. */
+const char *mo_fault_lost_at(const void *addr, size_t len);
 /*
 ** The ranges the fault handler may patch (file and shared mappings).
 ** register returns a slot number, or -1 only when out of memory (the

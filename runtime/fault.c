@@ -166,6 +166,29 @@ void mo_fault_unregister(int id) {
   pthread_mutex_unlock(&lock);
 }
 
+/* ---- Why pages were lost ---- */
+
+/* Why the page at addr of slot s was lost. The file offset is beyond the
+** end: truncated; otherwise a sparse page found no room, or the device
+** failed. Under `lock`. */
+static int diagnose(const slot *s, uintptr_t addr) {
+  struct stat st;
+  struct statvfs vfs;
+  off_t at;
+  if (s->fd < 0 || mo_os_fstat(s->fd, &st) != 0) return WHY_TRUNCATED;
+  at = s->foff + (off_t)(addr - atomic_load(&s->start));
+  if (at >= st.st_size) return WHY_TRUNCATED;
+  if (fstatvfs(s->fd, &vfs) == 0 && vfs.f_bavail == 0) return WHY_NOSPACE;
+  return WHY_IO;
+}
+
+static const char *const why_text[] = {
+  "access to pages lost by a truncated file",
+  "access to pages lost by a truncated file",
+  "access to pages lost: no space left on the file system",
+  "access to pages lost: the file could not be read or written (I/O error)",
+};
+
 /* ---- Lost ranges ---- */
 
 /* Make [lo, hi) of slot s inaccessible, so each access faults. Under
@@ -191,8 +214,6 @@ void mo_fault_recover(int id) {
   pthread_mutex_unlock(&lock);
 }
 
-static int diagnose(const slot *s, uintptr_t addr);
-
 int mo_fault_lost(int id, size_t off, size_t len) {
   int err = 0;
   if (id < 0) return 0;
@@ -208,6 +229,25 @@ int mo_fault_lost(int id, size_t off, size_t len) {
   }
   pthread_mutex_unlock(&lock);
   return err;
+}
+
+const char *mo_fault_lost_at(const void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr, end = len > UINTPTR_MAX - a ? UINTPTR_MAX
+                                                              : a + len;
+  const char *why = NULL;
+  int i;
+  if (len == 0) return NULL;
+  pthread_mutex_lock(&lock);
+  for (i = 0; i < nslots && !why; i++) {
+    slot *s = byid[i];
+    uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
+    if (s->inuse && hi > lo && a < hi && end > lo) {
+      if (s->why == WHY_NONE) s->why = diagnose(s, lo);
+      why = why_text[s->why];
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return why;
 }
 
 void mo_fault_lostrange(int id, size_t *lo, size_t *hi) {
@@ -227,27 +267,6 @@ void mo_fault_lostrange(int id, size_t *lo, size_t *hi) {
 }
 
 /* ---- Raising ---- */
-
-/* Why the page at addr of slot s was lost. The file offset is beyond the
-** end: truncated; otherwise a sparse page found no room, or the device
-** failed. Under `lock`. */
-static int diagnose(const slot *s, uintptr_t addr) {
-  struct stat st;
-  struct statvfs vfs;
-  off_t at;
-  if (s->fd < 0 || mo_os_fstat(s->fd, &st) != 0) return WHY_TRUNCATED;
-  at = s->foff + (off_t)(addr - atomic_load(&s->start));
-  if (at >= st.st_size) return WHY_TRUNCATED;
-  if (fstatvfs(s->fd, &vfs) == 0 && vfs.f_bavail == 0) return WHY_NOSPACE;
-  return WHY_IO;
-}
-
-static const char *const why_text[] = {
-  "access to pages lost by a truncated file",
-  "access to pages lost by a truncated file",
-  "access to pages lost: no space left on the file system",
-  "access to pages lost: the file could not be read or written (I/O error)",
-};
 
 /* Take this thread's pending fault: settle why its page was lost, and
 ** make the lost range fault on every access from now on. */

@@ -186,6 +186,28 @@ describe("lost pages of a truncated mapped file", function()
     end
   end)
 
+  inproc("raise through C buffers (memobj.h): at release, then at getbuffer", function()
+    local cmodule = assert(package.loadlib((os.getenv("MEMOBJ_BUILD") or "build") ..
+                                           "/cmodule.so", "luaopen_cmodule"))()
+    local m = fresh()
+    local a = m:array("u8")
+    assert.equal(8 * PAGE, cmodule.sum(a))
+    truncate(p, PAGE)
+    -- the C loop reads zeros from the lost pages: its answer must not escape
+    local ok, msg = pcall(cmodule.sum, a)
+    assert.is_false(ok, "C returned " .. tostring(msg))
+    assert.matches("access to pages lost by a truncated file", msg)
+    -- now the pages are known lost: getbuffer refuses, every time
+    raises(function() return cmodule.sum(a) end, "getbuffer")
+    raises(function() return cmodule.checksum(m) end, "getbuffer of the memory")
+    assert.equal(PAGE, cmodule.sum(m:array("u8", 0, PAGE)))  -- the healthy part
+    collectgarbage()
+    assert.equal(1, m.locks)  -- only `a`: no buffer was left locked
+    a:release()
+    collectgarbage()
+    m:close()
+  end)
+
   inproc("raise for views made after the fault, and never leak to other objects", function()
     local m = fresh()
     local other = assert(memobj.map(P.tmpfile(string.rep("\3", 2 * PAGE))))
