@@ -10,6 +10,7 @@
 #include <string.h>
 #include "../runtime/os.h"
 #include "../runtime/runtime.h"
+#include "openers.h"
 
 typedef struct heap_mem {
   memobj_mem base;
@@ -155,10 +156,12 @@ static int l_heap(lua_State *L) {
   return 1;
 }
 
-memobj_mem *mo_heap_new(lua_State *L, size_t n) {
+/* The zeroed memory of the core (mo_mem_zeroed): n at idx. */
+static memobj_mem *heap_make(lua_State *L, int idx) {
   int top = lua_gettop(L);
+  idx = lua_absindex(L, idx);
   lua_pushcfunction(L, l_heap);
-  lua_pushinteger(L, (lua_Integer)n);
+  lua_pushvalue(L, idx);
   lua_call(L, 1, 3);
   if (lua_isnil(L, -3))
     luaL_error(L, "memobj: heap: %s", lua_tostring(L, -2));
@@ -166,7 +169,17 @@ memobj_mem *mo_heap_new(lua_State *L, size_t n) {
   return (memobj_mem *)lua_touserdata(L, -1);
 }
 
+/* stats().heap.allocators */
+static void heap_stats(lua_State *L) {
+  mo_alloc_pushstats(L);
+  lua_setfield(L, -2, "allocators");
+}
+
+static const mo_kinddesc heap_desc = {
+  .kind = &heap_kind, .ctor = l_heap, .role = MO_ROLE_ZEROED,
+  .make = heap_make, .pushstats = heap_stats
+};
+
 void mo_heap_open(lua_State *L) {
-  lua_pushcfunction(L, l_heap);
-  lua_setfield(L, -2, "heap");
+  mo_kind_register(L, &heap_desc);
 }

@@ -60,6 +60,7 @@ struct memobj_mem {
   memobj_lock *locks;        /* list of holders */
   void *tx;                  /* transaction state, owned by the runtime */
   size_t stat_bytes;         /* bytes counted in memobj.stats() */
+  unsigned npins;            /* running calls using the bytes (runtime/pin.c) */
 };
 
 #endif

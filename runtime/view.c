@@ -3,11 +3,47 @@
 ** object, view or Lua string), creating and locking, the common fields,
 ** release, and string.sub-style ranges.
 */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core.h"
 
+/* ---- View tags ----
+** The runtime names no view: a tag is a view's when mo_view_new has made
+** a view with it (no object carries a tag before its first view exists).
+** The set grows without a limit; nodes are appended under a lock and never
+** freed, so readers walk it without one. */
+
+typedef struct tagnode {
+  uint32_t tag;
+  struct tagnode *next;
+} tagnode;
+
+static tagnode *tags;
+static pthread_mutex_t tags_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int is_view_tag(uint32_t tag) {
-  return tag == MO_TAG_ARRAY || tag == MO_TAG_BYTES || tag == MO_TAG_FILE;
+  const tagnode *n;
+  for (n = __atomic_load_n(&tags, __ATOMIC_ACQUIRE); n;
+       n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
+    if (n->tag == tag) return 1;
+  return 0;
+}
+
+/* Record tag as a view tag; raises only when out of memory. */
+static void learn_tag(lua_State *L, uint32_t tag) {
+  tagnode *n, **tail;
+  int known;
+  pthread_mutex_lock(&tags_lock);
+  for (tail = &tags; *tail && (*tail)->tag != tag; tail = &(*tail)->next) {}
+  known = *tail != NULL;
+  if (!known && (n = (tagnode *)calloc(1, sizeof *n)) != NULL) {
+    n->tag = tag;
+    __atomic_store_n(tail, n, __ATOMIC_RELEASE);
+    known = 1;
+  }
+  pthread_mutex_unlock(&tags_lock);
+  if (!known) luaL_error(L, "memobj: not enough memory for a view");
 }
 
 mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
@@ -64,8 +100,10 @@ int mo_tosource(lua_State *L, int idx, mo_source *s) {
   mo_bytesrc b;
   idx = lua_absindex(L, idx);
   if (!mo_checkbytes(L, idx, &b)) return 0;
+  if (b.view && b.view->strided)  /* the C API takes them (MEMOBJ_STRIDED) */
+    luaL_error(L, "memobj: a strided array is not a contiguous byte range");
   if (b.mem == NULL) {          /* a Lua string: a string memory over it */
-    s->mem = mo_string_new(L, idx);
+    s->mem = mo_mem_from_string(L, idx);
   } else {
     s->mem = b.mem;
     if (b.view) lua_getiuservalue(L, idx, 1);
@@ -94,8 +132,21 @@ int mo_checkviewmode(lua_State *L, int arg, const mo_source *s) {
 mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
                      const void *mtkey, const mo_source *s, size_t off,
                      size_t len, int readonly, const char *what) {
-  mo_view *v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
+  memobj_mem *m = s->mem;
+  mo_view *v;
+  if (MO_UNLIKELY(!is_view_tag(tag))) learn_tag(L, tag);
+  v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
   memset(v, 0, udsize);
+  /* The allocation may have run a finalizer that closed, shrank or
+  ** protected the memory: check again before taking the lock. Nothing can
+  ** run Lua code from here to the lock. */
+  if (m->closed) luaL_error(L, "memobj: memory object is closed");
+  if (off > m->size || len > m->size - off)
+    luaL_error(L, "memobj: %s: bytes %I..%I are beyond the end of the "
+               "memory (%I bytes)", what, (lua_Integer)off,
+               (lua_Integer)(off + len), (lua_Integer)m->size);
+  if (!readonly && !m->writable)
+    luaL_error(L, "memobj: %s: memory is read-only", what);
   v->tag = tag;
   v->readonly = (uint8_t)readonly;
   v->offset = off;
