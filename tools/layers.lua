@@ -11,6 +11,12 @@ local NOLUA = {["runtime/os.h"] = true, ["runtime/os.c"] = true, ["memobj/pool.h
 local LUA_HEADERS = {["lua.h"] = true, ["lauxlib.h"] = true, ["lualib.h"] = true,
   ["luaconf.h"] = true}
 
+-- Known breaks, reported but not failing, each with the work that removes
+-- it. Delete the entry with the fix: then the rule holds for good.
+local KNOWN = {
+  ["memobj/pool.h"] = "pool.h takes an mo_tx from runtime/tx.h (issue 12.2: tx kinds)",
+}
+
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
 
 -- "a/b/../c.h" -> "a/c.h"
@@ -66,6 +72,10 @@ local allowed = {
 
 local bad = 0
 local function fail(file, msg)
+  if KNOWN[file] then
+    io.stderr:write(("%s: %s (known: %s)\n"):format(file, msg, KNOWN[file]))
+    return
+  end
   io.stderr:write(("%s: %s\n"):format(file, msg))
   bad = bad + 1
 end
