@@ -182,8 +182,9 @@ COV_PKGS := gcovr
 coverage:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(COV_PKGS)"
 	@rm -rf build/cov
-	@$(MAKE) --no-print-directory BUILD=build/cov CFLAGS="-O0 -g --coverage" all cmodule
-	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh | tail -1
+	@$(MAKE) --no-print-directory BUILD=build/cov CFLAGS="-O0 -g --coverage" all cmodule testmods
+	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh >build/cov/tests.log 2>&1; \
+	  grep "^not ok" build/cov/tests.log; tail -1 build/cov/tests.log
 	@gcovr -r . --object-directory build/cov/obj -f runtime/ -f memobj/ -f access/ \
 	  -f bindings/ build/cov/obj
 
