@@ -68,8 +68,12 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
-# Test-only modules (never installed): the OS-table hook of tests/oshook.
-testmods: $(BUILD)/test/oshook.so
+# Test-only programs (never installed): the OS-table hook of tests/oshook
+# and the two-thread harness of tests/threads.
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads
+$(BUILD)/test/threads: tests/threads/threads.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
 $(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<

@@ -174,13 +174,14 @@ void mo_refuse_if_pinned(lua_State *L, memobj_mem *m, const char *op);
 void mo_pin_open(lua_State *L);
 
 /* ---- Write guard: transactions and persistent memory ---- */
-/* Installed by the transaction module; called before a write to
-** m->ptr[off .. off+len) when m->guarded is set. */
-extern void (*mo_write_hook)(lua_State *L, memobj_mem *m, size_t off,
-                             size_t len);
+/* Called before a write to m->ptr[off .. off+len) when m->guarded is set
+** (runtime/tx.c: it undo-logs the range, or raises). A plain function, not
+** a settable hook: no process-wide state that two Lua states could fight
+** over, and other memory pays one branch. */
+void mo_tx_write(lua_State *L, memobj_mem *m, size_t off, size_t len);
 static inline void mo_prewrite(lua_State *L, memobj_mem *m, size_t off,
                                size_t len) {
-  if (MO_UNLIKELY(m->guarded) && mo_write_hook) mo_write_hook(L, m, off, len);
+  if (MO_UNLIKELY(m->guarded)) mo_tx_write(L, m, off, len);
 }
 
 /* ---- Faults (runtime/fault.c) ---- */

@@ -98,10 +98,10 @@ static void logrange(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
 }
 
 /*
-** The write hook: called before every write to guarded memory. A second
+** mo_prewrite calls this before every write to guarded memory. A second
 ** write to the same chunk costs one bit test.
 */
-static void tx_hook(lua_State *L, memobj_mem *m, size_t off, size_t len) {
+void mo_tx_write(lua_State *L, memobj_mem *m, size_t off, size_t len) {
   mo_tx *t = (mo_tx *)m->tx;
   size_t c, last;
   if (t == NULL)
@@ -182,7 +182,7 @@ static mo_tx *checktx(lua_State *L, memobj_mem *m, const char *op) {
 }
 
 static void tx_begin(lua_State *L, memobj_mem *m) {
-  static uint64_t serials;
+  static uint64_t serials;  /* shared by every state and thread: atomic */
   const mo_txhooks *h = hooks_of(m);
   mo_tx *t;
   size_t nchunks, nwords;
@@ -214,7 +214,7 @@ static void tx_begin(lua_State *L, memobj_mem *m) {
   }
   t->depth = 1;
   t->doomed = 0;
-  t->serial = ++serials;
+  t->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
   m->tx = t;
   m->guarded = 1;
 }
@@ -347,6 +347,5 @@ static const luaL_Reg tx_methods[] = {
   {"txdepth", l_txdepth},         {NULL, NULL}};
 
 void mo_tx_open(lua_State *L) {
-  mo_write_hook = tx_hook;
   mo_mem_addmethods(L, tx_methods);
 }
