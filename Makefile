@@ -58,9 +58,10 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite through lua-sql-sqlite3.
+# The benchmarks also compare with SQLite through lua-sql-sqlite3, and
+# the kernels with numpy (bench/kernels.lua).
 bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 python3-numpy"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
@@ -138,6 +139,7 @@ plots: deps
 # Fuzzing: libFuzzer targets (clang) linked with every memobj source,
 # FUZZ_SECONDS each, then the Lua-level random-operation fuzzer under ASan.
 FUZZ_SECONDS ?= 60
+FUZZ_ARRAY_STEPS ?= 200000
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_lua.h $(SRCS) $(HDRS)
@@ -160,6 +162,15 @@ fuzz:
 	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/ops.lua $$seed 20000 2>&1 | grep -v WARNING || exit 1; \
+	done
+	@echo "== typed arrays against the string.pack model under ASan"
+	@for seed in 1 2 3 4 5 6 7 8; do \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/arrays.lua $$seed $(FUZZ_ARRAY_STEPS) \
+	    >build/asan/fuzz-arrays.out 2>&1; \
+	  grep -v WARNING build/asan/fuzz-arrays.out; \
+	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
 	done
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
