@@ -431,11 +431,13 @@ describe("records views and the locking protocol", function()
     local ok = pcall(m.transaction, m, function()
       r[1] = {x = 2, s = "bbbb"}
       r:set(2, "x", 5)
+      r:field("x")[3] = 7
       error("stop")
     end)
     assert.is_false(ok)
     assert.same({x = 1.0, s = "a\0\0\0"}, r[1])
     assert.equal(0, r[2].x)
+    assert.equal(0, r[3].x)
     m:transaction(function() r[2] = {x = 3} end)
     assert.equal(3, r[2].x)
   end)
@@ -452,7 +454,7 @@ describe("records views and the locking protocol", function()
     assert.same({id = 0, s = "\0\0\0\0"}, r[1])
     m:transaction(function()
       r[1] = {id = 5, s = "ab"}
-      r:field("id")[2] = 6
+      r:set(2, "id", 6)
     end)
     r:release()
     m:close()
