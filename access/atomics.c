@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "array.h"
+#include "openers.h"
 
 /* ---- Checking ---- */
 
