@@ -71,7 +71,11 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.
-testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
+$(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \
+	  $(shell pkg-config --libs lua$(LUA_VERSION)) $(PKG_LIBS) -lrt -lm -ldl -lpthread
 $(BUILD)/test/threads: tests/threads/threads.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
