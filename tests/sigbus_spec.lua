@@ -102,7 +102,7 @@ describe("a truncated mapped file", function()
 
   it("does not hide other faults", function()
     -- a SIGBUS outside our mappings still kills: raise one in a child
-    local out, ok, how, code = P.run([[
+    local out, ok, _, code = P.run([[
       local p = ...
       local m = assert(memobj.map(p))
       os.execute("kill -BUS " .. io.open("/proc/self/stat"):read("l"):match("^%d+"))

@@ -4,8 +4,6 @@
 -- process must never crash, and the buffer-locking invariants must hold.
 -- usage: lua5.4 tests/fuzz/ops.lua [seed] [steps]
 local memobj = require("memobj")
-local okffi, ffi = pcall(require, "memobj.ffi")
-if not okffi then ffi = nil end
 
 local seed = tonumber(arg[1]) or os.time()
 local steps = tonumber(arg[2]) or 20000
