@@ -19,7 +19,7 @@ local steps = tonumber(arg[2]) or 2000
 math.randomseed(seed)
 
 local step_no = 0
-last_method = nil  -- (global: named in failures)
+local last_method  -- named in failures
 local function fail(msg)
   io.stderr:write(("chaos: seed %d, step %d: %s (last other method: %s)\n"):format(seed, step_no, msg, tostring(last_method)))
   os.exit(1)
