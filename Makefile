@@ -21,7 +21,7 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test crashtest check demo bench install clean cmodule \
+.PHONY: all deps bench-deps test crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz plots
 
 all: $(SO)
@@ -62,8 +62,16 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
+# The power-loss simulator links the pool's files directly (no Lua).
+POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c
+POWERLOSS := $(BUILD)/powerloss
+powerloss: $(POWERLOSS)
+$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
+
 test: deps
-	@$(MAKE) --no-print-directory all cmodule
+	@$(MAKE) --no-print-directory all cmodule powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -85,11 +93,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@cd examples && LUA_CPATH="../$(BUILD)/?.so;;" $(LUA) demo.lua
 
-# The crash harness of persistent pools with 2000 SIGKILLs (make test
-# runs it with 200).
+# The crash harness of persistent pools: simulated power loss over at
+# least 100,000 crash states (make test: 3,000), then 2000 SIGKILLs
+# (make test: 200). POWERLOSS_SEED replays a run.
+POWERLOSS_STATES ?= 100000
 crashtest: deps
-	@$(MAKE) --no-print-directory all
-	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
+	@$(MAKE) --no-print-directory all powerloss
+	@d=$$(mktemp -d) && $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
+	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
+	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) /usr/bin/busted tests/crash/
 
 bench: bench-deps

@@ -277,7 +277,7 @@ static int looks_like_header(const unsigned char *b) {
 
 /* Pick the newest valid header copy from the first two pages b. */
 static int pick_header(const unsigned char *b, size_t have, mo_poolhdr *h,
-                       char *msg, size_t msgsize) {
+                       int *slot, char *msg, size_t msgsize) {
   mo_poolhdr c[2];
   memset(c, 0, sizeof c);
   const char *why[2];
@@ -300,6 +300,7 @@ static int pick_header(const unsigned char *b, size_t have, mo_poolhdr *h,
   }
   k = why[0] ? 1 : why[1] ? 0 : c[1].gen > c[0].gen;
   *h = c[k];
+  *slot = k;
   return 0;
 }
 
@@ -324,7 +325,7 @@ int mo_pool_open_fd(mo_pool *p, int verify, char *msg, size_t msgsize) {
   memset(b, 0, sizeof b);
   if ((e = mo_pool_pread(p->fd, b, have, 0)) != 0) return e;
   memset(&h, 0, sizeof h);
-  if ((e = pick_header(b, have, &h, msg, msgsize)) != 0) return e;
+  if ((e = pick_header(b, have, &h, &p->hdrslot, msg, msgsize)) != 0) return e;
   if ((uint64_t)st.st_size < h.tableoff + tabsize(h.datasize))
     return mo_pool_fail(msg, msgsize, "truncated pool file");
   p->datasize = h.datasize;
@@ -338,7 +339,12 @@ int mo_pool_open_fd(mo_pool *p, int verify, char *msg, size_t msgsize) {
     return e;
   if ((e = replay(p, count)) != 0) return e;  /* the first write */
   if (verify && (e = verify_file(p, msg, msgsize)) != 0) return e;
-  if (count && (e = mo_pool_psync(p)) != 0) return e;
+  /* the replayed pages' checksums (from the records) go to the table
+  ** before the header that makes the records stale */
+  if (count && ((e = mo_pool_write_table(p, p->tableoff, 0,
+                                         p->datasize / PAGE)) != 0 ||
+                (e = mo_pool_psync(p)) != 0))
+    return e;
   p->seq += count;
   if ((e = mo_pool_write_header(p, 0)) != 0) return e;
   p->tail = 0;  /* every record is applied: the log starts over */

@@ -43,6 +43,7 @@ typedef struct mo_pool {
   uint64_t tail;         /* log bytes in use since the last checkpoint */
   uint64_t seq;          /* sequence number of the last commit */
   uint64_t gen;          /* header generation: the log's epoch */
+  int hdrslot;           /* header copy (0, 1) that holds gen for sure */
   uint32_t *crc;         /* CRC-32C of every data page (committed state) */
   const unsigned char *data;  /* the current bytes (the mapping), set by
                                  the owner: checkpoints write them */

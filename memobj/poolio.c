@@ -131,18 +131,19 @@ const char *mo_pool_decode_header(const unsigned char *b, mo_poolhdr *h) {
 }
 
 /*
-** Publish p's state as generation gen + 1: copy A (offset 0), sync, then
-** copy B (offset 4096), sync. Until A is durable B still holds the
-** previous generation, whose state is intact (nothing it needs is
-** written before a header that no longer needs it is durable); once A
-** is durable a torn B does not matter. So a torn header write, or one
-** lost page, always leaves a valid newest state. The generation is in
-** every log record: the new header makes all earlier records stale.
+** Publish p's state as generation gen + 1: first over the other copy
+** (older, or damaged), sync, then over the one that holds gen, sync.
+** Until the first write is durable the copy holding gen is intact, and
+** so is its state (nothing it needs is written before a header that no
+** longer needs it is durable); once the first is durable the second may
+** tear. So a torn header write, or one lost page, always leaves a valid
+** newest state. The generation is in every log record: the new header
+** makes all earlier records stale.
 */
 int mo_pool_write_header(mo_pool *p, int clean) {
   unsigned char b[PAGE];
   mo_poolhdr h;
-  int e, copy;
+  int e, k;
   h.datasize = p->datasize;
   h.logoff = p->logoff;
   h.logcap = p->logcap;
@@ -152,8 +153,9 @@ int mo_pool_write_header(mo_pool *p, int clean) {
   h.flags = clean ? FLAG_CLEAN : 0;
   h.lastcrc = p->datasize % PAGE ? p->crc[p->datasize / PAGE] : 0;
   mo_pool_encode_header(b, &h);
-  for (copy = 0; copy < 2; copy++) {
-    if ((e = mo_pool_pwrite(p->fd, b, HDRLEN, (uint64_t)copy * PAGE)) != 0 ||
+  for (k = 1; k >= 0; k--) {
+    int slot = k ? 1 - p->hdrslot : p->hdrslot;
+    if ((e = mo_pool_pwrite(p->fd, b, HDRLEN, (uint64_t)slot * PAGE)) != 0 ||
         (e = mo_pool_psync(p)) != 0)
       return e;
   }

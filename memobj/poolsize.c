@@ -63,6 +63,7 @@ int mo_pool_relayout(mo_pool *p, uint64_t n, uint64_t cap) {
                                                       : tf + tl)))
       return e;
   }
+  size = file_size(p->fd);  /* a moved table may have extended it */
   if (size < tf + tl && (e = mo_pool_truncate(p->fd, tf + tl)) != 0) return e;
   /* new bytes read as zero; past the old end of file they already are */
   zend = MO_POOL_DATAOFF + n < size ? MO_POOL_DATAOFF + n : size;
