@@ -16,12 +16,13 @@ OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need (python3-numpy: the .npy
+# specs check files against numpy itself).
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
-  libmimalloc2.0
+  libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test crashtest powerloss check demo bench install clean cmodule \
+.PHONY: all deps bench-deps test testmods crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz plots
 
 all: $(SO)
@@ -30,9 +31,14 @@ all: $(SO)
 PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
+# The numeric kernels are loops written for the vectoriser, which -O3 runs
+# (gcc -O2 vectorises only loops of a known trip count). No -ffast-math.
+KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/access/%.o,array_kernels array_arith array_minmax)
+$(KERNEL_OBJS): XFLAGS := -O3
+
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(XFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -c $< -o $@
 
 $(SO): $(OBJS)
 	$(CC) $(CFLAGS) -shared -o $@ $(OBJS) $(PKG_LIBS) -lrt -lm
@@ -52,9 +58,10 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite through lua-sql-sqlite3.
+# The benchmarks also compare with SQLite through lua-sql-sqlite3, and
+# the kernels with numpy (bench/kernels.lua).
 bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 python3-numpy"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
@@ -70,8 +77,22 @@ $(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
 
+# Test-only programs (never installed): the OS-table hook of tests/oshook
+# and the two-thread harness of tests/threads.
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
+$(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \
+	  $(shell pkg-config --libs lua$(LUA_VERSION)) $(PKG_LIBS) -lrt -lm -ldl -lpthread
+$(BUILD)/test/threads: tests/threads/threads.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
+$(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
+
 test: deps
-	@$(MAKE) --no-print-directory all cmodule powerloss
+	@$(MAKE) --no-print-directory all cmodule testmods powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -79,12 +100,12 @@ test: deps
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods
 	@echo "== AddressSanitizer + UBSan"
 	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
-	@$(MAKE) --no-print-directory all cmodule
+	@$(MAKE) --no-print-directory all cmodule testmods
 	@echo "== valgrind memcheck"
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
 	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh
@@ -103,7 +124,7 @@ crashtest: deps
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
 	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
 	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
-	  $(LUA) /usr/bin/busted tests/crash/
+	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
@@ -131,6 +152,7 @@ plots: deps
 # Fuzzing: libFuzzer targets (clang) linked with every memobj source,
 # FUZZ_SECONDS each, then the Lua-level random-operation fuzzer under ASan.
 FUZZ_SECONDS ?= 60
+FUZZ_ARRAY_STEPS ?= 200000
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_lua.h $(SRCS) $(HDRS)
@@ -154,12 +176,49 @@ fuzz:
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/ops.lua $$seed 20000 2>&1 | grep -v WARNING || exit 1; \
 	done
+	@echo "== typed arrays against the string.pack model under ASan"
+	@for seed in 1 2 3 4 5 6 7 8; do \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/arrays.lua $$seed $(FUZZ_ARRAY_STEPS) \
+	    >build/asan/fuzz-arrays.out 2>&1; \
+	  grep -v WARNING build/asan/fuzz-arrays.out; \
+	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
+	done
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
 # temporary tree, offline, then require the installed module.
 packagecheck: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="luarocks"
 	@sh tests/packaging.sh
+
+# Static checks: luacheck on every Lua file (.luacheckrc), cppcheck on every
+# C file (tools/cppcheck.supp), and the include rules of doc/internals.md
+# (tools/layers.lua).
+LINT_PKGS := lua-check cppcheck
+LUA_FILES = $(shell find bench examples tests tools -name '*.lua' -not -path '*/build/*')
+C_FILES = $(shell find runtime memobj access bindings examples tests bench -name '*.c')
+lint:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(LINT_PKGS)"
+	@echo "== luacheck"
+	@luacheck -q --no-color $(LUA_FILES)
+	@echo "== cppcheck"
+	@cppcheck -q --error-exitcode=1 --include=tools/cppcheck.h --inline-suppr --suppressions-list=tools/cppcheck.supp \
+	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
+	@echo "== include layers"
+	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+
+# Line coverage of the suite, per file of runtime/, memobj/, access/ and
+# bindings/ (gcov through gcovr), from a build in build/cov.
+COV_PKGS := gcovr
+coverage:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(COV_PKGS)"
+	@rm -rf build/cov
+	@$(MAKE) --no-print-directory BUILD=build/cov CFLAGS="-O0 -g --coverage" all cmodule testmods
+	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh >build/cov/tests.log 2>&1; \
+	  grep "^not ok" build/cov/tests.log; tail -1 build/cov/tests.log
+	@gcovr -r . --object-directory build/cov/obj -f runtime/ -f memobj/ -f access/ \
+	  -f bindings/ build/cov/obj
 
 clean:
 	rm -rf $(BUILD)

@@ -55,7 +55,15 @@ void mo_block_free(mo_block *b, unsigned char *p, size_t n);
 
 /* ---- Debug heap (runtime/debugheap.c) ---- */
 
-extern int mo_debug_on;                  /* memobj.debug(true) */
+/* memobj.debug(true) is per Lua state: mo_debug_states counts the states
+** that have it on (so the common case is one load), mo_debug_state_on
+** reads L's own switch. */
+extern int mo_debug_states;
+int mo_debug_state_on(lua_State *L);
+static inline int mo_debug_enabled(lua_State *L) {
+  return MO_UNLIKELY(__atomic_load_n(&mo_debug_states, __ATOMIC_RELAXED) > 0) &&
+         mo_debug_state_on(L);
+}
 /* Set when freeing or resizing found a damaged block; the report waits
 ** for the caller that has a lua_State (close raises, __gc warns). */
 extern MO_TLS int mo_debug_damaged;
@@ -75,6 +83,27 @@ void mo_domain_free(mo_allocator *a, void *raw);
 void mo_domain_count(mo_allocator *a, long blocks, long long bytes);
 /* Push {name = {count =, bytes =, current =}} of the domains in use. */
 void mo_alloc_pushstats(lua_State *L);
+
+/* ---- The kind registry's nodes (runtime/kinds.c) ---- */
+
+struct mo_txhooks;
+/* One per kind, in registration order; never freed. Fields other than
+** name are read with acquire loads (set once, under the registry lock). */
+typedef struct mo_kindnode {
+  const char *name;
+  const memobj_kind *kind;          /* NULL until registered or first used */
+  const mo_kinddesc *desc;          /* NULL: the kind registered none */
+  const struct mo_txhooks *tx;      /* durable commit hooks (tx.c) */
+  size_t count, bytes, peak;        /* stats (MO_COUNT_ADD) */
+  struct mo_kindnode *next;
+} mo_kindnode;
+
+mo_kindnode *mo_kind_first(void);
+mo_kindnode *mo_kind_next(const mo_kindnode *n);
+/* The node of k, added if new; NULL only when out of memory. */
+mo_kindnode *mo_kind_node(const memobj_kind *k);
+/* Set k's transaction hooks; -1 when out of memory. */
+int mo_kind_settx(const memobj_kind *k, const struct mo_txhooks *h);
 
 /* ---- Statistics (runtime/stats.c) ---- */
 

@@ -18,7 +18,8 @@ local function bytes_of(a)
 end
 
 local function strip(msg)
-  return (tostring(msg):gsub("^.-bad argument #%d+ to '[^']*' %((.*)%)$", "%1"))
+  msg = tostring(msg):gsub("^.-bad argument #%d+ to '[^']*' %((.*)%)$", "%1")
+  return (msg:gsub("^.-array element %d+: cannot store .- %((.*)%)$", "%1"))
 end
 
 describe("typed array types", function()
@@ -181,7 +182,9 @@ describe("typed array access", function()
   it("checks offsets and counts", function()
     local m = memobj.heap(16)
     assert.equal(4, #m:array("f32"))
-    assert.equal(3, #m:array("f32", 1))
+    assert.equal(3, #m:array("f32", 1, 3))
+    assert.error_matches(function() m:array("f32", 1) end,
+                         "15 bytes is not a multiple of the item size 4")
     assert.equal(0, #m:array("f32", 16))
     assert.has_error(function() m:array("f32", 17) end)
     assert.has_error(function() m:array("f32", 0, 5) end)
@@ -311,7 +314,9 @@ describe("typed array bulk methods", function()
     local c = a:cast("u32")
     assert.equal(2, #c)
     assert.equal(string.unpack("=I4", string.char(1, 2, 30, 4)), c[1])
-    assert.equal(1, #a:slice(1, 5):cast("i32"))
+    assert.equal(1, #a:slice(1, 4):cast("i32"))
+    assert.error_matches(function() a:slice(1, 5):cast("i32") end,
+                         "cast: 5 bytes is not a multiple of the item size 4")
   end)
 end)
 

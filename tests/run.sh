@@ -1,6 +1,12 @@
 #!/bin/sh
 # Run every busted spec in tests/ against build/ and end with the line
 # "N passed, N failed". Exit status is non-zero on any failure.
+#
+# As root (CI, `make test` on a fresh machine) the suite runs in a private
+# mount namespace: /tmp is a fresh directory and /dev/shm a fresh tmpfs, so
+# whatever a test or an example leaves behind is seen afterwards and counted
+# as a failure ("no test leaves files or shm names behind"), and runs of the
+# suite side by side cannot see each other's files.
 cd "$(dirname "$0")/.." || exit 1
 LUA=${LUA:-lua5.4}
 BUILD=${MEMOBJ_BUILD:-build}
@@ -8,13 +14,53 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 export MEMOBJ_BUILD="$BUILD"
 export LUA_CPATH="$BUILD/?.so;;"
 export LUA_PATH="$PWD/tests/?.lua;;"
-out=$(mktemp)
-$LUA_WRAPPER $LUA /usr/bin/busted --output=TAP tests/ >"$out" 2>&1
-status=$?
+# busted from PATH; --ignore-lua keeps it in $LUA (and under $LUA_WRAPPER)
+# rather than re-running itself in the interpreter .busted names.
+BUSTED=$(command -v busted) || { echo "busted not found on PATH"; exit 1; }
+# SPEC: one spec ("array" is tests/array_spec.lua), a path, or a directory.
+SPECS=tests/
+if [ -n "$SPEC" ]; then
+  SPECS=
+  for s in "tests/${SPEC}_spec.lua" "tests/$SPEC" "$SPEC"; do
+    if [ -e "$s" ]; then SPECS=$s; break; fi
+  done
+  [ -n "$SPECS" ] || { echo "no spec named $SPEC in tests/"; exit 1; }
+fi
+export LUA LUA_WRAPPER BUSTED SPECS BUILD
+mkdir -p "$BUILD"
+out="$BUILD/tests.tap"
+leftovers="$BUILD/tests.leftovers"
+rm -f "$out" "$leftovers"
+
+run_busted() {
+  $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP "$SPECS" >"$out" 2>&1
+}
+
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  private=$(mktemp -d /tmp/memobj-tests.XXXXXX)
+  # shellcheck disable=SC2016
+  unshare -m sh -c '
+    mount --bind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
+    $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP "$SPECS" >"$2" 2>&1
+    status=$?
+    ls -A /tmp /dev/shm | grep -v -e "^/" -e "^$" -e "^vgdb-pipe" >"$3"
+    exit $status' isolate "$private" "$out" "$leftovers"
+  status=$?
+  rm -rf "$private"
+  if [ "$status" -eq 125 ]; then run_busted; status=$?; fi
+else
+  run_busted
+  status=$?
+fi
 cat "$out"
 passed=$(grep -c '^ok ' "$out")
 failed=$(grep -c '^not ok ' "$out")
-rm -f "$out"
+if [ -s "$leftovers" ]; then
+  echo "not ok - the tests left files in /tmp or names in /dev/shm:" \
+    $(cat "$leftovers")
+  failed=$((failed + 1))
+fi
+rm -f "$out" "$leftovers"
 # busted itself failing (a spec that does not load) counts as a failure
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed"
