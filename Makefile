@@ -70,12 +70,12 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
 # The power-loss simulator links the pool's files directly (no Lua).
-POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c
+POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/os.c
 POWERLOSS := $(BUILD)/powerloss
 powerloss: $(POWERLOSS)
-$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h
+$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/os.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.

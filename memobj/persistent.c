@@ -204,7 +204,8 @@ static int l_verify(lua_State *L) {
 
 void mo_persistent_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"verify", l_verify}, {NULL, NULL}};
-  mo_tx_register(&persistent_kind, &persistent_hooks);
+  if (mo_tx_register(&persistent_kind, &persistent_hooks) != 0)
+    luaL_error(L, "memobj: out of memory");
   mo_mem_addmethods(L, methods);
   lua_pushcfunction(L, l_persistent);
   lua_setfield(L, -2, "persistent");

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../runtime/os.h"
 #include "poolint.h"
 
 int mo_pool_fail(char *msg, size_t n, const char *what) {
@@ -600,7 +601,7 @@ int mo_pool_sync(mo_pool *p, const mo_tx *t) {
   int e;
   if (p->failed) return p->failed;
   if ((e = mo_pool_checkpoint(p, 0, t)) != 0) return e;
-  return mo_pool_os.fdatasync(p->fd) != 0 ? errno : 0;
+  return mo_os_datasync(p->fd);
 }
 
 uint64_t mo_pool_verify(mo_pool *p, char *report, size_t reportsize) {

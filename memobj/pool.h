@@ -8,24 +8,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#include "../runtime/tx.h"
+#include "../runtime/txlog.h"
 
 #define MO_POOL_PAGE 4096u
 #define MO_POOL_DATAOFF 8192u   /* data starts after the two header pages */
-
-/* Every file system call of the pool goes through this table, so that
-** tests can record or refuse them (tests/crash/powerloss.c). */
-typedef struct mo_pool_sys {
-  ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
-  ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
-  int (*fdatasync)(int fd);
-  int (*ftruncate)(int fd, off_t len);
-  int (*fallocate)(int fd, int mode, off_t off, off_t len);
-  int (*rename)(const char *from, const char *to);
-  int (*link)(const char *from, const char *to);
-} mo_pool_sys;
-extern mo_pool_sys mo_pool_os;
 
 typedef struct mo_pool_range {
   uint64_t off, len;

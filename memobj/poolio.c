@@ -8,51 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../runtime/os.h"
 #include "poolint.h"
-
-static ssize_t sys_pwrite(int fd, const void *b, size_t n, off_t off) {
-  return pwrite(fd, b, n, off);
-}
-static ssize_t sys_pread(int fd, void *b, size_t n, off_t off) {
-  return pread(fd, b, n, off);
-}
-
-mo_pool_sys mo_pool_os = {sys_pwrite, sys_pread, fdatasync, ftruncate,
-                          fallocate, rename, link};
 
 const char mo_pool_magic[8] = {'M', 'E', 'M', 'O', 'B', 'J', 'P', 'L'};
 
 /* ---- File I/O ---- */
 
+/* File I/O goes through the OS layer (runtime/os.h), whose table tests
+** replace to record or refuse calls (tests/crash/powerloss.c). */
 int mo_pool_pwrite(int fd, const void *buf, size_t n, uint64_t off) {
-  const char *p = (const char *)buf;
-  while (n > 0) {
-    ssize_t w = mo_pool_os.pwrite(fd, p, n, (off_t)off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += w;
-    n -= (size_t)w;
-    off += (uint64_t)w;
-  }
-  return 0;
+  return mo_os_pwrite_all(fd, buf, n, (off_t)off);
 }
 
 int mo_pool_pread(int fd, void *buf, size_t n, uint64_t off) {
-  char *p = (char *)buf;
-  while (n > 0) {
-    ssize_t r = mo_pool_os.pread(fd, p, n, (off_t)off);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (r == 0) return EIO;  /* lengths were checked: the file shrank */
-    p += r;
-    n -= (size_t)r;
-    off += (uint64_t)r;
-  }
-  return 0;
+  return mo_os_pread_all(fd, buf, n, (off_t)off);
 }
 
 int mo_pool_zero(int fd, uint64_t from, uint64_t to) {
@@ -70,19 +40,18 @@ int mo_pool_zero(int fd, uint64_t from, uint64_t to) {
 ** makes fdatasync commit file-system metadata too, several times slower.
 ** Where the file system cannot, the log stays sparse. */
 int mo_pool_prealloc(int fd, uint64_t off, uint64_t len) {
-  if (mo_pool_os.fallocate(fd, 0, (off_t)off, (off_t)len) == 0) return 0;
-  return errno == EOPNOTSUPP || errno == ENOSYS ? 0 : errno;
+  int e = mo_os_allocate(fd, (off_t)off, (off_t)len);
+  return e == EOPNOTSUPP || e == ENOSYS ? 0 : e;
 }
 
 int mo_pool_truncate(int fd, uint64_t len) {
-  return mo_pool_os.ftruncate(fd, (off_t)len) == 0 ? 0 : errno;
+  return mo_os_truncate(fd, (off_t)len);
 }
 
 /* Durability "sync" orders writes with fdatasync; "process" relies on
 ** the page cache, which outlives a killed process. */
 int mo_pool_psync(mo_pool *p) {
-  if (p->sync && mo_pool_os.fdatasync(p->fd) != 0) return errno;
-  return 0;
+  return p->sync ? mo_os_datasync(p->fd) : 0;
 }
 
 /* ---- Header ---- */

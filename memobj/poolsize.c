@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../runtime/os.h"
 #include "poolint.h"
 
 static uint64_t file_size(int fd) {
@@ -179,7 +180,7 @@ int mo_pool_create(const char *path, uint64_t n) {
   if (!e) e = mo_pool_write_header(&q, 1);
   close(q.fd);
   free(q.crc);
-  if (!e && mo_pool_os.link(tmp, path) != 0 && errno != EEXIST) e = errno;
+  if (!e && (e = mo_os_link(tmp, path)) == EEXIST) e = 0;
   unlink(tmp);
   free(tmp);
   if (!e) mo_pool_sync_dir(path);

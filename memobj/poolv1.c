@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../runtime/os.h"
 #include "poolint.h"
 
 #define V1HDR 512u
@@ -169,7 +170,7 @@ int mo_pool_upgrade_v1(mo_pool *p, const char *path, char *msg,
   e = build_v2(&v, &q);
   /* locked before it has the name: no one else can open it first */
   if (!e && flock(q.fd, LOCK_EX | LOCK_NB) != 0) e = errno;
-  if (!e && mo_pool_os.rename(tmp, path) != 0) e = errno;
+  if (!e) e = mo_os_rename(tmp, path);
   free(q.crc);
   if (e) {
     close(q.fd);

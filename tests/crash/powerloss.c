@@ -4,8 +4,8 @@
 ** A workload (transactions small and large, log wrap and growth, sync
 ** with and without an open transaction, resize up and down, close and
 ** reopen) runs on a real pool file with every pwrite, ftruncate,
-** fallocate, fdatasync, rename and link of the pool recorded through the
-** pool's syscall table (mo_pool_os). Then, for every interval between
+** fallocate and fdatasync of the pool recorded through the OS layer's
+** table of system calls (runtime/os.h). Then, for every interval between
 ** two completed syncs, crash states are built from the synced image plus
 ** the writes issued since: every prefix (a killed process), every single
 ** write lost while later ones landed, writes torn (any byte for small
@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../../memobj/pool.h"
+#include "../../runtime/os.h"
 
 #define SECTOR 512u
 #define CHUNK 64u
@@ -51,7 +52,11 @@ static struct {
   size_t acked, started; /* event counters of the workload */
 } rec;
 
-static mo_pool_sys real;
+static struct {
+  ssize_t (*pwrite)(int, const void *, size_t, off_t);
+  int (*ftruncate)(int, off_t);
+  int (*fallocate)(int, int, off_t, off_t);
+} real;
 
 static int recorded(int fd) {
   struct stat st;
@@ -625,11 +630,14 @@ int main(int argc, char **argv) {
   printf("powerloss: seed %llu (replay: powerloss DIR %zu %llu)\n",
          (unsigned long long)seed, target, (unsigned long long)seed);
   fflush(stdout);
-  real = mo_pool_os;
-  mo_pool_os.pwrite = r_pwrite;
-  mo_pool_os.ftruncate = r_ftruncate;
-  mo_pool_os.fallocate = r_fallocate;
-  mo_pool_os.fdatasync = r_fdatasync;
+  /* record through the OS layer's table (runtime/os.h) */
+  if (mo_os_set("pwrite", (mo_os_fn)r_pwrite, (mo_os_fn *)&real.pwrite) ||
+      mo_os_set("ftruncate", (mo_os_fn)r_ftruncate,
+                (mo_os_fn *)&real.ftruncate) ||
+      mo_os_set("fallocate", (mo_os_fn)r_fallocate,
+                (mo_os_fn *)&real.fallocate) ||
+      mo_os_set("fdatasync", (mo_os_fn)r_fdatasync, NULL))
+    abort();
   snprintf(statepath, sizeof statepath, "%s/state", dir);
   per = target / 12 + 1;  /* states per workload, roughly */
   for (w = 0; nstates < target; w++) {
