@@ -58,10 +58,10 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite through lua-sql-sqlite3, and
-# the kernels with numpy (bench/kernels.lua).
+# The benchmarks also compare with SQLite (lua-sql-sqlite3) and LMDB
+# (liblmdb-dev, bench/tx.lua), and the kernels with numpy (bench/kernels.lua).
 bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 python3-numpy"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 liblmdb-dev python3-numpy"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
