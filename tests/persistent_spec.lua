@@ -144,6 +144,14 @@ describe("memobj.persistent", function()
     local m2, msg = memobj.persistent(path)
     assert.is_nil(m2)
     assert.matches("open in another", msg)
+    -- and from another process
+    local lua = os.getenv("LUA") or "lua5.4"
+    local p = assert(io.popen(("%s -e %q"):format(lua, ([[
+      local m, msg = require("memobj").persistent(%q)
+      io.write(tostring(m), " ", tostring(msg))]]):format(path))))
+    local out = p:read("a")
+    p:close()
+    assert.matches("^nil .*open in another process", out)
     m:close()
     m2 = assert(memobj.persistent(path))
     m2:close()

@@ -198,6 +198,7 @@ static struct {
 } evs;
 
 static mo_pool P;
+static size_t ngrow, nresize, nckpt;  /* what the workloads did */
 static unsigned char *mem;  /* the "mapping": current bytes */
 static size_t memcap;
 static const char *dir;
@@ -257,7 +258,12 @@ static void transaction(size_t count, int sync_inside) {
   t.nents = k;
   if (sync_inside && mo_pool_sync(&P, &t) != 0) abort();
   rec.started++;
-  r = mo_pool_commit(&P, &t, &err);
+  {
+    uint64_t cap = P.logcap, gen = P.gen;
+    r = mo_pool_commit(&P, &t, &err);
+    ngrow += P.logcap != cap;
+    nckpt += P.gen != gen;
+  }
   if (r != MO_TX_OK) {
     fprintf(stderr, "powerloss: commit failed: %s\n", strerror(err));
     abort();
@@ -274,6 +280,7 @@ static void resize(size_t n) {
   mem_fit(n);
   rec.started++;
   if (mo_pool_resize(&P, n, NULL) != 0) abort();
+  nresize += n != old;
   rec.acked++;
   if (n > old) memset(mem + old, 0, n - old);
   push_state();
@@ -661,6 +668,8 @@ int main(int argc, char **argv) {
   unlink(statepath);
   unlink(poolpath);
   printf("powerloss: %zu states, %zu wrong (%zu of them in interrupted "
-         "recoveries, %d workloads)\n", nstates, nwrong, nrecovery, w);
+         "recoveries; %d workloads: %zu log wraps in commits, %zu log "
+         "growths, %zu resizes)\n", nstates, nwrong, nrecovery, w, nckpt,
+         ngrow, nresize);
   return nwrong != 0;
 }

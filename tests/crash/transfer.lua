@@ -23,6 +23,6 @@ for _ = 1, count do
     end
     a[1] = a[1] + 1
   end)
-  ack:write(a[1], "\n")
+  ack:write(a[1] .. "\n")  -- one write: a kill cannot tear the line
 end
 if arg[6] == "exit" then os.exit(0) end
