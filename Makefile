@@ -71,7 +71,11 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.
-testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
+$(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \
+	  $(shell pkg-config --libs lua$(LUA_VERSION)) $(PKG_LIBS) -lrt -lm -ldl -lpthread
 $(BUILD)/test/threads: tests/threads/threads.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
@@ -107,7 +111,7 @@ demo: deps
 crashtest: deps
 	@$(MAKE) --no-print-directory all
 	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
-	  $(LUA) /usr/bin/busted tests/crash/
+	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
@@ -174,6 +178,34 @@ fuzz:
 packagecheck: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="luarocks"
 	@sh tests/packaging.sh
+
+# Static checks: luacheck on every Lua file (.luacheckrc), cppcheck on every
+# C file (tools/cppcheck.supp), and the include rules of doc/internals.md
+# (tools/layers.lua).
+LINT_PKGS := lua-check cppcheck
+LUA_FILES = $(shell find bench examples tests tools -name '*.lua' -not -path '*/build/*')
+C_FILES = $(shell find runtime memobj access bindings examples tests bench -name '*.c')
+lint:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(LINT_PKGS)"
+	@echo "== luacheck"
+	@luacheck -q --no-color $(LUA_FILES)
+	@echo "== cppcheck"
+	@cppcheck -q --error-exitcode=1 --include=tools/cppcheck.h --inline-suppr --suppressions-list=tools/cppcheck.supp \
+	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
+	@echo "== include layers"
+	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+
+# Line coverage of the suite, per file of runtime/, memobj/, access/ and
+# bindings/ (gcov through gcovr), from a build in build/cov.
+COV_PKGS := gcovr
+coverage:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(COV_PKGS)"
+	@rm -rf build/cov
+	@$(MAKE) --no-print-directory BUILD=build/cov CFLAGS="-O0 -g --coverage" all cmodule testmods
+	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh >build/cov/tests.log 2>&1; \
+	  grep "^not ok" build/cov/tests.log; tail -1 build/cov/tests.log
+	@gcovr -r . --object-directory build/cov/obj -f runtime/ -f memobj/ -f access/ \
+	  -f bindings/ build/cov/obj
 
 clean:
 	rm -rf $(BUILD)
