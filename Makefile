@@ -186,6 +186,9 @@ fuzz:
 	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
 	done
 	@$(MAKE) --no-print-directory chaos CHAOS_SECONDS=$(LUAFUZZ_SECONDS)
+	@echo "== byte views against the string library, file views against io"
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/bytesdiff.lua $(LUAFUZZ_SECONDS) 5000
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/filediff.lua $(LUAFUZZ_SECONDS) 300
 
 # The Lua-level fuzzers under ASan, LUAFUZZ_SECONDS each (make fuzz) or
 # CHAOS_SECONDS for the finalizer-chaos fuzzer alone (make chaos):
