@@ -29,9 +29,10 @@ typedef struct mo_allocator {
   void (*free)(void *p);
   void *(*realloc)(void *p, size_t n);         /* NULL: malloc+copy+free */
   void *(*aligned)(size_t align, size_t n);    /* C11 order; NULL: pad */
+  int (*owns)(const void *p);                  /* NULL: cannot tell */
   char name[64];                               /* spec.name, or library */
   char library[128];                           /* "" for the process */
-  char sym[4][48];                             /* malloc free realloc aligned */
+  char sym[5][48];                     /* malloc free realloc aligned owns */
   size_t count, bytes;                         /* live blocks */
   struct mo_allocator *next;                   /* every domain ever made */
 } mo_allocator;
@@ -75,6 +76,20 @@ void mo_domain_free(mo_allocator *a, void *raw);
 void mo_domain_count(mo_allocator *a, long blocks, long long bytes);
 /* Push {name = {count =, bytes =, current =}} of the domains in use. */
 void mo_alloc_pushstats(lua_State *L);
+/* Push the spec table of a library domain. */
+void mo_alloc_pushspec(lua_State *L, const mo_allocator *a);
+
+/* ---- The Lua state's allocator (runtime/lalloc.c) ---- */
+
+/* set_allocator(spec, "lua"): switch to the state's arena (arena != 0),
+** the library allocator lib (which has `owns`), or back to the state's
+** original allocator; pushes the previous spec and returns 1. */
+int mo_lalloc_set(lua_State *L, int arena, const mo_allocator *lib);
+/* Push the current allocator's name ("default", "arena", or a name). */
+void mo_lalloc_pushname(lua_State *L);
+/* While tracing, the tracer wraps the state's allocator: point *f and *ud
+** at the wrapped function and its ud and return 1; 0 when not tracing. */
+int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud);
 
 /* ---- Statistics (runtime/stats.c) ---- */
 

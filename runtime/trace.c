@@ -301,6 +301,14 @@ static tracer *active(lua_State *L) {
   return lua_getallocf(L, &ud) == trace_alloc ? (tracer *)ud : NULL;
 }
 
+int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud) {
+  tracer *t = active(L);
+  if (t == NULL) return 0;
+  *f = &t->f;
+  *ud = &t->ud;
+  return 1;
+}
+
 /* The hook: the one place that learns where Lua code is. A call only
 ** marks the running function as unknown, so the next line event asks
 ** Lua for its source; within one function a line event costs a table
