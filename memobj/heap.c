@@ -153,6 +153,7 @@ static int l_heap(lua_State *L) {
     if (zero) memset(h->base.ptr, 0, size);
     h->base.size = size;
   }
+  mo_gc_pace(L, size);  /* last: the collector may run finalizers */
   return 1;
 }
 

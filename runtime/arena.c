@@ -74,6 +74,7 @@ typedef struct arena {
 
 struct mo_arena {
   page *cls[NCLASS + 1];   /* head of each class list */
+  page *last[NCLASS + 1];  /* its tail */
   arena *avail;            /* arenas with free pages */
   arena *spare;            /* an empty arena kept mapped, not in `set` */
   uintptr_t *set;          /* arena bases >> MO_ARENA_SHIFT; 0 is empty */
@@ -222,19 +223,32 @@ static void arena_release(mo_arena *h, arena *a) {
 
 /* ---- Pages ---- */
 
-static void class_link(mo_arena *h, page *pg) {
+/* A new page goes first; a full page that got a block back goes last, so
+** the head fills up before the allocator moves on and a page collects
+** some free blocks before it serves again (mimalloc's order). */
+static void class_link(mo_arena *h, page *pg, int first) {
   size_t c = pg->bsize >> 4;
-  pg->prev = NULL;
-  pg->next = h->cls[c];
-  if (h->cls[c]) h->cls[c]->prev = pg;
-  h->cls[c] = pg;
+  if (first || h->cls[c] == NULL) {
+    pg->prev = NULL;
+    pg->next = h->cls[c];
+    if (h->cls[c]) h->cls[c]->prev = pg;
+    else h->last[c] = pg;
+    h->cls[c] = pg;
+  } else {
+    pg->next = NULL;
+    pg->prev = h->last[c];
+    h->last[c]->next = pg;
+    h->last[c] = pg;
+  }
   pg->listed = 1;
 }
 
 static void class_unlink(mo_arena *h, page *pg) {
+  size_t c = pg->bsize >> 4;
   if (pg->prev) pg->prev->next = pg->next;
-  else h->cls[pg->bsize >> 4] = pg->next;
+  else h->cls[c] = pg->next;
   if (pg->next) pg->next->prev = pg->prev;
+  else h->last[c] = pg->prev;
   pg->listed = 0;
 }
 
@@ -253,7 +267,7 @@ static page *page_new(mo_arena *h, size_t bsize) {
   pg->end = start + (PAGE_SIZE / bsize) * bsize;
   pg->used = 0;
   pg->bsize = (uint16_t)bsize;
-  class_link(h, pg);
+  class_link(h, pg, 1);
   return pg;
 }
 
@@ -321,7 +335,7 @@ void mo_arena_free_small(mo_arena *h, void *p) {
   pg->free = p;
   if (LIKELY(--pg->used != 0 && pg->listed)) return;
   if (pg->used == 0) page_retire(h, pg);  /* listed or not */
-  else class_link(h, pg);  /* it has room again: use it next */
+  else class_link(h, pg, 0);  /* it has room again */
 }
 
 size_t mo_arena_usable(const void *p) {

@@ -131,7 +131,7 @@ static int mem_gc(lua_State *L) {
 
 static int mem_resize(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
-  size_t n = mo_checksize(L, 2);
+  size_t n = mo_checksize(L, 2), old;
   int err;
   if (m->kind->resize == NULL)
     return luaL_error(L, "memobj: resize: %s memory has a fixed size",
@@ -142,11 +142,13 @@ static int mem_resize(lua_State *L) {
   if (m->tx) return luaL_error(L, "memobj: resize: refused inside a transaction");
   mo_refuse_if_locked(L, m, "resize", 0, n);
   mo_checkmem(L, 1);  /* still open after the collection the check may run */
+  old = m->size;
   err = m->kind->resize(m, n);
   if (err == 0) mo_stats_resize(m);
   mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
   if (err) return mo_oserror(L, "resize", err);
   lua_settop(L, 1);
+  if (n > old) mo_gc_pace(L, n - old);
   return 1;
 }
 

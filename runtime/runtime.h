@@ -100,6 +100,13 @@ void mo_stats_resize(memobj_mem *m);     /* after a successful resize */
 ** part of what memobj holds outside the Lua heap. */
 void mo_stats_runtime(long long delta);
 
+/* ---- GC pacing (runtime/pace.c) ---- */
+
+/* n bytes were just obtained outside the Lua heap for an object of L:
+** let the collector run as if the Lua heap had grown by n. May run
+** finalizers: call it last, with every object in a consistent state. */
+void mo_gc_pace(lua_State *L, size_t n);
+
 /* ---- Lua functions (one file each), gathered by runtime/rtlib.c ---- */
 int mo_l_set_allocator(lua_State *L);
 int mo_l_debug(lua_State *L);
