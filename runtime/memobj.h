@@ -54,6 +54,11 @@ struct memobj_kind {
   int (*advise)(memobj_mem *m, int hint);            /* NULL: no-op */
 };
 
+/* Links of the list of a state's live memory objects (runtime). */
+typedef struct mo_objlink {
+  struct mo_objlink *prev, *next;
+} mo_objlink;
+
 /*
 ** The memory object base. Kinds embed it as the first member of their
 ** own userdata.
@@ -72,6 +77,8 @@ struct memobj_mem {
   memobj_lock *locks;        /* list of holders */
   void *tx;                  /* transaction state, owned by the runtime */
   size_t stat_bytes;         /* bytes counted in memobj.stats() */
+  mo_objlink link;           /* memobj.objects(), owned by the runtime */
+  struct mo_site *site;      /* the Lua line that made it (runtime) */
 };
 
 /* A locked buffer: what memobj_getbuffer fills in. */

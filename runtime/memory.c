@@ -63,6 +63,7 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   m->kind = k;
   m->writable = 1;
   mo_stats_new(m);
+  mo_objects_add(L, m);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_setmetatable(L, -2);
   return m;
@@ -94,6 +95,7 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
 
 static void mem_release(memobj_mem *m) {
   mo_stats_release(m);
+  mo_objects_remove(m);
   if (m->closed) return;
   mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
   m->kind->release(m);
@@ -124,6 +126,7 @@ static int mem_gc(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
   if (m == NULL) return 0;
   mo_stats_release(m);
+  mo_objects_remove(m);
   if (m->nlocks == 0) mem_release(m);
   mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
   return 0;

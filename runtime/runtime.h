@@ -100,6 +100,19 @@ void mo_stats_resize(memobj_mem *m);     /* after a successful resize */
 ** part of what memobj holds outside the Lua heap. */
 void mo_stats_runtime(long long delta);
 
+/* ---- Live objects and their creation sites (runtime/objects.c) ---- */
+
+/* Link a new object into L's list and record the Lua line making it. */
+void mo_objects_add(lua_State *L, memobj_mem *m);
+/* Unlink it (closed or collected); idempotent. */
+void mo_objects_remove(memobj_mem *m);
+/* Call f(ud, source, line, bytes) for each creation site with live
+** objects whose bytes lie outside the Lua heap (not string, not foreign).
+** The collector is stopped meanwhile. */
+void mo_objects_native(lua_State *L, void (*f)(void *, const char *, int, size_t),
+                       void *ud);
+void mo_objects_open(lua_State *L);
+
 /* ---- GC pacing (runtime/pace.c) ---- */
 
 /* n bytes were just obtained outside the Lua heap for an object of L:
@@ -112,6 +125,7 @@ int mo_l_set_allocator(lua_State *L);
 int mo_l_debug(lua_State *L);
 int mo_l_check(lua_State *L);
 int mo_l_stats(lua_State *L);
+int mo_l_objects(lua_State *L);
 void mo_trace_open(lua_State *L);        /* memobj.trace */
 
 #endif
