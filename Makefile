@@ -21,7 +21,7 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test crashtest check demo bench install clean cmodule \
+.PHONY: all deps bench-deps test testprogs crashtest check demo bench install clean cmodule \
 	packagecheck fuzz plots
 
 all: $(SO)
@@ -62,8 +62,19 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
+# C test programs that specs run: the arena against libc, and two threads
+# each with its own Lua state on the arena.
+TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads
+testprogs: $(TEST_PROGS)
+$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c
+$(BUILD)/arena_threads: tests/c/arena_threads.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
+
 test: deps
-	@$(MAKE) --no-print-directory all cmodule
+	@$(MAKE) --no-print-directory all cmodule testprogs
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -71,12 +82,12 @@ test: deps
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testprogs
 	@echo "== AddressSanitizer + UBSan"
 	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
-	@$(MAKE) --no-print-directory all cmodule
+	@$(MAKE) --no-print-directory all cmodule testprogs
 	@echo "== valgrind memcheck"
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
 	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh
