@@ -7,7 +7,10 @@
 #include <string.h>
 #include "array.h"
 
+/* Two metatables with one methods table: contiguous arrays keep the a[i]
+** path that never reads the stride; strided arrays get their own. */
 static const char array_mtkey = 0;
+static const char strided_mtkey = 0;
 
 /* ---- Checking ---- */
 
@@ -48,7 +51,39 @@ size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg) {
   return (size_t)(i - 1);
 }
 
+/* ---- The C API's view of an array (memobj_buffer) ---- */
+
+/* Element formats as string.pack and Python's struct write them. */
+static const char *const formats[2][MO_NBASE] = {
+  {"b", "B", "<h", "<H", "<i", "<I", "<q", "<Q", "<f", "<d"},
+  {"b", "B", ">h", ">H", ">i", ">I", ">q", ">Q", ">f", ">d"}};
+
+static void array_describe(const mo_view *v, mo_bufinfo *out) {
+  const mo_array *a = (const mo_array *)v;
+  int big = (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) != MO_SWAPPED(a->etype);
+  out->format = formats[big][MO_BASE(a->etype)];
+  out->itemsize = a->itemsize;
+  out->count = v->count;
+  out->stride = a->stride;
+  out->first = a->first;
+}
+
+static const mo_bufdesc array_bufdesc = {array_describe};
+
 /* ---- Creating ---- */
+
+void mo_noextra(lua_State *L, int last) {
+  int k, top = lua_gettop(L);
+  for (k = last + 1; k <= top; k++)
+    if (!lua_isnil(L, k)) luaL_argerror(L, k, "no value expected");
+}
+
+/* Raise unless `bytes` is a whole number of items of `size` bytes. */
+static void checkwhole(lua_State *L, const char *what, size_t bytes, size_t size) {
+  if (bytes % size != 0)
+    luaL_error(L, "memobj: %s: %I bytes is not a multiple of the item size %d",
+               what, (lua_Integer)bytes, (int)size);
+}
 
 static mo_array *push_array(lua_State *L, const mo_source *s, int et,
                             size_t off, size_t count, int readonly) {
@@ -58,8 +93,53 @@ static mo_array *push_array(lua_State *L, const mo_source *s, int et,
                                         readonly, "array view");
   a->etype = (uint8_t)et;
   a->itemsize = (uint8_t)size;
+  a->stride = (ptrdiff_t)size;
+  a->first = 0;
   a->v.count = count;
   return a;
+}
+
+mo_array *mo_array_new_strided(lua_State *L, const mo_source *s, size_t off,
+                               size_t count, ptrdiff_t stride, int et,
+                               int readonly) {
+  size_t size = mo_base_size[MO_BASE(et)], step, span, lo;
+  mo_array *a;
+  if (count <= 1) stride = (ptrdiff_t)size;  /* one element is contiguous */
+  if (stride == 0 || stride == PTRDIFF_MIN)
+    luaL_error(L, "memobj: array: bad stride %I", (lua_Integer)stride);
+  step = stride < 0 ? (size_t)-stride : (size_t)stride;
+  if (step < size)
+    luaL_error(L, "memobj: array: stride %I is smaller than the item size %d",
+               (lua_Integer)stride, (int)size);
+  if (count > 0 && (count - 1) > (SIZE_MAX - size) / step)
+    luaL_error(L, "memobj: array: %I elements of stride %I overflow",
+               (lua_Integer)count, (lua_Integer)stride);
+  span = count == 0 ? 0 : (count - 1) * step + size;
+  /* the lowest byte: element 1, or element count for a negative stride */
+  lo = stride > 0 || count == 0 ? off : off - (count - 1) * step;
+  if (stride < 0 && count > 0 && off < (count - 1) * step) lo = SIZE_MAX;
+  if (lo < s->offset || lo > s->offset + s->length ||
+      span > s->offset + s->length - lo)
+    luaL_error(L, "memobj: array: elements beyond the end of the source");
+  if (stride == (ptrdiff_t)size) return push_array(L, s, et, lo, count, readonly);
+  a = (mo_array *)mo_view_new(L, sizeof(mo_array), MO_TAG_ARRAY, &strided_mtkey,
+                              s, lo, span, readonly, "array view");
+  a->v.strided = 1;
+  a->etype = (uint8_t)et;
+  a->itemsize = (uint8_t)size;
+  a->stride = stride;
+  a->first = off - lo;
+  a->v.count = count;
+  return a;
+}
+
+void mo_array_source(lua_State *L, int idx, mo_array *a, mo_source *s) {
+  lua_getiuservalue(L, idx, 1);
+  s->mem = a->v.mem;
+  s->memidx = lua_gettop(L);
+  s->offset = a->v.offset;
+  s->length = a->v.length;
+  s->readonly = a->v.readonly;
 }
 
 /* m:array(type [, offset [, count [, mode]]]): offset in bytes from the
@@ -69,12 +149,18 @@ static int l_mem_array(lua_State *L) {
   int et = checketype(L, 2);
   size_t size = mo_base_size[MO_BASE(et)], off, avail, count;
   int readonly;
+  mo_noextra(L, 5);
   lua_settop(L, 5);  /* mo_checksource pushes the memory object above */
   mo_checksource(L, 1, &s);
   off = lua_isnoneornil(L, 3) ? 0 : mo_checksize(L, 3);
   luaL_argcheck(L, off <= s.length, 3, "offset beyond the end");
   avail = (s.length - off) / size;
-  count = lua_isnoneornil(L, 4) ? avail : mo_checksize(L, 4);
+  if (lua_isnoneornil(L, 4)) {
+    checkwhole(L, "array", s.length - off, size);
+    count = avail;
+  } else {
+    count = mo_checksize(L, 4);
+  }
   luaL_argcheck(L, count <= avail, 4, "range beyond the end");
   readonly = mo_checkviewmode(L, 5, &s);
   push_array(L, &s, et, s.offset + off, count, readonly);
@@ -102,13 +188,15 @@ static int l_array(lua_State *L) {
   int et = checketype(L, 1);
   size_t size = mo_base_size[MO_BASE(et)];
   mo_source s;
-  lua_settop(L, 3);  /* mo_checksource and mo_heap_new push above */
+  mo_noextra(L, 3);
+  lua_settop(L, 3);  /* mo_checksource and mo_mem_zeroed push above */
   if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TTABLE) {
     int istable = lua_istable(L, 2);
+    mo_noextra(L, 2);
     size_t count = istable ? lua_rawlen(L, 2) : mo_checksize(L, 2);
     mo_array *a;
     luaL_argcheck(L, count <= SIZE_MAX / size, 2, "too many elements");
-    s.mem = mo_heap_new(L, count * size);
+    s.mem = mo_mem_zeroed(L, count * size);
     s.memidx = lua_gettop(L);
     s.offset = 0;
     s.length = count * size;
@@ -117,6 +205,7 @@ static int l_array(lua_State *L) {
     return 1;
   }
   mo_checksource(L, 2, &s);
+  checkwhole(L, "array", s.length, size);
   push_array(L, &s, et, s.offset, s.length / size,
              mo_checkviewmode(L, 3, &s));
   return 1;
@@ -124,6 +213,23 @@ static int l_array(lua_State *L) {
 
 /* ---- Element access: the hot path ---- */
 
+/* a.type, a.itemsize, a.stride, the view fields, or a method. */
+static int index_field(lua_State *L, mo_array *a) {
+  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    if (strcmp(k, "type") == 0) lua_pushstring(L, mo_etype_name(a->etype));
+    else if (strcmp(k, "itemsize") == 0) lua_pushinteger(L, a->itemsize);
+    else if (strcmp(k, "stride") == 0) lua_pushinteger(L, (lua_Integer)a->stride);
+    else if (!mo_view_field(L, 1, &a->v, k)) lua_pushnil(L);
+  }
+  return 1;
+}
+
+/* Contiguous arrays: this path is measured (bench/array.lua); it must not
+** read the stride. */
 static int array_index(lua_State *L) {
   mo_array *a = toarray_fast(L, 1);
   if (MO_LIKELY(a != NULL) && lua_type(L, 2) == LUA_TNUMBER) {
@@ -138,25 +244,41 @@ static int array_index(lua_State *L) {
     if (a->v.released) return luaL_error(L, "memobj: view is released");
     return 0;  /* nil outside 1..#a, as a table */
   }
-  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    const char *k = lua_tostring(L, 2);
-    if (strcmp(k, "type") == 0) lua_pushstring(L, mo_etype_name(a->etype));
-    else if (strcmp(k, "itemsize") == 0) lua_pushinteger(L, a->itemsize);
-    else if (!mo_view_field(L, 1, &a->v, k)) lua_pushnil(L);
-  }
-  return 1;
+  return index_field(L, a);
 }
 
-/* Store the value at `vidx` into element i (0-based, checked). */
-static inline void store(lua_State *L, mo_array *a, size_t i, int vidx) {
+/* Strided arrays: the same with the element address from the stride. */
+static int strided_index(lua_State *L) {
+  mo_array *a = toarray_fast(L, 1);
+  if (MO_LIKELY(a != NULL) && lua_type(L, 2) == LUA_TNUMBER) {
+    int isint;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count)) {
+      mo_value v = mo_elem_load(a->etype, MO_AELEM(a, i - 1));
+      mo_fault_check(L);
+      mo_value_push(L, a->etype, v);
+      return 1;
+    }
+    if (a->v.released) return luaL_error(L, "memobj: view is released");
+    return 0;
+  }
+  return index_field(L, a);
+}
+
+/* Store the value at `vidx` into the element at p (checked). */
+static inline void store(lua_State *L, mo_array *a, unsigned char *p, int vidx) {
   mo_value v = mo_value_check(L, a->etype, vidx);
-  size_t off = i * a->itemsize;
-  mo_prewrite(L, a->v.mem, a->v.offset + off, a->itemsize);
-  mo_elem_store(a->etype, a->v.ptr + off, v);
+  mo_prewrite(L, a->v.mem, a->v.offset + (size_t)(p - a->v.ptr), a->itemsize);
+  mo_elem_store(a->etype, p, v);
   mo_fault_check(L);
+}
+
+static int newindex_error(lua_State *L, mo_array *a, lua_Integer i, int isint) {
+  if (a->v.released) return luaL_error(L, "memobj: view is released");
+  if (lua_type(L, 2) != LUA_TNUMBER || !isint)
+    return luaL_error(L, "memobj: typed array index must be an integer");
+  mo_checkwritable(L, &a->v);
+  return index_error(L, a, i);
 }
 
 static int array_newindex(lua_State *L) {
@@ -166,14 +288,23 @@ static int array_newindex(lua_State *L) {
   if (a == NULL) return luaL_typeerror(L, 1, "typed array");
   i = lua_tointegerx(L, 2, &isint);
   if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count && !a->v.readonly)) {
-    store(L, a, (size_t)(i - 1), 3);
+    store(L, a, a->v.ptr + (size_t)(i - 1) * a->itemsize, 3);
     return 0;
   }
-  if (a->v.released) return luaL_error(L, "memobj: view is released");
-  if (lua_type(L, 2) != LUA_TNUMBER || !isint)
-    return luaL_error(L, "memobj: typed array index must be an integer");
-  mo_checkwritable(L, &a->v);
-  return index_error(L, a, i);
+  return newindex_error(L, a, i, isint);
+}
+
+static int strided_newindex(lua_State *L) {
+  mo_array *a = toarray_fast(L, 1);
+  int isint = 0;
+  lua_Integer i;
+  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
+  i = lua_tointegerx(L, 2, &isint);
+  if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count && !a->v.readonly)) {
+    store(L, a, MO_AELEM(a, i - 1), 3);
+    return 0;
+  }
+  return newindex_error(L, a, i, isint);
 }
 
 /* ---- Per-element methods ---- */
@@ -181,8 +312,9 @@ static int array_newindex(lua_State *L) {
 static int array_get(lua_State *L) {
   mo_array *a = mo_checkarray(L, 1);
   lua_Integer i = luaL_checkinteger(L, 2);
+  mo_noextra(L, 2);
   if ((lua_Unsigned)i - 1 >= a->v.count) return 0;
-  mo_value_push(L, a->etype, mo_elem_load(a->etype, a->v.ptr + (size_t)(i - 1) * a->itemsize));
+  mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, i - 1)));
   mo_fault_check(L);
   return 1;
 }
@@ -192,7 +324,9 @@ static int array_set(lua_State *L) {
   size_t i;
   mo_checkwritable(L, &a->v);
   i = mo_array_checkindex(L, a, 2);
-  store(L, a, i, 3);
+  luaL_checkany(L, 3);
+  mo_noextra(L, 3);
+  store(L, a, MO_AELEM(a, i), 3);
   return 0;
 }
 
@@ -207,6 +341,11 @@ static int array_len(lua_State *L) {
 static void push_elements(lua_State *L, const mo_array *a, size_t from, size_t n) {
   const unsigned char *p = a->v.ptr + from * a->itemsize;
   size_t k;
+  if (!mo_array_contiguous(a)) {
+    for (k = 0; k < n; k++)
+      mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, from + k)));
+    return;
+  }
   switch (a->etype) {
     case MO_F64: for (k = 0; k < n; k++) lua_pushnumber(L, MO_LOADN(double, p + 8 * k)); break;
     case MO_F32: for (k = 0; k < n; k++) lua_pushnumber(L, MO_LOADN(float, p + 4 * k)); break;
@@ -227,6 +366,7 @@ static int array_unpack(lua_State *L) {
   if (a == NULL || a->v.released) a = mo_checkarray(L, 1);
   i = luaL_optinteger(L, 2, 1);
   j = luaL_opt(L, luaL_checkinteger, 3, (lua_Integer)a->v.count);
+  if (MO_UNLIKELY(lua_gettop(L) > 3)) mo_noextra(L, 3);
   if (i > j) return 0;
   n = (lua_Unsigned)j - (lua_Unsigned)i;
   if (n >= (unsigned)INT_MAX || !lua_checkstack(L, (int)(++n)))
@@ -249,7 +389,7 @@ static int array_next(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2);
   if (i < 0 || (lua_Unsigned)i >= a->v.count) return 0;
   lua_pushinteger(L, i + 1);
-  mo_value_push(L, a->etype, mo_elem_load(a->etype, a->v.ptr + (size_t)i * a->itemsize));
+  mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, i)));
   mo_fault_check(L);
   return 2;
 }
@@ -262,29 +402,93 @@ static int array_pairs(lua_State *L) {
   return 3;
 }
 
-/* a:slice(i [, j]): a view of elements i..j, clamped like string.sub. */
+/* ---- Views of an array ---- */
+
+/* Push a view of n elements of a (at idx 1) from 0-based index k, every
+** step-th one. */
+static void push_subarray(lua_State *L, mo_array *a, size_t k, size_t n,
+                          lua_Integer step) {
+  mo_source s;
+  size_t off = n == 0 ? a->v.offset : mo_array_elemoff(a, k);
+  mo_array_source(L, 1, a, &s);
+  mo_array_new_strided(L, &s, off, n, n <= 1 ? (ptrdiff_t)a->itemsize
+                                             : (ptrdiff_t)step * a->stride,
+                       a->etype, a->v.readonly);
+  lua_remove(L, s.memidx);
+}
+
+/*
+** a:slice(i [, j [, step]]): elements i, i+step, ... up to j, clamped
+** like string.sub. A negative step walks from i down to j (default 1).
+** With n elements, |step| < n whenever two or more are taken, so step *
+** stride cannot overflow.
+*/
 static int array_slice(lua_State *L) {
   mo_array *a = mo_checkarray(L, 1);
-  size_t from, to, count;
-  mo_source s;
-  mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), a->v.count,
-           &from, &to);
-  if (from > to) from = 1, to = 0;
-  count = to - from + 1;
-  mo_checksource(L, 1, &s);
-  push_array(L, &s, a->etype, a->v.offset + (from - 1) * a->itemsize, count,
-             a->v.readonly);
+  lua_Integer i = luaL_checkinteger(L, 2), step = luaL_optinteger(L, 4, 1), j;
+  lua_Integer n = (lua_Integer)a->v.count;
+  size_t from, to, count = 0;
+  luaL_argcheck(L, step != 0, 4, "step is zero");
+  mo_noextra(L, 4);
+  if (step > 0) {
+    j = luaL_optinteger(L, 3, -1);
+    mo_range(i, j, a->v.count, &from, &to);
+    if (from <= to) count = (to - from) / (lua_Unsigned)step + 1;
+  } else {
+    j = luaL_optinteger(L, 3, 1);
+    /* negative positions count from the end; then clamp i to n, j to 1 */
+    if (i < 0) i = i < -n ? 0 : n + i + 1;
+    if (i > n) i = n;
+    if (j < 0) j = j < -n ? 0 : n + j + 1;
+    if (j < 1) j = 1;
+    from = (size_t)i;
+    to = (size_t)j;
+    if (i >= 1 && i >= j)
+      count = (from - to) / ((lua_Unsigned)-(step + 1) + 1) + 1;
+  }
+  push_subarray(L, a, count ? from - 1 : 0, count, step);
   return 1;
+}
+
+/* for first, v in a:chunks(n): views of n elements (the last may be
+** shorter); first is the index of v[1] in a. */
+static int chunks_next(lua_State *L) {
+  mo_array *a = mo_checkarray(L, 1);
+  lua_Integer prev = luaL_checkinteger(L, 2);
+  size_t n = (size_t)lua_tointeger(L, lua_upvalueindex(1)), first;
+  first = prev == 0 ? 0 : (size_t)prev - 1 + n;  /* 0-based */
+  if (prev < 0 || first >= a->v.count) return 0;
+  if (n > a->v.count - first) n = a->v.count - first;
+  lua_settop(L, 1);
+  lua_pushinteger(L, (lua_Integer)first + 1);
+  push_subarray(L, a, first, n, 1);
+  return 2;
+}
+
+static int array_chunks(lua_State *L) {
+  mo_checkarray(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 1, 2, "chunk size must be at least 1");
+  mo_noextra(L, 2);
+  lua_pushinteger(L, n);
+  lua_pushcclosure(L, chunks_next, 1);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, 0);
+  return 3;
 }
 
 /* a:cast(type): the same bytes seen as another element type. */
 static int array_cast(lua_State *L) {
   mo_array *a = mo_checkarray(L, 1);
   int et = checketype(L, 2);
+  size_t size = mo_base_size[MO_BASE(et)];
   mo_source s;
-  mo_checksource(L, 1, &s);
-  push_array(L, &s, et, a->v.offset, a->v.length / mo_base_size[MO_BASE(et)],
-             a->v.readonly);
+  mo_noextra(L, 2);
+  if (!mo_array_contiguous(a))
+    luaL_error(L, "memobj: cast: a strided array is not a contiguous byte range");
+  checkwhole(L, "cast", a->v.length, size);
+  mo_array_source(L, 1, a, &s);
+  push_array(L, &s, et, a->v.offset, a->v.length / size, a->v.readonly);
   return 1;
 }
 
@@ -293,6 +497,11 @@ static int array_tostring(lua_State *L) {
   if (a == NULL) return luaL_typeerror(L, 1, "typed array");
   if (a->v.released)
     lua_pushfstring(L, "memobj.array(%s, released)", mo_etype_name(a->etype));
+  else if (!mo_array_contiguous(a))
+    lua_pushfstring(L, "memobj.array(%s, %I items, stride %I%s): %p",
+                    mo_etype_name(a->etype), (lua_Integer)a->v.count,
+                    (lua_Integer)a->stride, a->v.readonly ? ", read-only" : "",
+                    (void *)MO_AELEM(a, 0));
   else
     lua_pushfstring(L, "memobj.array(%s, %I items%s): %p", mo_etype_name(a->etype),
                     (lua_Integer)a->v.count, a->v.readonly ? ", read-only" : "",
@@ -304,24 +513,38 @@ static int array_tostring(lua_State *L) {
 
 void mo_array_addmethods(lua_State *L, const luaL_Reg *l) {
   mo_view_addmethods(L, &array_mtkey, l);
+  mo_view_addmethods(L, &strided_mtkey, l);
 }
 
 extern const luaL_Reg mo_array_bulk_methods[];
+extern const luaL_Reg mo_array_kernel_methods[];
+extern const luaL_Reg mo_array_arith_methods[];
 
 static const luaL_Reg array_methods[] = {
   {"get", array_get},     {"set", array_set},     {"unpack", array_unpack},
-  {"slice", array_slice}, {"cast", array_cast},   {NULL, NULL}};
+  {"slice", array_slice}, {"cast", array_cast},   {"chunks", array_chunks},
+  {NULL, NULL}};
 
 static const luaL_Reg array_meta[] = {
   {"__newindex", array_newindex}, {"__len", array_len},
   {"__pairs", array_pairs},       {"__tostring", array_tostring},
   {NULL, NULL}};
 
+static const luaL_Reg strided_meta[] = {
+  {"__newindex", strided_newindex}, {"__len", array_len},
+  {"__pairs", array_pairs},         {"__tostring", array_tostring},
+  {NULL, NULL}};
+
 static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
 
 void mo_array_open(lua_State *L) {
   mo_view_newmeta(L, &array_mtkey, array_methods, array_meta, array_index);
+  mo_view_newmeta(L, &strided_mtkey, array_methods, strided_meta, strided_index);
+  mo_view_setbufdesc(L, &array_mtkey, &array_bufdesc);
+  mo_view_setbufdesc(L, &strided_mtkey, &array_bufdesc);
   mo_array_addmethods(L, mo_array_bulk_methods);
+  mo_array_addmethods(L, mo_array_kernel_methods);
+  mo_array_addmethods(L, mo_array_arith_methods);
   mo_mem_addmethods(L, mem_methods);
   lua_pushcfunction(L, l_array);
   lua_setfield(L, -2, "array");

@@ -1,18 +1,36 @@
 /*
 ** array.h: the typed array view, shared with the files that add methods
-** to it (atomics).
+** to it (bulk operations, kernels, atomics) and with other access kinds
+** that build typed arrays (records' fields).
 */
 #ifndef MO_ARRAY_H
 #define MO_ARRAY_H
 
+#include <stddef.h>
 #include "../runtime/core.h"
 #include "elemtype.h"
 
+/*
+** Elements are at v.ptr + first + k * stride (k 0-based). A contiguous
+** array has stride == itemsize and first == 0, and its a[i] path never
+** reads stride (it has its own metatable). v.offset and v.length are the
+** bytes the elements span, which the view locks; first is nonzero only
+** for a negative stride (element 1 is then at the end of the span).
+*/
 typedef struct mo_array {
   mo_view v;         /* v.count is the number of elements */
   uint8_t etype;     /* mo_etype: base type, + MO_NBASE if byte-swapped */
   uint8_t itemsize;
+  ptrdiff_t stride;  /* bytes from one element to the next, never 0 */
+  size_t first;      /* bytes from v.ptr to element 1 */
 } mo_array;
+
+#define MO_AELEM(a, k) \
+  ((a)->v.ptr + (a)->first + (ptrdiff_t)(k) * (a)->stride)
+
+static inline int mo_array_contiguous(const mo_array *a) {
+  return a->stride == (ptrdiff_t)a->itemsize;
+}
 
 /* The live array at idx, or raise. */
 mo_array *mo_checkarray(lua_State *L, int idx);
@@ -23,5 +41,37 @@ size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg);
 /* Add methods to every typed array (called from openers after
 ** mo_array_open). */
 void mo_array_addmethods(lua_State *L, const luaL_Reg *l);
+
+/*
+** Push a typed array of `count` elements of type et over s->mem: element
+** 1 at byte `off` of the memory object, element k+1 at off + k * stride
+** (stride in bytes, negative walks backwards, |stride| >= the item size).
+** Every element must lie inside the source range [s->offset, s->offset +
+** s->length); raises otherwise. The array is strided (non-contiguous)
+** unless stride is the item size or count <= 1. For C code in other
+** files (records' r:field(name)); et comes from mo_etype_parse.
+*/
+mo_array *mo_array_new_strided(lua_State *L, const mo_source *s, size_t off,
+                               size_t count, ptrdiff_t stride, int et,
+                               int readonly);
+/* The memory object of array a (at idx) as a source: pushes it. */
+void mo_array_source(lua_State *L, int idx, mo_array *a, mo_source *s);
+/* Byte offset in the memory object of element k (0-based). */
+static inline size_t mo_array_elemoff(const mo_array *a, size_t k) {
+  return (size_t)((ptrdiff_t)(a->v.offset + a->first) + (ptrdiff_t)k * a->stride);
+}
+/* The bytes that elements k .. k+n-1 (n >= 1) span, as a memory offset
+** and a length: what a write to them must announce (mo_prewrite). */
+static inline void mo_array_span(const mo_array *a, size_t k, size_t n,
+                                 size_t *off, size_t *len) {
+  size_t o1 = mo_array_elemoff(a, k), o2 = mo_array_elemoff(a, k + n - 1);
+  *off = o1 < o2 ? o1 : o2;
+  *len = (o1 < o2 ? o2 - o1 : o1 - o2) + a->itemsize;
+}
+/* Clamp the optional range arguments i, j at arg, arg+1 (string.sub
+** rules) to a 0-based start; returns the count (0 when empty). */
+size_t mo_array_range(lua_State *L, mo_array *a, int arg, size_t *start);
+/* Raise if an argument was given beyond `last`: no method ignores one. */
+void mo_noextra(lua_State *L, int last);
 
 #endif

@@ -1,22 +1,26 @@
 /*
 ** array_bulk.c: typed array operations that run whole loops in C: fill,
-** copy, totable, sum, min, max, sort, find. Native-order types get loops
-** the compiler can unroll; byte-swapped types take a generic path.
+** copy, totable, sort, find. Contiguous native-order arrays get loops the
+** compiler can unroll; strided and byte-swapped ones a generic path. The
+** numeric kernels (sum, min, max, dot, add...) live in array_kernels.c.
 */
 #include <limits.h>
 #include <stdlib.h>
 #include "array.h"
 
-#define ELEM(a, i) ((a)->v.ptr + (size_t)(i) * (a)->itemsize)
-
-/* Clamp optional arguments i, j (1-based, string.sub rules) to a 0-based
-** start and a count. */
-static size_t range_args(lua_State *L, mo_array *a, int arg, size_t *start) {
+size_t mo_array_range(lua_State *L, mo_array *a, int arg, size_t *start) {
   size_t from, to;
   mo_range(luaL_optinteger(L, arg, 1), luaL_optinteger(L, arg + 1, -1),
            a->v.count, &from, &to);
   *start = from - 1;
   return from > to ? 0 : to - from + 1;
+}
+
+/* Announce a write to elements k .. k+n-1 (n >= 1). */
+static void prewrite(lua_State *L, mo_array *a, size_t k, size_t n) {
+  size_t off, len;
+  mo_array_span(a, k, n, &off, &len);
+  mo_prewrite(L, a->v.mem, off, len);
 }
 
 /* ---- fill ---- */
@@ -29,16 +33,21 @@ static int array_fill(lua_State *L) {
   unsigned char *p;
   mo_checkwritable(L, &a->v);
   v = mo_value_check(L, a->etype, 2);
-  n = range_args(L, a, 3, &start);
+  n = mo_array_range(L, a, 3, &start);
+  mo_noextra(L, 4);
   if (n == 0) return 0;
-  mo_prewrite(L, a->v.mem, a->v.offset + start * a->itemsize, n * a->itemsize);
+  prewrite(L, a, start, n);
   mo_elem_store(a->etype, pattern, v);
-  p = ELEM(a, start);
-  switch (a->itemsize) {
-    case 1: memset(p, pattern[0], n); break;
-    case 2: for (k = 0; k < n; k++) memcpy(p + 2 * k, pattern, 2); break;
-    case 4: for (k = 0; k < n; k++) memcpy(p + 4 * k, pattern, 4); break;
-    default: for (k = 0; k < n; k++) memcpy(p + 8 * k, pattern, 8); break;
+  p = MO_AELEM(a, start);
+  if (!mo_array_contiguous(a)) {
+    for (k = 0; k < n; k++) memcpy(MO_AELEM(a, start + k), pattern, a->itemsize);
+  } else {
+    switch (a->itemsize) {
+      case 1: memset(p, pattern[0], n); break;
+      case 2: for (k = 0; k < n; k++) memcpy(p + 2 * k, pattern, 2); break;
+      case 4: for (k = 0; k < n; k++) memcpy(p + 4 * k, pattern, 4); break;
+      default: for (k = 0; k < n; k++) memcpy(p + 8 * k, pattern, 8); break;
+    }
   }
   mo_fault_check(L);
   return 0;
@@ -75,20 +84,37 @@ static void convert_array(lua_State *L, mo_array *a, mo_array *src, size_t n,
                           unsigned char *buf) {
   size_t i;
   for (i = 0; i < n; i++) {
-    mo_value v = mo_elem_load(src->etype, ELEM(src, i));
+    mo_value v = mo_elem_load(src->etype, MO_AELEM(src, i));
     const char *why = mo_value_convert(src->etype, a->etype, &v);
     if (why) luaL_error(L, "memobj: copy: item %I: %s", (lua_Integer)i + 1, why);
     mo_elem_store(a->etype, buf + i * a->itemsize, v);
   }
+  mo_fault_check(L);
+}
+
+/* Write n contiguous items of buf (a's format) to elements start... */
+static void scatter(mo_array *a, size_t start, size_t n, const unsigned char *buf) {
+  size_t k;
+  if (mo_array_contiguous(a)) {
+    memcpy(MO_AELEM(a, start), buf, n * a->itemsize);
+    return;
+  }
+  for (k = 0; k < n; k++)
+    memcpy(MO_AELEM(a, start + k), buf + k * a->itemsize, a->itemsize);
 }
 
 /* a:copy(src [, i]): write the items of src (array or table) from index i.
-** Everything is converted before any byte of a changes. */
+** Everything is converted before any byte of a changes, into a scratch
+** buffer when the formats or the layouts differ (so overlap is safe). */
 static int array_copy(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  mo_array *src = NULL;
-  lua_Integer i = luaL_optinteger(L, 3, 1);
+  mo_array *a, *src = NULL;
+  lua_Integer i;
   size_t n, start, bytes;
+  mo_noextra(L, 3);
+  /* pinned: the scratch userdata below can run a finalizer (core.h) */
+  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  i = luaL_optinteger(L, 3, 1);
+  mo_pinarg(L, 2);
   mo_checkwritable(L, &a->v);
   if (lua_istable(L, 2)) n = lua_rawlen(L, 2);
   else n = (src = mo_checkarray(L, 2))->v.count;
@@ -99,16 +125,20 @@ static int array_copy(lua_State *L) {
                       (lua_Integer)a->v.count);
   start = (size_t)(i - 1);
   bytes = n * a->itemsize;
-  if (src && src->etype == a->etype) {  /* same format: overlap-safe move */
-    mo_prewrite(L, a->v.mem, a->v.offset + start * a->itemsize, bytes);
-    memmove(ELEM(a, start), src->v.ptr, bytes);
-  } else if (n > 0) {
+  if (n == 0) return lua_settop(L, 1), 1;
+  if (src && src->etype == a->etype && mo_array_contiguous(a) &&
+      mo_array_contiguous(src)) {  /* same format: overlap-safe move */
+    prewrite(L, a, start, n);
+    memmove(MO_AELEM(a, start), src->v.ptr, bytes);
+  } else {
     /* a scratch userdata: collected even if a conversion raises */
     unsigned char *buf = lua_newuserdatauv(L, bytes, 0);
+    if (a->v.released || (src && src->v.released))
+      return luaL_error(L, "memobj: view is released");
     if (src) convert_array(L, a, src, n, buf);
     else convert_table(L, a, 2, n, buf);
-    mo_prewrite(L, a->v.mem, a->v.offset + start * a->itemsize, bytes);
-    memcpy(ELEM(a, start), buf, bytes);
+    prewrite(L, a, start, n);
+    scatter(a, start, n, buf);
   }
   mo_fault_check(L);
   lua_settop(L, 1);
@@ -118,99 +148,21 @@ static int array_copy(lua_State *L) {
 /* ---- totable ---- */
 
 static int array_totable(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  size_t start, n = range_args(L, a, 2, &start), k;
+  mo_array *a;
+  size_t start, n, k;
+  mo_noextra(L, 3);
+  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  n = mo_array_range(L, a, 2, &start);
   luaL_argcheck(L, n < (size_t)INT_MAX, 1, "too many elements for a table");
   lua_createtable(L, (int)n, 0);
+  if (a->v.released) return luaL_error(L, "memobj: view is released");
   for (k = 0; k < n; k++) {
-    mo_value_push(L, a->etype, mo_elem_load(a->etype, ELEM(a, start + k)));
+    mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, start + k)));
     lua_rawseti(L, -2, (lua_Integer)k + 1);
   }
   mo_fault_check(L);
   return 1;
 }
-
-/* ---- sum ---- */
-
-/* Four accumulators: a float sum is latency-bound with one. */
-#define SUM_LOOP(T, ACC, p, n, result)                                   \
-  do {                                                                   \
-    ACC s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                  \
-    size_t k = 0;                                                        \
-    for (; k + 4 <= (n); k += 4) {                                       \
-      s0 += (ACC)MO_LOADN(T, (p) + (k) * sizeof(T));                     \
-      s1 += (ACC)MO_LOADN(T, (p) + (k + 1) * sizeof(T));                 \
-      s2 += (ACC)MO_LOADN(T, (p) + (k + 2) * sizeof(T));                 \
-      s3 += (ACC)MO_LOADN(T, (p) + (k + 3) * sizeof(T));                 \
-    }                                                                    \
-    for (; k < (n); k++) s0 += (ACC)MO_LOADN(T, (p) + k * sizeof(T));    \
-    result = (s0 + s1) + (s2 + s3);                                      \
-  } while (0)
-
-/* Integer sums wrap around like Lua integer arithmetic (unsigned here,
-** to stay defined). */
-static int array_sum(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  const unsigned char *p = a->v.ptr;
-  size_t n = a->v.count, k;
-  double d = 0;
-  lua_Unsigned u = 0;
-  switch (a->etype) {
-    case MO_I8: SUM_LOOP(int8_t, lua_Unsigned, p, n, u); break;
-    case MO_U8: SUM_LOOP(uint8_t, lua_Unsigned, p, n, u); break;
-    case MO_I16: SUM_LOOP(int16_t, lua_Unsigned, p, n, u); break;
-    case MO_U16: SUM_LOOP(uint16_t, lua_Unsigned, p, n, u); break;
-    case MO_I32: SUM_LOOP(int32_t, lua_Unsigned, p, n, u); break;
-    case MO_U32: SUM_LOOP(uint32_t, lua_Unsigned, p, n, u); break;
-    case MO_I64: case MO_U64: SUM_LOOP(uint64_t, lua_Unsigned, p, n, u); break;
-    case MO_F32: SUM_LOOP(float, double, p, n, d); break;
-    case MO_F64: SUM_LOOP(double, double, p, n, d); break;
-    default:  /* byte-swapped */
-      for (k = 0; k < n; k++) {
-        mo_value v = mo_elem_load(a->etype, ELEM(a, k));
-        if (MO_ISFLOAT(a->etype)) d += v.d;
-        else u += v.u;
-      }
-  }
-  mo_fault_check(L);
-  if (MO_ISFLOAT(a->etype)) lua_pushnumber(L, d);
-  else lua_pushinteger(L, (lua_Integer)u);
-  return 1;
-}
-
-/* ---- min and max ---- */
-
-/* Is x before y in the order of element type et? (uint64 compares
-** unsigned; floats by value.) */
-static inline int less(int et, mo_value x, mo_value y) {
-  if (MO_ISFLOAT(et)) return x.d < y.d;
-  if (MO_BASE(et) == MO_U64) return x.u < y.u;
-  return x.i < y.i;
-}
-
-/* Smallest (want_max = 0) or largest element; a NaN anywhere makes the
-** result NaN; nil for an empty array. */
-static int minmax(lua_State *L, int want_max) {
-  mo_array *a = mo_checkarray(L, 1);
-  size_t n = a->v.count, k;
-  mo_value best;
-  if (n == 0) return 0;
-  best = mo_elem_load(a->etype, ELEM(a, 0));
-  for (k = 1; k < n; k++) {
-    mo_value v = mo_elem_load(a->etype, ELEM(a, k));
-    if (MO_ISFLOAT(a->etype) && v.d != v.d) {
-      best = v;
-      break;
-    }
-    if (want_max ? less(a->etype, best, v) : less(a->etype, v, best)) best = v;
-  }
-  mo_fault_check(L);
-  mo_value_push(L, a->etype, best);
-  return 1;
-}
-
-static int array_min(lua_State *L) { return minmax(L, 0); }
-static int array_max(lua_State *L) { return minmax(L, 1); }
 
 /* ---- sort ---- */
 
@@ -253,15 +205,29 @@ static void swap_items(unsigned char *p, size_t n, size_t size) {
     }
 }
 
+/* a:sort([i [, j]]): ascending, in place. A strided range is gathered
+** into a scratch buffer, sorted there and written back. */
 static int array_sort(lua_State *L) {
   mo_array *a = mo_checkarray(L, 1);
-  size_t n = a->v.count;
+  size_t start, n = mo_array_range(L, a, 2, &start), k;
+  unsigned char *p;
   mo_checkwritable(L, &a->v);
+  mo_noextra(L, 3);
   if (n < 2) return 0;
-  mo_prewrite(L, a->v.mem, a->v.offset, a->v.length);
-  if (MO_SWAPPED(a->etype)) swap_items(a->v.ptr, n, a->itemsize);
-  qsort(a->v.ptr, n, a->itemsize, comparators[MO_BASE(a->etype)]);
-  if (MO_SWAPPED(a->etype)) swap_items(a->v.ptr, n, a->itemsize);
+  if (mo_array_contiguous(a)) {
+    prewrite(L, a, start, n);
+    p = MO_AELEM(a, start);
+  } else {
+    p = lua_newuserdatauv(L, n * a->itemsize, 0);
+    for (k = 0; k < n; k++)
+      memcpy(p + k * a->itemsize, MO_AELEM(a, start + k), a->itemsize);
+    mo_fault_check(L);
+    prewrite(L, a, start, n);
+  }
+  if (MO_SWAPPED(a->etype)) swap_items(p, n, a->itemsize);
+  qsort(p, n, a->itemsize, comparators[MO_BASE(a->etype)]);
+  if (MO_SWAPPED(a->etype)) swap_items(p, n, a->itemsize);
+  if (!mo_array_contiguous(a)) scatter(a, start, n, p);
   mo_fault_check(L);
   return 0;
 }
@@ -276,18 +242,20 @@ static int array_find(lua_State *L) {
   lua_Integer init = luaL_optinteger(L, 3, 1);
   size_t n = a->v.count, k;
   mo_value want;
-  if (init < 0) init = (lua_Integer)n + init + 1;
+  int bad;
+  mo_noextra(L, 3);
+  if (init < 0) init = init < -(lua_Integer)n ? 1 : (lua_Integer)n + init + 1;
   if (init < 1) init = 1;
-  if ((lua_Unsigned)init > n) return 0;
   if (lua_isinteger(L, 2)) {
     want.i = lua_tointeger(L, 2);
-    if (mo_value_convert(MO_I64, a->etype, &want)) return 0;
+    bad = mo_value_convert(MO_I64, a->etype, &want) != NULL;
   } else {
     want.d = luaL_checknumber(L, 2);
-    if (mo_value_convert(MO_F64, a->etype, &want)) return 0;
+    bad = mo_value_convert(MO_F64, a->etype, &want) != NULL;
   }
+  if (bad || (lua_Unsigned)init > n) return 0;
   for (k = (size_t)init - 1; k < n; k++) {
-    mo_value v = mo_elem_load(a->etype, ELEM(a, k));
+    mo_value v = mo_elem_load(a->etype, MO_AELEM(a, k));
     if (MO_ISFLOAT(a->etype) ? v.d == want.d : v.u == want.u) {
       mo_fault_check(L);
       lua_pushinteger(L, (lua_Integer)k + 1);
@@ -300,5 +268,4 @@ static int array_find(lua_State *L) {
 
 const luaL_Reg mo_array_bulk_methods[] = {
   {"fill", array_fill}, {"copy", array_copy}, {"totable", array_totable},
-  {"sum", array_sum},   {"min", array_min},   {"max", array_max},
   {"sort", array_sort}, {"find", array_find}, {NULL, NULL}};

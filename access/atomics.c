@@ -27,10 +27,10 @@ static unsigned char *checkatomic(lua_State *L, mo_array *a, const char *op,
     luaL_error(L, "memobj: %s: needs a native-order 32- or 64-bit integer "
                "array, not %s", op, mo_etype_name(a->etype));
   i = mo_array_checkindex(L, a, arg);
-  if (((uintptr_t)a->v.ptr + i * a->itemsize) % a->itemsize != 0)
+  if ((uintptr_t)MO_AELEM(a, i) % a->itemsize != 0)
     luaL_error(L, "memobj: %s: element %I is not aligned to %d bytes", op,
                (lua_Integer)i + 1, (int)a->itemsize);
-  return a->v.ptr + i * a->itemsize;
+  return MO_AELEM(a, i);
 }
 
 static unsigned char *checkwrite(lua_State *L, mo_array *a, const char *op) {

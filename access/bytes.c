@@ -5,10 +5,11 @@
 ** string.sub, string.byte and string.find exactly.
 */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <lualib.h>
 #include "../runtime/core.h"
-#include "../bindings/openers.h"
+#include "openers.h"
 #include "array.h"
 #include "bytes.h"
 #include "pattern.h"
@@ -198,6 +199,36 @@ static int bytes_tostring(lua_State *L) {
 
 /* ---- string.pack and string.unpack in place ---- */
 
+/* Our argument for each argument of string.unpack(fmt, s, pos) in
+** b:unpack(fmt, pos), counting self as 1 (luaL_argerror calls it "bad
+** self"); string.pack's argument k is our k + 2 in b:pack(i, fmt, ...). */
+static const int unpack_args[3] = {2, 1, 3};
+
+/*
+** Raise the error of string.pack/string.unpack (at the top) as the error
+** of the method the user called: "bad argument #k to 'string.unpack'"
+** becomes luaL_argerror of our argument args[k] (which names the method
+** and adds the caller's position), and any other message gets the
+** position prefix it lost by being raised below a C function.
+*/
+static int rethrow(lua_State *L, int pack) {
+  const char *msg = lua_tostring(L, -1), *open, *name;
+  int k;
+  if (msg == NULL) return lua_error(L);
+  if (sscanf(msg, "bad argument #%d to ", &k) == 1 && k >= 1 &&
+      (pack || k <= 3) &&
+      (name = strchr(msg, '\'')) != NULL &&
+      (name = strchr(name + 1, '\'')) != NULL &&
+      (open = strstr(name, " (")) != NULL) {
+    size_t len = strlen(open + 2);
+    lua_pushlstring(L, open + 2, len > 0 ? len - 1 : 0);  /* without ')' */
+    return luaL_argerror(L, pack ? k + 2 : unpack_args[k - 1],
+                         lua_tostring(L, -1));
+  }
+  return luaL_error(L, "%s", msg);
+}
+
+
 /* Is the error at the top one that a longer window could avoid? Other
 ** errors (a bad format...) would come back on the whole view too. */
 static int window_too_short(lua_State *L) {
@@ -215,29 +246,29 @@ static int window_too_short(lua_State *L) {
 static int bytes_unpack(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   size_t len = v->length, pos, base, avail, win;
+  const unsigned char *ptr;
   int n;
   luaL_checkstring(L, 2);
   pos = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), len) - 1;
   luaL_argcheck(L, pos <= len, 3, "initial position out of string");
   lua_settop(L, 2);
+  v = mo_pinview(L, 1, 0, MO_TAG_BYTES, "byte view");  /* slot 3 */
+  ptr = v->ptr;
+  len = v->length;
   base = pos & ~(size_t)15;
   avail = len - base;
   for (win = 256;; win *= 2) {
     int full = win >= avail;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &unpack_key);
     lua_pushvalue(L, 2);
-    lua_pushlstring(L, (const char *)v->ptr + base, full ? avail : win);
+    lua_pushlstring(L, (const char *)ptr + base, full ? avail : win);
     mo_fault_check(L);
     lua_pushinteger(L, (lua_Integer)(pos - base) + 1);
-    if (full) {
-      lua_call(L, 3, LUA_MULTRET);
-      break;
-    }
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) break;
-    if (!window_too_short(L)) return lua_error(L);
-    lua_settop(L, 2);  /* try a bigger window */
+    if (full || !window_too_short(L)) return rethrow(L, 0);
+    lua_settop(L, 3);  /* try a bigger window */
   }
-  n = lua_gettop(L) - 2;
+  n = lua_gettop(L) - 3;
   lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
   lua_replace(L, -2);
   return n;
@@ -246,8 +277,8 @@ static int bytes_unpack(lua_State *L) {
 /* Check that n bytes fit at 1-based position i (negative: from the end)
 ** of a writable view; returns the 0-based offset. Raises, having
 ** written nothing, if not. */
-static size_t checkput(lua_State *L, mo_view *v, lua_Integer i, size_t n) {
-  size_t len = v->length, off;
+static size_t checkput(lua_State *L, size_t len, lua_Integer i, size_t n) {
+  size_t off;
   if (i < 0) i += (lua_Integer)len + 1;
   if (i < 1 || (lua_Unsigned)i > (lua_Unsigned)len + 1)
     luaL_error(L, "memobj: index %I out of range (1..%I)", i,
@@ -264,17 +295,21 @@ static size_t checkput(lua_State *L, mo_view *v, lua_Integer i, size_t n) {
 static int bytes_pack(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   lua_Integer i = luaL_checkinteger(L, 2);
-  int top = lua_gettop(L);
-  size_t n, off;
+  int top = lua_gettop(L), k;
+  size_t n, off, len;
+  unsigned char *ptr;
   const char *s;
   mo_checkwritable(L, v);
+  v = mo_pinview(L, 1, 0, MO_TAG_BYTES, "byte view");
+  ptr = v->ptr;
+  len = v->length;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pack_key);
-  lua_rotate(L, 3, 1);
-  lua_call(L, top - 2, 1);
+  for (k = 3; k <= top; k++) lua_pushvalue(L, k);
+  if (lua_pcall(L, top - 2, 1, 0) != LUA_OK) return rethrow(L, 1);
   s = lua_tolstring(L, -1, &n);
-  off = checkput(L, v, i, n);
+  off = checkput(L, len, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
-  memcpy(v->ptr + off, s, n);
+  memcpy(ptr + off, s, n);
   mo_fault_check(L);
   lua_pushinteger(L, (lua_Integer)(off + n) + 1);
   return 1;
@@ -313,14 +348,17 @@ static int bytes_newindex(lua_State *L) {
 /* b:put(i, s): copy the bytes of s (string, view or memory) in at i;
 ** returns the index after them. */
 static int bytes_put(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_pinview(L, 1, 3, MO_TAG_BYTES, "byte view");
   lua_Integer i = luaL_checkinteger(L, 2);
-  size_t n, off;
-  const unsigned char *s = mo_bytes_checkstr(L, 3, &n);
+  unsigned char *ptr = v->ptr;
+  size_t n, off, len = v->length;
+  const unsigned char *s;
   mo_checkwritable(L, v);
-  off = checkput(L, v, i, n);
+  mo_pinarg(L, 3);
+  s = mo_bytes_checkstr(L, 3, &n);  /* converting a number allocates */
+  off = checkput(L, len, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
-  memmove(v->ptr + off, s, n);  /* s may be a view of the same memory */
+  memmove(ptr + off, s, n);  /* s may be a view of the same memory */
   mo_fault_check(L);
   lua_pushinteger(L, (lua_Integer)(off + n) + 1);
   return 1;
@@ -347,25 +385,30 @@ static int bytes_fill(lua_State *L) {
 /* ---- New strings: rep, upper, lower, reverse, .. ---- */
 
 #define MAXRESULT (((size_t)-1) >> 1)
+#define MAXREP ((size_t)INT_MAX)  /* string.rep's MAXSIZE in Lua 5.4 */
 
+/* b:rep(n [, sep]): as string.rep, with its limit: a result over
+** INT_MAX bytes is "resulting string too large", checked before
+** allocating. */
 static int bytes_rep(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_pinview(L, 1, 3, MO_TAG_BYTES, "byte view");
   lua_Integer n = luaL_checkinteger(L, 2);
+  const unsigned char *src = v->ptr, *sep = empty_bytes;
   size_t l = v->length, lsep = 0, total, k;
-  const unsigned char *sep = lua_isnoneornil(L, 3) ? empty_bytes
-                                                   : mo_bytes_checkstr(L, 3, &lsep);
   luaL_Buffer b;
   char *p;
+  mo_pinarg(L, 3);
+  if (!lua_isnoneornil(L, 3)) sep = mo_bytes_checkstr(L, 3, &lsep);
   if (n <= 0 || (l == 0 && lsep == 0)) {
     lua_pushliteral(L, "");
     return 1;
   }
-  if (l + lsep < l || l + lsep > MAXRESULT / (size_t)n)
+  if (l + lsep < l || l + lsep > MAXREP / (size_t)n)
     return luaL_error(L, "resulting string too large");
   total = (size_t)n * l + (size_t)(n - 1) * lsep;
   p = luaL_buffinitsize(L, &b, total);
   for (k = 0; k < (size_t)n; k++) {
-    memcpy(p, v->ptr, l);
+    memcpy(p, src, l);
     p += l;
     if (k + 1 < (size_t)n && lsep) {
       memcpy(p, sep, lsep);
@@ -379,11 +422,11 @@ static int bytes_rep(lua_State *L) {
 
 /* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
 static int transform(lua_State *L, int how) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_pinview(L, 1, 0, MO_TAG_BYTES, "byte view");
   size_t n = v->length, k;
+  const unsigned char *s = v->ptr;
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, n);
-  const unsigned char *s = v->ptr;
   for (k = 0; k < n; k++) {
     unsigned char c = s[k];
     if (how == 0) p[k] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
@@ -409,9 +452,13 @@ static int bytes_reverse(lua_State *L) {
 
 static int bytes_concat(lua_State *L) {
   size_t la, lb;
-  const unsigned char *a = tostr(L, 1, &la), *b;
+  const unsigned char *a, *b;
   luaL_Buffer buf;
   char *p;
+  lua_settop(L, 2);
+  mo_pinarg(L, 1);
+  mo_pinarg(L, 2);
+  a = tostr(L, 1, &la);
   if (a == NULL)
     return luaL_error(L, "attempt to concatenate a %s value", luaL_typename(L, 1));
   if ((b = tostr(L, 2, &lb)) == NULL)

@@ -28,9 +28,11 @@ static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
 }
 
 static int find_aux(lua_State *L, int find) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
   size_t ls = v->length, lp, init;
-  const unsigned char *s = v->ptr, *p = mo_bytes_checkstr(L, 2, &lp);
+  const unsigned char *s = v->ptr, *p;
+  mo_pinarg(L, 2);  /* the pattern may be a view too */
+  p = mo_bytes_checkstr(L, 2, &lp);
   init = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), ls);
   if (init > ls + 1) {  /* start after the end: no match, as Lua */
     luaL_pushfail(L);
@@ -79,21 +81,21 @@ typedef struct gmatch_state {
 } gmatch_state;
 
 static int gmatch_aux(lua_State *L) {
-  mo_view *v = mo_bytes_to(L, lua_upvalueindex(1));
+  mo_view *v = mo_pinview(L, lua_upvalueindex(1), 0, MO_TAG_BYTES, "byte view");
   gmatch_state *g = (gmatch_state *)lua_touserdata(L, lua_upvalueindex(2));
-  const unsigned char *start, *e, *last;
+  const unsigned char *start, *e, *last, *s = v->ptr;
+  size_t ls = v->length;
   mo_match ms;
-  if (v->released) return mo_bytes_released(L);
-  if (g->pos > v->length) return 0;
-  mo_match_init(&ms, L, &g->pt, v->ptr, v->length);
-  last = g->lastmatch ? v->ptr + g->lastmatch - 1 : NULL;
-  e = mo_match_find(&ms, v->ptr + g->pos, last, &start);
+  if (g->pos > ls) return 0;
+  mo_match_init(&ms, L, &g->pt, s, ls);
+  last = g->lastmatch ? s + g->lastmatch - 1 : NULL;
+  e = mo_match_find(&ms, s + g->pos, last, &start);
   mo_fault_check(L);
   if (e == NULL) {
-    g->pos = v->length + 1;
+    g->pos = ls + 1;
     return 0;
   }
-  g->pos = (size_t)(e - v->ptr);
+  g->pos = (size_t)(e - s);
   g->lastmatch = g->pos + 1;
   return mo_match_pushcaptures(&ms, start, e, 1);
 }
@@ -103,14 +105,16 @@ static int gmatch_aux(lua_State *L) {
 static int bytes_gmatch(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   size_t lp, size, init;
-  const char *p = (const char *)mo_bytes_checkstr(L, 2, &lp);
+  const char *p;
   gmatch_state *g;
   init = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), v->length);
   if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
+  lua_settop(L, 2);
+  mo_pinarg(L, 2);  /* a pattern view is read after the allocation below */
+  p = (const char *)mo_bytes_checkstr(L, 2, &lp);
   size = mo_pattern_size(lp);
   if (size == 0 || size > (size_t)-1 - sizeof(gmatch_state))
     return luaL_error(L, "memobj: pattern too long");
-  lua_settop(L, 2);
   g = (gmatch_state *)lua_newuserdatauv(
       L, sizeof(gmatch_state) - sizeof(mo_pattern) + size, 0);
   g->pos = init - 1;
@@ -153,7 +157,7 @@ static void add_string(mo_match *ms, luaL_Buffer *b, const unsigned char *s,
 
 /* Append the replacement of the match s..e; returns 0 when the match is
 ** kept (a function or table gave false or nil). Lua code runs here: the
-** view must still be attached afterwards, or its memory may be gone. */
+** memory is pinned, but a view released meanwhile is not read further. */
 static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
                      const unsigned char *s, const unsigned char *e) {
   lua_State *L = ms->L;
@@ -192,9 +196,10 @@ static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
 /* b:gsub(pattern, repl [, n]): as string.gsub; returns a Lua string and
 ** the number of matches. */
 static int bytes_gsub(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
   const unsigned char *src = v->ptr, *end = v->ptr + v->length;
   const unsigned char *last = NULL, *e, *start;
+  size_t ls = v->length;
   int tr = lua_type(L, 3);
   lua_Integer max, n = 0;
   patbuf buf;
@@ -203,8 +208,9 @@ static int bytes_gsub(lua_State *L) {
   luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
                       tr == LUA_TFUNCTION || tr == LUA_TTABLE,
                    3, "string/function/table");
-  max = luaL_optinteger(L, 4, (lua_Integer)v->length + 1);
-  mo_match_init(&ms, L, compile(L, 2, &buf, 1), src, v->length);
+  max = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
+  mo_pinarg(L, 2);  /* a pattern view */
+  mo_match_init(&ms, L, compile(L, 2, &buf, 1), src, ls);
   luaL_buffinit(L, &b);
   /* Lua tries each position in turn and copies the bytes where nothing
   ** matches; mo_match_find tries the same positions in the same order

@@ -1,31 +1,42 @@
 /*
 ** memobj.c: luaopen_memobj, the Lua face of the library. Each memory kind
-** and access kind registers itself through its opener; this file only
-** lists them.
+** and access kind registers itself through its opener; the lists are in
+** memobj/openers.h and access/openers.h.
 */
+#include "../access/openers.h"
+#include "../memobj/openers.h"
 #include "../runtime/core.h"
+#include "../runtime/memobj.h"
+#include "../runtime/os.h"
 #include "../runtime/tx.h"
-#include "openers.h"
+#include "ffi.h"
+
+/* The free option of memobj.foreign takes memobj.ffi functions
+** (runtime/kinds.c: mo_cfunc_addr). */
+static void *ffi_cfunc(lua_State *L, int idx, int *onepointer) {
+  const mo_sig *sig;
+  void *p = mo_ffi_fnaddr(L, idx, &sig);
+  if (p) *onepointer = sig->nargs == 1 && sig->args[0] == MO_FT_POINTER;
+  return p;
+}
+
+#define DECLARE(name) mo_kind_declare(L, #name);
+#define OPEN(name) mo_##name##_open(L);
 
 LUAMOD_API int luaopen_memobj(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, MEMOBJ_VERSION);
   lua_setfield(L, -2, "version");
+  /* the OS table, for test modules written in C (tests/oshook) */
+  lua_pushlightuserdata(L, (void *)&mo_os_seam_table);
+  lua_setfield(L, LUA_REGISTRYINDEX, MO_OS_SEAM_KEY);
+  mo_set_cfunc_resolver(ffi_cfunc);
   mo_memory_open(L);
   mo_capi_open(L);
   mo_runtime_open(L);
   mo_tx_open(L);
-  /* memory kinds */
-  mo_heap_open(L);
-  mo_string_open(L);
-  mo_foreign_open(L);
-  mo_mapped_open(L);
-  mo_shared_open(L);
-  mo_persistent_open(L);
-  /* access kinds */
-  mo_array_open(L);
-  mo_bytes_open(L);
-  mo_fileview_open(L);
-  mo_atomics_open(L);
+  MO_MEMORY_KINDS(DECLARE)  /* stats() lists every kind from the start */
+  MO_MEMORY_KINDS(OPEN)
+  MO_ACCESS_KINDS(OPEN)
   return 1;
 }

@@ -2,9 +2,15 @@
 -- transaction: it either happens entirely or not at all, also when the
 -- process is killed half way; run it twice to see the balances persist.
 -- usage: LUA_CPATH="../build/?.so;;" lua5.4 bank.lua [pool-path]
+-- Without a path it uses a temporary pool and removes it at the end.
 local memobj = require("memobj")
 
-local path = arg[1] or os.tmpname() .. ".pool"
+local path, temporary = arg[1], arg[1] == nil
+if temporary then
+  path = os.tmpname()   -- creates an empty file: a pool needs a fresh name
+  os.remove(path)
+  path = path .. ".pool"
+end
 local ACCOUNTS = 10
 
 -- Opens the pool, or creates it (zeroed) the first time.
@@ -40,3 +46,4 @@ print("write outside:", pcall(function() balance[1] = 0 end))
 print("total (always " .. 100 * ACCOUNTS .. "):", balance:sum())
 balance:release()
 m:close()
+if temporary then os.remove(path) end

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "../runtime/core.h"
-#include "../bindings/ffi.h"
+#include "openers.h"
 
 typedef struct foreign_mem {
   memobj_mem base;
@@ -40,11 +40,10 @@ static const memobj_kind foreign_kind = {
 ** its library loaded until the object is gone.
 */
 static void (*checkfree(lua_State *L, int idx))(void *) {
-  const mo_sig *sig;
-  void *p = mo_ffi_fnaddr(L, idx, &sig);
-  int ok;
+  int onepointer, ok;
+  void *p = mo_cfunc_addr(L, idx, &onepointer);
   if (p) {
-    if (sig->nargs != 1 || sig->args[0] != MO_FT_POINTER)
+    if (!onepointer)
       luaL_error(L, "memobj: foreign: option 'free' must take one 'pointer'");
   } else {
     lua_Integer n = lua_tointegerx(L, idx, &ok);
@@ -91,7 +90,11 @@ static int l_foreign(lua_State *L) {
   return 1;
 }
 
+/* The bytes belong to C code: not counted as "outside" the Lua heap. */
+static const mo_kinddesc foreign_desc = {
+  .kind = &foreign_kind, .ctor = l_foreign, .flags = MO_KIND_NOT_OURS
+};
+
 void mo_foreign_open(lua_State *L) {
-  lua_pushcfunction(L, l_foreign);
-  lua_setfield(L, -2, "foreign");
+  mo_kind_register(L, &foreign_desc);
 }

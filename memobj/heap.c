@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include "../runtime/os.h"
 #include "../runtime/runtime.h"
-#include "osmap.h"
+#include "openers.h"
 
 typedef struct heap_mem {
   memobj_mem base;
@@ -45,14 +45,13 @@ static int block_resize(heap_mem *h, size_t n) {
 /* ---- reserved path (max) ---- */
 
 static int reserve(heap_mem *h, size_t max) {
-  size_t ps = mo_os_pagesize();
+  size_t ps = mo_page_size();
   size_t align = h->align > ps ? h->align : ps;
   size_t len = roundup(max ? max : 1, ps);
-  unsigned char *p;
+  void *p;
+  int err;
   if (len == 0 || len > SIZE_MAX - align) return ENOMEM;
-  p = mmap(NULL, len + align - ps, PROT_NONE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return errno;
+  if ((err = mo_os_reserve(len + align - ps, &p)) != 0) return err;
   h->reservation = p;
   h->reserved = len + align - ps;
   h->base.ptr = (unsigned char *)roundup((size_t)(uintptr_t)p, align);
@@ -64,14 +63,18 @@ static int reserve(heap_mem *h, size_t max) {
 
 static int commit_to(heap_mem *h, size_t n) {
   memobj_mem *m = &h->base;
-  size_t need = roundup(n, mo_os_pagesize());
+  size_t need = roundup(n, mo_page_size());
+  int err;
   if (need > h->committed) {
-    if (mprotect(m->ptr + h->committed, need - h->committed,
-                 PROT_READ | PROT_WRITE) != 0)
-      return errno;
+    err = mo_os_protect(m->ptr + h->committed, need - h->committed,
+                        PROT_READ | PROT_WRITE);
+    if (err) return err;
   } else if (need < h->committed) {  /* give pages back, keep the range */
-    madvise(m->ptr + need, h->committed - need, MADV_DONTNEED);
-    mprotect(m->ptr + need, h->committed - need, PROT_NONE);
+    /* neither can fail on pages we own; if one did, the pages would only
+    ** stay accessible and counted as committed bytes, never wrong */
+    if (mo_os_discard(m->ptr + need, h->committed - need) != 0 ||
+        mo_os_protect(m->ptr + need, h->committed - need, PROT_NONE) != 0)
+      need = h->committed;
   }
   /* bytes past the old end in a page we kept may hold old data */
   if (n > m->size) {
@@ -92,7 +95,7 @@ static int heap_resize(memobj_mem *m, size_t n) {
 
 static void heap_release(memobj_mem *m) {
   heap_mem *h = (heap_mem *)m;
-  if (h->reservation) munmap(h->reservation, h->reserved);
+  if (h->reservation) mo_os_unmap(h->reservation, h->reserved);
   else mo_block_free(&h->blk, m->ptr, m->size);
   h->reservation = NULL;
 }
@@ -106,12 +109,9 @@ static int heap_protect(memobj_mem *m, int writable) {
 }
 
 static int heap_advise(memobj_mem *m, int hint) {
-  static const int advice[] = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM,
-                               MADV_WILLNEED, MADV_DONTNEED};
   heap_mem *h = (heap_mem *)m;
-  if (h->reservation == NULL || h->committed == 0 || advice[hint] == MADV_DONTNEED)
-    return 0;  /* DONTNEED would zero private pages: not a hint */
-  return madvise(m->ptr, h->committed, advice[hint]) ? errno : 0;
+  if (h->reservation == NULL) return 0;  /* malloc'ed: not ours to advise */
+  return mo_os_advise(m->ptr, h->committed, hint, 0);
 }
 
 static const memobj_kind heap_kind = {
@@ -157,10 +157,12 @@ static int l_heap(lua_State *L) {
   return 1;
 }
 
-memobj_mem *mo_heap_new(lua_State *L, size_t n) {
+/* The zeroed memory of the core (mo_mem_zeroed): n at idx. */
+static memobj_mem *heap_make(lua_State *L, int idx) {
   int top = lua_gettop(L);
+  idx = lua_absindex(L, idx);
   lua_pushcfunction(L, l_heap);
-  lua_pushinteger(L, (lua_Integer)n);
+  lua_pushvalue(L, idx);
   lua_call(L, 1, 3);
   if (lua_isnil(L, -3))
     luaL_error(L, "memobj: heap: %s", lua_tostring(L, -2));
@@ -168,7 +170,17 @@ memobj_mem *mo_heap_new(lua_State *L, size_t n) {
   return (memobj_mem *)lua_touserdata(L, -1);
 }
 
+/* stats().heap.allocators */
+static void heap_stats(lua_State *L) {
+  mo_alloc_pushstats(L);
+  lua_setfield(L, -2, "allocators");
+}
+
+static const mo_kinddesc heap_desc = {
+  .kind = &heap_kind, .ctor = l_heap, .role = MO_ROLE_ZEROED,
+  .make = heap_make, .pushstats = heap_stats
+};
+
 void mo_heap_open(lua_State *L) {
-  lua_pushcfunction(L, l_heap);
-  lua_setfield(L, -2, "heap");
+  mo_kind_register(L, &heap_desc);
 }

@@ -4,6 +4,7 @@
 */
 #include <errno.h>
 #include "../runtime/core.h"
+#include "openers.h"
 
 /* The bytes belong to the Lua string: dropping the reference is enough,
 ** and that happens when the object is collected. */
@@ -21,7 +22,7 @@ static const memobj_kind string_kind = {
   "string", "volatile", NULL, NULL, string_release, NULL, string_protect, NULL
 };
 
-memobj_mem *mo_string_new(lua_State *L, int idx) {
+static memobj_mem *string_new(lua_State *L, int idx) {
   size_t len;
   const char *s;
   memobj_mem *m;
@@ -39,11 +40,16 @@ memobj_mem *mo_string_new(lua_State *L, int idx) {
 /* memobj.string(s) */
 static int l_string(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
-  mo_string_new(L, 1);
+  string_new(L, 1);
   return 1;
 }
 
+/* The bytes are in the Lua heap already: not counted as "outside". */
+static const mo_kinddesc string_desc = {
+  .kind = &string_kind, .ctor = l_string, .role = MO_ROLE_STRING,
+  .make = string_new, .flags = MO_KIND_NOT_OURS
+};
+
 void mo_string_open(lua_State *L) {
-  lua_pushcfunction(L, l_string);
-  lua_setfield(L, -2, "string");
+  mo_kind_register(L, &string_desc);
 }

@@ -1,46 +1,80 @@
 /*
 ** capi.c: the C API table that other C modules reach through memobj.h,
-** published in the Lua registry under MEMOBJ_API_KEY.
+** published in the Lua registry under MEMOBJ_API_KEY. A buffer's handle
+** is a lock record the runtime allocates, so the lock's layout stays
+** internal (object.h).
 */
+#include <stdlib.h>
 #include <string.h>
 #include "core.h"
+#include "memobj.h"
+
+/* The items of the bytes at idx: bytes ("B"), unless the view's metatable
+** carries a description (MO_BUFDESC_FIELD). */
+static void describe(lua_State *L, int idx, const mo_bytesrc *src,
+                     mo_bufinfo *info) {
+  info->format = "B";
+  info->itemsize = 1;
+  info->count = src->length;
+  info->stride = 1;
+  info->first = 0;
+  if (src->view == NULL || !lua_getmetatable(L, idx)) return;
+  if (lua_getfield(L, -1, MO_BUFDESC_FIELD) == LUA_TLIGHTUSERDATA) {
+    const mo_bufdesc *d = (const mo_bufdesc *)lua_touserdata(L, -1);
+    d->describe(src->view, info);
+  }
+  lua_pop(L, 2);
+}
 
 static void api_getbuffer(lua_State *L, int idx, memobj_buffer *b, int flags,
                           const char *what) {
-  mo_source s;
+  mo_bytesrc src;
+  mo_bufinfo info;
+  memobj_lock *lk;
   int write = (flags & MEMOBJ_WRITE) != 0;
-  int top = lua_gettop(L);
   memset(b, 0, sizeof *b);
-  if (lua_type(L, idx) == LUA_TSTRING) {  /* no memory object needed */
-    size_t len;
-    const char *p = lua_tolstring(L, idx, &len);
-    if (write) luaL_error(L, "memobj: %s: a Lua string is read-only", what);
-    b->ptr = (unsigned char *)p;
-    b->len = len;
-    return;
-  }
-  mo_checksource(L, idx, &s);
-  lua_settop(L, top);  /* idx keeps the memory object alive */
-  if (write && s.readonly)
+  idx = lua_absindex(L, idx);
+  if (!mo_checkbytes(L, idx, &src))
+    luaL_typeerror(L, idx, "memory object, view or string");
+  if (write && src.mem == NULL)
+    luaL_error(L, "memobj: %s: a Lua string is read-only", what);
+  if (write && src.readonly)
     luaL_error(L, "memobj: %s: memory is read-only", what);
-  b->ptr = s.mem->ptr ? s.mem->ptr + s.offset : NULL;
-  b->len = s.length;
-  b->writable = !s.readonly;
-  mo_lock(L, s.mem, &b->lock, s.offset, s.length, write, what);
+  describe(L, idx, &src, &info);
+  if (info.stride != (ptrdiff_t)info.itemsize && !(flags & MEMOBJ_STRIDED))
+    luaL_error(L, "memobj: %s: the view's items are not contiguous "
+                  "(ask with MEMOBJ_STRIDED)", what);
+  if (src.mem != NULL) {  /* a Lua string needs no lock */
+    if ((lk = (memobj_lock *)malloc(sizeof *lk)) == NULL)
+      luaL_error(L, "memobj: %s: not enough memory", what);
+    mo_lock(L, src.mem, lk, src.offset, src.length, write, what);
+    b->handle = lk;
+  }
+  b->ptr = (unsigned char *)(src.length ? src.ptr + info.first : NULL);
+  b->len = src.length;
+  b->writable = write;
+  b->format = info.format;
+  b->itemsize = info.itemsize;
+  b->count = info.count;
+  b->stride = info.stride;
 }
 
 static void api_releasebuffer(memobj_buffer *b) {
-  mo_unlock(&b->lock);
-  b->ptr = NULL;
-  b->len = 0;
+  memobj_lock *lk = (memobj_lock *)b->handle;
+  if (lk != NULL) {
+    mo_unlock(lk);
+    free(lk);
+  }
+  memset(b, 0, sizeof *b);
 }
 
 static void api_tx_add(lua_State *L, memobj_buffer *b, size_t off, size_t len) {
-  memobj_mem *m = b->lock.mem;
-  if (m == NULL) luaL_error(L, "memobj: tx_add: buffer is not writable memory");
+  memobj_lock *lk = (memobj_lock *)b->handle;
+  if (lk == NULL || lk->mem == NULL || !b->writable)
+    luaL_error(L, "memobj: tx_add: buffer is not writable memory");
   if (off > b->len || len > b->len - off)
     luaL_error(L, "memobj: tx_add: range beyond the buffer");
-  mo_prewrite(L, m, b->lock.offset + off, len);
+  mo_prewrite(L, lk->mem, lk->offset + off, len);
 }
 
 static const memobj_api api = {

@@ -6,13 +6,17 @@
 #define MO_CORE_H
 
 #include <signal.h>
-#include "memobj.h"
+#include <lua.h>
+#include <lauxlib.h>
+#include "object.h"
 
 #define MO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Tags: the first word of every memobj userdata. Lua code cannot forge
-** them, so a tag plus the userdata size identifies an object cheaply. */
+** them, so a tag plus the userdata size identifies an object cheaply.
+** The values in use are kept together here so that they never collide;
+** which tags are views the runtime learns from mo_view_new (view.c). */
 #define MO_TAG_MEM 0x4d454d4fu
 #define MO_TAG_ARRAY 0x41525259u
 #define MO_TAG_BYTES 0x42595453u
@@ -54,6 +58,7 @@ typedef struct mo_view {
   uint32_t tag;
   uint8_t released;
   uint8_t readonly;
+  uint8_t strided;     /* elements not contiguous: not a byte range source */
   unsigned char *ptr;  /* mem->ptr + offset: memory cannot move while locked */
   size_t offset;       /* from the start of the memory object */
   size_t length;       /* bytes */
@@ -72,6 +77,44 @@ typedef struct mo_source {
   size_t length;
   int readonly;        /* the source view or memory is read-only */
 } mo_source;
+
+/*
+** The bytes of the memory object, view or Lua string at idx: the one
+** resolver every argument that takes bytes goes through. Pushes nothing
+** and creates nothing. Returns 1, or 0 if idx holds none of these, or -1
+** for a closed memory object or a released view (`dead` says which, for
+** the caller's message; mo_checkbytes raises it).
+*/
+typedef struct mo_bytesrc {
+  memobj_mem *mem;            /* NULL for a Lua string */
+  mo_view *view;              /* the view at idx, or NULL */
+  const unsigned char *ptr;   /* NULL only when length is 0 */
+  size_t offset, length;      /* the range within mem */
+  int readonly;               /* a string, read-only view or memory */
+  const char *dead;           /* "memory object is closed", "view is released" */
+} mo_bytesrc;
+int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b);
+/* mo_tobytes, raising "memobj: <dead>" for a closed or released one;
+** returns 0 if idx holds none of these. */
+int mo_checkbytes(lua_State *L, int idx, mo_bytesrc *b);
+
+/* How a view describes its items to the C API (memobj_buffer's format,
+** itemsize, count, stride). A view whose items are not bytes puts a light
+** userdata pointing to a static mo_bufdesc in its metatable under
+** MO_BUFDESC_FIELD; without one the items are bytes ("B"). */
+typedef struct mo_bufinfo {
+  const char *format;
+  size_t itemsize, count;
+  ptrdiff_t stride;
+  size_t first;        /* bytes from the view's start to item 0 (a
+                          negative stride puts item 0 at the end) */
+} mo_bufinfo;
+typedef struct mo_bufdesc {
+  void (*describe)(const mo_view *v, mo_bufinfo *out);
+} mo_bufdesc;
+#define MO_BUFDESC_FIELD "__memobj_buffer"
+/* Put d into the view metatable registered at mtkey. */
+void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d);
 
 /* Resolve the memory object, view or Lua string at idx. Always pushes one
 ** value: the memory object (a string memory for a Lua string). Returns 0
@@ -103,6 +146,30 @@ void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l);
 /* 1-based inclusive range i..j over n items, clamped like string.sub. */
 void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
               size_t *to);
+
+/* ---- Call-scope pins (runtime/pin.c) ----
+** The rule: while a memobj C function uses the bytes of a memory object
+** across anything that can run Lua code (an allocation can run the
+** collector and so any finalizer; a callback runs Lua code), it pins the
+** memory first, and reads the pointers and lengths it uses (v->ptr,
+** v->length, m->ptr...) after pinning, into locals. close, resize,
+** protect, begin, commit and abort refuse pinned memory. A view released
+** by a finalizer mid-call only clears the view: the bytes stay put.
+** Each function pushes exactly one to-be-closed stack slot, released when
+** the C function returns or an error unwinds it; take pins after reading
+** varargs counts (lua_gettop), and never move or remove that slot. */
+void mo_pin(lua_State *L, int memidx);       /* the memory object at memidx */
+/* The live view at idx with this tag (0: any view), its memory pinned;
+** raises as mo_checkview does. top > 0: lua_settop(L, top) first, so
+** that absent optional arguments stay none/nil below the pin's slot. */
+mo_view *mo_pinview(lua_State *L, int idx, int top, uint32_t tag,
+                    const char *tname);
+/* Pin the memory of the memory object or live view at idx, if it is one
+** (pushes nil otherwise: always one slot). */
+void mo_pinarg(lua_State *L, int idx);
+/* Raise "memobj: <op>: memory is in use by a running call" if pinned. */
+void mo_refuse_if_pinned(lua_State *L, memobj_mem *m, const char *op);
+void mo_pin_open(lua_State *L);
 
 /* ---- Write guard: transactions and persistent memory ---- */
 /* Installed by the transaction module; called before a write to
@@ -140,12 +207,56 @@ void mo_capi_open(lua_State *L);         /* runtime/capi.c */
 void mo_runtime_open(lua_State *L);      /* runtime/rtlib.c: stats, debug,
                                             set_allocator, trace */
 
-/* A read-only string memory over the Lua string at idx (memobj/string.c);
-** pushes it. */
-memobj_mem *mo_string_new(lua_State *L, int idx);
-/* Push a new zeroed heap memory object of n bytes; raises if it cannot
-** (memobj/heap.c). */
-memobj_mem *mo_heap_new(lua_State *L, size_t n);
+/* ---- Kind registry (runtime/kinds.c) ---- */
+
+/* What the core may ask of some kind without naming it. */
+enum {
+  MO_ROLE_NONE,
+  MO_ROLE_STRING,  /* make(L, idx): read-only, zero-copy memory over the
+                      Lua string at idx */
+  MO_ROLE_ZEROED   /* make(L, idx): n zeroed writable bytes, n the integer
+                      at idx (what memobj.array(type, n) allocates) */
+};
+
+/* flags */
+#define MO_KIND_NOT_OURS 1u  /* the bytes are not obtained by memobj (a Lua
+                                string's, C code's): stats().lua.outside
+                                leaves them out */
+
+/* A kind's registration. Everything but kind may be NULL or 0. */
+typedef struct mo_kinddesc {
+  const memobj_kind *kind;      /* name, persistence, operations */
+  lua_CFunction ctor;           /* becomes memobj.<name> */
+  const luaL_Reg *methods;      /* added to every memory object */
+  int role;                     /* MO_ROLE_* */
+  memobj_mem *(*make)(lua_State *L, int idx);  /* for the role; pushes */
+  void (*pushstats)(lua_State *L);  /* adds fields to stats().<name> (the
+                                       table is at the top) */
+  unsigned flags;               /* MO_KIND_* */
+  /* A field of the kind's objects (m.fd): push it and return 1, or
+  ** return 0 if k is not one. Called on open objects only. */
+  int (*field)(lua_State *L, memobj_mem *m, const char *k);
+} mo_kinddesc;
+
+/* Register a kind: the module table is at the top of the stack (ctor is
+** set there). Raises only when out of memory. */
+void mo_kind_register(lua_State *L, const mo_kinddesc *d);
+/* A kind known by name before it registers or makes its first object
+** (bindings list their kinds, so stats() shows each from the start). */
+void mo_kind_declare(lua_State *L, const char *name);
+/* The descriptor of kind k, or NULL if it did not register one. */
+const mo_kinddesc *mo_kind_desc(const memobj_kind *k);
+/* Push memory over the Lua string at idx / n zeroed bytes, made by the
+** kind registered for that role; raise if none is or it fails. */
+memobj_mem *mo_mem_from_string(lua_State *L, int idx);
+memobj_mem *mo_mem_zeroed(lua_State *L, size_t n);
+
+/* The C function behind a callable Lua value (memobj.ffi registers the
+** resolver): its address, *onepointer set when it takes exactly one
+** pointer argument; NULL when idx holds no such value. */
+typedef void *(*mo_cfunc_resolver)(lua_State *L, int idx, int *onepointer);
+void mo_set_cfunc_resolver(mo_cfunc_resolver r);
+void *mo_cfunc_addr(lua_State *L, int idx, int *onepointer);
 
 /* Record "source:line" of the running Lua code into buf. */
 void mo_where(lua_State *L, char *buf, size_t size);

@@ -4,6 +4,10 @@
 ** versioned table of function pointers that require("memobj") publishes in
 ** the Lua registry (the capsule pattern), so there is no link-time
 ** dependency on memobj.so.
+**
+** Nothing here shows memobj's internal layout: a buffer refers to the
+** runtime's lock record through an opaque handle, so memobj may change its
+** memory objects and locks without breaking compiled modules.
 */
 #ifndef MEMOBJ_H
 #define MEMOBJ_H
@@ -14,79 +18,39 @@
 #include <lauxlib.h>
 
 #define MEMOBJ_VERSION "0.1.0"
-#define MEMOBJ_API_VERSION 1
+/* Changes only when a compiled module must be rebuilt (2: opaque lock
+** handle, element format). */
+#define MEMOBJ_API_VERSION 2
 #define MEMOBJ_API_KEY "memobj.api"  /* registry field: light userdata */
 
-/* lock intent */
+/* getbuffer flags */
 #define MEMOBJ_READ 0
-#define MEMOBJ_WRITE 1
-
-typedef struct memobj_mem memobj_mem;
-typedef struct memobj_kind memobj_kind;
-
-/*
-** A lock: one per view or locked C buffer, linked into its memory
-** object's list so that a refused resize/close/protect can name every
-** holder and check every locked range.
-*/
-typedef struct memobj_lock {
-  struct memobj_lock *prev, *next;
-  memobj_mem *mem;
-  size_t offset, length;  /* locked byte range */
-  int write;              /* taken with write intent */
-  const char *what;       /* holder kind, a static string ("array view") */
-  char where[80];         /* Lua source:line that took the lock */
-} memobj_lock;
+#define MEMOBJ_WRITE 1    /* the buffer will be written */
+#define MEMOBJ_STRIDED 2  /* the module honours `stride`; without it a
+                             view whose items are not contiguous is refused */
 
 /*
-** A memory kind is a table of operations. Each returns 0 or an errno
-** value; the core validates arguments and locks before calling them, so
-** an operation only talks to the operating system or the allocator.
+** A locked buffer: what memobj_getbuffer fills in, as PEP 3118's Py_buffer.
+** Item i (0 <= i < count) starts at ptr + i * stride and has itemsize
+** bytes, in the layout `format` names in the notation of Python's struct
+** module (PEP 3118): a byte order ('<' little, '>' big endian)
+** then one letter: b B (int8, uint8), h H (16 bit), i I (32 bit), q Q
+** (64 bit), f (float), d (double). Single bytes have no order: "B" is the
+** format of a memory object, a byte view, a file view or a Lua string.
+** The module only reads the fields; all belong to memobj.
 */
-struct memobj_kind {
-  const char *name;         /* m.kind */
-  const char *persistence;  /* m.persistence */
-  const char *label;        /* "path", "name" or NULL: field for uservalue 1 */
-  int (*resize)(memobj_mem *m, size_t n);            /* NULL: fixed size */
-  void (*release)(memobj_mem *m);                    /* free the bytes, once */
-  int (*sync)(memobj_mem *m, size_t off, size_t len);         /* NULL: no-op */
-  int (*protect)(memobj_mem *m, int writable);       /* NULL: unsupported */
-  int (*advise)(memobj_mem *m, int hint);            /* NULL: no-op */
-};
-
-/* Links of the list of a state's live memory objects (runtime). */
-typedef struct mo_objlink {
-  struct mo_objlink *prev, *next;
-} mo_objlink;
-
-/*
-** The memory object base. Kinds embed it as the first member of their
-** own userdata.
-*/
-struct memobj_mem {
-  uint32_t tag;              /* MO_TAG_MEM, checked before every use */
-  uint8_t writable;          /* permission "rw" */
-  uint8_t closed;
-  uint8_t guarded;           /* writes must call the write hook first */
-  uint8_t stat;              /* memobj.stats() state, owned by the runtime */
-  unsigned char *ptr;
-  size_t size;
-  size_t max;                /* reserved capacity for in-place growth, 0: none */
-  const memobj_kind *kind;
-  unsigned nlocks, nwlocks;  /* views attached, writable ones */
-  memobj_lock *locks;        /* list of holders */
-  void *tx;                  /* transaction state, owned by the runtime */
-  size_t stat_bytes;         /* bytes counted in memobj.stats() */
-  mo_objlink link;           /* memobj.objects(), owned by the runtime */
-  struct mo_site *site;      /* the Lua line that made it (runtime) */
-};
-
-/* A locked buffer: what memobj_getbuffer fills in. */
 typedef struct memobj_buffer {
-  unsigned char *ptr;
-  size_t len;
-  int writable;
-  memobj_lock lock;          /* lock.mem is NULL for a Lua string */
+  unsigned char *ptr;   /* item 0 (NULL when count is 0) */
+  size_t len;           /* bytes the items span: from ptr up, or for a
+                           negative stride down to ptr + (count-1) * stride */
+  int writable;         /* taken with MEMOBJ_WRITE */
+  const char *format;   /* "B", "<d", ">i"...: a static string */
+  size_t itemsize;      /* bytes per item */
+  size_t count;         /* items */
+  ptrdiff_t stride;     /* bytes from one item to the next (== itemsize
+                           when contiguous) */
+  void *handle;         /* the runtime's lock (opaque; NULL: Lua string) */
+  void *reserved[4];    /* room for later members: the layout keeps its size */
 } memobj_buffer;
 
 /*
@@ -97,9 +61,10 @@ typedef struct memobj_api {
   int version;
   size_t size;
   /* Lock the bytes of the memory object, view or Lua string at idx.
-  ** flags: MEMOBJ_READ or MEMOBJ_WRITE. `what` names the holder in
-  ** refusal messages. Raises a Lua error when it cannot. The buffer must
-  ** be released on every path, before any Lua error unwinds past it. */
+  ** flags: MEMOBJ_READ or MEMOBJ_WRITE, plus MEMOBJ_STRIDED. `what` names
+  ** the holder in refusal messages. Raises a Lua error when it cannot. The
+  ** buffer must be released on every path, before any Lua error unwinds
+  ** past it. */
   void (*getbuffer)(lua_State *L, int idx, memobj_buffer *b, int flags,
                     const char *what);
   void (*releasebuffer)(memobj_buffer *b);
@@ -108,7 +73,7 @@ typedef struct memobj_api {
   void (*tx_add)(lua_State *L, memobj_buffer *b, size_t off, size_t len);
 } memobj_api;
 
-/* Fetch the API table; raises if memobj is not loaded or too old. */
+/* Fetch the API table; raises if memobj is not loaded or not this version. */
 static inline const memobj_api *memobj_getapi(lua_State *L) {
   const memobj_api *api;
   lua_getfield(L, LUA_REGISTRYINDEX, MEMOBJ_API_KEY);

@@ -57,7 +57,8 @@ int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
 /* ---- Creating and checking ---- */
 
 memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
-  memobj_mem *m = (memobj_mem *)lua_newuserdatauv(L, udsize, 1);
+  /* user values: 1 the kind's (path, name...), 2 the cached pin (pin.c) */
+  memobj_mem *m = (memobj_mem *)lua_newuserdatauv(L, udsize, 2);
   memset(m, 0, udsize);
   m->tag = MO_TAG_MEM;
   m->kind = k;
@@ -104,30 +105,49 @@ static void mem_release(memobj_mem *m) {
   m->size = 0;
 }
 
+/*
+** The checks of close, resize and protect, in one place and in this
+** order: the lock check may run a full collection, and a finalizer it
+** runs may close the memory, begin a transaction or take a lock, so the
+** other checks come after it. Returns 0 if the memory is (now) closed.
+*/
+static int refuse_if_busy(lua_State *L, memobj_mem *m, const char *op,
+                          int writers_only, size_t newsize) {
+  mo_refuse_if_pinned(L, m, op);
+  mo_refuse_if_locked(L, m, op, writers_only, newsize);
+  if (m->closed) return 0;
+  mo_refuse_if_pinned(L, m, op);
+  if (m->tx) luaL_error(L, "memobj: %s: refused inside a transaction", op);
+  return 1;
+}
+
 static int mem_close(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
   if (m == NULL) return luaL_typeerror(L, 1, "memory object");
-  if (!m->closed) {
-    mo_refuse_if_locked(L, m, "close", 0, SIZE_MAX);
-    if (m->tx) return luaL_error(L, "memobj: close: refused inside a transaction");
-    if (!m->closed) {  /* a finalizer run by the check may have closed it */
-      mem_release(m);
-      mo_debug_after(L, 1);  /* a damaged debug block raises */
-    }
+  if (!m->closed && refuse_if_busy(L, m, "close", 0, SIZE_MAX)) {
+    mem_release(m);
+    mo_debug_after(L, 1);  /* a damaged debug block raises */
   }
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* __gc: every view holds a reference to its memory, so no view can be
-** left. A C buffer still locked means a C module broke the protocol:
-** leak the bytes rather than free them under it. */
+/* __gc: a view keeps its memory alive through its user value, but Lua
+** code can replace that (debug.setuservalue). While a lock is held, the
+** memory must outlive it: set the metatable again, which marks the object
+** for finalization once more, so it stays allocated (with its bytes) and
+** this runs again at a later cycle. */
 static int mem_gc(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
   if (m == NULL) return 0;
+  if (m->nlocks > 0) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
+    lua_setmetatable(L, 1);
+    return 0;
+  }
   mo_stats_release(m);
   mo_objects_remove(m);
-  if (m->nlocks == 0) mem_release(m);
+  mem_release(m);
   mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
   return 0;
 }
@@ -142,9 +162,8 @@ static int mem_resize(lua_State *L) {
   if (m->max > 0 && n > m->max)
     return luaL_error(L, "memobj: resize: %I bytes exceeds the reserved max "
                       "of %I", (lua_Integer)n, (lua_Integer)m->max);
-  if (m->tx) return luaL_error(L, "memobj: resize: refused inside a transaction");
-  mo_refuse_if_locked(L, m, "resize", 0, n);
-  mo_checkmem(L, 1);  /* still open after the collection the check may run */
+  if (!refuse_if_busy(L, m, "resize", 0, n))
+    return luaL_error(L, "memobj: memory object is closed");
   old = m->size;
   err = m->kind->resize(m, n);
   if (err == 0) mo_stats_resize(m);
@@ -180,10 +199,9 @@ static int mem_protect(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   int writable = luaL_checkoption(L, 2, NULL, perms);
   int err;
-  if (!writable) {
-    mo_refuse_if_locked(L, m, "protect", 1, SIZE_MAX);
-    mo_checkmem(L, 1);  /* still open after the collection the check may run */
-  }
+  /* "rw" cannot hurt a running call or a rollback; "r" can hurt both */
+  if (!writable && !refuse_if_busy(L, m, "protect", 1, SIZE_MAX))
+    return luaL_error(L, "memobj: memory object is closed");
   if (m->kind->protect == NULL)
     return luaL_error(L, "memobj: protect: not supported by %s memory",
                       m->kind->name);
@@ -225,6 +243,12 @@ static int mem_tostring(lua_State *L) {
 }
 
 /* Fields are not a hot path: look methods up first, then names. */
+/* A field the kind's descriptor adds (runtime/kinds.c). */
+static int kind_field(lua_State *L, memobj_mem *m, const char *k) {
+  const mo_kinddesc *d = mo_kind_desc(m->kind);
+  return d && d->field ? d->field(L, m, k) : 0;
+}
+
 static int mem_index(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
   const char *k;
@@ -253,7 +277,7 @@ static int mem_index(lua_State *L) {
   else if (strcmp(k, "max") == 0) lua_pushinteger(L, (lua_Integer)m->max);
   else if (m->kind->label && strcmp(k, m->kind->label) == 0)
     lua_getiuservalue(L, 1, 1);
-  else lua_pushnil(L);
+  else if (!kind_field(L, m, k)) lua_pushnil(L);
   return 1;
 }
 
@@ -271,6 +295,7 @@ static const luaL_Reg mem_meta[] = {
   {"__newindex", mem_newindex}, {NULL, NULL}};
 
 void mo_memory_open(lua_State *L) {
+  mo_pin_open(L);
   luaL_newlib(L, mem_methods);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mem_methodskey);

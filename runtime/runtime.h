@@ -91,6 +91,27 @@ void mo_lalloc_pushname(lua_State *L);
 ** at the wrapped function and its ud and return 1; 0 when not tracing. */
 int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud);
 
+/* ---- The kind registry's nodes (runtime/kinds.c) ---- */
+
+struct mo_txhooks;
+/* One per kind, in registration order; never freed. Fields other than
+** name are read with acquire loads (set once, under the registry lock). */
+typedef struct mo_kindnode {
+  const char *name;
+  const memobj_kind *kind;          /* NULL until registered or first used */
+  const mo_kinddesc *desc;          /* NULL: the kind registered none */
+  const struct mo_txhooks *tx;      /* durable commit hooks (tx.c) */
+  size_t count, bytes, peak;        /* stats (MO_COUNT_ADD) */
+  struct mo_kindnode *next;
+} mo_kindnode;
+
+mo_kindnode *mo_kind_first(void);
+mo_kindnode *mo_kind_next(const mo_kindnode *n);
+/* The node of k, added if new; NULL only when out of memory. */
+mo_kindnode *mo_kind_node(const memobj_kind *k);
+/* Set k's transaction hooks; -1 when out of memory. */
+int mo_kind_settx(const memobj_kind *k, const struct mo_txhooks *h);
+
 /* ---- Statistics (runtime/stats.c) ---- */
 
 void mo_stats_new(memobj_mem *m);        /* mo_mem_new */

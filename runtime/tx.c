@@ -5,32 +5,20 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "runtime.h"
 #include "tx.h"
 
 /* ---- Registered durable kinds ---- */
 
-#define MAXKINDS 4
-static struct {
-  const memobj_kind *kind;
-  const mo_txhooks *hooks;
-} durable[MAXKINDS];
-
-void mo_tx_register(const memobj_kind *k, const mo_txhooks *h) {
-  int i;
-  for (i = 0; i < MAXKINDS; i++) {
-    if (durable[i].kind == NULL || durable[i].kind == k) {
-      durable[i].kind = k;
-      durable[i].hooks = h;
-      return;
-    }
-  }
+/* The hooks live in the kind registry (runtime/kinds.c), which has no
+** size limit. */
+int mo_tx_register(const memobj_kind *k, const mo_txhooks *h) {
+  return mo_kind_settx(k, h);
 }
 
 static const mo_txhooks *hooks_of(const memobj_mem *m) {
-  int i;
-  for (i = 0; i < MAXKINDS && durable[i].kind; i++)
-    if (durable[i].kind == m->kind) return durable[i].hooks;
-  return NULL;
+  mo_kindnode *n = mo_kind_node(m->kind);
+  return n ? __atomic_load_n(&n->tx, __ATOMIC_ACQUIRE) : NULL;
 }
 
 /* ---- The undo log ---- */
@@ -271,20 +259,29 @@ static void tx_abort(lua_State *L, memobj_mem *m) {
 
 /* ---- Lua methods ---- */
 
+/* A running call that uses the bytes (a pin) must not see a transaction
+** start or end under it: its writes would be half logged, or rolled back
+** under its pointers. */
+static memobj_mem *checkidle(lua_State *L, const char *op) {
+  memobj_mem *m = mo_checkmem(L, 1);
+  mo_refuse_if_pinned(L, m, op);
+  return m;
+}
+
 static int l_begin(lua_State *L) {
-  tx_begin(L, mo_checkmem(L, 1));
+  tx_begin(L, checkidle(L, "begin"));
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_commit(lua_State *L) {
-  tx_commit(L, mo_checkmem(L, 1));
+  tx_commit(L, checkidle(L, "commit"));
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int l_abort(lua_State *L) {
-  tx_abort(L, mo_checkmem(L, 1));
+  tx_abort(L, checkidle(L, "abort"));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -301,7 +298,7 @@ static int still_ours(memobj_mem *m, uint64_t serial, unsigned depth) {
 ** raised again unchanged.
 */
 static int l_transaction(lua_State *L) {
-  memobj_mem *m = mo_checkmem(L, 1);
+  memobj_mem *m = checkidle(L, "transaction");
   mo_tx *t;
   uint64_t serial;
   unsigned depth;

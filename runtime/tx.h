@@ -48,9 +48,11 @@ typedef struct mo_txhooks {
   const char *(*check)(memobj_mem *m);
 } mo_txhooks;
 
-/* Durable kinds register their hooks (at most a few kinds). Memory of a
-** registered kind stays guarded outside transactions: writes raise. */
-void mo_tx_register(const memobj_kind *k, const mo_txhooks *h);
+/* Durable kinds register their hooks (any number of kinds). Memory of a
+** registered kind stays guarded outside transactions: writes raise.
+** Returns 0, or -1 when out of memory (the kind is then not durable:
+** its opener must raise). */
+int mo_tx_register(const memobj_kind *k, const mo_txhooks *h);
 /* Free the bitmap and logs of t (for owned states). */
 void mo_tx_free(mo_tx *t);
 /* Roll back and drop an open transaction of m (the memory is being

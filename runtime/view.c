@@ -3,11 +3,47 @@
 ** object, view or Lua string), creating and locking, the common fields,
 ** release, and string.sub-style ranges.
 */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core.h"
 
+/* ---- View tags ----
+** The runtime names no view: a tag is a view's when mo_view_new has made
+** a view with it (no object carries a tag before its first view exists).
+** The set grows without a limit; nodes are appended under a lock and never
+** freed, so readers walk it without one. */
+
+typedef struct tagnode {
+  uint32_t tag;
+  struct tagnode *next;
+} tagnode;
+
+static tagnode *tags;
+static pthread_mutex_t tags_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int is_view_tag(uint32_t tag) {
-  return tag == MO_TAG_ARRAY || tag == MO_TAG_BYTES || tag == MO_TAG_FILE;
+  const tagnode *n;
+  for (n = __atomic_load_n(&tags, __ATOMIC_ACQUIRE); n;
+       n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
+    if (n->tag == tag) return 1;
+  return 0;
+}
+
+/* Record tag as a view tag; raises only when out of memory. */
+static void learn_tag(lua_State *L, uint32_t tag) {
+  tagnode *n, **tail;
+  int known;
+  pthread_mutex_lock(&tags_lock);
+  for (tail = &tags; *tail && (*tail)->tag != tag; tail = &(*tail)->next) {}
+  known = *tail != NULL;
+  if (!known && (n = (tagnode *)calloc(1, sizeof *n)) != NULL) {
+    n->tag = tag;
+    __atomic_store_n(tail, n, __ATOMIC_RELEASE);
+    known = 1;
+  }
+  pthread_mutex_unlock(&tags_lock);
+  if (!known) luaL_error(L, "memobj: not enough memory for a view");
 }
 
 mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
@@ -26,30 +62,56 @@ mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname) {
   return v;
 }
 
-int mo_tosource(lua_State *L, int idx, mo_source *s) {
-  mo_view *v;
-  idx = lua_absindex(L, idx);
-  if ((s->mem = mo_tomem(L, idx)) != NULL) {
-    if (s->mem->closed) luaL_error(L, "memobj: memory object is closed");
-    lua_pushvalue(L, idx);
-    s->offset = 0;
-    s->length = s->mem->size;
-    s->readonly = !s->mem->writable;
+int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b) {
+  memobj_mem *m;
+  mo_view *v = NULL;
+  memset(b, 0, sizeof *b);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    b->ptr = (const unsigned char *)lua_tolstring(L, idx, &b->length);
+    b->readonly = 1;
+    return 1;
+  }
+  if ((m = mo_tomem(L, idx)) != NULL) {
+    if (m->closed) return b->dead = "memory object is closed", -1;
+    b->length = m->size;
+    b->readonly = !m->writable;
   } else if ((v = mo_toview(L, idx, 0)) != NULL) {
-    if (v->released) luaL_error(L, "memobj: view is released");
-    lua_getiuservalue(L, idx, 1);
-    s->mem = v->mem;
-    s->offset = v->offset;
-    s->length = v->length;
-    s->readonly = v->readonly;
-  } else if (lua_type(L, idx) == LUA_TSTRING) {
-    s->mem = mo_string_new(L, idx);
-    s->offset = 0;
-    s->length = s->mem->size;
-    s->readonly = 1;
+    if (v->released) return b->dead = "view is released", -1;
+    m = v->mem;
+    b->offset = v->offset;
+    b->length = v->length;
+    b->readonly = v->readonly || !m->writable;
   } else {
     return 0;
   }
+  b->mem = m;
+  b->view = v;
+  b->ptr = m->ptr ? m->ptr + b->offset : NULL;
+  return 1;
+}
+
+int mo_checkbytes(lua_State *L, int idx, mo_bytesrc *b) {
+  int r = mo_tobytes(L, idx, b);
+  if (r < 0) luaL_error(L, "memobj: %s", b->dead);
+  return r;
+}
+
+int mo_tosource(lua_State *L, int idx, mo_source *s) {
+  mo_bytesrc b;
+  idx = lua_absindex(L, idx);
+  if (!mo_checkbytes(L, idx, &b)) return 0;
+  if (b.view && b.view->strided)  /* the C API takes them (MEMOBJ_STRIDED) */
+    luaL_error(L, "memobj: a strided array is not a contiguous byte range");
+  if (b.mem == NULL) {          /* a Lua string: a string memory over it */
+    s->mem = mo_mem_from_string(L, idx);
+  } else {
+    s->mem = b.mem;
+    if (b.view) lua_getiuservalue(L, idx, 1);
+    else lua_pushvalue(L, idx);
+  }
+  s->offset = b.offset;
+  s->length = b.length;
+  s->readonly = b.view ? b.view->readonly : b.readonly;
   s->memidx = lua_gettop(L);
   return 1;
 }
@@ -70,8 +132,21 @@ int mo_checkviewmode(lua_State *L, int arg, const mo_source *s) {
 mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
                      const void *mtkey, const mo_source *s, size_t off,
                      size_t len, int readonly, const char *what) {
-  mo_view *v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
+  memobj_mem *m = s->mem;
+  mo_view *v;
+  if (MO_UNLIKELY(!is_view_tag(tag))) learn_tag(L, tag);
+  v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
   memset(v, 0, udsize);
+  /* The allocation may have run a finalizer that closed, shrank or
+  ** protected the memory: check again before taking the lock. Nothing can
+  ** run Lua code from here to the lock. */
+  if (m->closed) luaL_error(L, "memobj: memory object is closed");
+  if (off > m->size || len > m->size - off)
+    luaL_error(L, "memobj: %s: bytes %I..%I are beyond the end of the "
+               "memory (%I bytes)", what, (lua_Integer)off,
+               (lua_Integer)(off + len), (lua_Integer)m->size);
+  if (!readonly && !m->writable)
+    luaL_error(L, "memobj: %s: memory is read-only", what);
   v->tag = tag;
   v->readonly = (uint8_t)readonly;
   v->offset = off;
@@ -172,4 +247,11 @@ void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l) {
   lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
   luaL_setfuncs(L, l, 0);
   lua_pop(L, 3);
+}
+
+void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_pushlightuserdata(L, (void *)d);
+  lua_setfield(L, -2, MO_BUFDESC_FIELD);
+  lua_pop(L, 1);
 }

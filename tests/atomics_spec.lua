@@ -44,9 +44,9 @@ describe("atomics", function()
                            "needs a native%-order 32%- or 64%-bit integer array, not " .. t)
     end
     local h = memobj.heap(64)
-    assert.error_matches(function() h:array("i32", 2):atomic_load(1) end,
+    assert.error_matches(function() h:array("i32", 2, 15):atomic_load(1) end,
                          "element 1 is not aligned to 4 bytes")
-    assert.error_matches(function() h:array("i64", 4):wait(1, 0, 0) end,
+    assert.error_matches(function() h:array("i64", 4, 7):wait(1, 0, 0) end,
                          "not aligned to 8 bytes")
     local a = h:array("i64")
     assert.error_matches(function() a:atomic_add(9, 1) end, "out of range")

@@ -3,6 +3,8 @@
 local M = {}
 
 M.lua = os.getenv("LUA") or "lua5.4"
+-- The build directory holding memobj.so (absolute when run by tests/run.sh).
+M.build = os.getenv("MEMOBJ_BUILD") or "build"
 
 local function pid()
   local f = io.open("/proc/self/stat")

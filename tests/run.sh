@@ -1,9 +1,15 @@
 #!/bin/sh
 # Run every busted spec in tests/ against build/, twice: with the state's
-# own allocator, then with the state switched to memobj's arena first
-# (tests/arena_helper.lua). Ends with the line "N passed, N failed" over
-# both runs. Exit status is non-zero on any failure. MEMOBJ_ARENA_RUN=0
-# skips the second run.
+# own allocator, then with the state switched to memobj's arena before the
+# first spec (tests/arena_helper.lua). Ends with the line "N passed, N
+# failed" over both runs. Exit status is non-zero on any failure.
+# MEMOBJ_ARENA_RUN=0 skips the second run.
+#
+# As root (CI, `make test` on a fresh machine) the suite runs in a private
+# mount namespace: /tmp is a fresh directory and /dev/shm a fresh tmpfs, so
+# whatever a test or an example leaves behind is seen afterwards and counted
+# as a failure ("no test leaves files or shm names behind"), and runs of the
+# suite side by side cannot see each other's files.
 cd "$(dirname "$0")/.." || exit 1
 LUA=${LUA:-lua5.4}
 BUILD=${MEMOBJ_BUILD:-build}
@@ -11,27 +17,59 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 export MEMOBJ_BUILD="$BUILD"
 export LUA_CPATH="$BUILD/?.so;;"
 export LUA_PATH="$PWD/tests/?.lua;;"
+export LUA LUA_WRAPPER BUSTED_OPTS
+mkdir -p "$BUILD"
+out="$BUILD/tests.tap"
+leftovers="$BUILD/tests.leftovers"
 passed=0
 failed=0
-run() {  # run <label> [busted options]
-  label=$1
-  shift
-  out=$(mktemp)
-  echo "== suite: $label"
-  $LUA_WRAPPER $LUA /usr/bin/busted --output=TAP "$@" tests/ >"$out" 2>&1
-  status=$?
+
+run_busted() {
+  # shellcheck disable=SC2086
+  $LUA_WRAPPER $LUA /usr/bin/busted --output=TAP $BUSTED_OPTS tests/ >"$out" 2>&1
+}
+
+# suite <label>: one run of the whole suite with $BUSTED_OPTS; adds its
+# counts to passed and failed.
+suite() {
+  echo "== suite: $1"
+  rm -f "$out" "$leftovers"
+  if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    private=$(mktemp -d /tmp/memobj-tests.XXXXXX)
+    # shellcheck disable=SC2016
+    unshare -m sh -c '
+      mount --bind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
+      $LUA_WRAPPER $LUA /usr/bin/busted --output=TAP $BUSTED_OPTS tests/ >"$2" 2>&1
+      status=$?
+      ls -A /tmp /dev/shm | grep -v -e "^/" -e "^$" -e "^vgdb-pipe" >"$3"
+      exit $status' isolate "$private" "$out" "$leftovers"
+    status=$?
+    rm -rf "$private"
+    if [ "$status" -eq 125 ]; then run_busted; status=$?; fi
+  else
+    run_busted
+    status=$?
+  fi
   cat "$out"
   p=$(grep -c '^ok ' "$out")
   f=$(grep -c '^not ok ' "$out")
-  rm -f "$out"
+  if [ -s "$leftovers" ]; then
+    echo "not ok - the tests left files in /tmp or names in /dev/shm:" \
+      $(cat "$leftovers")
+    f=$((f + 1))
+  fi
+  rm -f "$out" "$leftovers"
   # busted itself failing (a spec that does not load) counts as a failure
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p))
   failed=$((failed + f))
 }
-run "default allocator"
+
+BUSTED_OPTS=
+suite "the state's own allocator"
 if [ "${MEMOBJ_ARENA_RUN:-1}" != 0 ]; then
-  run "Lua state on the arena" --helper=tests/arena_helper.lua
+  BUSTED_OPTS="--helper=tests/arena_helper.lua"
+  suite "the Lua state on memobj's arena"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

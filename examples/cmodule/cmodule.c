@@ -4,7 +4,11 @@
 ** cmodule.checksum(x) locks any memory object, view or Lua string for the
 ** length of the call; cmodule.hold(x) keeps a lock until the returned
 ** handle is released, so memobj refuses to resize or close under it.
+** cmodule.sum(x) adds up the items of a typed array of any element type
+** (or bytes) from the buffer's format, honouring its stride, without
+** looking at a.type; cmodule.describe(x) returns what the buffer says.
 */
+#include <string.h>
 #include <memobj.h>
 
 /* Sum of all bytes, a stand-in for real work on the buffer. */
@@ -17,6 +21,68 @@ static int checksum(lua_State *L) {
   memobj_releasebuffer(L, &b);
   lua_pushinteger(L, sum);
   return 1;
+}
+
+/* Item i of b as a number, read as b.format says. */
+static lua_Number item(const memobj_buffer *b, size_t i) {
+  const unsigned char *p = b->ptr + (ptrdiff_t)i * b->stride;
+  const char *f = b->format;
+  unsigned char x[8];
+  size_t k;
+  int little = 1;
+  if (*f == '<' || *f == '>') {
+    unsigned one = 1;
+    int native_little = *(unsigned char *)&one == 1;
+    little = *f++ == '<';
+    if (little != native_little) {  /* bytes in the other order: reverse */
+      for (k = 0; k < b->itemsize; k++) x[k] = p[b->itemsize - 1 - k];
+      p = x;
+    }
+  }
+  switch (*f) {
+#define AS(T) { T v; memcpy(&v, p, sizeof v); return (lua_Number)v; }
+    case 'b': AS(int8_t)
+    case 'B': AS(uint8_t)
+    case 'h': AS(int16_t)
+    case 'H': AS(uint16_t)
+    case 'i': AS(int32_t)
+    case 'I': AS(uint32_t)
+    case 'q': AS(int64_t)
+    case 'Q': AS(uint64_t)
+    case 'f': AS(float)
+    case 'd': AS(double)
+#undef AS
+    default: return 0;  /* checked by sum before the loop */
+  }
+}
+
+/* Sum of the items of any typed array, view, memory or string. The
+** buffer is asked with MEMOBJ_STRIDED: item i is at ptr + i * stride. */
+static int sum(lua_State *L) {
+  memobj_buffer b;
+  lua_Number total = 0;
+  size_t i;
+  memobj_getbuffer(L, 1, &b, MEMOBJ_READ | MEMOBJ_STRIDED, "cmodule.sum");
+  if (strchr("bBhHiIqQfd", b.format[strspn(b.format, "<>")]) == NULL) {
+    memobj_releasebuffer(L, &b);  /* release before raising */
+    return luaL_error(L, "cmodule.sum: unknown format '%s'", b.format);
+  }
+  for (i = 0; i < b.count; i++) total += item(&b, i);
+  memobj_releasebuffer(L, &b);
+  lua_pushnumber(L, total);
+  return 1;
+}
+
+/* format, itemsize, count, stride of the buffer of x. */
+static int describe(lua_State *L) {
+  memobj_buffer b;
+  memobj_getbuffer(L, 1, &b, MEMOBJ_READ | MEMOBJ_STRIDED, "cmodule.describe");
+  lua_pushstring(L, b.format);
+  lua_pushinteger(L, (lua_Integer)b.itemsize);
+  lua_pushinteger(L, (lua_Integer)b.count);
+  lua_pushinteger(L, (lua_Integer)b.stride);
+  memobj_releasebuffer(L, &b);
+  return 4;
 }
 
 /* A lock held by a userdata: released by :release(), <close> or __gc. */
@@ -57,7 +123,8 @@ int luaopen_cmodule(lua_State *L) {
   static const luaL_Reg hold_methods[] = {
     {"release", hold_release}, {"fill", hold_fill}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
-    {"checksum", checksum}, {"hold", hold_new}, {NULL, NULL}};
+    {"checksum", checksum}, {"hold", hold_new}, {"sum", sum},
+    {"describe", describe}, {NULL, NULL}};
   luaL_newmetatable(L, "cmodule.hold");
   luaL_newlib(L, hold_methods);
   lua_setfield(L, -2, "__index");
