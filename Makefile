@@ -71,9 +71,9 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 # each with its own Lua state on the arena.
 TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads
 testprogs: $(TEST_PROGS)
-$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h
+$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h runtime/os.c
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c runtime/os.c
 $(BUILD)/arena_threads: tests/c/arena_threads.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread

@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "arena.h"
+#include "os.h"
 
 /* Teach the memory checkers where blocks start and end, so a use after
 ** free inside an arena is still caught: ASan by poisoning, valgrind's
@@ -95,23 +95,25 @@ static inline page *page_of(const void *p) {
 
 /* ---- The OS: aligned arenas ---- */
 
-/* Map MO_ARENA_SIZE bytes aligned to their size: map twice as much and
-** give back the ends. */
+/* Map MO_ARENA_SIZE bytes aligned to their size through the OS layer:
+** map twice as much and give back the ends. */
 static void *os_map_arena(void) {
   size_t len = 2 * MO_ARENA_SIZE;
-  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
-  char *a;
-  if (p == MAP_FAILED) return NULL;
+  void *out;
+  char *p, *a;
+  if (mo_os_map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                -1, 0, &out) != 0)
+    return NULL;
+  p = (char *)out;
   a = (char *)(((uintptr_t)p + MO_ARENA_SIZE - 1) & ~(uintptr_t)(MO_ARENA_SIZE - 1));
-  if (a > p) munmap(p, (size_t)(a - p));
+  if (a > p) mo_os_unmap(p, (size_t)(a - p));
   if (a + MO_ARENA_SIZE < p + len)
-    munmap(a + MO_ARENA_SIZE, (size_t)(p + len - (a + MO_ARENA_SIZE)));
+    mo_os_unmap(a + MO_ARENA_SIZE, (size_t)(p + len - (a + MO_ARENA_SIZE)));
   return a;
 }
 
 static void os_unmap_arena(arena *a) {
-  munmap(a, MO_ARENA_SIZE);
+  mo_os_unmap(a, MO_ARENA_SIZE);
 }
 
 /* ---- The set of arena bases (linear probing, no tombstones) ---- */
