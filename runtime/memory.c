@@ -154,7 +154,7 @@ static int mem_gc(lua_State *L) {
 
 static int mem_resize(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
-  size_t n = mo_checksize(L, 2), old;
+  size_t n = mo_checksize(L, 2);
   int err;
   if (m->kind->resize == NULL)
     return luaL_error(L, "memobj: resize: %s memory has a fixed size",
@@ -162,15 +162,16 @@ static int mem_resize(lua_State *L) {
   if (m->max > 0 && n > m->max)
     return luaL_error(L, "memobj: resize: %I bytes exceeds the reserved max "
                       "of %I", (lua_Integer)n, (lua_Integer)m->max);
+  /* growth paces the collector first (objects dropped meanwhile are not
+  ** part of the peak); finalizers may run, so the checks come after */
+  if (n > m->size) mo_gc_pace(L, n - m->size);
   if (!refuse_if_busy(L, m, "resize", 0, n))
     return luaL_error(L, "memobj: memory object is closed");
-  old = m->size;
   err = m->kind->resize(m, n);
   if (err == 0) mo_stats_resize(m);
   mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
   if (err) return mo_oserror(L, "resize", err);
   lua_settop(L, 1);
-  if (n > old) mo_gc_pace(L, n - old);
   return 1;
 }
 
