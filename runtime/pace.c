@@ -10,17 +10,18 @@
 #include <limits.h>
 #include "runtime.h"
 
-/* Bytes not yet reported: small objects are batched, so that a step is
-** taken once per PACE_BATCH bytes rather than once per object. Per thread
-** (a state runs on one thread at a time); a state that moves to another
-** thread leaves at most one batch behind. */
-#define PACE_BATCH ((size_t)64 << 10)
+/* Bytes not reported yet: lua_gc counts whole KiB, so the rest of a
+** small object waits for the next. Per thread (a state runs on one thread
+** at a time; one that moves leaves less than a KiB behind). Reporting
+** every KiB, rather than in large batches, keeps the collector's steps
+** where Lua's own allocations would put them: a batch would make every
+** step fall on the object that completes it. */
 static MO_TLS size_t owed;
 
 void mo_gc_pace(lua_State *L, size_t n) {
   size_t kb;
   owed += n;
-  if (MO_LIKELY(owed < PACE_BATCH)) return;
+  if (MO_LIKELY(owed < 1024)) return;
   kb = owed >> 10;
   owed &= 1023;
   /* LUA_GCSTEP takes an int of KiB; 2^31 KiB is 2 TiB */

@@ -14,6 +14,9 @@ local function during(action, call, setup)
   collectgarbage("generational", 1, 100)  -- a young collection very often
   for try = 1, 20000 do
     if setup then setup() end
+    -- garbage of a random size puts the collector's debt at a random point,
+    -- whatever setup allocates (a memory object's bytes pace the collector)
+    local _ = ("x"):rep(math.random(0, 32) * 512)
     setmetatable({}, {__gc = function()
       if inside and not fired and debug.getinfo(2, "S").what == "C" then
         fired = true
