@@ -634,14 +634,18 @@ describe("examples/find_leak.lua", function()
     local f = assert(io.open("examples/find_leak.lua"))
     local src = f:read("a")
     f:close()
-    local n, leak = 0
+    local n, leak, small = 0
     for l in (src .. "\n"):gmatch("([^\n]*)\n") do
       n = n + 1
       if l:find("-- the leak", 1, true) then leak = n end
+      if l:find("-- a smaller leak", 1, true) then small = n end
     end
     local p = io.popen(procs.lua .. " examples/find_leak.lua 2>&1")
     local out = p:read("a")
     assert.is_true(p:close(), out)
+    -- the native leak (heap objects) ranks above the Lua tables one
     assert.matches("leak: examples/find_leak.lua:" .. leak .. "\n", out)
+    assert.matches("find_leak.lua:" .. small .. ": %+%d+ Lua bytes", out)
+    assert.matches("\n%d+ heap objects made at line " .. leak .. " hold %d+ bytes", out)
   end)
 end)
