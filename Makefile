@@ -16,9 +16,10 @@ OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need (python3-numpy: the .npy
+# specs check files against numpy itself).
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
-  libmimalloc2.0
+  libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
 .PHONY: all deps bench-deps test testmods testprogs crashtest check demo bench install clean cmodule \
@@ -32,7 +33,7 @@ PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
 # The numeric kernels are loops written for the vectoriser, which -O3 runs
 # (gcc -O2 vectorises only loops of a known trip count). No -ffast-math.
-KERNEL_OBJS := $(BUILD)/obj/access/array_kernels.o $(BUILD)/obj/access/array_arith.o
+KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/access/%.o,array_kernels array_arith array_minmax)
 $(KERNEL_OBJS): XFLAGS := -O3
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -78,8 +79,12 @@ $(BUILD)/arena_threads: tests/c/arena_threads.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
 
-# Test-only modules (never installed): the OS-table hook of tests/oshook.
-testmods: $(BUILD)/test/oshook.so
+# Test-only programs (never installed): the OS-table hook of tests/oshook
+# and the two-thread harness of tests/threads.
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads
+$(BUILD)/test/threads: tests/threads/threads.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
 $(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<

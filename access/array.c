@@ -273,6 +273,40 @@ static inline void store(lua_State *L, mo_array *a, unsigned char *p, int vidx) 
   mo_fault_check(L);
 }
 
+/* A value a[i] = value cannot store: name the assignment, not the
+** metamethod (an argument error would say "bad argument #3 to
+** 'newindex'"). */
+static int assign_error(lua_State *L, mo_array *a, const char *why) {
+  const char *val = lua_type(L, 3) == LUA_TNUMBER
+      ? luaL_tolstring(L, 3, NULL)
+      : lua_pushfstring(L, "a %s value", luaL_typename(L, 3));
+  return luaL_error(L, "memobj: %s array element %I: cannot store %s (%s)",
+                    mo_etype_name(a->etype), lua_tointeger(L, 2), val, why);
+}
+
+/* a[i] = value: store, with assign_error's message. */
+static inline void assign(lua_State *L, mo_array *a, unsigned char *p) {
+  mo_value v;
+  int ok;
+  const char *why;
+  if (MO_ISFLOAT(a->etype)) {
+    v.d = lua_tonumberx(L, 3, &ok);
+    why = ok ? NULL : "";
+  } else {
+    v.i = lua_tointegerx(L, 3, &ok);
+    why = ok ? mo_int_fits(a->etype, v.i)
+             : lua_isnumber(L, 3) ? "number has no integer representation" : "";
+  }
+  if (MO_UNLIKELY(why != NULL)) {  /* "": luaL_checknumber's reason */
+    if (*why == '\0')
+      why = lua_pushfstring(L, "number expected, got %s", luaL_typename(L, 3));
+    assign_error(L, a, why);
+  }
+  mo_prewrite(L, a->v.mem, a->v.offset + (size_t)(p - a->v.ptr), a->itemsize);
+  mo_elem_store(a->etype, p, v);
+  mo_fault_check(L);
+}
+
 static int newindex_error(lua_State *L, mo_array *a, lua_Integer i, int isint) {
   if (a->v.released) return luaL_error(L, "memobj: view is released");
   if (lua_type(L, 2) != LUA_TNUMBER || !isint)
@@ -288,7 +322,7 @@ static int array_newindex(lua_State *L) {
   if (a == NULL) return luaL_typeerror(L, 1, "typed array");
   i = lua_tointegerx(L, 2, &isint);
   if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count && !a->v.readonly)) {
-    store(L, a, a->v.ptr + (size_t)(i - 1) * a->itemsize, 3);
+    assign(L, a, a->v.ptr + (size_t)(i - 1) * a->itemsize);
     return 0;
   }
   return newindex_error(L, a, i, isint);
@@ -301,7 +335,7 @@ static int strided_newindex(lua_State *L) {
   if (a == NULL) return luaL_typeerror(L, 1, "typed array");
   i = lua_tointegerx(L, 2, &isint);
   if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count && !a->v.readonly)) {
-    store(L, a, MO_AELEM(a, i - 1), 3);
+    assign(L, a, MO_AELEM(a, i - 1));
     return 0;
   }
   return newindex_error(L, a, i, isint);

@@ -9,6 +9,13 @@
 */
 #include "array.h"
 
+/* Out of line, with an AVX2 clone on x86-64 (see array_kernels.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define KERNEL static __attribute__((noinline, target_clones("default", "avx2")))
+#else
+#define KERNEL static __attribute__((noinline))
+#endif
+
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 static const char *const opnames[] = {"add", "sub", "mul", "div"};
 
@@ -30,7 +37,7 @@ static inline double fop(int op, double x, double y) {
 /* x (a number) into every element of contiguous native p: one loop per
 ** operation so each is a plain vectorisable loop. */
 #define FSCALAR_FN(name, T)                                             \
-  static void name(unsigned char *p, size_t n, int op, double x) {      \
+  KERNEL void name(unsigned char *p, size_t n, int op, double x) {        \
     size_t k;                                                           \
     switch (op) {                                                       \
       case OP_ADD:                                                      \
@@ -50,21 +57,42 @@ static inline double fop(int op, double x, double y) {
 FSCALAR_FN(fscalar_f64, double)
 FSCALAR_FN(fscalar_f32, float)
 
-/* Elementwise with n doubles xs, contiguous native float64 p. */
-static void fvec_f64(unsigned char *p, size_t n, int op, const double *xs) {
+/* float32 op a float32 value, in float: the same result as rounding the
+** double result (a float op computed in double and rounded once is
+** correctly rounded: 53 >= 2 * 24 + 2 bits), at twice the vector width. */
+#define FSCALAR32_FN(name)                                              \
+  KERNEL void name(unsigned char *p, size_t n, int op, float x) {       \
+    size_t k;                                                           \
+    float v;                                                            \
+    switch (op) {                                                       \
+      case OP_ADD: for (k = 0; k < n; k++) { v = MO_LOADN(float, p + 4 * k) + x; \
+        memcpy(p + 4 * k, &v, 4); } break;                              \
+      case OP_SUB: for (k = 0; k < n; k++) { v = MO_LOADN(float, p + 4 * k) - x; \
+        memcpy(p + 4 * k, &v, 4); } break;                              \
+      case OP_MUL: for (k = 0; k < n; k++) { v = MO_LOADN(float, p + 4 * k) * x; \
+        memcpy(p + 4 * k, &v, 4); } break;                              \
+      default: for (k = 0; k < n; k++) { v = MO_LOADN(float, p + 4 * k) / x; \
+        memcpy(p + 4 * k, &v, 4); } break;                              \
+    }                                                                   \
+  }
+FSCALAR32_FN(fscalar32_f32)
+
+/* Elementwise with n doubles at xs (any alignment), contiguous native
+** float64 p. */
+KERNEL void fvec_f64(unsigned char *p, size_t n, int op, const unsigned char *xs) {
   size_t k;
   switch (op) {
     case OP_ADD:
-      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) + xs[k]; memcpy(p + 8 * k, &v, 8); }
+      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) + MO_LOADN(double, xs + 8 * k); memcpy(p + 8 * k, &v, 8); }
       break;
     case OP_SUB:
-      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) - xs[k]; memcpy(p + 8 * k, &v, 8); }
+      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) - MO_LOADN(double, xs + 8 * k); memcpy(p + 8 * k, &v, 8); }
       break;
     case OP_MUL:
-      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) * xs[k]; memcpy(p + 8 * k, &v, 8); }
+      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) * MO_LOADN(double, xs + 8 * k); memcpy(p + 8 * k, &v, 8); }
       break;
     default:
-      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) / xs[k]; memcpy(p + 8 * k, &v, 8); }
+      for (k = 0; k < n; k++) { double v = MO_LOADN(double, p + 8 * k) / MO_LOADN(double, xs + 8 * k); memcpy(p + 8 * k, &v, 8); }
       break;
   }
 }
@@ -74,7 +102,7 @@ static void fvec_f64(unsigned char *p, size_t n, int op, const double *xs) {
 /* W: an unsigned type at least as wide as T and at least unsigned int,
 ** so that no operation is done in signed int (which could overflow). */
 #define ISCALAR_FN(name, T, W)                                          \
-  static void name(unsigned char *p, size_t n, int op, uint64_t x64) {  \
+  KERNEL void name(unsigned char *p, size_t n, int op, uint64_t x64) {  \
     W x = (W)x64;                                                       \
     size_t k;                                                           \
     switch (op) {                                                       \
@@ -129,7 +157,10 @@ static void apply_scalar(mo_array *a, int op, mo_value x) {
   }
   switch (MO_BASE(a->etype)) {
     case MO_F64: fscalar_f64(p, n, op, x.d); break;
-    case MO_F32: fscalar_f32(p, n, op, x.d); break;
+    case MO_F32:
+      if ((double)(float)x.d == x.d) fscalar32_f32(p, n, op, (float)x.d);
+      else fscalar_f32(p, n, op, x.d);
+      break;
     case MO_I8: case MO_U8: iscalar_8(p, n, op, x.u); break;
     case MO_I16: case MO_U16: iscalar_16(p, n, op, x.u); break;
     case MO_I32: case MO_U32: iscalar_32(p, n, op, x.u); break;
@@ -166,6 +197,10 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
     mo_value *all;
     if (n > SIZE_MAX / sizeof(mo_value)) luaL_error(L, "memobj: not enough memory");
     all = lua_newuserdatauv(L, n * sizeof(mo_value), 0);
+    /* a and b are pinned (arith): their bytes stay, but a finalizer run
+    ** by the allocation may have released either view */
+    if (a->v.released || b->v.released)
+      luaL_error(L, "memobj: view is released");
     for (k = 0; k < n; k++) all[k] = operand(a, b, k);
     mo_fault_check(L);
     apply_generic(a, 0, n, op, all[0], all);
@@ -174,7 +209,7 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
   }
   if (a->etype == MO_F64 && b->etype == MO_F64 && mo_array_contiguous(a) &&
       mo_array_contiguous(b)) {
-    fvec_f64(a->v.ptr, n, op, (const double *)(const void *)b->v.ptr);
+    fvec_f64(a->v.ptr, n, op, b->v.ptr);
     return;
   }
   for (k0 = 0; k0 < n; k0 += BLOCK) {
@@ -183,7 +218,7 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
     if (a->etype == MO_F64 && mo_array_contiguous(a)) {
       double d[BLOCK];
       for (k = 0; k < m; k++) d[k] = buf[k].d;
-      fvec_f64(MO_AELEM(a, k0), m, op, d);
+      fvec_f64(MO_AELEM(a, k0), m, op, (const unsigned char *)d);
     } else {
       apply_generic(a, k0, m, op, buf[0], buf);
     }
@@ -193,13 +228,17 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
 /* ---- Lua methods ---- */
 
 static int arith(lua_State *L, int op) {
-  mo_array *a = mo_checkarray(L, 1), *b = NULL;
-  int isfloat = MO_ISFLOAT(a->etype);
+  mo_array *a, *b = NULL;
+  int isfloat;
   const char *name = opnames[op];
   mo_value x;
   x.u = 0;
-  mo_checkwritable(L, &a->v);
   mo_noextra(L, 2);
+  /* pinned: an overlapping operand is copied into a new userdata */
+  a = (mo_array *)mo_pinview(L, 1, 2, MO_TAG_ARRAY, "typed array");
+  mo_pinarg(L, 2);
+  isfloat = MO_ISFLOAT(a->etype);
+  mo_checkwritable(L, &a->v);
   if (!isfloat && op == OP_DIV)
     return luaL_error(L, "memobj: div: %s is an integer array (use a float "
                       "array)", mo_etype_name(a->etype));

@@ -208,17 +208,21 @@ static void swap_items(unsigned char *p, size_t n, size_t size) {
 /* a:sort([i [, j]]): ascending, in place. A strided range is gathered
 ** into a scratch buffer, sorted there and written back. */
 static int array_sort(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  size_t start, n = mo_array_range(L, a, 2, &start), k;
+  mo_array *a;
+  size_t start, n, k;
   unsigned char *p;
-  mo_checkwritable(L, &a->v);
   mo_noextra(L, 3);
+  /* pinned: a strided range is gathered into a new userdata */
+  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  n = mo_array_range(L, a, 2, &start);
+  mo_checkwritable(L, &a->v);
   if (n < 2) return 0;
   if (mo_array_contiguous(a)) {
     prewrite(L, a, start, n);
     p = MO_AELEM(a, start);
   } else {
     p = lua_newuserdatauv(L, n * a->itemsize, 0);
+    if (a->v.released) return luaL_error(L, "memobj: view is released");
     for (k = 0; k < n; k++)
       memcpy(p + k * a->itemsize, MO_AELEM(a, start + k), a->itemsize);
     mo_fault_check(L);

@@ -11,17 +11,26 @@
 #include <limits.h>
 #include <math.h>
 #include "array.h"
+#include "array_kernels.h"
 
 /* Independent lanes per loop: enough to hide the add latency and to fill
 ** two vector registers of doubles with AVX (the vectoriser maps lanes to
 ** vector elements; it may not reorder one float accumulator by itself). */
 #define LANES 8
 
+/* Kernels stay out of line (one loop each, easy to read in objdump) and,
+** on x86-64, get an AVX2 clone chosen at load time (an ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define KERNEL static __attribute__((noinline, target_clones("default", "avx2")))
+#else
+#define KERNEL static __attribute__((noinline))
+#endif
+
 /* ---- Sums ---- */
 
 /* Float sums: LANES partial sums added in a fixed tree at the end. */
 #define FSUM_FN(name, T)                                                \
-  static double name(const unsigned char *p, size_t n) {                \
+  KERNEL double name(const unsigned char *p, size_t n) {                \
     double s[LANES] = {0};                                              \
     size_t k = 0;                                                       \
     int l;                                                              \
@@ -36,7 +45,7 @@ FSUM_FN(sum_f32, float)
 /* Integer sums wrap like Lua integers (unsigned here, to stay defined);
 ** integer adds are associative, so one accumulator vectorises. */
 #define ISUM_FN(name, T)                                                \
-  static uint64_t name(const unsigned char *p, size_t n) {              \
+  KERNEL uint64_t name(const unsigned char *p, size_t n) {              \
     uint64_t s = 0;                                                     \
     size_t k;                                                           \
     for (k = 0; k < n; k++) s += (uint64_t)(int64_t)MO_LOADN(T, p + k * sizeof(T)); \
@@ -84,60 +93,81 @@ static mo_value sum_range(const mo_array *a, size_t start, size_t n) {
 /* ---- Minimum and maximum ---- */
 
 /*
-** Floats: each lane keeps its minimum and maximum; a NaN is caught by the
-** same select (x != x), so a lane that met one stays NaN with no branch,
-** and the result is NaN as in numpy. Both bounds in one pass cost no more
-** than one: the loop waits for memory either way.
+** Integers: min and max are associative, so the loop vectoriser takes a
+** plain loop (pminsd...); the AVX2 clone runs where the CPU has it. Floats
+** are in array_minmax.c. WANT: 1 min, 2 max, 3 both.
 */
-#define FMINMAX_FN(name, T)                                             \
-  static void name(const unsigned char *p, size_t n, double *lo, double *hi) { \
-    T mn[LANES], mx[LANES];                                             \
-    size_t k = 0;                                                       \
-    int l;                                                              \
-    for (l = 0; l < LANES; l++) mn[l] = mx[l] = MO_LOADN(T, p);         \
-    for (; k + LANES <= n; k += LANES)                                  \
-      for (l = 0; l < LANES; l++) {                                     \
-        T x = MO_LOADN(T, p + (k + l) * sizeof(T));                     \
-        mn[l] = (x < mn[l] || x != x) ? x : mn[l];                      \
-        mx[l] = (x > mx[l] || x != x) ? x : mx[l];                      \
-      }                                                                 \
-    for (; k < n; k++) {                                                \
-      T x = MO_LOADN(T, p + k * sizeof(T));                             \
-      mn[0] = (x < mn[0] || x != x) ? x : mn[0];                        \
-      mx[0] = (x > mx[0] || x != x) ? x : mx[0];                        \
-    }                                                                   \
-    *lo = mn[0];                                                        \
-    *hi = mx[0];                                                        \
-    for (l = 1; l < LANES; l++) {                                       \
-      if (mn[l] < *lo || mn[l] != mn[l]) *lo = mn[l];                   \
-      if (mx[l] > *hi || mx[l] != mx[l]) *hi = mx[l];                   \
-    }                                                                   \
-    if (*lo != *lo) *hi = *lo;                                          \
-    else if (*hi != *hi) *lo = *hi;                                     \
-  }
-FMINMAX_FN(minmax_f64, double)
-FMINMAX_FN(minmax_f32, float)
-
-#define IMINMAX_FN(name, T)                                             \
-  static void name(const unsigned char *p, size_t n, lua_Integer *lo, lua_Integer *hi) { \
+#define IMINMAX_FN(name, T, WANT)                                       \
+  KERNEL void name(const unsigned char *p, size_t n, T *lo, T *hi) {    \
     T mn = MO_LOADN(T, p), mx = mn;                                     \
     size_t k;                                                           \
     for (k = 1; k < n; k++) {                                           \
       T x = MO_LOADN(T, p + k * sizeof(T));                             \
-      mn = x < mn ? x : mn;                                             \
-      mx = x > mx ? x : mx;                                             \
+      if (WANT & 1) mn = x < mn ? x : mn;                               \
+      if (WANT & 2) mx = x > mx ? x : mx;                               \
     }                                                                   \
-    *lo = (lua_Integer)mn;                                                \
-    *hi = (lua_Integer)mx;                                                \
+    *lo = mn;                                                           \
+    *hi = mx;                                                           \
   }
-IMINMAX_FN(minmax_i8, int8_t)
-IMINMAX_FN(minmax_u8, uint8_t)
-IMINMAX_FN(minmax_i16, int16_t)
-IMINMAX_FN(minmax_u16, uint16_t)
-IMINMAX_FN(minmax_i32, int32_t)
-IMINMAX_FN(minmax_u32, uint32_t)
-IMINMAX_FN(minmax_i64, int64_t)
-IMINMAX_FN(minmax_u64, uint64_t)
+#define IMINMAX_3(suffix, T)                                            \
+  IMINMAX_FN(min_##suffix, T, 1)                                        \
+  IMINMAX_FN(max_##suffix, T, 2)                                        \
+  IMINMAX_FN(minmax_##suffix, T, 3)
+IMINMAX_3(i8, int8_t)
+IMINMAX_3(u8, uint8_t)
+IMINMAX_3(i16, int16_t)
+IMINMAX_3(u16, uint16_t)
+IMINMAX_3(i32, int32_t)
+IMINMAX_3(u32, uint32_t)
+IMINMAX_3(i64, int64_t)
+IMINMAX_3(u64, uint64_t)
+
+/* The second pass: is there a NaN among n items of type T at p? */
+#define HASNAN_FN(name, T)                                              \
+  static int name(const unsigned char *p, size_t n) {                   \
+    size_t k;                                                           \
+    for (k = 0; k < n; k++) {                                           \
+      T x = MO_LOADN(T, p + k * sizeof(T));                             \
+      if (x != x) return 1;                                             \
+    }                                                                   \
+    return 0;                                                           \
+  }
+HASNAN_FN(hasnan_f64, double)
+HASNAN_FN(hasnan_f32, float)
+
+/* Dispatch on the base type: run the kernel for WANT (1, 2, 3) and
+** store the results as values of that type. */
+#define MM_CASE(B, suffix, T, FIELD)                                    \
+  case B: {                                                             \
+    T x, y;                                                             \
+    (want == 1 ? min_##suffix : want == 2 ? max_##suffix : minmax_##suffix)(p, n, &x, &y); \
+    lo->FIELD = x;                                                      \
+    hi->FIELD = y;                                                      \
+    break;                                                              \
+  }
+static int minmax_native(int base, const unsigned char *p, size_t n, int want,
+                         mo_value *lo, mo_value *hi) {
+  int bad = 0;
+  switch (base) {
+    case MO_F32: {
+      float x, y;
+      bad = mo_minmax_f32(p, n, want, &x, &y);
+      lo->d = x;
+      hi->d = y;
+      break;
+    }
+    case MO_F64: bad = mo_minmax_f64(p, n, want, &lo->d, &hi->d); break;
+    MM_CASE(MO_I8, i8, int8_t, i)
+    MM_CASE(MO_U8, u8, uint8_t, i)
+    MM_CASE(MO_I16, i16, int16_t, i)
+    MM_CASE(MO_U16, u16, uint16_t, i)
+    MM_CASE(MO_I32, i32, int32_t, i)
+    MM_CASE(MO_U32, u32, uint32_t, i)
+    MM_CASE(MO_I64, i64, int64_t, i)
+    default: MM_CASE(MO_U64, u64, uint64_t, u)
+  }
+  return bad;
+}
 
 /* Is x before y in the order of element type et? (uint64 compares
 ** unsigned; floats by value.) */
@@ -164,32 +194,23 @@ static void minmax_generic(const mo_array *a, size_t start, size_t n,
   if (MO_ISFLOAT(a->etype) && lo->d != lo->d) *hi = *lo;
 }
 
-/* Smallest and largest of elements start..start+n-1 (n >= 1). */
-static void minmax_range(const mo_array *a, size_t start, size_t n,
+/* Smallest and/or largest (want: 1, 2, 3) of elements start..start+n-1
+** (n >= 1). */
+static void minmax_range(const mo_array *a, size_t start, size_t n, int want,
                          mo_value *lo, mo_value *hi) {
   const unsigned char *p = MO_AELEM(a, start);
   if (!mo_array_contiguous(a) || MO_SWAPPED(a->etype)) {
     minmax_generic(a, start, n, lo, hi);
-    return;
-  }
-  switch (a->etype) {
-    case MO_F64: minmax_f64(p, n, &lo->d, &hi->d); break;
-    case MO_F32: minmax_f32(p, n, &lo->d, &hi->d); break;
-    case MO_I8: minmax_i8(p, n, &lo->i, &hi->i); break;
-    case MO_U8: minmax_u8(p, n, &lo->i, &hi->i); break;
-    case MO_I16: minmax_i16(p, n, &lo->i, &hi->i); break;
-    case MO_U16: minmax_u16(p, n, &lo->i, &hi->i); break;
-    case MO_I32: minmax_i32(p, n, &lo->i, &hi->i); break;
-    case MO_U32: minmax_u32(p, n, &lo->i, &hi->i); break;
-    case MO_I64: minmax_i64(p, n, &lo->i, &hi->i); break;
-    default: minmax_u64(p, n, &lo->i, &hi->i); break;
+  } else if (minmax_native(a->etype, p, n, want, lo, hi) &&
+             (a->etype == MO_F64 ? hasnan_f64(p, n) : hasnan_f32(p, n))) {
+    lo->d = hi->d = NAN;
   }
 }
 
 /* ---- Dot product ---- */
 
 /* Two float64 arrays: LANES partial sums of products. */
-static double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) {
+KERNEL double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) {
   double s[LANES] = {0};
   size_t k = 0;
   int l;
@@ -200,7 +221,7 @@ static double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) 
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-static double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) {
+KERNEL double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) {
   double s[LANES] = {0};
   size_t k = 0;
   int l;
@@ -212,6 +233,29 @@ static double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) 
     s[0] += (double)MO_LOADN(float, p + k * 4) * (double)MO_LOADN(float, q + k * 4);
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
+
+/* Two integer arrays of the same native type: products summed with
+** wrap-around in 64 bits (one accumulator: integer adds reassociate). */
+#define IDOT_FN(name, T)                                                \
+  KERNEL uint64_t name(const unsigned char *p, const unsigned char *q, size_t n) { \
+    uint64_t s = 0;                                                     \
+    size_t k;                                                           \
+    for (k = 0; k < n; k++)                                             \
+      s += (uint64_t)(int64_t)MO_LOADN(T, p + k * sizeof(T)) *          \
+           (uint64_t)(int64_t)MO_LOADN(T, q + k * sizeof(T));           \
+    return s;                                                           \
+  }
+IDOT_FN(dot_i8, int8_t)
+IDOT_FN(dot_u8, uint8_t)
+IDOT_FN(dot_i16, int16_t)
+IDOT_FN(dot_u16, uint16_t)
+IDOT_FN(dot_i32, int32_t)
+IDOT_FN(dot_u32, uint32_t)
+IDOT_FN(dot_u64, uint64_t)
+
+static uint64_t (*const idots[MO_F32])(const unsigned char *, const unsigned char *,
+                                       size_t) = {
+  dot_i8, dot_u8, dot_i16, dot_u16, dot_i32, dot_u32, dot_u64, dot_u64};
 
 /* A loaded value as a double (uint64 as unsigned). */
 static inline double todouble(int et, mo_value v) {
@@ -245,7 +289,7 @@ static int push_minmax(lua_State *L, int which) {
   mo_array *a = checkrange(L, &start, &n);
   mo_value lo, hi;
   if (n == 0) return 0;
-  minmax_range(a, start, n, &lo, &hi);
+  minmax_range(a, start, n, which, &lo, &hi);
   mo_fault_check(L);
   if (which & 1) mo_value_push(L, a->etype, lo);
   if (which & 2) mo_value_push(L, a->etype, hi);
@@ -292,7 +336,10 @@ static int array_dot(lua_State *L) {
                       (lua_Integer)n, (lua_Integer)b->v.count);
   if (!fa && !fb) {
     uint64_t s = 0;
-    for (k = 0; k < n; k++)
+    if (a->etype == b->etype && !MO_SWAPPED(a->etype) && mo_array_contiguous(a) &&
+        mo_array_contiguous(b))
+      s = idots[a->etype](a->v.ptr, b->v.ptr, n);
+    else for (k = 0; k < n; k++)
       s += mo_elem_load(a->etype, MO_AELEM(a, k)).u *
            mo_elem_load(b->etype, MO_AELEM(b, k)).u;
     mo_fault_check(L);

@@ -150,10 +150,12 @@ static uint32_t *futex_word(mo_array *a, unsigned char *p) {
 /*
 ** a:wait(i, expected [, timeout_s]) -> "ok" | "not-equal" | "timed-out".
 ** Sleeps while element i equals expected, until a:notify(i) (in any
-** process) or the timeout. The deadline is absolute on CLOCK_MONOTONIC,
-** so a signal that interrupts the sleep resumes it without drift. For a
-** 64-bit element the whole value is compared first; the kernel then
-** compares the low 32 bits when it goes to sleep.
+** process) or the timeout. A signal that interrupts the sleep ends the
+** wait ("ok", a wake-up the caller's loop re-checks): lua.c's SIGINT
+** handler sets a hook that raises "interrupted!" as this returns, so
+** Ctrl-C stops a waiting script as it stops a busy loop. For a 64-bit
+** element the whole value is compared first; the kernel then compares
+** the low 32 bits when it goes to sleep.
 */
 static int array_wait(lua_State *L) {
   static const char *const results[] = {"ok", "not-equal", "timed-out"};
@@ -178,17 +180,17 @@ static int array_wait(lua_State *L) {
   if (a->itemsize == 8 &&
       __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST) != e.u) {
     r = 1;
-  } else {
-    for (;;) {
-      if (futex(word, FUTEX_WAIT_BITSET, (uint32_t)e.u, dl,
-                FUTEX_BITSET_MATCH_ANY) == 0)
-        break;
-      if (errno == EAGAIN) { r = 1; break; }
-      if (errno == ETIMEDOUT) { r = 2; break; }
-      if (errno != EINTR) {
-        mo_fault_check(L);
-        return mo_oserror(L, "wait", errno);
-      }
+  } else if (futex(word, FUTEX_WAIT_BITSET, (uint32_t)e.u, dl,
+                   FUTEX_BITSET_MATCH_ANY) != 0) {
+    if (errno == EAGAIN) r = 1;
+    else if (errno == ETIMEDOUT) r = 2;
+    else if (errno != EINTR) {
+      int err = errno;
+      /* the kernel could not read the word: a lost page of a mapped
+      ** file? Touching it lets the fault handler say so */
+      if (err == EFAULT) (void)*(volatile uint32_t *)word;
+      mo_fault_check(L);
+      return mo_oserror(L, "wait", err);
     }
   }
   mo_fault_check(L);

@@ -160,8 +160,7 @@ static int read_number(lua_State *L, mo_file *f) {
 ** failure, which gives nil in its place. A write-only view fails as a
 ** write-only file does (EBADF), after the first format is checked.
 */
-static int g_read(lua_State *L, mo_file *f, int first) {
-  int nargs = lua_gettop(L) - first + 1;
+static int g_read(lua_State *L, mo_file *f, int first, int nargs) {
   int n, success = 1;
   if (nargs == 0) {
     if (!f->canread) return mo_failresult(L, NULL, EBADF);
@@ -170,6 +169,9 @@ static int g_read(lua_State *L, mo_file *f, int first) {
   } else {
     luaL_checkstack(L, nargs + LUA_MINSTACK, "too many arguments");
     for (n = first; nargs-- && success; n++) {
+      /* each read allocates a string: a finalizer may have closed f (its
+      ** memory is pinned, so the bytes read so far are still there) */
+      if (f->v.released) luaL_error(L, "attempt to use a closed file");
       if (lua_type(L, n) == LUA_TNUMBER) {
         size_t l = (size_t)luaL_checkinteger(L, n);
         if (!f->canread) return mo_failresult(L, NULL, EBADF);
@@ -296,8 +298,13 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
 
 /* ---- Methods ---- */
 
+/* f:read(...) pins the memory: a read allocates, and the next format
+** reads the bytes again (core.h). */
 static int f_read(lua_State *L) {
-  return g_read(L, tofile(L), 2);
+  int nargs = lua_gettop(L) - 1;
+  mo_file *f = tofile(L);
+  mo_pinview(L, 1, 0, MO_TAG_FILE, "memobj.file");
+  return g_read(L, f, 2, nargs);
 }
 
 static int f_write(lua_State *L) {
@@ -338,10 +345,11 @@ static int lines_next(lua_State *L) {
     mo_fault_check(L);
     return ok;
   }
-  lua_settop(L, 1);
+  lua_settop(L, 0);
+  mo_pinview(L, lua_upvalueindex(1), 0, MO_TAG_FILE, "memobj.file");
   luaL_checkstack(L, n, "too many arguments");
   for (i = 1; i <= n; i++) lua_pushvalue(L, lua_upvalueindex(2 + i));
-  n = g_read(L, f, 2);
+  n = g_read(L, f, 2, n);
   if (lua_toboolean(L, -n)) return n;
   if (n > 1)  /* an error message follows the nil */
     return luaL_error(L, "%s", lua_tostring(L, -n + 1));

@@ -14,6 +14,7 @@
   X(bytes)                 \
   X(fileview)              \
   X(atomics)               \
+  X(records)               \
   /* one line per kind, each ending in a backslash */
 
 #define MO_DECLARE_ACCESS_OPENER(name) void mo_##name##_open(lua_State *L);

@@ -183,6 +183,13 @@ static int fn_call(lua_State *L) {
       if (MO_UNLIKELY(msg != NULL)) callargerror(L, f, i + 1, msg);
     }
   }
+  /* 1b: a conversion may allocate, and so run a finalizer that closed,
+  ** shrank or protected a buffer's memory: resolve the buffers again.
+  ** Nothing from here to the locks allocates (core.h, pins). */
+  for (i = 0; i < nb; i++)
+    vals[bufs[i].arg].p = tobuffer(L, f, bufs[i].arg + 1,
+                                   s->args[bufs[i].arg] == MO_FT_WBUFFER,
+                                   &bufs[i]);
   /* 2: log the written ranges (transactions); may raise, nothing locked */
   for (i = 0; i < nb; i++)
     if (bufs[i].mem && bufs[i].write)

@@ -10,6 +10,7 @@
 #include "../runtime/os.h"
 #include "../runtime/tx.h"
 #include "ffi.h"
+#include "npy.h"
 
 /* The free option of memobj.foreign takes memobj.ffi functions
 ** (runtime/kinds.c: mo_cfunc_addr). */
@@ -38,5 +39,6 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   MO_MEMORY_KINDS(DECLARE)  /* stats() lists every kind from the start */
   MO_MEMORY_KINDS(OPEN)
   MO_ACCESS_KINDS(OPEN)
+  mo_npy_open(L);           /* memobj.npy: maps files with memobj.map */
   return 1;
 }

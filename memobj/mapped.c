@@ -9,9 +9,11 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
+#include "../runtime/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
 
@@ -21,6 +23,7 @@ typedef struct mapped_mem {
   memobj_mem base;
   mo_fmap f;
   int mode;
+  int device;    /* a device mapped with an explicit size: no length */
   off_t offset;  /* byte offset of the data in the file */
   off_t newlen;  /* during resize: the file length to set */
 } mapped_mem;
@@ -31,15 +34,15 @@ _Static_assert(offsetof(mapped_mem, f) == offsetof(mo_fmapped, f),
 
 static int file_length(int fd, off_t *len) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return errno;
-  *len = st.st_size;
-  return 0;
+  int err = mo_os_fstat(fd, &st);
+  if (err == 0) *len = st.st_size;
+  return err;
 }
 
 /* The file change of an rw resize: the length becomes offset + n. */
 static int set_length(void *ctx) {
   mapped_mem *mm = (mapped_mem *)ctx;
-  return ftruncate(mm->f.fd, mm->newlen) != 0 ? errno : 0;
+  return mo_os_truncate(mm->f.fd, mm->newlen);
 }
 
 /*
@@ -49,9 +52,10 @@ static int set_length(void *ctx) {
 */
 static int mapped_resize(memobj_mem *m, size_t n) {
   mapped_mem *mm = (mapped_mem *)m;
-  off_t filelen;
+  off_t filelen = 0;
   int err;
   if (mm->mode == MODE_R) return EACCES;
+  if (mm->device) return EOPNOTSUPP;  /* a device has no length to set */
   if (n > (size_t)INT64_MAX - (size_t)mm->offset) return EFBIG;
   if (mm->mode == MODE_PRIVATE) {  /* the file is never touched */
     if ((err = file_length(mm->f.fd, &filelen)) != 0) return err;
@@ -119,14 +123,51 @@ static int fail(lua_State *L, const char *path, const char *why, int err) {
 
 /* ---- Constructor ---- */
 
+/*
+** What may be mapped: a regular file whose file system can map it (not
+** /proc or /sys, which list as regular files of no length), or a device
+** when the caller gives the size (a device has no length to read). The
+** file was opened O_NONBLOCK, so a fifo did not block the open; anything
+** else fails here, at once. Returns NULL or why not; *dev tells a device.
+*/
+static const char *mappable(int fd, const struct stat *st, const map_opts *o,
+                            int *dev) {
+  *dev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
+  if (*dev) {
+    if (!o->has_size) return "a device maps only with an explicit size";
+    if (o->has_create) return "create needs a regular file, not a device";
+    return NULL;
+  }
+  if (S_ISDIR(st->st_mode)) return "is a directory, not a regular file";
+  if (S_ISFIFO(st->st_mode)) return "is a fifo, not a regular file";
+  if (!S_ISREG(st->st_mode)) return "is not a regular file";
+  if (st->st_size == 0) {  /* nothing would be mapped now: try a page */
+    void *p;
+    if (mo_os_map(NULL, mo_page_size(), PROT_READ, MAP_SHARED, fd, 0, &p))
+      return "this file cannot be mapped";
+    mo_os_unmap(p, mo_page_size());
+  }
+  return NULL;
+}
+
+/* Close the descriptor and return nil, "path: why", err. */
+static int fail_fd(lua_State *L, mapped_mem *mm, const char *path,
+                   const char *why, int err) {
+  mo_os_close(mm->f.fd);
+  mm->f.fd = -1;
+  return fail(L, path, why, err);
+}
+
 /* memobj.map(path [, {mode=, offset=, size=, create=, max=}]) */
 static int l_map(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   static const int oflags[] = {O_RDONLY, O_RDWR, O_RDONLY};
   map_opts o;
   mapped_mem *mm;
+  struct stat st;
+  const char *why;
   off_t filelen = 0;
-  int fd, err;
+  int fd, err, dev;
   check_opts(L, 2, &o);
   /* the object first, closed until mapped: a Lua error cannot leak the fd */
   mm = (mapped_mem *)mo_mem_new(L, &mapped_kind, sizeof(mapped_mem));
@@ -134,38 +175,36 @@ static int l_map(lua_State *L) {
   mm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  fd = open(path, oflags[o.mode] | O_CLOEXEC | (o.has_create ? O_CREAT : 0),
-            0666);
-  if (fd < 0) return fail(L, path, NULL, errno);
+  /* O_NONBLOCK: opening a fifo must not wait for a writer (it has no
+  ** effect on regular files, and the descriptor only maps and sizes) */
+  err = mo_os_open(path, oflags[o.mode] | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+                             (o.has_create ? O_CREAT : 0), 0666, &fd);
+  if (err) return fail(L, path, NULL, err);
   mm->f.fd = fd;
-  if ((err = file_length(fd, &filelen)) != 0) goto oserr;
+  if ((err = mo_os_fstat(fd, &st)) != 0) return fail_fd(L, mm, path, NULL, err);
+  if ((why = mappable(fd, &st, &o, &dev)) != NULL)
+    return fail_fd(L, mm, path, why, S_ISDIR(st.st_mode) ? EISDIR : ENODEV);
+  filelen = dev ? (off_t)INT64_MAX : st.st_size;
   if (o.has_create && filelen < (off_t)o.create) {
-    if (ftruncate(fd, (off_t)o.create) != 0) {
-      err = errno;
-      goto oserr;
-    }
+    if ((err = mo_os_truncate(fd, (off_t)o.create)) != 0)
+      return fail_fd(L, mm, path, NULL, err);
     filelen = (off_t)o.create;
   }
-  if ((off_t)o.offset > filelen) {
-    close(fd);
-    mm->f.fd = -1;
-    return fail(L, path, "offset beyond the end of the file", EINVAL);
-  }
+  if ((off_t)o.offset > filelen)
+    return fail_fd(L, mm, path, "offset beyond the end of the file", EINVAL);
   if (!o.has_size) o.size = (size_t)(filelen - (off_t)o.offset);
-  else if (o.size > (size_t)(filelen - (off_t)o.offset)) {
-    close(fd);
-    mm->f.fd = -1;
-    return fail(L, path, "range beyond the end of the file", EINVAL);
-  }
+  else if (o.size > (size_t)(filelen - (off_t)o.offset))
+    return fail_fd(L, mm, path, "range beyond the end of the file", EINVAL);
   if (o.max && o.max < o.size) {
-    close(fd);
+    mo_os_close(fd);
     mm->f.fd = -1;
     return luaL_argerror(L, 2, "max is smaller than size");
   }
   err = mo_fmap_open(&mm->f, fd, (off_t)o.offset, o.size, o.max,
                      o.mode != MODE_R, o.mode == MODE_PRIVATE);
-  if (err) goto oserr;
+  if (err) return fail_fd(L, mm, path, NULL, err);
   mm->mode = o.mode;
+  mm->device = dev;
   mm->offset = (off_t)o.offset;
   mm->base.ptr = mo_fmap_data(&mm->f);
   mm->base.size = o.size;
@@ -173,10 +212,6 @@ static int l_map(lua_State *L) {
   mm->base.writable = o.mode != MODE_R;
   mm->base.closed = 0;
   return 1;
-oserr:
-  close(fd);
-  mm->f.fd = -1;
-  return fail(L, path, NULL, err);
 }
 
 void mo_mapped_open(lua_State *L) {

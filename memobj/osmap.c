@@ -1,29 +1,26 @@
 /*
-** osmap.c: the operating-system layer of the "mapped" and "shared"
-** memory kinds (see osmap.h). A mapping owns a region of address space:
-** its first maplen bytes map the file, the rest is inaccessible and kept
-** for growth. Every region is registered with the SIGBUS handler
-** (runtime/fault.c), so a file truncated under us costs a Lua error, not
-** the process.
+** osmap.c: file mappings for the "mapped", "shared" and "memfd" memory
+** kinds (see osmap.h), over the OS layer (runtime/os.h: every call goes
+** through its replaceable table). A mapping owns a region of address
+** space: its first maplen bytes map the file, the rest is inaccessible
+** and kept for growth. Every region is registered with the fault handler
+** (runtime/fault.c), so pages lost under us cost Lua errors, not the
+** process.
 */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #include "../runtime/core.h"
+#include "../runtime/os.h"
 #include "osmap.h"
 
 size_t mo_os_pagesize(void) {
-  static size_t ps;
-  if (ps == 0) ps = (size_t)sysconf(_SC_PAGESIZE);
-  return ps;
+  return mo_page_size();
 }
 
 size_t mo_os_pageup(size_t n) {
-  size_t ps = mo_os_pagesize();
-  if (n > SIZE_MAX - (ps - 1)) return SIZE_MAX;
-  return (n + ps - 1) & ~(ps - 1);
+  return mo_page_up(n);
 }
 
 static int prot_of(const mo_fmap *f) {
@@ -33,21 +30,19 @@ static int prot_of(const mo_fmap *f) {
 /* ---- Regions ---- */
 
 static int reserve(size_t len, unsigned char **out) {
-  void *p = mmap(NULL, len, PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return errno;
-  *out = p;
-  return 0;
+  void *p;
+  int err = mo_os_reserve(len, &p);
+  if (err == 0) *out = (unsigned char *)p;
+  return err;
 }
 
 /* Give region bytes [a, b) back to inaccessible reserved space. */
 static int unmap_pages(mo_fmap *f, size_t a, size_t b) {
+  void *p;
   if (b <= a) return 0;
-  if (mmap(f->region + a, b - a, PROT_NONE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-           0) == MAP_FAILED)
-    return errno;
-  return 0;
+  return mo_os_map(f->region + a, b - a, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                   -1, 0, &p);
 }
 
 /*
@@ -58,6 +53,7 @@ static int unmap_pages(mo_fmap *f, size_t a, size_t b) {
 */
 static int map_pages(mo_fmap *f, size_t a, size_t b, off_t filelen) {
   size_t filepart = b;
+  void *p;
   int err = 0;
   if (b <= a) return 0;
   if (f->private) {
@@ -65,15 +61,13 @@ static int map_pages(mo_fmap *f, size_t a, size_t b, off_t filelen) {
                        ? mo_os_pageup((size_t)(filelen - f->foff)) : 0;
     if (avail < filepart) filepart = avail < a ? a : avail;
   }
-  if (filepart > a &&
-      mmap(f->region + a, filepart - a, prot_of(f),
-           MAP_FIXED | (f->private ? MAP_PRIVATE : MAP_SHARED), f->fd,
-           f->foff + (off_t)a) == MAP_FAILED)
-    err = errno;
-  if (!err && b > filepart &&
-      mmap(f->region + filepart, b - filepart, prot_of(f),
-           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
-    err = errno;
+  if (filepart > a)
+    err = mo_os_map(f->region + a, filepart - a, prot_of(f),
+                    MAP_FIXED | (f->private ? MAP_PRIVATE : MAP_SHARED),
+                    f->fd, f->foff + (off_t)a, &p);
+  if (!err && b > filepart)
+    err = mo_os_map(f->region + filepart, b - filepart, prot_of(f),
+                    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p);
   if (err) unmap_pages(f, a, b);
   return err;
 }
@@ -103,12 +97,13 @@ int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
   f->maplen = need;
   f->slot = mo_fault_register(f->region, f->reglen);
   if (f->slot < 0) {
-    err = ENFILE;  /* the fault registry is full */
+    err = ENOMEM;  /* no memory for the fault registry */
     goto fail;
   }
+  mo_fault_describe(f->slot, fd, f->foff);
   return 0;
 fail:
-  munmap(f->region, f->reglen);
+  mo_os_unmap(f->region, f->reglen);
   f->region = NULL;
   return err;
 }
@@ -120,10 +115,10 @@ unsigned char *mo_fmap_data(const mo_fmap *f) {
 void mo_fmap_close(mo_fmap *f) {
   if (f->region) {
     mo_fault_unregister(f->slot);
-    munmap(f->region, f->reglen);
+    mo_os_unmap(f->region, f->reglen);
     f->region = NULL;
   }
-  if (f->fd >= 0) close(f->fd);
+  mo_os_close(f->fd);
   f->fd = -1;
 }
 
@@ -144,21 +139,47 @@ static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
   g.reglen = need;
   if ((err = map_pages(&g, 0, need, filelen)) != 0 ||
       (step && (err = step(ctx)) != 0)) {
-    munmap(g.region, g.reglen);
+    mo_os_unmap(g.region, g.reglen);
     return err;
   }
   g.maplen = need;
-  if (f->private) memcpy(g.region + g.delta, f->region + f->delta, oldsize);
+  if (f->private) {
+    memcpy(g.region + g.delta, f->region + f->delta, oldsize);
+    /* pages the file lost under us were copied as zeros: keep the old
+    ** mapping, whose lost pages raise from now on */
+    if (mo_fault_take(f->region, f->reglen)) {
+      mo_os_unmap(g.region, g.reglen);
+      return ENOTRECOVERABLE;
+    }
+  }
   mo_fault_update(f->slot, g.region, g.reglen);
-  munmap(f->region, f->reglen);
+  mo_os_unmap(f->region, f->reglen);
   *f = g;
+  return 0;
+}
+
+/*
+** Lost pages (runtime/fault.c) of the part that stays mapped are mapped
+** from the file again, now that the caller's step has given the file its
+** new length. If that fails they stay lost (inaccessible), never wrong.
+*/
+static int recover(mo_fmap *f, size_t upto, off_t filelen) {
+  size_t lo, hi;
+  int err;
+  mo_fault_lostrange(f->slot, &lo, &hi);
+  if (hi > upto) hi = upto;
+  if (hi > lo && (err = map_pages(f, lo, hi, filelen)) != 0) return err;
+  mo_fault_recover(f->slot);
   return 0;
 }
 
 int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
                    mo_fmap_step step, void *ctx) {
   size_t need, have = f->maplen;
-  int err = 0;
+  int err = 0, lost = mo_fault_lost(f->slot, 0, SIZE_MAX) != 0;
+  /* a private map's changed pages live only here: the ones in the lost
+  ** range may be gone, and mapping the file again would hide that */
+  if (lost && f->private) return ENOTRECOVERABLE;
   if (newsize > SIZE_MAX - f->delta) return ENOMEM;
   need = mo_os_pageup(f->delta + newsize);
   if (need == SIZE_MAX) return ENOMEM;
@@ -176,37 +197,39 @@ int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
   } else if (step) {
     err = step(ctx);
   }
-  if (!err) f->maplen = need;
-  return err;
+  if (err) return err;
+  f->maplen = need;
+  return lost ? recover(f, need < have ? need : have, filelen) : 0;
 }
 
 /* ---- Sync, protect, advise ---- */
 
 int mo_fmap_sync(mo_fmap *f, size_t off, size_t len) {
   size_t ps = mo_os_pagesize(), start, end;
+  int err;
+  /* writes to lost pages never reached the file: never report success */
+  if ((err = mo_fault_lost(f->slot, 0, SIZE_MAX)) != 0) return err;
   if (f->private || !f->writable || len == 0) return 0;
   start = (f->delta + off) & ~(ps - 1);
   end = mo_os_pageup(f->delta + off + len);
   if (end > f->maplen) end = f->maplen;
   if (end <= start) return 0;
-  return msync(f->region + start, end - start, MS_SYNC) ? errno : 0;
+  return mo_os_msync(f->region + start, end - start);
 }
 
 int mo_fmap_protect(mo_fmap *f, int writable) {
-  int old = f->writable;
+  int old = f->writable, err;
   f->writable = writable;
-  if (f->maplen && mprotect(f->region, f->maplen, prot_of(f)) != 0) {
+  err = f->maplen ? mo_os_protect(f->region, f->maplen, prot_of(f)) : 0;
+  if (err) {
     f->writable = old;
-    return errno;
+    return err;
   }
+  mo_fault_rearm(f->slot);  /* lost pages stay inaccessible */
   return 0;
 }
 
 int mo_fmap_advise(mo_fmap *f, int hint) {
-  static const int advice[] = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM,
-                               MADV_WILLNEED, MADV_DONTNEED};
-  if (f->maplen == 0) return 0;
   /* on a private map DONTNEED would throw away its changes: not a hint */
-  if (f->private && advice[hint] == MADV_DONTNEED) return 0;
-  return madvise(f->region, f->maplen, advice[hint]) ? errno : 0;
+  return mo_os_advise(f->region, f->maplen, hint, !f->private);
 }

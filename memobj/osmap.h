@@ -37,7 +37,8 @@ size_t mo_os_pagesize(void);
 size_t mo_os_pageup(size_t n);
 
 /* Map `size` bytes of fd from byte offset `off`, with room for `max`
-** bytes (0: no reservation, growth may move the mapping). */
+** bytes (0: no reservation, growth may move the mapping). The mapping is
+** registered with the fault handler (runtime/fault.c). */
 int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
                  int writable, int private);
 /* The data address. */
@@ -48,13 +49,18 @@ unsigned char *mo_fmap_data(const mo_fmap *f);
 ** caller's change to the file: it runs once the new mapping is in place
 ** and before the old one is dropped; if it fails (returns an errno
 ** value) the mapping is put back as it was. On failure nothing changed;
-** on success the data may have moved unless reserved. */
+** on success the data may have moved unless reserved. Pages lost under
+** a shared map (runtime/fault.c) are mapped from the file again, which
+** makes them usable; a private map with lost pages refuses
+** (ENOTRECOVERABLE: its own changes to them may be gone). */
 typedef int (*mo_fmap_step)(void *ctx);
 int mo_fmap_resize(mo_fmap *f, size_t oldsize, size_t newsize, off_t filelen,
                    mo_fmap_step step, void *ctx);
 /* Unmap and close the file descriptor; idempotent. */
 void mo_fmap_close(mo_fmap *f);
-/* msync the data range [off, off+len), page rounding inside. */
+/* msync the data range [off, off+len), page rounding inside. Fails (EIO,
+** or ENOSPC when the file system was full) while pages are lost: their
+** writes never reached the file. */
 int mo_fmap_sync(mo_fmap *f, size_t off, size_t len);
 int mo_fmap_protect(mo_fmap *f, int writable);
 /* hint: 0 normal, 1 sequential, 2 random, 3 willneed, 4 dontneed. */

@@ -3,116 +3,53 @@
 ** shared by name between processes. It lives in the kernel until it is
 ** unlinked; attaching or exiting never unlinks.
 **
-** The creator's exact size is kept in a trailer page after the data
-** (at the page-rounded size), so attachers see the size the creator
-** gave, not a page-rounded one, while the data itself stays at offset 0
-** where any other program that maps the object expects it. An object
-** without our trailer (made by another program) attaches with its whole
-** length.
+** The object is exactly its size: no header, no trailer, so any program
+** (C, Python's multiprocessing.shared_memory, ls -l /dev/shm) sees what
+** memobj sees. An attacher must never see a creation in progress (size
+** 0, before the creator set it): the creator makes the object without a
+** name (O_TMPFILE in /dev/shm, where glibc's shm_open keeps names), sets
+** its size, and only then publishes it under the name with link(), which
+** fails if the name exists, as O_EXCL would.
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
+#include "../runtime/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
+
+#define SHM_DIR "/dev/shm"
 
 typedef struct shared_mem {
   memobj_mem base;
   mo_fmap f;
   int fdwritable;  /* opened O_RDWR: may change the length */
-  int trailer;     /* the object carries our size trailer */
   size_t newsize;  /* during resize: the size to set */
 } shared_mem;
 _Static_assert(offsetof(shared_mem, f) == offsetof(mo_fmapped, f),
                "the shared kind operations find the mapping here");
 
-/* ---- The size trailer ---- */
-
-#define TRAILER_MAGIC "memobjSH"
-#define TRAILER_CHECK 0x6d656d6f626a5348ull
-
-typedef struct trailer {
-  char magic[8];
-  uint64_t size;
-  uint64_t check;  /* size ^ TRAILER_CHECK: a torn or foreign page fails */
-} trailer;
-
-/* File length for `size` bytes of data plus the trailer page; 0 on
-** overflow. */
-static off_t total_length(size_t size) {
-  size_t ps = mo_os_pagesize(), up = mo_os_pageup(size);
-  if (up == SIZE_MAX || up > (size_t)INT64_MAX - ps) return 0;
-  return (off_t)(up + ps);
-}
-
-static int write_trailer(int fd, size_t size) {
-  trailer t;
-  memset(&t, 0, sizeof t);
-  memcpy(t.magic, TRAILER_MAGIC, 8);
-  t.size = size;
-  t.check = size ^ TRAILER_CHECK;
-  if (pwrite(fd, &t, sizeof t, (off_t)mo_os_pageup(size)) != (ssize_t)sizeof t)
-    return errno ? errno : EIO;
-  return 0;
-}
-
-/* The data size of the object open on fd; *has_trailer tells whether it
-** came from our trailer or is the whole length. */
-static int read_size(int fd, size_t *size, int *has_trailer) {
-  size_t ps = mo_os_pagesize();
-  struct stat st;
-  trailer t;
-  if (fstat(fd, &st) != 0) return errno;
-  *size = (size_t)st.st_size;
-  *has_trailer = 0;
-  if (st.st_size < (off_t)ps || st.st_size % (off_t)ps != 0) return 0;
-  if (pread(fd, &t, sizeof t, st.st_size - (off_t)ps) != (ssize_t)sizeof t)
-    return 0;
-  if (memcmp(t.magic, TRAILER_MAGIC, 8) != 0 ||
-      t.check != (t.size ^ TRAILER_CHECK) || t.size > SIZE_MAX ||
-      total_length((size_t)t.size) != st.st_size)
-    return 0;
-  *size = (size_t)t.size;
-  *has_trailer = 1;
-  return 0;
-}
-
 /* ---- Kind operations ---- */
 
-/*
-** The file change of a resize, run by mo_fmap_resize once the mapping is
-** in place. Truncating to the smaller of the two sizes before extending
-** zeroes every byte past the old size (the old trailer among them), so
-** grown bytes read as zeros. On failure the old length and trailer are
-** put back.
-*/
+/* The file change of a resize, run by mo_fmap_resize once the mapping is
+** in place: the object is exactly n bytes; grown bytes read as zeros. */
 static int set_size(void *ctx) {
   shared_mem *sm = (shared_mem *)ctx;
-  size_t old = sm->base.size, n = sm->newsize;
-  int err = 0;
-  if (!sm->trailer) return ftruncate(sm->f.fd, (off_t)n) != 0 ? errno : 0;
-  if (ftruncate(sm->f.fd, (off_t)(n < old ? n : old)) != 0 ||
-      ftruncate(sm->f.fd, total_length(n)) != 0)
-    err = errno;
-  else
-    err = write_trailer(sm->f.fd, n);
-  if (err && ftruncate(sm->f.fd, total_length(old)) == 0)
-    write_trailer(sm->f.fd, old);
-  return err;
+  return mo_os_truncate(sm->f.fd, (off_t)sm->newsize);
 }
 
 /* Other processes keep their mappings and the sizes they attached with. */
 static int shared_resize(memobj_mem *m, size_t n) {
   shared_mem *sm = (shared_mem *)m;
   if (!sm->fdwritable) return EACCES;
-  if (n > (size_t)INT64_MAX || (sm->trailer && total_length(n) == 0))
-    return EFBIG;
+  if (n > (size_t)INT64_MAX) return EFBIG;
   sm->newsize = n;
   return mo_fmapped_resize(m, n, 0, set_size, sm);
 }
@@ -122,9 +59,36 @@ static const memobj_kind shared_kind = {
   mo_fmapped_sync, mo_fmapped_protect, mo_fmapped_advise
 };
 
+/* ---- Creating complete, then publishing ---- */
+
+/* A new unnamed object of `size` bytes in SHM_DIR: 0 or an errno value;
+** its descriptor in *fd. */
+static int create_unnamed(size_t size, mode_t perm, int *fd) {
+  int err = mo_os_open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, perm, fd);
+  if (err == 0 && (err = mo_os_truncate(*fd, (off_t)size)) != 0)
+    mo_os_close(*fd);
+  return err;
+}
+
+/*
+** Give the unnamed object on fd the name; 0 or an errno value (EEXIST
+** when the name is taken). linkat with AT_SYMLINK_FOLLOW through
+** /proc/self/fd is the unprivileged way to name an O_TMPFILE file (plain
+** link() would not follow the /proc link). It is not a memory call, so
+** it is not in the OS layer's table.
+*/
+static int publish(int fd, const char *name) {
+  char from[64], to[sizeof SHM_DIR + NAME_MAX + 1];
+  snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+  snprintf(to, sizeof to, "%s%s", SHM_DIR, name);
+  return linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0 ? errno
+                                                                      : 0;
+}
+
 /* ---- Arguments ---- */
 
-/* POSIX portable names: one leading "/", no other "/", no NUL. */
+/* POSIX portable names: one leading "/", no other "/", no NUL; not "."
+** or ".." (they name directories). */
 static const char *check_name(lua_State *L, int arg) {
   size_t len;
   const char *name = luaL_checklstring(L, arg, &len);
@@ -135,6 +99,8 @@ static const char *check_name(lua_State *L, int arg) {
   luaL_argcheck(L, strlen(name) == len, arg,
                 "shared memory name may not contain '\\0'");
   luaL_argcheck(L, len - 1 <= NAME_MAX, arg, "shared memory name too long");
+  luaL_argcheck(L, strcmp(name, "/.") != 0 && strcmp(name, "/..") != 0, arg,
+                "shared memory name may not be '/.' or '/..'");
   return name;
 }
 
@@ -170,25 +136,15 @@ static int fail(lua_State *L, const char *name, const char *why, int err) {
 
 /* ---- Constructor ---- */
 
-/* Finish an object whose descriptor is open: learn or set its size and
-** map it. Returns 0 or an errno value. */
-static int setup(shared_mem *sm, int fd, int created, size_t size,
-                 const shm_opts *o) {
+/* Map the object open on fd (size known) into sm. 0 or an errno value. */
+static int setup(shared_mem *sm, int fd, int fdwritable,
+                 size_t size, const shm_opts *o) {
   int err;
   sm->f.fd = fd;
-  sm->fdwritable = created || o->writable;
-  if (created) {
-    off_t total = total_length(size);
-    if (total == 0) return EFBIG;
-    if (ftruncate(fd, total) != 0) return errno;
-    if ((err = write_trailer(fd, size)) != 0) return err;
-    sm->trailer = 1;
-  } else if ((err = read_size(fd, &size, &sm->trailer)) != 0) {
-    return err;
-  }
+  sm->fdwritable = fdwritable;
   if (o->max && o->max < size) return EINVAL;
-  if ((err = mo_fmap_open(&sm->f, fd, 0, size, o->max, o->writable, 0)) != 0)
-    return err;
+  err = mo_fmap_open(&sm->f, fd, 0, size, o->max, o->writable, 0);
+  if (err) return err;
   sm->base.ptr = mo_fmap_data(&sm->f);
   sm->base.size = size;
   sm->base.max = o->max;
@@ -197,16 +153,55 @@ static int setup(shared_mem *sm, int fd, int created, size_t size,
   return 0;
 }
 
+/* Open the existing object `name`: its descriptor and size, or -1 and an
+** errno value in *err. Only a regular file of /dev/shm is shared memory. */
+static int open_existing(const char *name, int writable, size_t *size,
+                         int *err) {
+  struct stat st;
+  int fd;
+  *err = mo_os_shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+                                  O_NONBLOCK, 0, &fd);
+  if (*err) return -1;
+  if ((*err = mo_os_fstat(fd, &st)) == 0 && !S_ISREG(st.st_mode))
+    *err = ENODEV;
+  if (*err) {
+    mo_os_close(fd);
+    return -1;
+  }
+  *size = (size_t)st.st_size;
+  return fd;
+}
+
+/* Create `name` with `size` bytes, complete before anyone can open it:
+** its descriptor, or -1 and an errno value in *err (EEXIST if taken). */
+static int create_named(const char *name, size_t size, mode_t perm,
+                        int *err) {
+  int fd;
+  if ((*err = create_unnamed(size, perm, &fd)) != 0) return -1;
+  if ((*err = publish(fd, name)) != 0) {
+    mo_os_close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void drop(shared_mem *sm) {
+  if (sm->f.region) mo_fmap_close(&sm->f);
+  else mo_os_close(sm->f.fd);
+  sm->f.fd = -1;
+}
+
 /* memobj.shared(name, size [, opts]) creates; memobj.shared(name [, nil,
 ** opts]) attaches. opts: mode, exclusive, perm, max. */
 static int l_shared(lua_State *L) {
   const char *name = check_name(L, 1);
   int create = !lua_isnoneornil(L, 2);
-  size_t size = create ? mo_checksize(L, 2) : 0;
+  size_t size = create ? mo_checksize(L, 2) : 0, have = 0;
   shm_opts o;
   shared_mem *sm;
-  int fd, err, created = 0;
+  int fd, err = 0, created = 0;
   check_opts(L, 3, &o);
+  luaL_argcheck(L, !create || size <= (size_t)INT64_MAX, 2, "size too large");
   luaL_argcheck(L, !create || o.max == 0 || o.max >= size, 3,
                 "max is smaller than size");
   /* the object first, closed until mapped: a Lua error cannot leak the fd */
@@ -215,35 +210,28 @@ static int l_shared(lua_State *L) {
   sm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
+  fd = -1;
   if (create) {
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)o.perm);
+    fd = create_named(name, size, (mode_t)o.perm, &err);
     created = fd >= 0;
-    if (fd < 0 && errno == EEXIST && !o.exclusive)
-      fd = shm_open(name, (o.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
-  } else {
-    fd = shm_open(name, (o.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+    have = size;
   }
-  if (fd < 0) return fail(L, name, NULL, errno);
-  err = setup(sm, fd, created, size, &o);
-  if (!err && create && !created && sm->base.size != size) {
-    mo_fmap_close(&sm->f);
-    sm->base.closed = 1;
+  if (fd < 0 && (!create || (err == EEXIST && !o.exclusive)))
+    fd = open_existing(name, o.writable, &have, &err);
+  if (fd < 0) return fail(L, name, NULL, err);
+  if (create && have != size) {
+    mo_os_close(fd);
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: exists with size %I, not %I", name,
-                    (lua_Integer)sm->base.size, (lua_Integer)size);
+                    (lua_Integer)have, (lua_Integer)size);
     lua_pushinteger(L, EEXIST);
     return 3;
   }
-  if (err) {
-    if (sm->f.region == NULL) {
-      if (sm->f.fd >= 0) close(sm->f.fd);
-    } else {
-      mo_fmap_close(&sm->f);
-    }
-    sm->f.fd = -1;
-    if (created) shm_unlink(name);
-    return fail(L, name, err == EINVAL ? "max is smaller than the size" : NULL,
-                err);
+  if ((err = setup(sm, fd, created || o.writable, have, &o)) != 0) {
+    drop(sm);
+    if (created) mo_os_shm_unlink(name);
+    return fail(L, name, err == EINVAL ? "max is smaller than the size"
+                                       : NULL, err);
   }
   return 1;
 }
@@ -252,12 +240,13 @@ static int l_shared(lua_State *L) {
 static int l_unlink(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   const char *name;
+  int err;
   if (m->kind != &shared_kind)
     return luaL_error(L, "memobj: unlink: %s memory has no name to unlink",
                       m->kind->name);
   lua_getiuservalue(L, 1, 1);
   name = lua_tostring(L, -1);
-  if (shm_unlink(name) != 0) return fail(L, name, NULL, errno);
+  if ((err = mo_os_shm_unlink(name)) != 0) return fail(L, name, NULL, err);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -105,7 +105,7 @@ unsigned char *mo_block_alloc(lua_State *L, mo_block *b, memobj_mem *owner,
                               size_t n, size_t align) {
   mo_allocator *a = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
   unsigned char *p;
-  if (MO_UNLIKELY(mo_debug_on)) return mo_dbg_alloc(L, b, a, owner, n, align);
+  if (mo_debug_enabled(L)) return mo_dbg_alloc(L, b, a, owner, n, align);
   p = mo_domain_alloc(a, n ? n : 1, align, &b->raw);
   if (p == NULL) return NULL;
   b->a = a;

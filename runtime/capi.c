@@ -4,10 +4,15 @@
 ** is a lock record the runtime allocates, so the lock's layout stays
 ** internal (object.h).
 */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
 #include "memobj.h"
+#include "runtime.h"
+
+/* Buffers this thread holds (for the fault check of `release`). */
+static MO_TLS unsigned held;
 
 /* The items of the bytes at idx: bytes ("B"), unless the view's metatable
 ** carries a description (MO_BUFDESC_FIELD). */
@@ -45,10 +50,14 @@ static void api_getbuffer(lua_State *L, int idx, memobj_buffer *b, int flags,
     luaL_error(L, "memobj: %s: the view's items are not contiguous "
                   "(ask with MEMOBJ_STRIDED)", what);
   if (src.mem != NULL) {  /* a Lua string needs no lock */
+    /* pages of a mapped file already lost: C would read zeros */
+    const char *lost = mo_fault_lost_at(src.ptr, src.length);
+    if (lost) luaL_error(L, "memobj: %s: %s", what, lost);
     if ((lk = (memobj_lock *)malloc(sizeof *lk)) == NULL)
       luaL_error(L, "memobj: %s: not enough memory", what);
     mo_lock(L, src.mem, lk, src.offset, src.length, write, what);
     b->handle = lk;
+    held++;
   }
   b->ptr = (unsigned char *)(src.length ? src.ptr + info.first : NULL);
   b->len = src.length;
@@ -64,8 +73,17 @@ static void api_releasebuffer(memobj_buffer *b) {
   if (lk != NULL) {
     mo_unlock(lk);
     free(lk);
+    if (held > 0) held--;
   }
   memset(b, 0, sizeof *b);
+}
+
+/* Release, then raise a fault the C code took on lost pages of a mapped
+** file while it held buffers, once it holds none (so that raising never
+** skips the release of another buffer). */
+static void api_release(lua_State *L, memobj_buffer *b) {
+  api_releasebuffer(b);
+  if (held == 0) mo_fault_check(L);
 }
 
 static void api_tx_add(lua_State *L, memobj_buffer *b, size_t off, size_t len) {
@@ -79,7 +97,7 @@ static void api_tx_add(lua_State *L, memobj_buffer *b, size_t off, size_t len) {
 
 static const memobj_api api = {
   MEMOBJ_API_VERSION, sizeof(memobj_api),
-  api_getbuffer, api_releasebuffer, api_tx_add
+  api_getbuffer, api_releasebuffer, api_tx_add, api_release
 };
 
 void mo_capi_open(lua_State *L) {

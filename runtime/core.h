@@ -6,6 +6,7 @@
 #define MO_CORE_H
 
 #include <signal.h>
+#include <sys/types.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include "object.h"
@@ -21,6 +22,7 @@
 #define MO_TAG_ARRAY 0x41525259u
 #define MO_TAG_BYTES 0x42595453u
 #define MO_TAG_FILE 0x46494c45u
+#define MO_TAG_RECORDS 0x52454353u
 
 /* ---- Memory objects (runtime/memory.c) ---- */
 
@@ -172,19 +174,23 @@ void mo_refuse_if_pinned(lua_State *L, memobj_mem *m, const char *op);
 void mo_pin_open(lua_State *L);
 
 /* ---- Write guard: transactions and persistent memory ---- */
-/* Installed by the transaction module; called before a write to
-** m->ptr[off .. off+len) when m->guarded is set. */
-extern void (*mo_write_hook)(lua_State *L, memobj_mem *m, size_t off,
-                             size_t len);
+/* Called before a write to m->ptr[off .. off+len) when m->guarded is set
+** (runtime/tx.c: it undo-logs the range, or raises). A plain function, not
+** a settable hook: no process-wide state that two Lua states could fight
+** over, and other memory pays one branch. */
+void mo_tx_write(lua_State *L, memobj_mem *m, size_t off, size_t len);
 static inline void mo_prewrite(lua_State *L, memobj_mem *m, size_t off,
                                size_t len) {
-  if (MO_UNLIKELY(m->guarded) && mo_write_hook) mo_write_hook(L, m, off, len);
+  if (MO_UNLIKELY(m->guarded)) mo_tx_write(L, m, off, len);
 }
 
 /* ---- Faults (runtime/fault.c) ---- */
-/* Set by the SIGBUS handler when an access touched lost pages of a mapped
-** file; accesses check it afterwards (one load) and raise. */
-extern volatile sig_atomic_t mo_fault_pending;
+/* Set by the fault handler in the thread whose access touched lost pages
+** of a mapped file (truncated by another process, or no space for a
+** sparse page); every access checks it afterwards (one load) and raises.
+** Thread-local, so a fault is raised by the access that took it. */
+extern _Thread_local __attribute__((tls_model("initial-exec")))
+volatile sig_atomic_t mo_fault_pending;
 int mo_fault_raise(lua_State *L);
 static inline void mo_fault_check(lua_State *L) {
 #ifndef MO_NO_FAULT_CHECK  /* defined only by bench/mmap_scan.lua, which
@@ -194,12 +200,36 @@ static inline void mo_fault_check(lua_State *L) {
   (void)L;
 #endif
 }
-/* The ranges the SIGBUS handler may patch (file and shared mappings).
-** register returns a slot, or -1 when the registry is full (and installs
-** the handler on first use); update and unregister take that slot. */
+/* Take this thread's pending fault if it lies in [addr, addr+len), for a
+** path that raises its own error or cannot raise (a finalizer): what
+** happened ("access to pages lost by ..."), or NULL if nothing did. The
+** lost pages keep raising for later accesses either way. */
+const char *mo_fault_take(const void *addr, size_t len);
+/* Why [addr, addr+len) has lost pages ("access to pages lost by ..."),
+** or NULL: for C code about to read them without the handler's help. */
+const char *mo_fault_lost_at(const void *addr, size_t len);
+/*
+** The ranges the fault handler may patch (file and shared mappings).
+** register returns a slot number, or -1 only when out of memory (the
+** registry has no fixed size; it installs the handler on first use);
+** the others take that number and ignore -1. describe names the file
+** behind the range (fd and the file offset of addr) so that a fault can
+** say why the page was lost. After an
+** mprotect of the range, rearm makes the lost pages inaccessible again;
+** after mapping the file anew over the range, recover forgets them.
+** lost returns 0 when [off, off+len) of the range has no lost page
+** (len SIZE_MAX: to the end), else ENOSPC or EIO (what a sync should
+** say); lostrange gives the lost pages as offsets [*lo, *hi) from the
+** start (0 and 0: none).
+*/
 int mo_fault_register(void *addr, size_t len);
+void mo_fault_describe(int slot, int fd, off_t foff);
 void mo_fault_update(int slot, void *addr, size_t len);
 void mo_fault_unregister(int slot);
+void mo_fault_rearm(int slot);
+void mo_fault_recover(int slot);
+int mo_fault_lost(int slot, size_t off, size_t len);
+void mo_fault_lostrange(int slot, size_t *lo, size_t *hi);
 
 /* ---- Module openers, called by luaopen_memobj ---- */
 void mo_memory_open(lua_State *L);       /* runtime/memory.c */

@@ -25,12 +25,57 @@ typedef struct mo_dbgrec {
   char where[80];        /* Lua source:line that created the block */
 } mo_dbgrec;
 
-int mo_debug_on = 0;
+/* Lua states with debug on, process-wide: while it is 0 the allocation
+** path pays one load; otherwise each state's own flag decides. */
+int mo_debug_states = 0;
 MO_TLS int mo_debug_damaged = 0;
-/* Reports waiting for a Lua state. Not thread-local: a 1 KiB TLS block in
-** a dlopened module eats the static TLS surplus that other libraries
-** (jemalloc, a second copy of memobj) need to load at all. */
-static char pending[1024];
+/* The report waiting for this thread's Lua caller (damage is found and
+** reported in the same call, so it belongs to the thread). A pointer, not
+** a 1 KiB TLS block: that would eat the static TLS surplus that other
+** libraries (jemalloc, a second copy of memobj) need to load at all. */
+#define REPORTSIZE 1024
+static MO_TLS char *pending;
+static const char lost_report[] =
+    "a damaged block was found (no memory left to describe it)";
+
+/* ---- Per-state switch ---- */
+
+/* The registry of each state holds its switch as a userdata whose __gc
+** gives the count back when the state closes with debug on. */
+static const char switch_key = 0;
+
+typedef struct dbgswitch {
+  int on;
+} dbgswitch;
+
+static int switch_gc(lua_State *L) {
+  dbgswitch *w = (dbgswitch *)lua_touserdata(L, 1);
+  if (w->on) __atomic_sub_fetch(&mo_debug_states, 1, __ATOMIC_RELAXED);
+  w->on = 0;
+  return 0;
+}
+
+/* The state's switch, made on first use when `make`; NULL if none. */
+static dbgswitch *getswitch(lua_State *L, int make) {
+  dbgswitch *w;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &switch_key);
+  w = (dbgswitch *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (w || !make) return w;
+  w = (dbgswitch *)lua_newuserdatauv(L, sizeof *w, 0);
+  w->on = 0;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, switch_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &switch_key);
+  return w;
+}
+
+int mo_debug_state_on(lua_State *L) {
+  dbgswitch *w = getswitch(L, 0);
+  return w && w->on;
+}
 
 static mo_dbgrec *live;                    /* registry of guarded blocks */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,18 +119,23 @@ static void describe(char *buf, size_t size, const mo_dbgrec *r, size_t before,
 
 /* Free or resize found r damaged: keep a report for the Lua caller. */
 static void report_damage(const mo_dbgrec *r, size_t before, size_t after) {
-  size_t used = mo_debug_damaged ? strlen(pending) : 0;
-  if (used && used + 2 < sizeof pending) {
+  size_t used;
+  if (pending == NULL) pending = (char *)calloc(1, REPORTSIZE);
+  mo_debug_damaged = 1;
+  if (pending == NULL) return;  /* mo_debug_report says so */
+  used = strlen(pending);
+  if (used && used + 2 < REPORTSIZE) {
     memcpy(pending + used, "; ", 3);
     used += 2;
   }
-  describe(pending + used, sizeof pending - used, r, before, after);
-  mo_debug_damaged = 1;
+  describe(pending + used, REPORTSIZE - used, r, before, after);
 }
 
 void mo_debug_report(lua_State *L, int raise) {
-  char msg[sizeof pending];
-  memcpy(msg, pending, sizeof msg);
+  char msg[REPORTSIZE];
+  snprintf(msg, sizeof msg, "%s", pending ? pending : lost_report);
+  free(pending);
+  pending = NULL;
   mo_debug_damaged = 0;
   if (raise) luaL_error(L, "memobj: debug: %s", msg);
   /* __gc cannot raise usefully (Lua turns it into a warning that is off
@@ -180,8 +230,14 @@ void mo_dbg_free(mo_block *b, unsigned char *p, size_t n) {
 
 /* memobj.debug([on]) -> whether debug was on */
 int mo_l_debug(lua_State *L) {
-  int was = mo_debug_on;
-  if (!lua_isnone(L, 1)) mo_debug_on = lua_toboolean(L, 1);
+  dbgswitch *w = getswitch(L, !lua_isnone(L, 1));
+  int was = w && w->on;
+  if (!lua_isnone(L, 1)) {
+    int on = lua_toboolean(L, 1);
+    if (on != was)
+      __atomic_add_fetch(&mo_debug_states, on ? 1 : -1, __ATOMIC_RELAXED);
+    w->on = on;
+  }
   lua_pushboolean(L, was);
   return 1;
 }

@@ -71,6 +71,11 @@ typedef struct memobj_api {
   /* Declare that C code is about to write b->ptr[off .. off+len): inside
   ** a transaction the range is undo-logged first. Raises on error. */
   void (*tx_add)(lua_State *L, memobj_buffer *b, size_t off, size_t len);
+  /* releasebuffer, then, once this thread holds no other buffer, raise if
+  ** the C code touched pages of a mapped file that were lost under it
+  ** (truncated by another process, or no space on a full disk): what it
+  ** read there was zeros, and what it wrote never reached the file. */
+  void (*release)(lua_State *L, memobj_buffer *b);
 } memobj_api;
 
 /* Fetch the API table; raises if memobj is not loaded or not this version. */
@@ -91,7 +96,9 @@ static inline void memobj_getbuffer(lua_State *L, int idx, memobj_buffer *b,
 }
 
 static inline void memobj_releasebuffer(lua_State *L, memobj_buffer *b) {
-  memobj_getapi(L)->releasebuffer(b);
+  const memobj_api *api = memobj_getapi(L);
+  if (api->size > offsetof(memobj_api, release)) api->release(L, b);
+  else api->releasebuffer(b);
 }
 
 static inline void memobj_tx_add(lua_State *L, memobj_buffer *b, size_t off,

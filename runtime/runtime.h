@@ -56,7 +56,15 @@ void mo_block_free(mo_block *b, unsigned char *p, size_t n);
 
 /* ---- Debug heap (runtime/debugheap.c) ---- */
 
-extern int mo_debug_on;                  /* memobj.debug(true) */
+/* memobj.debug(true) is per Lua state: mo_debug_states counts the states
+** that have it on (so the common case is one load), mo_debug_state_on
+** reads L's own switch. */
+extern int mo_debug_states;
+int mo_debug_state_on(lua_State *L);
+static inline int mo_debug_enabled(lua_State *L) {
+  return MO_UNLIKELY(__atomic_load_n(&mo_debug_states, __ATOMIC_RELAXED) > 0) &&
+         mo_debug_state_on(L);
+}
 /* Set when freeing or resizing found a damaged block; the report waits
 ** for the caller that has a lua_State (close raises, __gc warns). */
 extern MO_TLS int mo_debug_damaged;

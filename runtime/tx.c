@@ -98,10 +98,10 @@ static void logrange(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
 }
 
 /*
-** The write hook: called before every write to guarded memory. A second
+** mo_prewrite calls this before every write to guarded memory. A second
 ** write to the same chunk costs one bit test.
 */
-static void tx_hook(lua_State *L, memobj_mem *m, size_t off, size_t len) {
+void mo_tx_write(lua_State *L, memobj_mem *m, size_t off, size_t len) {
   mo_tx *t = (mo_tx *)m->tx;
   size_t c, last;
   if (t == NULL)
@@ -116,11 +116,13 @@ static void tx_hook(lua_State *L, memobj_mem *m, size_t off, size_t len) {
   logrange(L, m, t, c, last);
 }
 
-/* Restore every saved byte. */
-static void rollback(memobj_mem *m, mo_tx *t) {
+/* Restore every saved byte. Returns why some could not be (pages of a
+** mapped file lost under us: runtime/fault.c), or NULL. */
+static const char *rollback(memobj_mem *m, mo_tx *t) {
   size_t i = t->nents;
   while (i-- > 0)
     memcpy(m->ptr + t->ents[i].off, t->undo + t->ents[i].pos, t->ents[i].len);
+  return t->nents ? mo_fault_take(m->ptr, m->size) : NULL;
 }
 
 /* Forget the log; only the bits that were set are cleared, so the cost
@@ -180,7 +182,7 @@ static mo_tx *checktx(lua_State *L, memobj_mem *m, const char *op) {
 }
 
 static void tx_begin(lua_State *L, memobj_mem *m) {
-  static uint64_t serials;
+  static uint64_t serials;  /* shared by every state and thread: atomic */
   const mo_txhooks *h = hooks_of(m);
   mo_tx *t;
   size_t nchunks, nwords;
@@ -212,7 +214,7 @@ static void tx_begin(lua_State *L, memobj_mem *m) {
   }
   t->depth = 1;
   t->doomed = 0;
-  t->serial = ++serials;
+  t->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
   m->tx = t;
   m->guarded = 1;
 }
@@ -245,9 +247,8 @@ static void tx_commit(lua_State *L, memobj_mem *m) {
 
 /* Roll every change back. An inner level leaves the transaction open
 ** but doomed, so the outer levels cannot commit half of it. */
-static void tx_abort(lua_State *L, memobj_mem *m) {
-  mo_tx *t = checktx(L, m, "abort");
-  rollback(m, t);
+static const char *tx_abort_quiet(memobj_mem *m, mo_tx *t) {
+  const char *lost = rollback(m, t);
   reset(t);
   if (t->depth > 1) {
     t->depth--;
@@ -255,6 +256,13 @@ static void tx_abort(lua_State *L, memobj_mem *m) {
   } else {
     finish(m, t);
   }
+  return lost;
+}
+
+/* An abort whose rollback met lost pages raises: it did not restore. */
+static void tx_abort(lua_State *L, memobj_mem *m) {
+  const char *lost = tx_abort_quiet(m, checktx(L, m, "abort"));
+  if (lost) luaL_error(L, "memobj: abort: %s", lost);
 }
 
 /* ---- Lua methods ---- */
@@ -314,7 +322,9 @@ static int l_transaction(lua_State *L) {
   depth = t->depth;
   status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
   if (status != LUA_OK) {
-    if (still_ours(m, serial, depth)) tx_abort(L, m);
+    /* the error is raised unchanged; pages the rollback found lost keep
+    ** raising on every access */
+    if (still_ours(m, serial, depth)) tx_abort_quiet(m, (mo_tx *)m->tx);
     return lua_error(L);
   }
   if (!still_ours(m, serial, depth))
@@ -337,6 +347,5 @@ static const luaL_Reg tx_methods[] = {
   {"txdepth", l_txdepth},         {NULL, NULL}};
 
 void mo_tx_open(lua_State *L) {
-  mo_write_hook = tx_hook;
   mo_mem_addmethods(L, tx_methods);
 }

@@ -58,7 +58,7 @@ void mo_tx_free(mo_tx *t);
 /* Roll back and drop an open transaction of m (the memory is being
 ** released). */
 void mo_tx_discard(memobj_mem *m);
-/* Adds transaction methods to memory objects; installs the write hook. */
+/* Adds transaction methods to memory objects. */
 void mo_tx_open(lua_State *L);
 
 #endif

@@ -18,7 +18,8 @@ local function bytes_of(a)
 end
 
 local function strip(msg)
-  return (tostring(msg):gsub("^.-bad argument #%d+ to '[^']*' %((.*)%)$", "%1"))
+  msg = tostring(msg):gsub("^.-bad argument #%d+ to '[^']*' %((.*)%)$", "%1")
+  return (msg:gsub("^.-array element %d+: cannot store .- %((.*)%)$", "%1"))
 end
 
 describe("typed array types", function()

@@ -375,3 +375,115 @@ describe("memobj.map", function()
     assert.equal(n, r:max())
   end)
 end)
+
+-- Issue 15.5: a fifo blocked memobj.map forever, and /dev/zero, /dev/null
+-- and /proc files mapped as 0-byte objects.
+describe("memobj.map of special files", function()
+  it("fails at once on a fifo (it does not wait for a writer)", function()
+    local fifo = os.tmpname()
+    os.remove(fifo)
+    assert(os.execute("mkfifo " .. fifo))
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local memobj = require("memobj")
+      for _, mode in ipairs({"r", "rw", "private"}) do
+        print(memobj.map(..., {mode = mode}))
+      end
+    ]])
+    f:close()
+    -- a child under `timeout`: the old open blocked forever
+    local h = assert(io.popen(("timeout 10 %s %s %s 2>&1; echo status $?")
+                              :format(P.lua, script, fifo)))
+    local out = h:read("a")
+    h:close()
+    os.remove(script)
+    os.remove(fifo)
+    assert.matches("status 0", out)
+    local n = 0
+    for line in out:gmatch("nil\t[^\n]*") do
+      n = n + 1
+      assert.equal("nil\t" .. fifo .. ": is a fifo, not a regular file\t19", line)
+    end
+    assert.equal(3, n)
+  end)
+
+  it("refuses devices without a size, /proc files and directories", function()
+    local cases = {
+      {"/dev/zero", "a device maps only with an explicit size", 19},
+      {"/dev/null", "a device maps only with an explicit size", 19},
+      {"/proc/self/maps", "this file cannot be mapped", 19},
+      {"/proc/self/mem", "this file cannot be mapped", 19},
+      {"/tmp", "is a directory, not a regular file", 21},
+    }
+    for _, c in ipairs(cases) do
+      local m, msg, err = memobj.map(c[1])
+      assert.is_nil(m, c[1])
+      assert.equal(c[1] .. ": " .. c[2], msg)
+      assert.equal(c[3], err)
+    end
+    local m, msg = memobj.map("/dev/zero", {size = 10, mode = "rw", create = 10})
+    assert.is_nil(m)
+    assert.matches("create needs a regular file", msg)
+  end)
+
+  it("maps a device given an explicit size; it cannot be resized", function()
+    local m = assert(memobj.map("/dev/zero", {size = 2 * PAGE, mode = "rw"}))
+    assert.equal(2 * PAGE, m.size)
+    local a = m:array("u8")
+    assert.equal(0, a:sum())
+    a[PAGE + 1] = 5
+    assert.equal(5, a:sum())
+    a:release()
+    assert.error_matches(function() m:resize(PAGE) end, "resize: Operation not supported")
+    m:close()
+    -- /dev/null has no pages to map: the OS says so
+    local n, msg, err = memobj.map("/dev/null", {size = PAGE})
+    assert.is_nil(n)
+    assert.equal("/dev/null: No such device", msg)
+    assert.equal(19, err)
+  end)
+
+  it("still maps an empty regular file", function()
+    local p = P.tmpfile("")
+    local m = assert(memobj.map(p, {mode = "rw"}))
+    assert.equal(0, m.size)
+    m:resize(10)
+    m:bytes():put(1, "0123456789")
+    m:close()
+    assert.equal("0123456789", P.readfile(p))
+    os.remove(p)
+  end)
+end)
+
+-- Failures of the OS, injected through the OS layer's table (tests/oshook).
+describe("memobj.map when the OS fails", function()
+  local oshook = assert(package.loadlib((os.getenv("MEMOBJ_BUILD") or "build") ..
+                                        "/test/oshook.so", "luaopen_oshook"))()
+  after_each(function() oshook.reset() end)
+
+  it("returns nil, message, errno and closes the file", function()
+    local p = P.tmpfile(pattern(PAGE))
+    oshook.calls("close")
+    oshook.fail("mmap", "ENOMEM")
+    local m, msg, err = memobj.map(p)
+    assert.is_nil(m)
+    assert.equal(p .. ": Cannot allocate memory", msg)
+    assert.equal(12, err)
+    assert.equal(1, oshook.calls("close"))
+    os.remove(p)
+  end)
+
+  it("a failing file length refuses a resize and changes nothing", function()
+    local p = P.tmpfile(pattern(PAGE))
+    local m = assert(memobj.map(p, {mode = "rw"}))
+    oshook.fail("ftruncate", "ENOSPC")
+    assert.error_matches(function() m:resize(4 * PAGE) end,
+                         "resize: No space left on device")
+    assert.equal(PAGE, m.size)
+    assert.equal(PAGE, P.filesize(p))
+    assert.equal(pattern(PAGE), content(m))
+    m:close()
+    os.remove(p)
+  end)
+end)

@@ -97,7 +97,8 @@ describe("pins: a finalizer inside a call", function()
         if ok then
           if expect then assert.same(expect, r1) end
         else
-          assert.matches("view is released", r1)
+          assert.is_truthy(r1:match("view is released") or
+                           r1:match("attempt to use a closed file"), r1)
         end
       end
       views[1]:release()
@@ -140,6 +141,14 @@ describe("pins: a finalizer inside a call", function()
   end, 1024)
   closing("b:upper", text, function(_, b) return #b:upper() end, 1024)
   closing("b .. string", text, function(_, b) return #(b .. 1.5) end, 1027)
+  closing("f:read('l', 'l', ...)", function(m)
+    local b = m:bytes()
+    b:put(1, (("x"):rep(49) .. "\n"):rep(20))
+    return b, m:file("r")
+  end, function(_, _, f)
+    local a, b, c = f:read("l", "l", "L")
+    return #a + #b + #c
+  end, 49 + 49 + 50)
   closing("a:copy(other type)", function(m)
     return m:array("u8", 0, 512), m:array("i16", 512, 256)
   end, function(_, a, c) return a:copy(c) end)

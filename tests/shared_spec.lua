@@ -106,7 +106,8 @@ describe("memobj.shared", function()
   end)
 
   it("validates names", function()
-    for _, bad in ipairs({"noslash", "/", "/a/b", "/a\0b", "/" .. string.rep("x", 256), ""}) do
+    for _, bad in ipairs({"noslash", "/", "/a/b", "/a\0b", "/" .. string.rep("x", 256), "",
+                          "/.", "/.."}) do
       assert.error_matches(function() memobj.shared(bad, 10) end,
                            "bad argument #1 to 'shared'")
     end
@@ -227,6 +228,221 @@ describe("memobj.shared", function()
     collectgarbage()
     m:protect("rw")
     m:array("u8")[1] = 1
+    m:unlink()
+  end)
+end)
+
+local function shm_size(name)
+  local h = io.popen("stat -c %s /dev/shm" .. name)
+  local s = h:read("l")
+  h:close()
+  return tonumber(s)
+end
+
+-- Issue 16.2: the object was data plus a hidden trailer page, and an
+-- attacher could see a creation in progress.
+describe("shared memory sizes", function()
+  local newname, cleanup = P.shm_tracker()
+  after_each(cleanup)
+
+  it("are exact in /dev/shm, for every program, after create and resize", function()
+    local name = newname("exact")
+    local m = assert(memobj.shared(name, 100))
+    assert.equal(100, shm_size(name))
+    m:resize(5000)
+    assert.equal(5000, shm_size(name))
+    m:resize(1)
+    assert.equal(1, shm_size(name))
+    m:resize(0)
+    assert.equal(0, shm_size(name))
+    m:resize(8 * 4096)
+    assert.equal(8 * 4096, shm_size(name))
+    -- a plain Lua reader sees the bytes at offset 0 and nothing after
+    m:bytes():put(1, "hello")
+    local data = P.readfile("/dev/shm" .. name)
+    assert.equal(8 * 4096, #data)
+    assert.equal("hello", data:sub(1, 5))
+    m:unlink()
+  end)
+
+  local py = os.execute("python3 -c 'import multiprocessing.shared_memory' >/dev/null 2>&1")
+  local with_python = py and it or function(n) pending(n .. " (no python3)") end
+  with_python("look the same to Python's multiprocessing.shared_memory", function()
+    local name = newname("py")
+    local m = assert(memobj.shared(name, 12345))
+    m:bytes():put(12341, "tail")
+    -- (unregistered from Python's resource tracker, which would unlink it)
+    local h = io.popen(("python3 -c \"from multiprocessing import shared_memory as s, resource_tracker as r;" ..
+      " m = s.SharedMemory(name='%s'); r.unregister(m._name, 'shared_memory');" ..
+      " print(m.size, bytes(m.buf[12340:12344]).decode()); m.close()\" 2>&1"):format(name:sub(2)))
+    local out = h:read("a")
+    h:close()
+    assert.equal("12345 tail\n", out)
+    m:unlink()
+  end)
+
+  it("an attacher never sees a creation in progress (200 creator/attacher races)", function()
+    local N = 200
+    local base = newname("race")
+    local names = {}
+    for i = 1, N do names[i] = base .. "_" .. i end
+    -- the attachers start first and spin on each name until it appears
+    local attach = [[
+      local base, n = ...
+      local bad, seen = 0, 0
+      local deadline = os.time() + 60
+      for i = 1, tonumber(n) do
+        local name = base .. "_" .. i
+        while true do
+          local m, msg, err = memobj.shared(name, nil, {mode = "r"})
+          if m then
+            seen = seen + 1
+            if m.size ~= 8 * (1000000 + i) then
+              bad = bad + 1
+              print("bad size", name, m.size)
+            end
+            m:close()
+            break
+          elseif err ~= 2 or not msg:match("No such file") then
+            bad = bad + 1
+            print("bad error", name, msg, err)
+            break
+          elseif os.time() > deadline then
+            print("timeout", name)
+            bad = bad + 1
+            break
+          end
+        end
+      end
+      print("done", seen, bad)
+    ]]
+    local create = [[
+      local base, n = ...
+      for i = 1, tonumber(n) do
+        local m = assert(memobj.shared(base .. "_" .. i, 8 * (1000000 + i)))
+        m:close()
+      end
+      print("created")
+    ]]
+    local attachers = {}
+    for k = 1, 4 do attachers[k] = P.spawn(attach, {base, N}) end
+    local c = P.spawn(create, {base, N})
+    local cout, cok = c.wait()
+    local outs = {}
+    for k = 1, 4 do
+      local o, ok = attachers[k].wait()
+      outs[k] = {o, ok}
+    end
+    for i = 1, N do os.remove("/dev/shm" .. names[i]) end
+    assert.is_true(cok, cout)
+    for k = 1, 4 do
+      assert.is_true(outs[k][2], outs[k][1])
+      assert.matches("done\t" .. N .. "\t0\n", outs[k][1])
+    end
+  end)
+
+  it("creating leaves no temporary name behind, also when the name exists", function()
+    local function listing()
+      local h = io.popen("ls -a /dev/shm")
+      local t = {}
+      for l in h:lines() do t[l] = true end
+      h:close()
+      return t
+    end
+    local before = listing()
+    local name = newname("tmp")
+    local m = assert(memobj.shared(name, 64))
+    assert.is_nil((memobj.shared(name, 64)))
+    assert.is_nil((memobj.shared(name, 65, {exclusive = false})))
+    local after = listing()
+    for f in pairs(after) do
+      assert.is_true(before[f] or "/" .. f == name, "left behind: " .. f)
+    end
+    m:unlink()
+  end)
+end)
+
+-- Issue 16.6: a:wait retried the futex after EINTR, so Ctrl-C left the
+-- script asleep.
+describe("a:wait and a signal", function()
+  local function alive(pid)  -- running or asleep, not exited (a zombie)
+    local f = io.open("/proc/" .. pid .. "/stat")
+    local s = f and f:read("l")
+    if f then f:close() end
+    return s ~= nil and s:match("^%d+ %(.-%) (%a)") ~= "Z"
+  end
+
+  for _, timeout in ipairs({"", ", 60"}) do
+    it("ends on SIGINT so lua.c raises 'interrupted!'" ..
+       (timeout == "" and " (no timeout)" or " (with a timeout)"), function()
+      local child = P.spawn(([[
+        local a = memobj.array("i32", 1)
+        print(io.open("/proc/self/stat"):read("l"):match("^%%d+"))
+        io.stdout:flush()
+        a:wait(1, 0%s)
+        print("woke without an error")
+      ]]):format(timeout))
+      local pid = assert(tonumber(child.line()))
+      -- let it reach the futex, then interrupt it as Ctrl-C would
+      os.execute("sleep 0.3")
+      assert(os.execute("kill -INT " .. pid))
+      local gone = false
+      for _ = 1, 50 do
+        if not alive(pid) then gone = true break end
+        os.execute("sleep 0.1")
+      end
+      if not gone then os.execute("kill -KILL " .. pid) end
+      local out, ok = child.wait()
+      assert.is_true(gone, "still asleep 5 s after SIGINT")
+      assert.is_falsy(ok)
+      assert.matches("interrupted!", out)
+      assert.is_nil(out:match("woke without an error"))
+    end)
+  end
+end)
+
+-- Failures of the OS, injected through the OS layer's table (tests/oshook).
+describe("shared memory when the OS fails", function()
+  local oshook = assert(package.loadlib((os.getenv("MEMOBJ_BUILD") or "build") ..
+                                        "/test/oshook.so", "luaopen_oshook"))()
+  local newname, cleanup = P.shm_tracker()
+  after_each(function()
+    oshook.reset()
+    cleanup()
+  end)
+
+  it("a failing size leaves no name and returns nil, message, errno", function()
+    local name = newname("enospc")
+    oshook.fail("ftruncate", "ENOSPC")
+    local m, msg, err = memobj.shared(name, 1 << 20)
+    assert.is_nil(m)
+    assert.equal(name .. ": No space left on device", msg)
+    assert.equal(28, err)
+    assert.is_false(exists(name))
+    m = assert(memobj.shared(name, 1 << 20))  -- the OS again
+    assert.equal(1 << 20, shm_size(name))
+    m:unlink()
+  end)
+
+  it("a failing map leaves no name", function()
+    local name = newname("nomap")
+    oshook.fail("mmap", "ENOMEM")
+    local m, msg, err = memobj.shared(name, 100)
+    assert.is_nil(m)
+    assert.equal(name .. ": Cannot allocate memory", msg)
+    assert.equal(12, err)
+    assert.is_false(exists(name))
+  end)
+
+  it("a failing resize changes neither the size nor the segment", function()
+    local name = newname("noresize")
+    local m = assert(memobj.shared(name, 100))
+    m:bytes():put(1, "keep")
+    oshook.fail("ftruncate", "EFBIG")
+    assert.error_matches(function() m:resize(1 << 20) end, "resize: File too large")
+    assert.equal(100, m.size)
+    assert.equal(100, shm_size(name))
+    assert.equal("keep", m:bytes():string(1, 4))
     m:unlink()
   end)
 end)

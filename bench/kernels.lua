@@ -1,0 +1,148 @@
+-- kernels.lua: typed array kernels (sum, min, max, minmax, mean, dot, add,
+-- mul) on 64 MiB arrays against numpy on the same bytes, in the same run:
+-- the array is written to a temporary file that a python3 child loads with
+-- numpy.fromfile and times with the same repetitions. Both sides report
+-- the best of RUNS CPU times (time.process_time, os.clock), which is the
+-- least disturbed figure on a shared machine, over ROUNDS alternations of
+-- memobj and numpy (so a slow minute hits both). numpy's BLAS (dot) is held
+-- to one thread, as our loops are. Ratio = memobj / numpy (<= 1: as fast
+-- or faster). Also: a[i] reads, contiguous and strided, against t[i].
+local memobj = require("memobj")
+local B = require("common")
+
+local MB = B.mb or 64
+local RUNS = tonumber(os.getenv("MEMOBJ_BENCH_KRUNS")) or 7
+local ROUNDS = 3
+local PY = os.getenv("PYTHON") or "/usr/bin/python3"
+
+local PYCODE = [[
+import sys, time, numpy as np
+path, dtype, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+a = np.fromfile(path, dtype=dtype)
+b = a.copy()
+isint = a.dtype.kind == "i"
+x = 3 if isint else 1.5
+y = 3 if isint else 1.0000001
+ops = [
+  ("sum", lambda: a.sum()),
+  ("min", lambda: a.min()),
+  ("max", lambda: a.max()),
+  ("minmax", lambda: (a.min(), a.max())),
+  ("mean", lambda: a.mean()),
+  ("dot", lambda: a.dot(b)),
+  ("add", lambda: np.add(a, x, out=a)),
+  ("mul", lambda: np.multiply(a, y, out=a)),
+]
+for name, fn in ops:
+  best = float("inf")
+  for _ in range(runs):
+    t0 = time.process_time(); fn(); t = time.process_time() - t0
+    best = min(best, t)
+  print(name, best)
+]]
+
+local function best(fn)
+  local t = math.huge
+  for _ = 1, RUNS do
+    local t0 = os.clock()
+    fn()
+    t = math.min(t, os.clock() - t0)
+  end
+  return t
+end
+
+-- Fill a with values from a small LCG: floats in [-50, 50), integers in
+-- [-1000, 1000] (no NaN, no infinity).
+local function fill(a)
+  local n, s = #a, 12345
+  local isint = a.type == "int32"
+  local chunk = memobj.array(a.type, 4096)
+  for first = 1, n, 4096 do
+    for k = 1, 4096 do
+      s = (s * 1103515245 + 12345) % 2147483648
+      chunk[k] = isint and s % 2001 - 1000 or s / 2147483648 * 100 - 50
+    end
+    local m = math.min(4096, n - first + 1)
+    a:slice(first, first + m - 1):copy(chunk:slice(1, m))
+  end
+end
+
+local NUMPY_TYPE = {float64 = "<f8", float32 = "<f4", int32 = "<i4"}
+
+local function numpy_times(a)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(a:bytes():string())
+  f:close()
+  local p = assert(io.popen(("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 %s -c '%s' %s '%s' %d")
+    :format(PY, PYCODE, path, NUMPY_TYPE[a.type], RUNS)))
+  local out = p:read("a")
+  local ok = p:close()
+  os.remove(path)
+  if not ok then return nil end
+  local t = {}
+  for name, v in out:gmatch("(%a+) (%S+)") do t[name] = tonumber(v) end
+  return t
+end
+
+local function row(type)
+  local size = ({float64 = 8, float32 = 4, int32 = 4})[type]
+  local n = MB * 1048576 // size
+  local a = memobj.array(type, n)
+  fill(a)
+  local b = memobj.array(type, n)
+  b:copy(a)
+  local isint = type == "int32"
+  local x, y = isint and 3 or 1.5, isint and 3 or 1.0000001
+  local fns = {
+    sum = function() a:sum() end,
+    min = function() a:min() end,
+    max = function() a:max() end,
+    minmax = function() a:minmax() end,
+    mean = function() a:mean() end,
+    dot = function() a:dot(b) end,
+    add = function() a:add(x) end,
+    mul = function() a:mul(y) end,
+  }
+  local ours, np = {}, {}
+  for _ = 1, ROUNDS do
+    local t = numpy_times(a)
+    for op, fn in pairs(fns) do
+      ours[op] = math.min(ours[op] or math.huge, best(fn))
+      if t and t[op] then np[op] = math.min(np[op] or math.huge, t[op]) end
+    end
+  end
+  if next(np) == nil then np = nil end
+  for _, op in ipairs({"sum", "min", "max", "minmax", "mean", "dot", "add", "mul"}) do
+    local gbs = n * size * (op == "dot" and 2 or 1) / ours[op] / 1e9
+    if np and np[op] then
+      print(("%-8s %-7s memobj %7.2f ms (%5.1f GB/s)  numpy %7.2f ms  ratio %.2f")
+        :format(type, op, ours[op] * 1e3, gbs, np[op] * 1e3, ours[op] / np[op]))
+      B.row("kernels", ("%s %s vs numpy"):format(type, op), ours[op] / np[op], "x", "<= 1.0x")
+    else
+      print(("%-8s %-7s memobj %7.2f ms (%5.1f GB/s)  numpy: not available")
+        :format(type, op, ours[op] * 1e3, gbs))
+    end
+  end
+end
+
+row("float64")
+row("float32")
+row("int32")
+
+-- a[i] reads: contiguous and strided against a Lua table.
+local N = 2000000
+local t, a = {}, memobj.array("f64", N)
+local s = memobj.array("f64", 2 * N):slice(1, -1, 2)
+for i = 1, N do t[i] = i; a[i] = i; s[i] = i end
+local function reads(x)
+  return function()
+    local sum = 0
+    for i = 1, N do sum = sum + x[i] end
+  end
+end
+local ours, base = B.compare(reads(a), reads(t))
+B.row("kernels", "a[i] read vs t[i] (contiguous)", ours / base, "x", "<= 4.5x")
+print(("a[i] read %.1f ns, t[i] %.1f ns"):format(ours / N * 1e9, base / N * 1e9))
+ours, base = B.compare(reads(s), reads(t))
+B.row("kernels", "a[i] read vs t[i] (strided)", ours / base, "x", "<= 4.5x")

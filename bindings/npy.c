@@ -1,0 +1,353 @@
+/*
+** npy.c: memobj.npy.open and memobj.npy.save, the Lua face of the .npy
+** format (access/npy_format.c reads and writes the headers). open maps
+** the data part with memobj.map and views it as a typed array or a
+** records view; save writes a header and the bytes of a view.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "../runtime/core.h"
+#include "../access/array.h"
+#include "../access/records.h"
+#include "../access/npy_format.h"
+#include "npy.h"
+
+/* ---- A box that frees the parser's allocations on any exit ---- */
+
+typedef struct npybox {
+  mo_npy h;
+  unsigned char *buf;  /* the header bytes */
+} npybox;
+
+static int box_gc(lua_State *L) {
+  npybox *b = (npybox *)lua_touserdata(L, 1);
+  mo_npy_free(&b->h);
+  free(b->buf);
+  b->buf = NULL;
+  return 0;
+}
+
+static npybox *newbox(lua_State *L) {
+  npybox *b = (npybox *)lua_newuserdatauv(L, sizeof(npybox), 0);
+  memset(b, 0, sizeof *b);
+  lua_pushvalue(L, lua_upvalueindex(2));  /* the box metatable */
+  lua_setmetatable(L, -2);
+  return b;
+}
+
+/* ---- Element types ---- */
+
+static const char kinds[MO_NBASE] = {'i', 'u', 'i', 'u', 'i', 'u', 'i', 'u', 'f', 'f'};
+
+static char native_order(void) {
+  return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
+}
+
+/* The memobj element type name of a numeric .npy field ("float64be"). */
+static const char *etype_name(lua_State *L, const mo_npy_field *f) {
+  const char *base = f->kind == 'f' ? "float" : f->kind == 'i' ? "int" : "uint";
+  const char *order = f->order == '|' ? "" : f->order == '<' ? "le" : "be";
+  return lua_pushfstring(L, "%s%d%s", base, (int)f->size * 8, order);
+}
+
+static void etype_field(int et, mo_npy_field *f) {
+  f->kind = kinds[MO_BASE(et)];
+  f->size = mo_base_size[MO_BASE(et)];
+  f->order = f->size == 1 ? '|'
+             : MO_SWAPPED(et) ? (native_order() == '<' ? '>' : '<') : native_order();
+}
+
+/* ---- open ---- */
+
+/* nil, "path: why" (a file that is not a .npy we read) */
+static int badfile(lua_State *L, const char *path, const char *why) {
+  luaL_pushfail(L);
+  lua_pushfstring(L, "%s: %s", path, why);
+  return 2;
+}
+
+/* Read n bytes at offset off; 0 or an errno value (EIO when short). */
+static int readall(int fd, unsigned char *p, size_t n, off_t off) {
+  while (n > 0) {
+    ssize_t k = pread(fd, p, n, off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return errno;
+    if (k == 0) return EIO;
+    p += k, n -= (size_t)k, off += k;
+  }
+  return 0;
+}
+
+/* Read and parse the header of the file at path into b. Returns 0, or the
+** number of results (nil, message [, errno]) it pushed. */
+static int read_header(lua_State *L, const char *path, npybox *b) {
+  char err[256];
+  unsigned char pre[MO_NPY_PRELUDE];
+  struct stat st;
+  size_t hl, n;
+  ssize_t k;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e;
+  if (fd < 0) return mo_failresult(L, path, errno);
+  if (fstat(fd, &st) != 0) {
+    e = errno;
+    close(fd);
+    return mo_failresult(L, path, e);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return badfile(L, path, "not a regular file");
+  }
+  do k = pread(fd, pre, sizeof pre, 0); while (k < 0 && errno == EINTR);
+  if (k < 0) {
+    e = errno;
+    close(fd);
+    return mo_failresult(L, path, e);
+  }
+  n = (size_t)k;
+  if ((hl = mo_npy_headerlen(pre, n, err, sizeof err)) == 0) {
+    close(fd);
+    return badfile(L, path, err);
+  }
+  if ((uint64_t)hl > (uint64_t)st.st_size) {
+    close(fd);
+    return badfile(L, path, ".npy header length beyond the end of the file");
+  }
+  if ((b->buf = (unsigned char *)malloc(hl)) == NULL) {
+    close(fd);
+    return luaL_error(L, "memobj: npy.open: out of memory");
+  }
+  e = readall(fd, b->buf, hl, 0);
+  close(fd);
+  if (e) return mo_failresult(L, path, e);
+  if (mo_npy_parse(&b->h, b->buf, hl, (uint64_t)st.st_size, err, sizeof err) != 0)
+    return badfile(L, path, err);
+  return 0;
+}
+
+/* Push the layout table of the structured dtype in h. */
+static void push_layout(lua_State *L, const mo_npy *h) {
+  size_t k;
+  lua_createtable(L, (int)(h->nfields < 1000 ? h->nfields : 1000), 1);
+  for (k = 0; k < h->nfields; k++) {
+    const mo_npy_field *f = &h->fields[k];
+    lua_createtable(L, 3, 1);
+    lua_pushlstring(L, h->names + f->name, f->namelen);
+    lua_rawseti(L, -2, 1);
+    if (f->kind == 'S') {
+      lua_pushliteral(L, "bytes");
+      lua_rawseti(L, -2, 2);
+      lua_pushinteger(L, (lua_Integer)f->size);
+      lua_rawseti(L, -2, 3);
+    } else {
+      etype_name(L, f);
+      lua_rawseti(L, -2, 2);
+    }
+    lua_pushinteger(L, (lua_Integer)f->offset);
+    lua_setfield(L, -2, "offset");
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  lua_pushinteger(L, (lua_Integer)h->itemsize);
+  lua_setfield(L, -2, "size");
+}
+
+/* memobj.npy.open(path [, mode]) -> view, shape */
+static int npy_open(lua_State *L) {
+  static const char *const modes[] = {"r", "rw", "private", NULL};
+  const char *path = luaL_checkstring(L, 1);
+  int mode = luaL_checkoption(L, 2, "r", modes), n, d;
+  npybox *b;
+  mo_noextra(L, 2);
+  lua_settop(L, 2);
+  b = newbox(L);                                  /* 3 */
+  if ((n = read_header(L, path, b)) != 0) return n;
+  /* map the data part: memobj.map(path, {mode=, offset=, size=}) */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, modes[mode]);
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, (lua_Integer)b->h.dataoff);
+  lua_setfield(L, -2, "offset");
+  lua_pushinteger(L, (lua_Integer)b->h.databytes);
+  lua_setfield(L, -2, "size");
+  lua_call(L, 2, 3);                              /* 4, 5, 6 */
+  if (lua_isnil(L, 4)) return 3;
+  lua_settop(L, 4);
+  /* view it: m:array(type, 0, count, vmode) or m:records(layout, ...) */
+  lua_getfield(L, 4, b->h.structured ? "records" : "array");
+  lua_pushvalue(L, 4);
+  if (b->h.structured) push_layout(L, &b->h);
+  else etype_name(L, &b->h.fields[0]);
+  lua_pushinteger(L, 0);
+  lua_pushinteger(L, (lua_Integer)b->h.count);
+  lua_pushstring(L, mode == 0 ? "r" : "rw");
+  lua_call(L, 5, 1);                              /* 5: the view */
+  lua_createtable(L, b->h.ndim, 0);
+  for (d = 0; d < b->h.ndim; d++) {
+    lua_pushinteger(L, (lua_Integer)b->h.shape[d]);
+    lua_rawseti(L, -2, d + 1);
+  }
+  return 2;
+}
+
+/* ---- save ---- */
+
+/* The shape argument at arg (default {count}) into h; checks that its
+** product is count. */
+static void check_shape(lua_State *L, int arg, mo_npy *h, size_t count) {
+  uint64_t prod = 1;
+  int d, zero = 0, over = 0;
+  if (lua_isnoneornil(L, arg)) {
+    h->ndim = 1;
+    h->shape[0] = count;
+    return;
+  }
+  luaL_checktype(L, arg, LUA_TTABLE);
+  h->ndim = (int)(lua_rawlen(L, arg) < MO_NPY_MAXDIM + 1 ? lua_rawlen(L, arg)
+                                                          : MO_NPY_MAXDIM + 1);
+  luaL_argcheck(L, h->ndim <= MO_NPY_MAXDIM, arg, "too many dimensions");
+  for (d = 0; d < h->ndim; d++) {
+    int isint;
+    lua_Integer n;
+    lua_rawgeti(L, arg, d + 1);
+    n = lua_tointegerx(L, -1, &isint);
+    lua_pop(L, 1);
+    if (!isint || n < 0)
+      luaL_argerror(L, arg, "dimensions must be non-negative integers");
+    h->shape[d] = (uint64_t)n;
+    if (n == 0) zero = 1;
+    else if (prod > UINT64_MAX / (uint64_t)n) over = 1;
+    else prod *= (uint64_t)n;
+  }
+  if (zero) prod = 0;
+  if (over && !zero)
+    luaL_argerror(L, arg, "shape too large");
+  if (prod != count)
+    luaL_argerror(L, arg, lua_pushfstring(L, "shape holds %I items, the view %I",
+                  (lua_Integer)prod, (lua_Integer)count));
+}
+
+/* Write n bytes; 0 or an errno value. */
+static int writeall(int fd, const unsigned char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return errno;
+    p += k, n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* Write the elements of a strided array in order, through a buffer on
+** the C stack (nothing here can run Lua code). */
+static int write_strided(int fd, const mo_array *a) {
+  unsigned char buf[1 << 14];
+  size_t k = 0, per = sizeof buf / a->itemsize;
+  while (k < a->v.count) {
+    size_t n = a->v.count - k < per ? a->v.count - k : per, j;
+    int e;
+    for (j = 0; j < n; j++)
+      memcpy(buf + j * a->itemsize, MO_AELEM(a, k + j), a->itemsize);
+    if ((e = writeall(fd, buf, n * a->itemsize)) != 0) return e;
+    k += n;
+  }
+  return 0;
+}
+
+/* Describe the view at idx in h (fields in a userdata pushed on the
+** stack); returns the view. */
+static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
+  mo_view *v;
+  if ((v = mo_toview(L, idx, MO_TAG_ARRAY)) != NULL) {
+    mo_array *a = mo_checkarray(L, idx);
+    h->fields = (mo_npy_field *)lua_newuserdatauv(L, sizeof(mo_npy_field), 0);
+    memset(h->fields, 0, sizeof(mo_npy_field));
+    etype_field(a->etype, h->fields);
+    h->nfields = 1;
+    h->itemsize = a->itemsize;
+    return v;
+  }
+  if ((v = mo_toview(L, idx, MO_TAG_RECORDS)) != NULL) {
+    mo_records *r = mo_checkrecords(L, idx);
+    const mo_layout *l = &r->lay;
+    size_t k;
+    h->fields = (mo_npy_field *)lua_newuserdatauv(L, l->nfields * sizeof(mo_npy_field), 0);
+    h->names = (char *)mo_lay_name(l, 0) - mo_lay_fields(l)[0].name;
+    for (k = 0; k < l->nfields; k++) {
+      const mo_recfield *rf = mo_lay_fields(l) + k;
+      mo_npy_field *f = h->fields + k;
+      memset(f, 0, sizeof *f);
+      if (rf->etype == MO_REC_BYTES) {
+        f->kind = 'S';
+        f->order = '|';
+        f->size = rf->size;
+      } else {
+        etype_field(rf->etype, f);
+      }
+      f->offset = rf->offset;
+      f->name = rf->name;
+      f->namelen = rf->namelen;
+    }
+    h->nfields = l->nfields;
+    h->structured = 1;
+    h->itemsize = l->recsize;
+    return v;
+  }
+  luaL_typeerror(L, idx, "typed array or records view");
+  return NULL;
+}
+
+/* memobj.npy.save(path, view [, shape]) -> true | nil, message, errno */
+static int npy_save(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char err[256];
+  mo_npy h;
+  mo_view *v;
+  char *hdr;
+  size_t len;
+  int fd, e;
+  mo_noextra(L, 3);
+  lua_settop(L, 3);
+  memset(&h, 0, sizeof h);
+  v = describe(L, 2, &h);                         /* 4: fields */
+  check_shape(L, 3, &h, v->count);
+  if ((len = mo_npy_header(&h, NULL, 0, err, sizeof err)) == 0)
+    return luaL_error(L, "memobj: npy.save: %s", err);
+  hdr = (char *)lua_newuserdatauv(L, len, 0);
+  mo_npy_header(&h, hdr, len, err, sizeof err);
+  /* no Lua allocation from here on: the view's bytes are read as they are */
+  if (v->released) return luaL_error(L, "memobj: view is released");
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return mo_failresult(L, path, errno);
+  e = writeall(fd, (const unsigned char *)hdr, len);
+  if (!e && v->tag == MO_TAG_ARRAY && !mo_array_contiguous((mo_array *)v))
+    e = write_strided(fd, (mo_array *)v);
+  else if (!e)
+    e = writeall(fd, v->ptr, v->length);
+  if (close(fd) != 0 && !e) e = errno;
+  if (e) return mo_failresult(L, path, e);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ---- Registration ---- */
+
+void mo_npy_open(lua_State *L) {
+  lua_createtable(L, 0, 2);
+  lua_getfield(L, -2, "map");           /* upvalue 1: memobj.map */
+  lua_createtable(L, 0, 1);             /* upvalue 2: the box metatable */
+  lua_pushcfunction(L, box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushvalue(L, -2);
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, npy_open, 2);
+  lua_setfield(L, -4, "open");
+  lua_pop(L, 2);
+  lua_pushcfunction(L, npy_save);
+  lua_setfield(L, -2, "save");
+  lua_setfield(L, -2, "npy");
+}

@@ -1,0 +1,228 @@
+-- Numeric kernels of typed arrays: reductions over ranges, dot, and the
+-- in-place add/sub/mul/div, checked against plain Lua arithmetic, with the
+-- edge cases of the vector loops (NaN, infinities, tails, unaligned data,
+-- byte-swapped and strided arrays).
+local memobj = require("memobj")
+
+local TYPES = {"i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64",
+  "i32be", "f64be", "u16le"}
+local FMT = {i8 = "i1", u8 = "I1", i16 = "i2", u16 = "I2", i32 = "i4", u32 = "I4",
+  i64 = "i8", u64 = "J", f32 = "f", f64 = "d"}
+
+local function base(t) return (t:gsub("[bl]e$", "")) end
+local function isfloat(t) return base(t):sub(1, 1) == "f" end
+
+-- A value for type t from an integer seed, in the type's range.
+local function value(t, s)
+  local b = base(t)
+  if isfloat(t) then return (s % 2001 - 1000) / 8 end
+  if b == "u8" then return s % 256 end
+  if b == "i8" then return s % 256 - 128 end
+  if b == "u16" then return s % 65536 end
+  if b == "i16" then return s % 65536 - 32768 end
+  if b:sub(1, 1) == "u" then return s % 200001 end
+  return s % 200001 - 100000
+end
+
+-- Round-trip through the element format, as the array stores it.
+local function stored(t, v)
+  local f = FMT[base(t)]
+  return (string.unpack(f, string.pack(f, v)))
+end
+
+local function model(t, n, seed)
+  local m = {}
+  for i = 1, n do m[i] = stored(t, value(t, seed * 7919 + i * 104729)) end
+  return m
+end
+
+local function clamp(i, j, n)
+  local s = i > 0 and i or (i == 0 or i < -n) and 1 or n + i + 1
+  local e = j > n and n or j >= 0 and j or j < -n and 0 or n + j + 1
+  return s, e
+end
+
+describe("reductions", function()
+  it("sum, min, max, minmax and mean agree with Lua over ranges, every type", function()
+    for _, t in ipairs(TYPES) do
+      for _, n in ipairs({0, 1, 2, 7, 8, 9, 31, 64, 65, 200}) do
+        local m = model(t, n, n)
+        local a = memobj.array(t, m)
+        for _, r in ipairs({{1, -1}, {2, -2}, {-5, -1}, {3, 3}, {5, 2}, {-100, 100}}) do
+          local s, e = clamp(r[1], r[2], n)
+          local sum, lo, hi = 0, nil, nil
+          for k = s, e do
+            sum = sum + m[k]
+            lo = (lo == nil or m[k] < lo) and m[k] or lo
+            hi = (hi == nil or m[k] > hi) and m[k] or hi
+          end
+          local what = ("%s n=%d %d..%d"):format(t, n, r[1], r[2])
+          if isfloat(t) then
+            assert.is_true(math.abs(a:sum(r[1], r[2]) - sum) <= 1e-9 * (1 + math.abs(sum)), what)
+          else
+            assert.equal(sum, a:sum(r[1], r[2]), what)
+          end
+          assert.equal(lo, a:min(r[1], r[2]), what)
+          assert.equal(hi, a:max(r[1], r[2]), what)
+          local l2, h2 = a:minmax(r[1], r[2])
+          assert.is_true(l2 == lo and h2 == hi, what)
+          if e >= s then
+            assert.is_true(math.abs(a:mean(r[1], r[2]) - sum / (e - s + 1)) <= 1e-9 * (1 + math.abs(sum)), what)
+          else
+            assert.is_nil(a:mean(r[1], r[2]), what)
+            assert.equal(0, select("#", a:minmax(r[1], r[2])), what)
+          end
+        end
+      end
+    end
+  end)
+
+  it("take the range of issue 16 (sum, min, max and sort of 1..3)", function()
+    local a = memobj.array("i32", {5, 1, 9, -4, 100})
+    assert.equal(15, a:sum(1, 3))
+    assert.equal(1, a:min(1, 3))
+    assert.equal(9, a:max(1, 3))
+    a:sort(1, 3)
+    assert.same({1, 5, 9, -4, 100}, a:totable())
+  end)
+
+  it("propagate NaN like numpy, wherever it is", function()
+    for _, t in ipairs({"f64", "f32", "f64be"}) do
+      for _, n in ipairs({1, 5, 16, 33, 100}) do
+        for pos = 1, n, math.max(1, n // 7) do
+          local a = memobj.array(t, n)
+          for i = 1, n do a[i] = i end
+          a[pos] = 0 / 0
+          local lo, hi = a:minmax()
+          assert.is_true(a:min() ~= a:min() and a:max() ~= a:max(), t .. " " .. pos)
+          assert.is_true(lo ~= lo and hi ~= hi, t .. " " .. pos)
+          if pos > 1 then assert.equal(1, a:min(1, pos - 1)) end
+          assert.is_true(a:sum() ~= a:sum())
+        end
+      end
+    end
+  end)
+
+  it("handle infinities without taking them for NaN", function()
+    local a = memobj.array("f64", 40)
+    for i = 1, 40 do a[i] = i end
+    a[17], a[30] = math.huge, -math.huge
+    assert.same({-math.huge, math.huge}, {a:minmax()})
+    assert.equal(-math.huge, a:min())
+    assert.equal(1, a:min(1, 29))
+    local f = memobj.array("f32", {1, math.huge, 3})
+    assert.equal(math.huge, f:max())
+    assert.equal(1, f:min())
+  end)
+
+  it("compare uint64 unsigned and sum with wrap-around", function()
+    local a = memobj.array("u64", {1, -1, 5})
+    assert.equal(1, a:min())
+    assert.equal(-1, a:max())                -- 2^64 - 1 reads as -1
+    assert.equal(5, a:sum())                 -- wraps like Lua integers
+    local i = memobj.array("i64", {math.maxinteger, 1})
+    assert.equal(math.mininteger, i:sum())
+  end)
+
+  it("read unaligned data", function()
+    local m = memobj.heap(8 * 70 + 3)
+    for _, t in ipairs({"f64", "f32", "i32", "i16", "i64"}) do
+      local size = ({f64 = 8, f32 = 4, i32 = 4, i16 = 2, i64 = 8})[t]
+      local a = m:array(t, 3, 64)
+      for i = 1, 64 do a[i] = (i * 37) % 61 - 30 end
+      a[41] = 99
+      a[23] = -77
+      assert.equal(-77, a:min(), t)
+      assert.equal(99, a:max(), t)
+      a:add(1)
+      assert.equal(100, a[41], t)
+      assert.equal(a:sum(), a:dot(memobj.array(t, 64):add(1)), t)
+      a:release()
+      assert.is_true(size > 0)
+    end
+  end)
+
+  it("dot over any two types, integer when both are integers", function()
+    local a = memobj.array("i16", {1, -2, 3})
+    local b = memobj.array("f32", {0.5, 4, 2})
+    assert.equal(0.5 - 8 + 6, a:dot(b))
+    assert.is_true(math.type(a:dot(memobj.array("u8", {1, 2, 3}))) == "integer")
+    assert.equal(1 - 4 + 9, a:dot(memobj.array("u8", {1, 2, 3})))
+    assert.equal(14, memobj.array("i32", {1, 2, 3}):dot(memobj.array("i32", {1, 2, 3})))
+    assert.equal(0, memobj.array("f64", 0):dot(memobj.array("f64", 0)))
+    assert.error_matches(function() a:dot(memobj.array("u8", 2)) end, "lengths differ")
+    assert.error_matches(function() a:dot({1, 2, 3}) end, "typed array")
+    assert.error_matches(function() a:dot(a, 1) end, "no value expected")
+  end)
+end)
+
+describe("in-place arithmetic", function()
+  it("add, sub, mul, div a number on floats and return the array", function()
+    for _, t in ipairs({"f64", "f32", "f64be", "f32le"}) do
+      for _, n in ipairs({0, 1, 9, 40}) do
+        local m = model(t, n, 3)
+        local a = memobj.array(t, m)
+        assert.equal(a, a:add(2.5))
+        a:sub(1):mul(3):div(2)
+        for i = 1, n do
+          local want = stored(t, stored(t, stored(t, stored(t, m[i] + 2.5) - 1) * 3) / 2)
+          assert.equal(want, a[i], t .. " " .. i)
+        end
+      end
+    end
+  end)
+
+  it("rounds float32 results from float64 arithmetic", function()
+    local a = memobj.array("f32", {1, 3})
+    a:mul(1.0000001)          -- not a float32 value: computed in double
+    assert.equal(string.unpack("f", string.pack("f", 1.0000001)), a[1])
+    a:div(0)
+    assert.equal(math.huge, a[1])
+  end)
+
+  it("wrap integers modulo the type and refuse div and non-integers", function()
+    local u = memobj.array("u8", {250, 3, 128})
+    u:add(10)
+    assert.same({4, 13, 138}, u:totable())
+    u:mul(2)
+    assert.same({8, 26, 20}, u:totable())
+    u:sub(30)
+    assert.same({234, 252, 246}, u:totable())
+    local i = memobj.array("i16be", {32767, -32768})
+    i:add(1)
+    assert.same({-32768, -32767}, i:totable())
+    local w = memobj.array("i64", {math.maxinteger})
+    w:add(1)
+    assert.equal(math.mininteger, w[1])
+    local before = u:totable()
+    assert.error_matches(function() u:div(2) end, "integer array")
+    assert.error_matches(function() u:add(1.5) end, "takes only integers")
+    assert.error_matches(function() u:add(memobj.array("f32", 3)) end, "takes only integers")
+    assert.error_matches(function() u:add(memobj.array("u8", 2)) end, "lengths differ")
+    assert.error_matches(function() u:add("x") end, "number or typed array")
+    assert.error_matches(function() u:add(1, 2) end, "no value expected")
+    assert.same(before, u:totable())
+    u:add(2.0)                                  -- an integral float is an integer
+    assert.equal(236, u[1])
+    local ro = memobj.array("u8", "abc")
+    assert.error_matches(function() ro:add(1) end, "read%-only")
+  end)
+
+  it("take an array of any type, read whole first when it overlaps", function()
+    local a = memobj.array("f64", {1, 2, 3, 4})
+    a:add(memobj.array("i8", {10, 20, 30, 40}))
+    assert.same({11, 22, 33, 44}, a:totable())
+    a:sub(a)
+    assert.same({0, 0, 0, 0}, a:totable())
+    local b = memobj.array("i32", {1, 2, 3, 4, 5})
+    b:slice(2, 5):add(b:slice(1, 4))            -- numpy: b[1:] += b[:-1]
+    assert.same({1, 3, 5, 7, 9}, b:totable())
+    b:add(b:slice(-1, 1, -1))                   -- reversed view of itself
+    assert.same({10, 10, 10, 10, 10}, b:totable())
+    local big = memobj.array("f64", 2000)
+    for i = 1, 2000 do big[i] = i end
+    big:mul(memobj.array("u16", 2000):add(2))   -- block path, other type
+    assert.equal(4000, big[2000])
+    assert.equal(2 * 2001 * 1000 * 2, big:sum() * 2)
+  end)
+end)
