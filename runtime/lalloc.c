@@ -20,6 +20,18 @@
 #define MAXCHAIN 8   /* allocators one state may have used */
 #define BASE (-1)    /* index of the base allocator */
 
+/* Debug blocks (memobj.debug on, arena current): the data is preceded by
+** its size and 8 guard bytes and followed by at least 16 guard bytes, in
+** an arena block of a larger class; a set of the data addresses tells a
+** debug block from a plain one whatever debug says later. */
+#define GFRONT 16
+#define GBACK 16
+#define GMAX (MO_ARENA_SMALL - GFRONT - GBACK)  /* larger: plain, base */
+#define GUARDBYTE 0xFD
+#define CLEANBYTE 0xCD
+#define DEADBYTE 0xDD
+#define TOMB ((uintptr_t)1)
+
 typedef struct lentry {
   mo_arena *arena;             /* an arena, or NULL for a library */
   const mo_allocator *lib;     /* a library allocator with `owns` */
@@ -32,7 +44,95 @@ typedef struct lchain {
   int cur;                     /* current entry, or BASE */
   int n;
   lentry e[MAXCHAIN];
+  int debug;                   /* memobj.debug is on for the state */
+  uintptr_t *gset;             /* debug blocks: open hash, 0 empty */
+  size_t gcap, gused, gtombs;
 } lchain;
+
+/* ---- Debug blocks ---- */
+
+static size_t gslot(uintptr_t p, size_t cap) {
+  return (size_t)(((p >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static int gset_add(lchain *c, void *data) {
+  size_t i;
+  if (2 * (c->gused + c->gtombs + 1) > c->gcap) {  /* rebuild, maybe larger */
+    size_t cap = c->gcap == 0 ? 256 : 4 * c->gused >= c->gcap ? 2 * c->gcap : c->gcap;
+    uintptr_t *ns = (uintptr_t *)calloc(cap, sizeof *ns);
+    if (ns == NULL) return 0;
+    for (i = 0; i < c->gcap; i++)
+      if (c->gset[i] > TOMB) {
+        size_t j = gslot(c->gset[i], cap);
+        while (ns[j]) j = (j + 1) & (cap - 1);
+        ns[j] = c->gset[i];
+      }
+    free(c->gset);
+    mo_stats_runtime((long long)((cap - c->gcap) * sizeof *ns));
+    c->gset = ns;
+    c->gcap = cap;
+    c->gtombs = 0;
+  }
+  for (i = gslot((uintptr_t)data, c->gcap); c->gset[i] > TOMB; i = (i + 1) & (c->gcap - 1))
+    ;
+  if (c->gset[i] == TOMB) c->gtombs--;
+  c->gset[i] = (uintptr_t)data;
+  c->gused++;
+  return 1;
+}
+
+/* Remove data if it is a debug block; returns whether it was. */
+static int gset_remove(lchain *c, const void *data) {
+  size_t i;
+  for (i = gslot((uintptr_t)data, c->gcap); c->gset[i]; i = (i + 1) & (c->gcap - 1))
+    if (c->gset[i] == (uintptr_t)data) {
+      c->gset[i] = TOMB;
+      c->gused--;
+      c->gtombs++;
+      return 1;
+    }
+  return 0;
+}
+
+/* Changed guard bytes before and after the debug block at data. */
+static size_t gdamage(const unsigned char *data, size_t *before, size_t *after) {
+  size_t n, usable = mo_arena_usable(data), i;
+  memcpy(&n, data - GFRONT, sizeof n);
+  *before = *after = 0;
+  for (i = sizeof n; i < GFRONT; i++) *before += data[i - GFRONT] != GUARDBYTE;
+  if (n > usable - GFRONT) n = usable - GFRONT;  /* the size was hit */
+  for (i = GFRONT + n; i < usable; i++) *after += data[i - GFRONT] != GUARDBYTE;
+  return *before + *after;
+}
+
+static void *gblock_alloc(lchain *c, mo_arena *a, size_t n) {
+  unsigned char *raw = (unsigned char *)mo_arena_small(a, n + GFRONT + GBACK);
+  size_t usable;
+  if (raw == NULL) return NULL;
+  if (!gset_add(c, raw + GFRONT)) {
+    mo_arena_free_small(a, raw);
+    return NULL;
+  }
+  usable = mo_arena_usable(raw);
+  memcpy(raw, &n, sizeof n);
+  memset(raw + sizeof n, GUARDBYTE, GFRONT - sizeof n);
+  memset(raw + GFRONT, CLEANBYTE, n);
+  memset(raw + GFRONT + n, GUARDBYTE, usable - GFRONT - n);
+  return raw + GFRONT;
+}
+
+/* Free a debug block: intact, it is filled and freed; damaged, it is
+** reported (to the next memobj call) and leaked. */
+static void gblock_free(mo_arena *a, unsigned char *data) {
+  size_t before, after, n;
+  memcpy(&n, data - GFRONT, sizeof n);
+  if (gdamage(data, &before, &after)) {
+    mo_dbg_report_lua(data, n, before, after);
+    return;
+  }
+  memset(data - GFRONT, DEADBYTE, mo_arena_usable(data));
+  mo_arena_free_small(a, data - GFRONT);
+}
 
 /* ---- The allocation function ---- */
 
@@ -55,6 +155,8 @@ static void *cur_alloc(lchain *c, size_t osize, size_t nsize) {
   if (c->cur == BASE) return c->basef(c->baseud, NULL, osize, nsize);
   e = &c->e[c->cur];
   if (e->arena) {
+    if (MO_UNLIKELY(c->debug) && nsize <= GMAX)
+      return gblock_alloc(c, e->arena, nsize);
     if (nsize <= MO_ARENA_SMALL) return mo_arena_small(e->arena, nsize);
     return c->basef(c->baseud, NULL, osize, nsize);
   }
@@ -63,8 +165,11 @@ static void *cur_alloc(lchain *c, size_t osize, size_t nsize) {
 
 static void owner_free(lchain *c, int who, void *ptr, size_t osize) {
   if (who == BASE) c->basef(c->baseud, ptr, osize, 0);
-  else if (c->e[who].arena) mo_arena_free_small(c->e[who].arena, ptr);
-  else c->e[who].lib->free(ptr);
+  else if (c->e[who].arena) {
+    if (MO_UNLIKELY(c->gused) && gset_remove(c, ptr))
+      gblock_free(c->e[who].arena, (unsigned char *)ptr);
+    else mo_arena_free_small(c->e[who].arena, ptr);
+  } else c->e[who].lib->free(ptr);
 }
 
 /* Move a block to the current allocator. */
@@ -97,8 +202,9 @@ static void *chain_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   e = &c->e[who];
   if (e->arena) {
     size_t usable = mo_arena_usable(ptr);
-    if (nsize <= usable && 2 * nsize >= usable) return ptr;
-    return move(c, who, ptr, osize, nsize);
+    if (nsize <= usable && 2 * nsize >= usable && !c->debug && !c->gused)
+      return ptr;
+    return move(c, who, ptr, osize, nsize);  /* debug blocks always move */
   }
   if (who == c->cur && e->lib->realloc) return e->lib->realloc(ptr, nsize);
   return move(c, who, ptr, osize, nsize);
@@ -108,7 +214,8 @@ static void *chain_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static void chain_free(lchain *c) {
   int i;
   for (i = 0; i < c->n; i++) mo_arena_delete(c->e[i].arena);
-  mo_stats_runtime(-(long long)sizeof *c);
+  free(c->gset);
+  mo_stats_runtime(-(long long)(sizeof *c + c->gcap * sizeof *c->gset));
   free(c);
 }
 
@@ -148,6 +255,7 @@ static lchain *chain_get(lua_State *L) {
   c->basef = *fp;
   c->baseud = *udp;
   c->cur = BASE;
+  c->debug = mo_debug_enabled(L);
   if (fp == &f) lua_setallocf(L, chain_alloc, c);
   else {
     *fp = chain_alloc;
@@ -190,19 +298,49 @@ int mo_lalloc_set(lua_State *L, int arena, const mo_allocator *lib) {
   return 1;
 }
 
-/* Push the name of the state's current allocator: "default", "arena" or
-** the library allocator's name. */
-void mo_lalloc_pushname(lua_State *L) {
+/* L's chain, or NULL when it has none. */
+static lchain *chain_of(lua_State *L) {
   lua_Alloc *fp, f;
   void **udp, *ud;
-  const lchain *c;
   if (!mo_trace_inner(L, &fp, &udp)) {
     f = lua_getallocf(L, &ud);
     fp = &f;
     udp = &ud;
   }
-  c = *fp == chain_alloc ? (const lchain *)*udp : NULL;
+  return *fp == chain_alloc ? (lchain *)*udp : NULL;
+}
+
+void mo_lalloc_debug(lua_State *L, int on) {
+  lchain *c = chain_of(L);
+  if (c) c->debug = on;
+}
+
+/* Push the name of the state's current allocator: "default", "arena" or
+** the library allocator's name. */
+void mo_lalloc_pushname(lua_State *L) {
+  const lchain *c = chain_of(L);
   if (c == NULL || c->cur == BASE) lua_pushliteral(L, "default");
   else if (c->e[c->cur].arena) lua_pushliteral(L, "arena");
   else lua_pushstring(L, c->e[c->cur].lib->name);
+}
+
+/* memobj.check(): verify the guards of every debug block of L's arena;
+** bad(ud, data, size, before, after) for each damaged one. Returns how
+** many were checked. */
+size_t mo_lalloc_check(lua_State *L, void (*bad)(void *, const void *, size_t,
+                                                  size_t, size_t),
+                       void *ud) {
+  const lchain *c = chain_of(L);
+  size_t i, before, after, n, checked = 0;
+  if (c == NULL) return 0;
+  for (i = 0; i < c->gcap; i++) {
+    const unsigned char *data = (const unsigned char *)c->gset[i];
+    if (c->gset[i] <= TOMB) continue;
+    checked++;
+    if (gdamage(data, &before, &after)) {
+      memcpy(&n, data - GFRONT, sizeof n);
+      bad(ud, data, n, before, after);
+    }
+  }
+  return checked;
 }

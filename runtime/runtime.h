@@ -95,6 +95,14 @@ void mo_alloc_pushspec(lua_State *L, const mo_allocator *a);
 int mo_lalloc_set(lua_State *L, int arena, const mo_allocator *lib);
 /* Push the current allocator's name ("default", "arena", or a name). */
 void mo_lalloc_pushname(lua_State *L);
+/* memobj.debug(on) for the blocks of L's arena (no-op when L has none). */
+void mo_lalloc_debug(lua_State *L, int on);
+/* memobj.check() on the debug blocks of L's arena (see lalloc.c). */
+size_t mo_lalloc_check(lua_State *L, void (*bad)(void *, const void *, size_t,
+                                                  size_t, size_t),
+                       void *ud);
+/* Keep a report of a damaged Lua block found when freed (debugheap.c). */
+void mo_dbg_report_lua(const void *data, size_t size, size_t before, size_t after);
 /* While tracing, the tracer wraps the state's allocator: point *f and *ud
 ** at the wrapped function and its ud and return 1; 0 when not tracing. */
 int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud);

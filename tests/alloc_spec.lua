@@ -151,6 +151,35 @@ describe("the arena allocator", function()
   end)
 end)
 
+describe("the Lua state's blocks on the arena with memobj.debug(true)", function()
+  it("are guarded, checked by memobj.check and freed when intact", function()
+    local out = child_ok([[
+      assert(memobj.set_allocator("arena", "lua") == nil)
+      assert(memobj.stats().lua.allocator == "arena")
+      memobj.debug(true)
+      local s = ("x"):rep(40) .. "y"  -- a Lua string made with guards
+      local ok, n = memobj.check()
+      assert(ok and n > 0, "Lua blocks are checked")
+      -- write one byte past the end of the string's block (its text and
+      -- the terminating zero end the block)
+      local m = memobj.string(s)
+      local f = memobj.foreign(m.pointer + #s + 1, 1)
+      f:array("u8")[1] = 7
+      f:close()
+      local fine, report, list = memobj.check()
+      assert(not fine)
+      print(report)
+      assert(list[1].kind == "Lua" and list[1].after == 1 and list[1].before == 0)
+      memobj.debug(false)
+      for i = 1, 10000 do local _ = {i} end  -- debug blocks made before are freed fine
+      collectgarbage()
+      print("ok")
+    ]])
+    assert.matches("Lua block 0x%x+ of %d+ bytes created at a Lua allocation: 0 bytes "
+                   .. "before the start and 1 byte after the end overwritten", out)
+  end)
+end)
+
 describe("GC pacing", function()
   -- 40 objects filled (zeroed on creation) and dropped without close:
   -- the peak RSS in units of one object. Without pacing it reached 19.
