@@ -23,6 +23,11 @@
 
 typedef struct mo_arena mo_arena;
 
+/* Calls inside memobj.so go straight to these, not through the PLT. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* A new empty heap; NULL when out of memory. */
 mo_arena *mo_arena_new(void);
 /* Free the heap: its arenas go back to the OS. Blocks it made for large
@@ -54,5 +59,9 @@ typedef struct mo_arena_stats {
   size_t mapped, peak_mapped, arenas;
 } mo_arena_stats;
 void mo_arena_getstats(const mo_arena *h, mo_arena_stats *s);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif
