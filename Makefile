@@ -58,9 +58,10 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite through lua-sql-sqlite3.
+# The benchmarks also compare with SQLite through lua-sql-sqlite3, and
+# the kernels with numpy (bench/kernels.lua).
 bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 python3-numpy"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
@@ -81,7 +82,11 @@ $(BUILD)/arena_threads: tests/c/arena_threads.c
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.
-testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
+$(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \
+	  $(shell pkg-config --libs lua$(LUA_VERSION)) $(PKG_LIBS) -lrt -lm -ldl -lpthread
 $(BUILD)/test/threads: tests/threads/threads.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
@@ -117,7 +122,7 @@ demo: deps
 crashtest: deps
 	@$(MAKE) --no-print-directory all
 	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
-	  $(LUA) /usr/bin/busted tests/crash/
+	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
@@ -145,6 +150,7 @@ plots: deps
 # Fuzzing: libFuzzer targets (clang) linked with every memobj source,
 # FUZZ_SECONDS each, then the Lua-level random-operation fuzzer under ASan.
 FUZZ_SECONDS ?= 60
+FUZZ_ARRAY_STEPS ?= 200000
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_lua.h $(SRCS) $(HDRS)
@@ -168,12 +174,49 @@ fuzz:
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/ops.lua $$seed 20000 2>&1 | grep -v WARNING || exit 1; \
 	done
+	@echo "== typed arrays against the string.pack model under ASan"
+	@for seed in 1 2 3 4 5 6 7 8; do \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/arrays.lua $$seed $(FUZZ_ARRAY_STEPS) \
+	    >build/asan/fuzz-arrays.out 2>&1; \
+	  grep -v WARNING build/asan/fuzz-arrays.out; \
+	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
+	done
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
 # temporary tree, offline, then require the installed module.
 packagecheck: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="luarocks"
 	@sh tests/packaging.sh
+
+# Static checks: luacheck on every Lua file (.luacheckrc), cppcheck on every
+# C file (tools/cppcheck.supp), and the include rules of doc/internals.md
+# (tools/layers.lua).
+LINT_PKGS := lua-check cppcheck
+LUA_FILES = $(shell find bench examples tests tools -name '*.lua' -not -path '*/build/*')
+C_FILES = $(shell find runtime memobj access bindings examples tests bench -name '*.c')
+lint:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(LINT_PKGS)"
+	@echo "== luacheck"
+	@luacheck -q --no-color $(LUA_FILES)
+	@echo "== cppcheck"
+	@cppcheck -q --error-exitcode=1 --include=tools/cppcheck.h --inline-suppr --suppressions-list=tools/cppcheck.supp \
+	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
+	@echo "== include layers"
+	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+
+# Line coverage of the suite, per file of runtime/, memobj/, access/ and
+# bindings/ (gcov through gcovr), from a build in build/cov.
+COV_PKGS := gcovr
+coverage:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(COV_PKGS)"
+	@rm -rf build/cov
+	@$(MAKE) --no-print-directory BUILD=build/cov CFLAGS="-O0 -g --coverage" all cmodule testmods
+	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh >build/cov/tests.log 2>&1; \
+	  grep "^not ok" build/cov/tests.log; tail -1 build/cov/tests.log
+	@gcovr -r . --object-directory build/cov/obj -f runtime/ -f memobj/ -f access/ \
+	  -f bindings/ build/cov/obj
 
 clean:
 	rm -rf $(BUILD)

@@ -12,8 +12,12 @@ size_t mo_array_range(lua_State *L, mo_array *a, int arg, size_t *start) {
   size_t from, to;
   mo_range(luaL_optinteger(L, arg, 1), luaL_optinteger(L, arg + 1, -1),
            a->v.count, &from, &to);
+  if (from > to) {  /* empty: start 0, so no address is computed past the end */
+    *start = 0;
+    return 0;
+  }
   *start = from - 1;
-  return from > to ? 0 : to - from + 1;
+  return to - from + 1;
 }
 
 /* Announce a write to elements k .. k+n-1 (n >= 1). */
@@ -79,10 +83,17 @@ static void convert_table(lua_State *L, mo_array *a, int idx, size_t n,
   }
 }
 
-/* Convert n items of src into buf, in a's element format. */
+/* Convert n items of src into buf, in a's element format. The same
+** format copies the bytes as they are (a NaN keeps its payload). */
 static void convert_array(lua_State *L, mo_array *a, mo_array *src, size_t n,
                           unsigned char *buf) {
   size_t i;
+  if (src->etype == a->etype) {
+    for (i = 0; i < n; i++)
+      memcpy(buf + i * a->itemsize, MO_AELEM(src, i), a->itemsize);
+    mo_fault_check(L);
+    return;
+  }
   for (i = 0; i < n; i++) {
     mo_value v = mo_elem_load(src->etype, MO_AELEM(src, i));
     const char *why = mo_value_convert(src->etype, a->etype, &v);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "array.h"
+#include "openers.h"
 
 /* ---- Checking ---- */
 
@@ -207,7 +208,13 @@ static int array_notify(lua_State *L) {
   luaL_argcheck(L, count >= 0, 3, "count must be non-negative");
   if (count > INT_MAX) count = INT_MAX;
   n = futex(futex_word(a, p), FUTEX_WAKE, (uint32_t)count, NULL, 0);
-  if (n < 0) return mo_oserror(L, "notify", errno);
+  if (n < 0) {
+    int err = errno;
+    /* a lost page of a mapped file? touching it lets the handler say so */
+    if (err == EFAULT) (void)*(volatile uint32_t *)futex_word(a, p);
+    mo_fault_check(L);
+    return mo_oserror(L, "notify", err);
+  }
   lua_pushinteger(L, n);
   return 1;
 }

@@ -5,6 +5,7 @@
 ** class that excludes one byte only (like "[^\n]*") are one memchr.
 */
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 #include <lauxlib.h>
 #include "pattern.h"
@@ -32,7 +33,7 @@ enum {
 static uint64_t classbits[26][4];
 static int classok[26];
 
-void mo_pattern_initclasses(void) {
+static void initclasses(void) {
   static int (*const fns[])(int) = {isalpha, iscntrl, isdigit, isgraph,
                                     islower, ispunct, isspace, isupper,
                                     isalnum, isxdigit};
@@ -50,6 +51,13 @@ void mo_pattern_initclasses(void) {
   memset(classbits['z' - 'a'], 0, sizeof classbits[0]);
   SETBIT(classbits['z' - 'a'], 0);
   classok['z' - 'a'] = 1;
+}
+
+/* Once per process: a second Lua state opening memobj in another thread
+** must not clear a class while the first one matches with it. */
+void mo_pattern_initclasses(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, initclasses);
 }
 
 /* Add the escape %c to bits: a class letter, its complement (upper

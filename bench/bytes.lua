@@ -9,11 +9,11 @@ local N = MB * 1024 * 1024
 
 -- A log-like text: lines of 20..90 bytes, one needle near the end.
 local lines, len = {}, 0
-local i = 0
+local nl = 0
 while len < 1024 * 1024 do
-  i = i + 1
+  nl = nl + 1
   local l = ("2026-11-23 12:%02d:%02d INFO request %d served in %d ms%s\n")
-    :format(i % 60, i % 59, i * 7919 % 100000, i % 97, (" ."):rep(i % 20))
+    :format(nl % 60, nl % 59, nl * 7919 % 100000, nl % 97, (" ."):rep(nl % 20))
   lines[#lines + 1] = l
   len = len + #l
 end

@@ -100,7 +100,7 @@ int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
     err = ENOMEM;  /* no memory for the fault registry */
     goto fail;
   }
-  mo_fault_describe(f->slot, fd, f->foff);
+  mo_fault_describe(f->slot, fd, f->foff, !private);
   return 0;
 fail:
   mo_os_unmap(f->region, f->reglen);

@@ -213,8 +213,9 @@ const char *mo_fault_lost_at(const void *addr, size_t len);
 ** register returns a slot number, or -1 only when out of memory (the
 ** registry has no fixed size; it installs the handler on first use);
 ** the others take that number and ignore -1. describe names the file
-** behind the range (fd and the file offset of addr) so that a fault can
-** say why the page was lost. After an
+** behind the range (fd and the file offset of addr; shared: a MAP_SHARED
+** map, which loses every page past the end of its file at once) so that
+** a fault can say why the page was lost. After an
 ** mprotect of the range, rearm makes the lost pages inaccessible again;
 ** after mapping the file anew over the range, recover forgets them.
 ** lost returns 0 when [off, off+len) of the range has no lost page
@@ -223,7 +224,7 @@ const char *mo_fault_lost_at(const void *addr, size_t len);
 ** start (0 and 0: none).
 */
 int mo_fault_register(void *addr, size_t len);
-void mo_fault_describe(int slot, int fd, off_t foff);
+void mo_fault_describe(int slot, int fd, off_t foff, int shared);
 void mo_fault_update(int slot, void *addr, size_t len);
 void mo_fault_unregister(int slot);
 void mo_fault_rearm(int slot);

@@ -65,8 +65,9 @@ typedef struct slot {
   int id;                  /* index in byid, set before publishing */
   /* under `lock` only: */
   int inuse;
-  int fd;                  /* the mapped file, -1 if not described */
-  off_t foff;              /* file offset of `start` */
+  _Atomic int fd;          /* the mapped file, -1 if not described */
+  _Atomic off_t foff;      /* file offset of `start` */
+  _Atomic int shared;      /* pages past the end of the file are all lost */
   int why;                 /* WHY_*, settled by the first raise */
 } slot;
 
@@ -133,7 +134,7 @@ int mo_fault_register(void *addr, size_t len) {
   if (!installed) install();
   if (installed && (s = take_slot()) != NULL) {
     s->inuse = 1;
-    s->fd = -1;
+    atomic_store(&s->fd, -1);
     place(s, addr, len);
     id = s->id;
   }
@@ -141,11 +142,13 @@ int mo_fault_register(void *addr, size_t len) {
   return id;
 }
 
-void mo_fault_describe(int id, int fd, off_t foff) {
+void mo_fault_describe(int id, int fd, off_t foff, int shared) {
   if (id < 0) return;
   pthread_mutex_lock(&lock);
-  byid[id]->fd = fd;
-  byid[id]->foff = foff;
+  atomic_store(&byid[id]->fd, -1);  /* the handler reads fd first */
+  atomic_store(&byid[id]->foff, foff);
+  atomic_store(&byid[id]->shared, shared);
+  atomic_store(&byid[id]->fd, fd);
   pthread_mutex_unlock(&lock);
 }
 
@@ -175,10 +178,11 @@ static int diagnose(const slot *s, uintptr_t addr) {
   struct stat st;
   struct statvfs vfs;
   off_t at;
-  if (s->fd < 0 || mo_os_fstat(s->fd, &st) != 0) return WHY_TRUNCATED;
-  at = s->foff + (off_t)(addr - atomic_load(&s->start));
+  int fd = atomic_load(&s->fd);
+  if (fd < 0 || mo_os_fstat(fd, &st) != 0) return WHY_TRUNCATED;
+  at = atomic_load(&s->foff) + (off_t)(addr - atomic_load(&s->start));
   if (at >= st.st_size) return WHY_TRUNCATED;
-  if (fstatvfs(s->fd, &vfs) == 0 && vfs.f_bavail == 0) return WHY_NOSPACE;
+  if (fstatvfs(fd, &vfs) == 0 && vfs.f_bavail == 0) return WHY_NOSPACE;
   return WHY_IO;
 }
 
@@ -306,17 +310,46 @@ static slot *owner(uintptr_t a) {
   return NULL;
 }
 
-/* Widen the lost range of s to cover the page at p. */
-static void lose(slot *s, uintptr_t p) {
+/* Widen the lost range of s to cover [from, to). */
+static void lose(slot *s, uintptr_t from, uintptr_t to) {
   uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
-  if (hi <= lo) {  /* the first lost page: set hi first, lo < hi publishes */
-    atomic_store(&s->hi, p + pagesize);
-    atomic_store(&s->lo, p);
+  if (hi <= lo) {  /* the first lost pages: set hi first, lo < hi publishes */
+    atomic_store(&s->hi, to);
+    atomic_store(&s->lo, from);
     return;
   }
-  while (p < lo && !atomic_compare_exchange_weak(&s->lo, &lo, p)) {}
-  while (p + pagesize > hi &&
-         !atomic_compare_exchange_weak(&s->hi, &hi, p + pagesize)) {}
+  while (from < lo && !atomic_compare_exchange_weak(&s->lo, &lo, from)) {}
+  while (to > hi && !atomic_compare_exchange_weak(&s->hi, &hi, to)) {}
+}
+
+/*
+** The pages to patch for a fault at page: one page, or more so that a
+** bulk access takes one fault instead of one per page. A fault inside a
+** lost range (SIGSEGV) patches the whole range. A shared map whose file
+** ends before the page has lost everything past that end: its whole
+** tail. (A private map's own copies of pages survive a truncation, so it
+** loses page by page.)
+*/
+static void extent(int sig, slot *s, uintptr_t page, uintptr_t *from,
+                   uintptr_t *to) {
+  uintptr_t start = atomic_load(&s->start);
+  size_t len = atomic_load(&s->len);
+  int fd = atomic_load(&s->fd);
+  struct stat st;
+  *from = page;
+  *to = page + pagesize;
+  if (sig == SIGSEGV) {
+    *from = atomic_load(&s->lo);
+    *to = atomic_load(&s->hi);
+  } else if (fd >= 0 && atomic_load(&s->shared) &&
+             mo_os_fstat(fd, &st) == 0) {
+    off_t in = st.st_size - atomic_load(&s->foff);  /* bytes in the file */
+    if (in <= 0 || page - start >= (size_t)in) *to = start + len;
+  }
+  if (*from > page || *to <= page || *to - start > len) {  /* changed */
+    *from = page;
+    *to = page + pagesize;
+  }
 }
 
 /* A fault of ours: SIGBUS anywhere in a registered mapping, SIGSEGV only
@@ -324,17 +357,18 @@ static void lose(slot *s, uintptr_t p) {
 ** map: not ours to hide). */
 static int patch(int sig, uintptr_t a) {
   slot *s = owner(a);
-  uintptr_t page = a & ~(uintptr_t)(pagesize - 1);
+  uintptr_t page = a & ~(uintptr_t)(pagesize - 1), from, to;
   void *p;
   if (s == NULL) return 0;
   if (sig == SIGSEGV) {
     uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
     if (!(hi > lo && a >= lo && a < hi)) return 0;
   }
-  if (mo_os_map((void *)page, pagesize, PROT_READ | PROT_WRITE,
+  extent(sig, s, page, &from, &to);
+  if (mo_os_map((void *)from, to - from, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &p) != 0)
     return 0;
-  lose(s, page);
+  lose(s, from, to);
   if (!mo_fault_pending) {
     taken.slot = s->id;
     taken.gen = atomic_load(&s->gen);

@@ -86,6 +86,21 @@ describe("reductions", function()
     assert.same({1, 5, 9, -4, 100}, a:totable())
   end)
 
+  it("compute no address for an empty range far past the end (fuzzer, UBSan)", function()
+    local a = memobj.array("i16", {1, 2, 3})
+    local big = math.maxinteger
+    assert.equal(0, a:sum(big))
+    assert.is_nil(a:min(big))
+    assert.is_nil(a:mean(big, big))
+    assert.same({}, a:totable(big))
+    a:fill(9, big)
+    a:sort(big)
+    assert.same({1, 2, 3}, a:totable())
+    local s = a:slice(-1, 1, -1)
+    assert.equal(0, s:sum(big, -big))
+    assert.is_nil(s:max(big))
+  end)
+
   it("propagate NaN like numpy, wherever it is", function()
     for _, t in ipairs({"f64", "f32", "f64be"}) do
       for _, n in ipairs({1, 5, 16, 33, 100}) do

@@ -92,7 +92,7 @@ describe("byte views: construction and fields", function()
     assert.has_error(function() b[1] = 1 end, "memobj: view is released")
     b:release()  -- idempotent
     do
-      local c <close> = m:bytes()
+      local _ <close> = m:bytes()
       assert.equal(1, m.locks)
     end
     assert.equal(0, m.locks)

@@ -527,7 +527,7 @@ describe("callbacks", function()
     local ok, err = pcall(f)
     assert.is_false(ok)
     assert.matches("memobj: 0x%x+: the callback it calls is freed", err)
-    do local c <close> = ffi.callback(function() end, "void", {}) end
+    do local _ <close> = ffi.callback(function() end, "void", {}) end
   end)
 
   it("freed during a call, stay callable by C until it returns, and raise", function()

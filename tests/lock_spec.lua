@@ -78,7 +78,7 @@ describe("locks", function()
   it("unlocks on <close> and on garbage collection", function()
     local m = memobj.heap(8)
     do
-      local a <close> = m:array("u8")
+      local _ <close> = m:array("u8")
       assert.equal(1, m.locks)
     end
     assert.equal(0, m.locks)

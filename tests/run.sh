@@ -17,7 +17,19 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 export MEMOBJ_BUILD="$BUILD"
 export LUA_CPATH="$BUILD/?.so;;"
 export LUA_PATH="$PWD/tests/?.lua;;"
-export LUA LUA_WRAPPER BUSTED_OPTS
+# busted from PATH; --ignore-lua keeps it in $LUA (and under $LUA_WRAPPER)
+# rather than re-running itself in the interpreter .busted names.
+BUSTED=$(command -v busted) || { echo "busted not found on PATH"; exit 1; }
+# SPEC: one spec ("array" is tests/array_spec.lua), a path, or a directory.
+SPECS=tests/
+if [ -n "$SPEC" ]; then
+  SPECS=
+  for s in "tests/${SPEC}_spec.lua" "tests/$SPEC" "$SPEC"; do
+    if [ -e "$s" ]; then SPECS=$s; break; fi
+  done
+  [ -n "$SPECS" ] || { echo "no spec named $SPEC in tests/"; exit 1; }
+fi
+export LUA LUA_WRAPPER BUSTED SPECS BUILD BUSTED_OPTS
 mkdir -p "$BUILD"
 out="$BUILD/tests.tap"
 leftovers="$BUILD/tests.leftovers"
@@ -26,11 +38,12 @@ failed=0
 
 run_busted() {
   # shellcheck disable=SC2086
-  $LUA_WRAPPER $LUA /usr/bin/busted --output=TAP $BUSTED_OPTS tests/ >"$out" 2>&1
+  $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP \
+    $BUSTED_OPTS "$SPECS" >"$out" 2>&1
 }
 
-# suite <label>: one run of the whole suite with $BUSTED_OPTS; adds its
-# counts to passed and failed.
+# suite <label>: one run of the specs with $BUSTED_OPTS; adds its counts
+# to passed and failed.
 suite() {
   echo "== suite: $1"
   rm -f "$out" "$leftovers"
@@ -39,7 +52,8 @@ suite() {
     # shellcheck disable=SC2016
     unshare -m sh -c '
       mount --bind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
-      $LUA_WRAPPER $LUA /usr/bin/busted --output=TAP $BUSTED_OPTS tests/ >"$2" 2>&1
+      $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP \
+        $BUSTED_OPTS "$SPECS" >"$2" 2>&1
       status=$?
       ls -A /tmp /dev/shm | grep -v -e "^/" -e "^$" -e "^vgdb-pipe" >"$3"
       exit $status' isolate "$private" "$out" "$leftovers"

@@ -92,7 +92,7 @@ describe("memobj.stats", function()
   it("uncounts objects the garbage collector frees", function()
     collectgarbage()
     local s0 = memobj.stats().heap
-    do local m = memobj.heap(5000) end
+    do local _ = memobj.heap(5000) end
     assert.equal(s0.count + 1, memobj.stats().heap.count)
     collectgarbage()
     collectgarbage()
