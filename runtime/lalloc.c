@@ -230,6 +230,16 @@ static void pin_library(void) {
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+/* Where L's allocator is: the state's own slot (copied into *f, *ud), or,
+** while tracing, the slot of the allocator the tracer wraps. */
+static void alloc_slots(lua_State *L, lua_Alloc **fp, void ***udp,
+                        lua_Alloc *f, void **ud) {
+  *f = lua_getallocf(L, ud);
+  *fp = f;
+  *udp = ud;
+  mo_trace_inner(L, fp, udp);
+}
+
 /* The chain of L, made (and installed) on first use. The allocator to
 ** replace may be wrapped by the tracer (trace.c), whose inner one is the
 ** state's real allocator. */
@@ -238,11 +248,7 @@ static lchain *chain_get(lua_State *L) {
   void **udp, *ud;
   lchain *c;
   lua_State *main;
-  if (!mo_trace_inner(L, &fp, &udp)) {
-    f = lua_getallocf(L, &ud);
-    fp = &f;
-    udp = &ud;
-  }
+  alloc_slots(L, &fp, &udp, &f, &ud);
   if (*fp == chain_alloc) return (lchain *)*udp;
   c = (lchain *)calloc(1, sizeof *c);
   if (c == NULL) luaL_error(L, "memobj: set_allocator: out of memory");
@@ -302,11 +308,7 @@ int mo_lalloc_set(lua_State *L, int arena, const mo_allocator *lib) {
 static lchain *chain_of(lua_State *L) {
   lua_Alloc *fp, f;
   void **udp, *ud;
-  if (!mo_trace_inner(L, &fp, &udp)) {
-    f = lua_getallocf(L, &ud);
-    fp = &f;
-    udp = &ud;
-  }
+  alloc_slots(L, &fp, &udp, &f, &ud);
   return *fp == chain_alloc ? (lchain *)*udp : NULL;
 }
 
