@@ -19,6 +19,13 @@
 
 /* ---- Checking ---- */
 
+/* The array at 1 of a method that takes nargs arguments (self included). */
+static mo_array *checkargs(lua_State *L, int nargs) {
+  mo_array *a = mo_checkarray(L, 1);
+  mo_noextra(L, nargs);
+  return a;
+}
+
 /* The element i (1-based, at arg) of an array fit for atomics, or raise. */
 static unsigned char *checkatomic(lua_State *L, mo_array *a, const char *op,
                                   int arg) {
@@ -66,7 +73,7 @@ static void prewrite(lua_State *L, mo_array *a, unsigned char *p) {
 /* ---- Load, store, add, compare-and-swap ---- */
 
 static int array_atomic_load(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 2);
   unsigned char *p = checkatomic(L, a, "atomic_load", 2);
   uint64_t v = a->itemsize == 4
                    ? __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST)
@@ -77,7 +84,7 @@ static int array_atomic_load(lua_State *L) {
 }
 
 static int array_atomic_store(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 3);
   unsigned char *p = checkwrite(L, a, "atomic_store");
   mo_value v = mo_value_check(L, a->etype, 3);
   prewrite(L, a, p);
@@ -91,7 +98,7 @@ static int array_atomic_store(lua_State *L) {
 
 /* a:atomic_add(i, v): adds (wrapping) and returns the old value. */
 static int array_atomic_add(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 3);
   unsigned char *p = checkwrite(L, a, "atomic_add");
   uint64_t n = (uint64_t)checkaddend(L, a, 3), old;
   prewrite(L, a, p);
@@ -108,7 +115,7 @@ static int array_atomic_add(lua_State *L) {
 ** expected; returns the old value either way (equal to expected when it
 ** succeeded). */
 static int array_atomic_cas(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 4);
   unsigned char *p = checkwrite(L, a, "atomic_cas");
   mo_value e = mo_value_check(L, a->etype, 3);
   mo_value n = mo_value_check(L, a->etype, 4);
@@ -160,7 +167,7 @@ static uint32_t *futex_word(mo_array *a, unsigned char *p) {
 */
 static int array_wait(lua_State *L) {
   static const char *const results[] = {"ok", "not-equal", "timed-out"};
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 4);
   unsigned char *p = checkatomic(L, a, "wait", 2);
   mo_value e = mo_value_check(L, a->etype, 3);
   struct timespec deadline, *dl = NULL;
@@ -201,7 +208,7 @@ static int array_wait(lua_State *L) {
 
 /* a:notify(i [, count]) -> number of waiters woken (default: all). */
 static int array_notify(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 3);
   unsigned char *p = checkatomic(L, a, "notify", 2);
   lua_Integer count = luaL_optinteger(L, 3, INT_MAX);
   long n;
