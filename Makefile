@@ -23,7 +23,7 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
 CHECK_PKGS := valgrind
 
 .PHONY: all deps bench-deps test testmods crashtest check demo bench install clean cmodule \
-	packagecheck fuzz plots
+	packagecheck fuzz chaos plots
 
 all: $(SO)
 
@@ -71,7 +71,11 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.
-testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
+$(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \
+	  $(shell pkg-config --libs lua$(LUA_VERSION)) $(PKG_LIBS) -lrt -lm -ldl -lpthread
 $(BUILD)/test/threads: tests/threads/threads.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
@@ -168,6 +172,17 @@ fuzz:
 	  grep -v WARNING build/asan/fuzz-arrays.out; \
 	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
 	done
+	@$(MAKE) --no-print-directory chaos CHAOS_SECONDS=$(LUAFUZZ_SECONDS)
+
+# The Lua-level fuzzers under ASan, LUAFUZZ_SECONDS each (make fuzz) or
+# CHAOS_SECONDS for the finalizer-chaos fuzzer alone (make chaos):
+# tests/fuzz/luafuzz.sh runs seed after seed and prints the one to replay.
+LUAFUZZ_SECONDS ?= 60
+CHAOS_SECONDS ?= 300
+chaos:
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all
+	@echo "== finalizer chaos under ASan ($(CHAOS_SECONDS) s)"
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/chaos.lua $(CHAOS_SECONDS) 3000
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
 # temporary tree, offline, then require the installed module.

@@ -419,6 +419,7 @@ static int l_file(lua_State *L) {
   mo_file *f;
   const char *md;
   int plus;
+  mo_noextra(L, 2);
   lua_settop(L, 2);  /* the source pushes its memory object above these */
   mo_checksource(L, 1, &s);
   md = luaL_optstring(L, 2, "r");

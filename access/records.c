@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "array.h"
+#include "openers.h"
 #include "records.h"
 
 static const char records_mtkey = 0;

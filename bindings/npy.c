@@ -6,9 +6,12 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "../runtime/core.h"
 #include "../access/array.h"
@@ -302,6 +305,50 @@ static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
   return NULL;
 }
 
+/* Write the header and the view's bytes to fd; 0 or an errno value. */
+static int write_npy(int fd, const char *hdr, size_t len, mo_view *v) {
+  int e = writeall(fd, (const unsigned char *)hdr, len);
+  if (!e && v->tag == MO_TAG_ARRAY && !mo_array_contiguous((mo_array *)v))
+    e = write_strided(fd, (mo_array *)v);
+  else if (!e)
+    e = writeall(fd, v->ptr, v->length);
+  return e;
+}
+
+/*
+** Write the file next to its final place and rename it there: the view
+** may be a mapping of the very file being replaced (truncating it first
+** would lose the data being saved), and a failure leaves the old file
+** whole. A symbolic link is followed, so the link stays; an existing
+** file keeps its permissions. 0 or an errno value.
+*/
+static int save_file(const char *path, const char *hdr, size_t len, mo_view *v) {
+  char target[PATH_MAX], tmp[PATH_MAX + 64];
+  struct stat st;
+  struct timespec ts;
+  int fd = -1, e, k, exists;
+  if (strlen(path) >= sizeof target) return ENAMETOOLONG;
+  strcpy(target, path);
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(path, target) == NULL)
+    strcpy(target, path);  /* a dangling link: replace the link */
+  exists = stat(target, &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) return S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  for (k = 0; k < 100 && fd < 0; k++) {
+    snprintf(tmp, sizeof tmp, "%s.%ld-%lx.tmp", target, (long)getpid(),
+             (unsigned long)ts.tv_nsec + (unsigned long)k * 7919u);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) return errno;
+  }
+  if (fd < 0) return EEXIST;
+  e = exists && fchmod(fd, st.st_mode & 07777) != 0 ? errno : 0;
+  if (!e) e = write_npy(fd, hdr, len, v);
+  if (close(fd) != 0 && !e) e = errno;
+  if (!e && rename(tmp, target) != 0) e = errno;
+  if (e) unlink(tmp);
+  return e;
+}
+
 /* memobj.npy.save(path, view [, shape]) -> true | nil, message, errno */
 static int npy_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -310,7 +357,7 @@ static int npy_save(lua_State *L) {
   mo_view *v;
   char *hdr;
   size_t len;
-  int fd, e;
+  int e;
   mo_noextra(L, 3);
   lua_settop(L, 3);
   memset(&h, 0, sizeof h);
@@ -322,15 +369,7 @@ static int npy_save(lua_State *L) {
   mo_npy_header(&h, hdr, len, err, sizeof err);
   /* no Lua allocation from here on: the view's bytes are read as they are */
   if (v->released) return luaL_error(L, "memobj: view is released");
-  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return mo_failresult(L, path, errno);
-  e = writeall(fd, (const unsigned char *)hdr, len);
-  if (!e && v->tag == MO_TAG_ARRAY && !mo_array_contiguous((mo_array *)v))
-    e = write_strided(fd, (mo_array *)v);
-  else if (!e)
-    e = writeall(fd, v->ptr, v->length);
-  if (close(fd) != 0 && !e) e = errno;
-  if (e) return mo_failresult(L, path, e);
+  if ((e = save_file(path, hdr, len, v)) != 0) return mo_failresult(L, path, e);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "../runtime/core.h"
 #include "../runtime/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
+#include "openers.h"
 
 enum { MODE_R, MODE_RW, MODE_PRIVATE };
 

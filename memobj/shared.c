@@ -24,6 +24,7 @@
 #include "../runtime/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
+#include "openers.h"
 
 #define SHM_DIR "/dev/shm"
 

@@ -150,6 +150,9 @@ void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
                      const luaL_Reg *meta, lua_CFunction index);
 /* Add methods to the view metatable registered at mtkey. */
 void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l);
+/* Raise "bad argument #k to 'f' (no value expected)" for a non-nil
+** argument after `last`: no function ignores an argument it was given. */
+void mo_noextra(lua_State *L, int last);
 /* 1-based inclusive range i..j over n items, clamped like string.sub. */
 void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
               size_t *to);

@@ -199,6 +199,7 @@ static int mem_resize(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   size_t n = mo_checksize(L, 2);
   int err;
+  mo_noextra(L, 2);
   if (m->kind->resize == NULL)
     return luaL_error(L, "memobj: resize: %s memory has a fixed size",
                       m->kind->name);
@@ -228,6 +229,7 @@ static int mem_sync(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   size_t off, len;
   int err;
+  mo_noextra(L, 3);
   checkrange(L, m, 2, &off, &len);
   if (m->kind->sync && (err = m->kind->sync(m, off, len)) != 0)
     return opresult(L, "sync", err);
@@ -240,6 +242,7 @@ static int mem_protect(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   int writable = luaL_checkoption(L, 2, NULL, perms);
   int err;
+  mo_noextra(L, 2);
   /* "rw" cannot hurt a running call or a rollback; "r" can hurt both */
   if (!writable && !refuse_if_busy(L, m, "protect", 1, SIZE_MAX))
     return luaL_error(L, "memobj: memory object is closed");
@@ -259,6 +262,7 @@ static int mem_advise(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   int hint = luaL_checkoption(L, 2, NULL, hints);
   int err;
+  mo_noextra(L, 2);
   if (m->kind->advise && (err = m->kind->advise(m, hint)) != 0)
     return opresult(L, "advise", err);
   lua_pushboolean(L, 1);

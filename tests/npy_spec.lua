@@ -338,6 +338,33 @@ for f in ('rev', 'col', 'colx'):
     assert.equal("\x93NUMPY\1\0", s:sub(1, 8))
   end)
 
+  it("replaces the file whole: over its own mapping, through a link, keeping permissions", function()
+    local a = memobj.array("int32", {1, 2, 3, 4, 5, 6})
+    assert.is_true(memobj.npy.save(path("self.npy"), a))
+    local v = assert(memobj.npy.open(path("self.npy")))
+    -- the view maps the file being replaced: it is written whole
+    assert.is_true(memobj.npy.save(path("self.npy"), v, {2, 3}))
+    local w, shape = assert(memobj.npy.open(path("self.npy")))
+    assert.same({2, 3}, shape)
+    assert.same({1, 2, 3, 4, 5, 6}, w:totable())
+    assert.same({1, 2, 3, 4, 5, 6}, v:totable())  -- the old mapping is intact
+    -- a symbolic link stays a link to the new file
+    assert(os.execute(("ln -s self.npy %s && chmod 600 %s"):format(path("link.npy"), path("self.npy"))))
+    assert.is_true(memobj.npy.save(path("link.npy"), memobj.array("u8", {9})))
+    assert.same({9}, assert(memobj.npy.open(path("self.npy"))):totable())
+    local p = io.popen(("stat -c '%%F %%a' %s %s"):format(path("link.npy"), path("self.npy")))
+    assert.equal("symbolic link 777\nregular file 600\n", p:read("a"))
+    p:close()
+    -- a directory is refused, and no temporary file is left anywhere
+    local ok, msg, errno = memobj.npy.save(dir, a)
+    assert.is_nil(ok)
+    assert.matches("Is a directory", msg)
+    assert.equal(21, errno)
+    p = io.popen("ls " .. dir)
+    assert.equal("link.npy\nself.npy\n", p:read("a"))
+    p:close()
+  end)
+
   it("refuses shapes that do not match and things that are not views", function()
     local a = memobj.array("f64", 6)
     assert.has_error(function() memobj.npy.save(path("x.npy"), a, {4}) end,

@@ -12,7 +12,7 @@ local procs = require("mo_procs")
 local function during(action, call, setup)
   local fired, inside, aok, aerr = false, false, nil, nil
   collectgarbage("generational", 1, 100)  -- a young collection very often
-  for try = 1, 20000 do
+  for try = 1, 100000 do
     if setup then setup() end
     setmetatable({}, {__gc = function()
       if inside and not fired and debug.getinfo(2, "S").what == "C" then

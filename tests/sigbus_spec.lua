@@ -174,6 +174,20 @@ describe("lost pages of a truncated mapped file", function()
         f:flush()
       end,
       ["ffi wbuffer"] = function(m) memset(m, 2, #m) end,
+      ["a:notify"] = function(m) return m:array("u32"):notify(PAGE // 4 + 1) end,
+      ["a:wait"] = function(m) return m:array("u32"):wait(PAGE // 4 + 1, 0, 0.01) end,
+      ["a:dot"] = function(m) local a = m:array("f64"); return a:dot(a) end,
+      ["a:sort"] = function(m) m:array("u32"):sort() end,
+      ["a:copy"] = function(m) local a = m:array("u8"); memobj.array("i32", #a):copy(a) end,
+      ["a:mul"] = function(m) m:array("f64"):mul(2) end,
+      ["strided sum"] = function(m) return m:array("u32"):slice(1, -1, 3):sum() end,
+      ["chunks"] = function(m) for _, v in m:array("u32"):chunks(100) do local _ = v[1] end end,
+      ["b:gsub"] = function(m) return m:bytes():gsub("\1", "x") end,
+      ["b:equals"] = function(m) return m:bytes():equals(("\1"):rep(8 * PAGE)) end,
+      ["b .. s"] = function(m) return m:bytes() .. "z" end,
+      ["f:lines"] = function(m) for _ in m:file():lines(10) do end end,
+      ["records"] = function(m) return m:records({{"a", "i32"}, {"b", "f64"}})[300].b end,
+      ["records set"] = function(m) m:records({{"a", "i32"}, {"b", "f64"}}):set(300, "a", 1) end,
     }
     for what, op in pairs(ops) do
       local m = fresh()

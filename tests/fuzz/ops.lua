@@ -19,15 +19,22 @@ local METHODS = {
   "atomic_add", "atomic_cas", "notify", "len", "byte", "sub", "string",
   "match", "gmatch", "rep", "upper", "lower", "reverse", "equals", "put",
   "pack", "read", "write", "seek", "lines", "flush", "setvbuf",
-  "nosuchmethod",
+  "records", "field", "nosuchmethod",
 }
 local FIELDS = {"kind", "size", "pointer", "permission", "persistence", "locks",
   "closed", "path", "name", "type", "itemsize", "memory", "offset", "length",
-  "readonly", "released", "max", 1, 0, -1, 2.5, true}
+  "readonly", "released", "max", "fields", "layout", "format", 1, 0, -1, 2.5, true}
 local TYPES = {"i8", "u8", "i16", "u16be", "i32", "u32le", "i64", "u64",
   "f32", "f64be", "float64", "nope", ""}
 local PATTERNS = {"%a+", "(%d)(%d)", "[^\n]*", "%b()", "%f[%w]", "(", "%",
   "[a-", "(()", "%1", ".-", "^$", ""}
+
+local LAYOUTS = {
+  {{"x", "f64"}, {"n", "i32"}, {"s", "bytes", 3}},
+  {{"a", "u8"}, {"b", "u16be"}, align = "packed"},
+  {{"v", "i64", offset = 8}, {"w", "f32", offset = 0}, size = 24},
+  {{"x", "u8"}, {"x", "u8"}}, {{"x", "nope"}}, {},
+}
 
 local pool = {}
 
@@ -51,7 +58,9 @@ local function random_value()
   if r == 8 then return pick(PATTERNS) end
   if r == 9 then return pick({"r", "rw", "w", "a", "r+", "n", "l", "a", "L", "set", "cur", "end"}) end
   if r == 10 and #pool > 0 then return pick(pool) end
-  if r == 11 then return {math.random(-5, 300), 1.5, "x"} end
+  if r == 11 then
+    return math.random(2) == 1 and {math.random(-5, 300), 1.5, "x"} or pick(LAYOUTS)
+  end
   if r == 12 then return string.rep("ab\0\255", math.random(0, 8)) end
   if r == 13 then return nil end
   return pick({true, false, {}, tostring})
@@ -66,8 +75,10 @@ end
 local shm_count = 0
 local pools = {}
 
+local npy_count = 0
+
 local function new_object()
-  local r = math.random(10)
+  local r = math.random(12)
   local ok, obj
   if r == 1 then ok, obj = pcall(memobj.heap, math.random(0, 256))
   elseif r == 2 then ok, obj = pcall(memobj.heap, math.random(0, 256), {max = 65536})
@@ -88,6 +99,16 @@ local function new_object()
     ok, obj = pcall(memobj.persistent, path, math.random(0, 512), {durability = "process"})
     pools[#pools + 1] = path
   elseif r == 8 and memobj.file then ok, obj = pcall(memobj.file, "1 2 3\nabc\n")
+  elseif r == 10 and memobj.records then
+    ok, obj = pcall(memobj.records, pick(LAYOUTS), math.random(0, 20))
+  elseif r == 11 and memobj.npy and #pool > 0 then
+    -- a random object saved as .npy (often refused) and mapped back
+    npy_count = npy_count + 1
+    local path = ("%s.%d.npy"):format(tmpfile, npy_count)
+    pools[#pools + 1] = path
+    if pcall(memobj.npy.save, path, pick(pool), random_value()) then
+      ok, obj = pcall(memobj.npy.open, path, pick({"r", "rw", "private", "x"}))
+    end
   else ok, obj = pcall(memobj.array, "u8", random_value()) end
   if ok and obj then pool[#pool + 1] = obj end
 end
