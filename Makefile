@@ -22,7 +22,7 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test testmods crashtest check demo bench install clean cmodule \
+.PHONY: all deps bench-deps test testmods crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
 
 all: $(SO)
@@ -58,16 +58,24 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite through lua-sql-sqlite3, and
-# the kernels with numpy (bench/kernels.lua).
+# The benchmarks also compare with SQLite (lua-sql-sqlite3) and LMDB
+# (liblmdb-dev, bench/tx.lua), and the kernels with numpy (bench/kernels.lua).
 bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 python3-numpy"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 liblmdb-dev python3-numpy"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
 $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
+
+# The power-loss simulator links the pool's files directly (no Lua).
+POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/os.c
+POWERLOSS := $(BUILD)/powerloss
+powerloss: $(POWERLOSS)
+$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/os.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.
@@ -84,7 +92,7 @@ $(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
 test: deps
-	@$(MAKE) --no-print-directory all cmodule testmods
+	@$(MAKE) --no-print-directory all cmodule testmods powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -106,11 +114,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@cd examples && LUA_CPATH="../$(BUILD)/?.so;;" $(LUA) demo.lua
 
-# The crash harness of persistent pools with 2000 SIGKILLs (make test
-# runs it with 200).
+# The crash harness of persistent pools: simulated power loss over at
+# least 100,000 crash states (make test: 3,000), then 2000 SIGKILLs
+# (make test: 200). POWERLOSS_SEED replays a run.
+POWERLOSS_STATES ?= 100000
 crashtest: deps
-	@$(MAKE) --no-print-directory all
-	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
+	@$(MAKE) --no-print-directory all powerloss
+	@d=$$(mktemp -d) && $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
+	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
+	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
@@ -173,6 +186,9 @@ fuzz:
 	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
 	done
 	@$(MAKE) --no-print-directory chaos CHAOS_SECONDS=$(LUAFUZZ_SECONDS)
+	@echo "== byte views against the string library, file views against io"
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/bytesdiff.lua $(LUAFUZZ_SECONDS) 5000
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/filediff.lua $(LUAFUZZ_SECONDS) 300
 
 # The Lua-level fuzzers under ASan, LUAFUZZ_SECONDS each (make fuzz) or
 # CHAOS_SECONDS for the finalizer-chaos fuzzer alone (make chaos):
