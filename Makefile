@@ -22,8 +22,8 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test testmods crashtest check demo bench install clean cmodule \
-	packagecheck fuzz plots
+.PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
+	packagecheck fuzz chaos plots
 
 all: $(SO)
 
@@ -58,16 +58,35 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite through lua-sql-sqlite3, and
-# the kernels with numpy (bench/kernels.lua).
+# The benchmarks also compare with SQLite (lua-sql-sqlite3) and LMDB
+# (liblmdb-dev, bench/tx.lua), and the kernels with numpy (bench/kernels.lua).
 bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 python3-numpy"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 liblmdb-dev python3-numpy"
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
 $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
+
+# C test programs that specs run: the arena against libc, and two threads
+# each with its own Lua state on the arena.
+TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads
+testprogs: $(TEST_PROGS)
+$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h runtime/os.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c runtime/os.c
+$(BUILD)/arena_threads: tests/c/arena_threads.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
+
+# The power-loss simulator links the pool's files directly (no Lua).
+POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/os.c
+POWERLOSS := $(BUILD)/powerloss
+powerloss: $(POWERLOSS)
+$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/os.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
 
 # Test-only programs (never installed): the OS-table hook of tests/oshook
 # and the two-thread harness of tests/threads.
@@ -84,7 +103,7 @@ $(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
 test: deps
-	@$(MAKE) --no-print-directory all cmodule testmods
+	@$(MAKE) --no-print-directory all cmodule testmods testprogs powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -92,12 +111,12 @@ test: deps
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods testprogs
 	@echo "== AddressSanitizer + UBSan"
 	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
-	@$(MAKE) --no-print-directory all cmodule testmods
+	@$(MAKE) --no-print-directory all cmodule testmods testprogs
 	@echo "== valgrind memcheck"
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
 	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh
@@ -106,11 +125,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@cd examples && LUA_CPATH="../$(BUILD)/?.so;;" $(LUA) demo.lua
 
-# The crash harness of persistent pools with 2000 SIGKILLs (make test
-# runs it with 200).
+# The crash harness of persistent pools: simulated power loss over at
+# least 100,000 crash states (make test: 3,000), then 2000 SIGKILLs
+# (make test: 200). POWERLOSS_SEED replays a run.
+POWERLOSS_STATES ?= 100000
 crashtest: deps
-	@$(MAKE) --no-print-directory all
-	@MEMOBJ_CRASH_KILLS=2000 LUA=$(LUA) LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" \
+	@$(MAKE) --no-print-directory all powerloss
+	@d=$$(mktemp -d) && $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
+	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
+	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
@@ -172,6 +196,20 @@ fuzz:
 	  grep -v WARNING build/asan/fuzz-arrays.out; \
 	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
 	done
+	@$(MAKE) --no-print-directory chaos CHAOS_SECONDS=$(LUAFUZZ_SECONDS)
+	@echo "== byte views against the string library, file views against io"
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/bytesdiff.lua $(LUAFUZZ_SECONDS) 5000
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/filediff.lua $(LUAFUZZ_SECONDS) 300
+
+# The Lua-level fuzzers under ASan, LUAFUZZ_SECONDS each (make fuzz) or
+# CHAOS_SECONDS for the finalizer-chaos fuzzer alone (make chaos):
+# tests/fuzz/luafuzz.sh runs seed after seed and prints the one to replay.
+LUAFUZZ_SECONDS ?= 60
+CHAOS_SECONDS ?= 300
+chaos:
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all
+	@echo "== finalizer chaos under ASan ($(CHAOS_SECONDS) s)"
+	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/chaos.lua $(CHAOS_SECONDS) 3000
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
 # temporary tree, offline, then require the installed module.

@@ -72,12 +72,6 @@ static const mo_bufdesc array_bufdesc = {array_describe};
 
 /* ---- Creating ---- */
 
-void mo_noextra(lua_State *L, int last) {
-  int k, top = lua_gettop(L);
-  for (k = last + 1; k <= top; k++)
-    if (!lua_isnil(L, k)) luaL_argerror(L, k, "no value expected");
-}
-
 /* Raise unless `bytes` is a whole number of items of `size` bytes. */
 static void checkwhole(lua_State *L, const char *what, size_t bytes, size_t size) {
   if (bytes % size != 0)

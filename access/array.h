@@ -71,7 +71,5 @@ static inline void mo_array_span(const mo_array *a, size_t k, size_t n,
 /* Clamp the optional range arguments i, j at arg, arg+1 (string.sub
 ** rules) to a 0-based start; returns the count (0 when empty). */
 size_t mo_array_range(lua_State *L, mo_array *a, int arg, size_t *start);
-/* Raise if an argument was given beyond `last`: no method ignores one. */
-void mo_noextra(lua_State *L, int last);
 
 #endif

@@ -15,8 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 #include "array.h"
+#include "openers.h"
 
 /* ---- Checking ---- */
+
+/* The array at 1 of a method that takes nargs arguments (self included). */
+static mo_array *checkargs(lua_State *L, int nargs) {
+  mo_array *a = mo_checkarray(L, 1);
+  mo_noextra(L, nargs);
+  return a;
+}
 
 /* The element i (1-based, at arg) of an array fit for atomics, or raise. */
 static unsigned char *checkatomic(lua_State *L, mo_array *a, const char *op,
@@ -65,7 +73,7 @@ static void prewrite(lua_State *L, mo_array *a, unsigned char *p) {
 /* ---- Load, store, add, compare-and-swap ---- */
 
 static int array_atomic_load(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 2);
   unsigned char *p = checkatomic(L, a, "atomic_load", 2);
   uint64_t v = a->itemsize == 4
                    ? __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST)
@@ -76,7 +84,7 @@ static int array_atomic_load(lua_State *L) {
 }
 
 static int array_atomic_store(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 3);
   unsigned char *p = checkwrite(L, a, "atomic_store");
   mo_value v = mo_value_check(L, a->etype, 3);
   prewrite(L, a, p);
@@ -90,7 +98,7 @@ static int array_atomic_store(lua_State *L) {
 
 /* a:atomic_add(i, v): adds (wrapping) and returns the old value. */
 static int array_atomic_add(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 3);
   unsigned char *p = checkwrite(L, a, "atomic_add");
   uint64_t n = (uint64_t)checkaddend(L, a, 3), old;
   prewrite(L, a, p);
@@ -107,7 +115,7 @@ static int array_atomic_add(lua_State *L) {
 ** expected; returns the old value either way (equal to expected when it
 ** succeeded). */
 static int array_atomic_cas(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 4);
   unsigned char *p = checkwrite(L, a, "atomic_cas");
   mo_value e = mo_value_check(L, a->etype, 3);
   mo_value n = mo_value_check(L, a->etype, 4);
@@ -159,7 +167,7 @@ static uint32_t *futex_word(mo_array *a, unsigned char *p) {
 */
 static int array_wait(lua_State *L) {
   static const char *const results[] = {"ok", "not-equal", "timed-out"};
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 4);
   unsigned char *p = checkatomic(L, a, "wait", 2);
   mo_value e = mo_value_check(L, a->etype, 3);
   struct timespec deadline, *dl = NULL;
@@ -200,14 +208,20 @@ static int array_wait(lua_State *L) {
 
 /* a:notify(i [, count]) -> number of waiters woken (default: all). */
 static int array_notify(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = checkargs(L, 3);
   unsigned char *p = checkatomic(L, a, "notify", 2);
   lua_Integer count = luaL_optinteger(L, 3, INT_MAX);
   long n;
   luaL_argcheck(L, count >= 0, 3, "count must be non-negative");
   if (count > INT_MAX) count = INT_MAX;
   n = futex(futex_word(a, p), FUTEX_WAKE, (uint32_t)count, NULL, 0);
-  if (n < 0) return mo_oserror(L, "notify", errno);
+  if (n < 0) {
+    int err = errno;
+    /* a lost page of a mapped file? touching it lets the handler say so */
+    if (err == EFAULT) (void)*(volatile uint32_t *)futex_word(a, p);
+    mo_fault_check(L);
+    return mo_oserror(L, "notify", err);
+  }
   lua_pushinteger(L, n);
   return 1;
 }

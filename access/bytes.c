@@ -35,24 +35,12 @@ int mo_bytes_released(lua_State *L) {
 ** Lua does), a memory object or any view. NULL if it is none of these.
 */
 static const unsigned char *tostr(lua_State *L, int idx, size_t *len) {
-  int t = lua_type(L, idx);
-  if (t == LUA_TSTRING || t == LUA_TNUMBER)
+  mo_bytesrc b;
+  if (lua_type(L, idx) == LUA_TNUMBER)
     return (const unsigned char *)lua_tolstring(L, idx, len);
-  if (t == LUA_TUSERDATA) {
-    memobj_mem *m = mo_tomem(L, idx);
-    mo_view *v;
-    if (m != NULL) {
-      if (m->closed) luaL_error(L, "memobj: memory object is closed");
-      *len = m->size;
-      return m->ptr ? m->ptr : empty_bytes;
-    }
-    if ((v = mo_toview(L, idx, 0)) != NULL) {
-      if (v->released) mo_bytes_released(L);
-      *len = v->length;
-      return v->ptr ? v->ptr : empty_bytes;
-    }
-  }
-  return NULL;
+  if (!mo_checkbytes(L, idx, &b)) return NULL;
+  *len = b.length;
+  return b.ptr ? b.ptr : empty_bytes;
 }
 
 const unsigned char *mo_bytes_checkstr(lua_State *L, int idx, size_t *len) {
@@ -95,6 +83,7 @@ int mo_bytes_lnew(lua_State *L) {
   mo_source s;
   size_t off, len;
   int ro;
+  mo_noextra(L, 4);
   lua_settop(L, 4);
   mo_checksource(L, 1, &s);
   off = lua_isnil(L, 2) ? 0 : mo_checksize(L, 2);
@@ -111,6 +100,7 @@ static int bytes_sub(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   size_t from, to, off, len;
   mo_source s;
+  mo_noextra(L, 3);
   mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), v->length,
            &from, &to);
   if (from > to) {  /* empty: keep the offset inside the view */
@@ -167,6 +157,7 @@ static int bytes_byte(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   lua_Integer pi = luaL_optinteger(L, 2, 1);
   size_t from, to, n, k;
+  mo_noextra(L, 3);
   mo_range(pi, luaL_optinteger(L, 3, pi), v->length, &from, &to);
   if (from > to) return 0;
   if (to - from >= (size_t)INT_MAX)
@@ -182,6 +173,7 @@ static int bytes_byte(lua_State *L) {
 static int bytes_string(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   size_t from, to;
+  mo_noextra(L, 3);
   mo_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), v->length,
            &from, &to);
   if (from > to) lua_pushliteral(L, "");
@@ -249,6 +241,7 @@ static int bytes_unpack(lua_State *L) {
   const unsigned char *ptr;
   int n;
   luaL_checkstring(L, 2);
+  mo_noextra(L, 3);
   pos = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), len) - 1;
   luaL_argcheck(L, pos <= len, 3, "initial position out of string");
   lua_settop(L, 2);
@@ -370,6 +363,7 @@ static int bytes_fill(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   unsigned char c = checkbyte(L, 2);
   size_t from, to;
+  mo_noextra(L, 4);
   mo_checkwritable(L, v);
   mo_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), v->length,
            &from, &to);
@@ -422,7 +416,7 @@ static int bytes_rep(lua_State *L) {
 
 /* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
 static int transform(lua_State *L, int how) {
-  mo_view *v = mo_pinview(L, 1, 0, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_pinview(L, 1, 1, MO_TAG_BYTES, "byte view");
   size_t n = v->length, k;
   const unsigned char *s = v->ptr;
   luaL_Buffer b;
@@ -530,7 +524,9 @@ static int bytes_eq(lua_State *L) {
 static int bytes_equals(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   size_t lb;
-  const unsigned char *b = lua_type(L, 2) == LUA_TNUMBER ? NULL
+  const unsigned char *b;
+  mo_noextra(L, 2);
+  b = lua_type(L, 2) == LUA_TNUMBER ? NULL
                                                          : tostr(L, 2, &lb);
   lua_pushboolean(L, b != NULL && lb == v->length &&
                          compare(v->ptr, v->length, b, lb) == 0);

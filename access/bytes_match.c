@@ -28,7 +28,7 @@ static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
 }
 
 static int find_aux(lua_State *L, int find) {
-  mo_view *v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_pinview(L, 1, find ? 4 : 3, MO_TAG_BYTES, "byte view");
   size_t ls = v->length, lp, init;
   const unsigned char *s = v->ptr, *p;
   mo_pinarg(L, 2);  /* the pattern may be a view too */
@@ -107,6 +107,7 @@ static int bytes_gmatch(lua_State *L) {
   size_t lp, size, init;
   const char *p;
   gmatch_state *g;
+  mo_noextra(L, 3);
   init = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), v->length);
   if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
   lua_settop(L, 2);

@@ -1,9 +1,16 @@
 -- bench/tx.lua: transactions.
 -- 1. Durable transactions per second, each adding to 8 random int64 of a
 --    persistent array (1M elements), durability "sync" and "process",
---    against SQLite (lua-sql-sqlite3, journal_mode=WAL, synchronous=FULL)
---    doing the same 8 updates in BEGIN..COMMIT, when it is installed.
--- 2. The cost of a[i] = v outside a transaction, inside one (first
+--    against a C loop that does only the I/O of a commit (append a record
+--    of the same size to a preallocated log, fdatasync) on the same file
+--    system, alternated and taken as medians; and as baselines SQLite
+--    (lua-sql-sqlite3, journal_mode=WAL, synchronous=FULL) and LMDB
+--    (liblmdb, bench/txbase.c) doing the same 8 updates per transaction,
+--    when installed.
+-- 2. Opening (with verification of every page) a pool of
+--    MEMOBJ_BENCH_POOL_MB (default 1024) MiB against reading its file,
+--    both from storage (the file's cached pages dropped first).
+-- 3. The cost of a[i] = v outside a transaction, inside one (first
 --    write to each place: logged), and inside (place already logged).
 -- usage: LUA_CPATH="build/?.so;;" lua5.4 bench/tx.lua [seconds] [elements]
 -- (MEMOBJ_BENCH_SECONDS also sets the time per measurement)
@@ -13,6 +20,7 @@ local B = require("common")
 
 local SECONDS = tonumber(arg[1] or os.getenv("MEMOBJ_BENCH_SECONDS") or "1")
 local N = math.tointeger(tonumber(arg[2] or "1000000"))
+local POOL_MB = tonumber(os.getenv("MEMOBJ_BENCH_POOL_MB") or "1024")
 local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir -p " .. dir))
@@ -36,7 +44,28 @@ local function rate(step, batch)
   until false
 end
 
+local function median(t)
+  table.sort(t)
+  return t[(#t + 1) // 2]
+end
+
+-- The C baselines (bench/txbase.c), with LMDB when its header is there.
+local txbase = dir .. "/txbase"
+local has_lmdb = os.execute("test -f /usr/include/lmdb.h")
+assert(os.execute(("gcc -O2 %s -o %s bench/txbase.c %s"):format(
+  has_lmdb and "-DHAVE_LMDB" or "", txbase, has_lmdb and "-llmdb" or "")))
+local function txbase_run(...)
+  local p = assert(io.popen(txbase .. " " .. table.concat({...}, " ")))
+  local v = tonumber(p:read("a"))
+  p:close()
+  return assert(v, "bench/txbase.c failed")
+end
+
 local random = math.random
+
+-- Bytes of the log record of one of our transactions (doc/format.md):
+-- head 48, 8 ranges of 16 + 64 bytes, 8 page entries of 16.
+local RECLEN = 48 + 8 * (16 + 64) + 8 * 16
 
 local function memobj_rate(durability)
   local path = dir .. "/pool-" .. durability
@@ -86,22 +115,70 @@ end
 
 print(("durable transactions, 8 random int64 updates in %d elements, " ..
        "%.1f s each"):format(N, SECONDS))
-local sync = memobj_rate("sync")
+local syncs, appends = {}, {}
+for k = 1, 3 do  -- alternated: the device's speed drifts
+  syncs[k] = memobj_rate("sync")
+  appends[k] = txbase_run("append", dir, SECONDS, RECLEN)
+end
+local sync, append = median(syncs), median(appends)
 local process = memobj_rate("process")
-local sqlite = sqlite_rate()
 print(("  memobj durability=sync     %10.0f tx/s"):format(sync))
+print(("  C append %d B + fdatasync %9.0f /s  (the I/O of a commit)")
+  :format(RECLEN, append))
+print(("  ratio sync / append+fdatasync %.2f  (goal >= 0.9)")
+  :format(sync / append))
+B.row("tx", "durable tx/s / C append+fdatasync (higher better)",
+      sync / append, "x", ">= 0.9")
 print(("  memobj durability=process  %10.0f tx/s"):format(process))
+local sqlite = sqlite_rate()
 if sqlite then
-  print(("  SQLite WAL synchronous=FULL %9.0f tx/s"):format(sqlite))
-  print(("  ratio sync/SQLite %.2f, process/SQLite %.1f"):format(
-    sync / sqlite, process / sqlite))
+  print(("  SQLite WAL synchronous=FULL %9.0f tx/s  (sync/SQLite %.2f)")
+    :format(sqlite, sync / sqlite))
   B.row("tx", "durable tx/s, sync / SQLite WAL FULL (higher better)",
-        sync / sqlite, "x", ">= 5x")
-  B.row("tx", "durable tx/s, process / SQLite WAL FULL (higher better)",
-        process / sqlite, "x", "")
+        sync / sqlite, "x", "")
 else
   print("  SQLite: lua-sql-sqlite3 not installed (apt-get install " ..
         "lua-sql-sqlite3), no baseline")
+end
+if has_lmdb then
+  assert(os.execute("mkdir -p " .. dir .. "/lmdb"))
+  local lmdb = txbase_run("lmdb", dir .. "/lmdb/db", SECONDS, N)
+  print(("  LMDB, 8 puts per txn      %10.0f tx/s  (sync/LMDB %.2f)")
+    :format(lmdb, sync / lmdb))
+  B.row("tx", "durable tx/s, sync / LMDB (higher better)", sync / lmdb,
+        "x", "")
+else
+  print("  LMDB: liblmdb-dev not installed, no baseline")
+end
+
+-- ---- open + verify of a large pool against reading its file ----
+if POOL_MB > 0 then
+  local path = dir .. "/big.pool"
+  local size = math.tointeger(POOL_MB * 1024 * 1024)
+  local m = assert(memobj.persistent(path, size, {durability = "process"}))
+  local step = 32 * 1024 * 1024
+  for off = 0, size - 1, step do  -- real data, not a sparse file
+    local len = math.min(step, size - off)
+    m:transaction(function()
+      m:bytes(off, len):fill(1 + (off // step) % 250)
+    end)
+  end
+  m:close()
+  local times = {}
+  for k = 1, 2 do
+    txbase_run("drop", path)
+    local t0 = now()
+    m = assert(memobj.persistent(path))
+    times[k] = now() - t0
+    m:close()
+  end
+  local open = median(times)
+  local read = txbase_run("read", path)
+  print(("open + verify of a %d MiB pool %.3f s, read of its file %.3f s " ..
+         "(ratio %.2f)"):format(POOL_MB, open, read, open / read))
+  B.row("tx", ("open+verify %d MiB pool / read of the file"):format(POOL_MB),
+        open / read, "x", "")
+  os.remove(path)
 end
 
 -- ---- a[i] = v inside and outside a transaction ----

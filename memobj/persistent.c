@@ -44,7 +44,7 @@ static int map_data(pmem *pm) {
 
 static int p_resize(memobj_mem *m, size_t n) {
   pmem *pm = (pmem *)m;
-  int e = mo_pool_resize(&pm->pool, n);
+  int e = mo_pool_resize(&pm->pool, n, (const mo_tx *)m->tx);
   /* a resize that failed half way may have published the smaller size */
   if (e == 0 || pm->pool.datasize != m->size) {
     int e2 = map_data(pm);
@@ -113,10 +113,16 @@ static const mo_txhooks persistent_hooks = {h_state, h_commit, h_check};
 
 /* ---- Lua constructor ---- */
 
-static int checkdurability(lua_State *L, int arg) {
+typedef struct popts {
+  int sync, verify;
+} popts;
+
+/* opts: durability = "sync" (default) | "process"; verify = true. */
+static popts checkopts(lua_State *L, int arg) {
   static const char *const names[] = {"sync", "process", NULL};
+  popts o = {1, 1};
   int d = 0;
-  if (lua_isnoneornil(L, arg)) return 1;
+  if (lua_isnoneornil(L, arg)) return o;
   luaL_checktype(L, arg, LUA_TTABLE);
   lua_getfield(L, arg, "durability");
   if (!lua_isnil(L, -1)) {
@@ -126,15 +132,21 @@ static int checkdurability(lua_State *L, int arg) {
       luaL_argerror(L, arg, "durability must be \"sync\" or \"process\"");
   }
   lua_pop(L, 1);
-  return d == 0;
+  o.sync = d == 0;
+  lua_getfield(L, arg, "verify");
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    luaL_argerror(L, arg, "verify must be a boolean");
+  o.verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return o;
 }
 
-/* memobj.persistent(path [, size [, {durability = "sync" | "process"}]]) */
+/* memobj.persistent(path [, size [, {durability =, verify =}]]) */
 static int l_persistent(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int create = !lua_isnoneornil(L, 2);
   size_t size = create ? mo_checksize(L, 2) : 0;
-  int sync = checkdurability(L, 3);
+  popts o = checkopts(L, 3);
   char msg[160];
   pmem *pm;
   int e;
@@ -142,12 +154,9 @@ static int l_persistent(lua_State *L) {
   pm->base.closed = 1;  /* until the pool is open: __gc does nothing */
   pm->pool.fd = -1;
   pm->faultslot = -1;
-  e = mo_pool_open(&pm->pool, path, size, create, sync, msg, sizeof msg);
-  if (e == -1) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", path, msg);
-    return 2;
-  }
+  e = mo_pool_open(&pm->pool, path, size, create, o.sync, o.verify, msg,
+                   sizeof msg);
+  if (e == -1) e = EINVAL;  /* the file's contents: not a pool, damaged */
   if (e > 0 && msg[0]) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", path, msg);
@@ -167,8 +176,33 @@ static int l_persistent(lua_State *L) {
   return 1;
 }
 
+/* m:verify(): true, or nil and a report naming each damaged page. It
+** checks the committed state, so not inside a transaction. */
+static int l_verify(lua_State *L) {
+  memobj_mem *m = mo_checkmem(L, 1);
+  char report[400];
+  uint64_t nbad;
+  if (m->kind != &persistent_kind)
+    return luaL_error(L, "memobj: verify: only persistent memory has "
+                      "page checksums");
+  if (m->tx && ((const mo_tx *)m->tx)->depth)
+    return luaL_error(L, "memobj: verify: a transaction is open");
+  nbad = mo_pool_verify(&((pmem *)m)->pool, report, sizeof report);
+  if (nbad == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  luaL_pushfail(L);
+  lua_pushfstring(L, "damaged pool data: %I page%s: %s", (lua_Integer)nbad,
+                  nbad > 1 ? "s" : "", report);
+  return 2;
+}
+
 void mo_persistent_open(lua_State *L) {
-  mo_tx_register(&persistent_kind, &persistent_hooks);
+  static const luaL_Reg methods[] = {{"verify", l_verify}, {NULL, NULL}};
+  if (mo_tx_register(&persistent_kind, &persistent_hooks) != 0)
+    luaL_error(L, "memobj: out of memory");
+  mo_mem_addmethods(L, methods);
   lua_pushcfunction(L, l_persistent);
   lua_setfield(L, -2, "persistent");
 }

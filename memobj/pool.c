@@ -1,162 +1,26 @@
 /*
 ** pool.c: the pool file of persistent memory (format: doc/format.md).
-** A header, the data, and a redo log. A commit appends its record (the
-** new bytes of every range it changed) and syncs it: that is the commit
-** point, and the only write of a commit. The data in the file is brought
-** up to date at checkpoints (log full, resize, close): write the data,
-** sync it, then publish in the header that the log is applied.
+** Two header copies, the data, a redo log and a page checksum table. A
+** commit appends its record (the new bytes of every range it changed and
+** the checksum of every page it touched) and syncs it: that is the
+** commit point, and the only write of a commit. The data in the file is
+** brought up to date at checkpoints (log full, resize, sync, close):
+** write the data and its checksums, sync, then publish a new header.
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "pool.h"
+#include "../runtime/os.h"
+#include "poolint.h"
 
-#define HDRSIZE 512u
-#define VERSION 1u
-#define RECHEAD 32u
-#define RANGEHEAD 16u
-#define PAGE 4096u
-/* First log size: a quarter of the data, within these bounds. A bigger
-** log means fewer checkpoints; a single larger commit grows it. */
-#define MINLOG ((uint64_t)64 * 1024)
-#define MAXLOG ((uint64_t)16 * 1024 * 1024)
-#define FLAG_CLEAN 1u
-#define RECMAGIC 0x524c4f4du  /* "MOLR" little-endian */
-#define MAXOFF ((uint64_t)INT64_MAX)
-
-static const char magic[8] = {'M', 'E', 'M', 'O', 'B', 'J', 'P', 'L'};
-
-/* ---- Encoding (little-endian on disk) and checksums ---- */
-
-static void put32(unsigned char *p, uint32_t v) {
-  int i;
-  for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v) {
-  int i;
-  for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const unsigned char *p) {
-  return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-/* CRC-32C (Castagnoli), table driven. */
-static uint32_t crc32c(const unsigned char *p, size_t n) {
-  static uint32_t table[256];
-  uint32_t c = 0xffffffffu;
-  if (table[1] == 0) {
-    uint32_t i, k;
-    for (i = 0; i < 256; i++) {
-      uint32_t r = i;
-      for (k = 0; k < 8; k++) r = (r >> 1) ^ (0x82f63b78u & (0u - (r & 1)));
-      table[i] = r;
-    }
-  }
-  while (n--) c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
-}
-
-/* Round n up to a page; 0 on overflow. */
-static uint64_t pageup(uint64_t n) {
-  if (n > UINT64_MAX - (PAGE - 1)) return 0;
-  return (n + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-}
-
-/* ---- Injected crash points (tests): MEMOBJ_CRASH_AT="phase:step[:nth]"
-** makes the process _exit(77) the nth time it reaches that step. ---- */
-
-static struct {
-  int parsed;
-  char phase[16];
-  int step;
-  long nth, seen;
-} crash;
-
-static int crash_now(const char *phase, int step) {
-  if (!crash.parsed) {
-    const char *s = getenv("MEMOBJ_CRASH_AT");
-    crash.parsed = 1;
-    crash.nth = 1;
-    if (s == NULL || sscanf(s, "%15[a-z]:%d:%ld", crash.phase, &crash.step,
-                            &crash.nth) < 2)
-      crash.phase[0] = '\0';
-  }
-  return crash.phase[0] && crash.step == step &&
-         strcmp(crash.phase, phase) == 0 && ++crash.seen == crash.nth;
-}
-
-static void crashpoint(const char *phase, int step) {
-  if (MO_UNLIKELY(crash.phase[0] || !crash.parsed) && crash_now(phase, step))
-    _exit(77);
-}
-
-/* ---- File I/O ---- */
-
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off) {
-  const char *p = (const char *)buf;
-  while (n > 0) {
-    ssize_t w = pwrite(fd, p, n, (off_t)off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += w;
-    n -= (size_t)w;
-    off += (uint64_t)w;
-  }
-  return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t n, uint64_t off) {
-  char *p = (char *)buf;
-  while (n > 0) {
-    ssize_t r = pread(fd, p, n, (off_t)off);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (r == 0) return EIO;  /* lengths were checked: the file shrank */
-    p += r;
-    n -= (size_t)r;
-    off += (uint64_t)r;
-  }
-  return 0;
-}
-
-static int zero_range(int fd, uint64_t from, uint64_t to) {
-  static const unsigned char zeros[PAGE * 16];
-  while (from < to) {
-    size_t n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
-    int e = pwrite_all(fd, zeros, n, from);
-    if (e) return e;
-    from += n;
-  }
-  return 0;
-}
-
-/* Allocate the log's blocks up front: a commit that writes into a hole
-** makes fdatasync commit file-system metadata too, several times slower.
-** Where the file system cannot, the log stays sparse. */
-static int prealloc(int fd, uint64_t off, uint64_t len) {
-  if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0) return 0;
-  return errno == EOPNOTSUPP || errno == ENOSYS ? 0 : errno;
-}
-
-/* Durability "sync" orders writes with fdatasync; "process" relies on
-** the page cache, which outlives a killed process. */
-static int psync(mo_pool *p) {
-  if (p->sync && fdatasync(p->fd) != 0) return errno;
-  return 0;
+int mo_pool_fail(char *msg, size_t n, const char *what) {
+  snprintf(msg, n, "%s", what);
+  return -1;
 }
 
 static int grow_buf(mo_pool *p, size_t need) {
@@ -169,321 +33,372 @@ static int grow_buf(mo_pool *p, size_t need) {
   return 0;
 }
 
-/* ---- Header ---- */
-
-typedef struct header {
-  uint64_t datasize, logoff, logcap, seq;
-  uint32_t flags;
-} header;
-
-static void encode_header(unsigned char *b, const header *h) {
-  memset(b, 0, HDRSIZE);
-  memcpy(b, magic, 8);
-  put32(b + 8, VERSION);
-  put32(b + 12, HDRSIZE);
-  put64(b + 16, MO_POOL_DATAOFF);
-  put64(b + 24, h->datasize);
-  put64(b + 32, h->logoff);
-  put64(b + 40, h->logcap);
-  put64(b + 48, h->seq);
-  put32(b + 56, h->flags);
-  put32(b + 60, crc32c(b, 60));
-}
-
-/* Decode and check; NULL or a message naming what is wrong. */
-static const char *decode_header(const unsigned char *b, header *h) {
-  if (memcmp(b, magic, 8) != 0) return "not a memobj pool (bad magic)";
-  if (get32(b + 8) != VERSION) return "unsupported pool version";
-  if (get32(b + 60) != crc32c(b, 60))
-    return "damaged pool header (bad checksum)";
-  h->datasize = get64(b + 24);
-  h->logoff = get64(b + 32);
-  h->logcap = get64(b + 40);
-  h->seq = get64(b + 48);
-  h->flags = get32(b + 56);
-  if (get32(b + 12) != HDRSIZE || get64(b + 16) != MO_POOL_DATAOFF ||
-      (h->flags & ~FLAG_CLEAN) != 0 || h->datasize > MAXOFF - 2 * PAGE ||
-      h->logoff < MO_POOL_DATAOFF + pageup(h->datasize) ||
-      h->logoff % PAGE != 0 || h->logoff > MAXOFF ||
-      h->logcap < PAGE || h->logcap % PAGE != 0 ||
-      h->logcap > MAXOFF - h->logoff)
-    return "damaged pool header (bad sizes)";
-  return NULL;
-}
-
-/* Write the header for p's current state: one 512-byte sector written
-** in place (a sector write is atomic on the devices we support). */
-static int write_header(mo_pool *p, int clean) {
-  unsigned char b[HDRSIZE];
-  header h;
-  int e;
-  h.datasize = p->datasize;
-  h.logoff = p->logoff;
-  h.logcap = p->logcap;
-  h.seq = p->seq;
-  h.flags = clean ? FLAG_CLEAN : 0;
-  encode_header(b, &h);
-  if ((e = pwrite_all(p->fd, b, HDRSIZE, 0)) != 0) return e;
-  return psync(p);
-}
-
 /* ---- Log records ---- */
 
 enum { REC_END, REC_VALID, REC_INVALID };
 
 typedef struct recinfo {
-  uint64_t seq;
-  uint64_t len;      /* head + body */
-  uint64_t maxend;   /* end of the furthest range */
-  int headok;        /* the head alone checks out (len is known) */
+  uint64_t len;       /* head + body */
+  uint64_t nranges, npg;
+  int headok;         /* the head alone checks out (len is known) */
 } recinfo;
 
-/* Read and check the record at log position pos; a valid record's body
-** is left in p->rec. A zero head is the end of the log. */
-static int read_record(mo_pool *p, uint64_t pos, recinfo *r, int *err) {
-  static const unsigned char zero[RECHEAD];
-  unsigned char h[RECHEAD];
-  uint64_t bodylen, at;
-  uint32_t nranges, k;
-  memset(r, 0, sizeof *r);
-  *err = 0;
-  if (pos > p->logcap - RECHEAD) return REC_END;  /* the log is full */
-  if ((*err = pread_all(p->fd, h, RECHEAD, p->logoff + pos)) != 0)
-    return REC_INVALID;
-  if (memcmp(h, zero, RECHEAD) == 0) return REC_END;
-  nranges = get32(h + 4);
-  r->seq = get64(h + 8);
-  bodylen = get64(h + 16);
-  if (get32(h) != RECMAGIC || get32(h + 28) != crc32c(h, 28) ||
-      bodylen > p->logcap - pos - RECHEAD || bodylen > SIZE_MAX - 1)
-    return REC_INVALID;
-  r->headok = 1;
-  r->len = RECHEAD + bodylen;
-  if ((*err = grow_buf(p, (size_t)bodylen + 1)) != 0 ||
-      (*err = pread_all(p->fd, p->rec, (size_t)bodylen,
-                        p->logoff + pos + RECHEAD)) != 0)
-    return REC_INVALID;
-  if (get32(h + 24) != crc32c(p->rec, (size_t)bodylen)) return REC_INVALID;
-  /* the ranges must exactly fill the body; whether they lie inside the
-  ** data matters only for records still to be replayed */
-  for (at = 0, k = 0; k < nranges; k++) {
+/* Check the ranges and page entries of a body in p->rec: the ranges and
+** then the page entries exactly fill it, all inside the data. */
+static int check_body(const mo_pool *p, const recinfo *r) {
+  uint64_t bodylen = r->len - RECHEAD, at = 0, k, pages = npages(p->datasize);
+  if (r->npg > bodylen / PAGEENT) return 0;
+  bodylen -= r->npg * PAGEENT;
+  for (k = 0; k < r->nranges; k++) {
     uint64_t roff, rlen;
-    if (bodylen - at < RANGEHEAD) return REC_INVALID;
+    if (bodylen - at < RANGEHEAD) return 0;
     roff = get64(p->rec + at);
     rlen = get64(p->rec + at + 8);
     at += RANGEHEAD;
-    if (rlen > bodylen - at || roff > MAXOFF || rlen > MAXOFF - roff)
-      return REC_INVALID;
-    if (roff + rlen > r->maxend) r->maxend = roff + rlen;
+    if (rlen > bodylen - at || roff > p->datasize ||
+        rlen > p->datasize - roff)
+      return 0;
     at += rlen;
   }
-  return at == bodylen ? REC_VALID : REC_INVALID;
+  if (at != bodylen) return 0;
+  for (k = 0; k < r->npg; k++)
+    if (get64(p->rec + at + k * PAGEENT) >= pages) return 0;
+  return 1;
 }
 
-/* Write the ranges of the record in p->rec (body of r) into the data. */
+/*
+** Read and check the record at log position pos; a valid record's body
+** is left in p->rec. Only a record of this header's generation with the
+** expected seq is valid: anything else (zeros, a stale record of an
+** earlier epoch, a torn one) ends the log.
+*/
+static int read_record(mo_pool *p, uint64_t pos, uint64_t seq, recinfo *r,
+                       int *err) {
+  unsigned char h[RECHEAD];
+  uint64_t bodylen;
+  memset(r, 0, sizeof *r);
+  *err = 0;
+  if (pos > p->logcap - RECHEAD) return REC_END;  /* the log is full */
+  if ((*err = mo_pool_pread(p->fd, h, RECHEAD, p->logoff + pos)) != 0)
+    return REC_INVALID;
+  bodylen = get64(h + 24);
+  if (get32(h) != RECMAGIC || get32(h + 44) != mo_crc32c(h, 44) ||
+      get64(h + 16) != p->gen)
+    return REC_END;
+  if (get64(h + 8) != seq || bodylen > p->logcap - pos - RECHEAD ||
+      bodylen > SIZE_MAX - 1)
+    return REC_INVALID;
+  r->headok = 1;
+  r->len = RECHEAD + bodylen;
+  r->nranges = get32(h + 4);
+  r->npg = get32(h + 32);
+  if ((*err = grow_buf(p, (size_t)bodylen + 1)) != 0 ||
+      (*err = mo_pool_pread(p->fd, p->rec, (size_t)bodylen,
+                            p->logoff + pos + RECHEAD)) != 0)
+    return REC_INVALID;
+  if (get32(h + 40) != mo_crc32c(p->rec, (size_t)bodylen)) return REC_INVALID;
+  return check_body(p, r) ? REC_VALID : REC_INVALID;
+}
+
+/* Write the ranges of the record in p->rec into the data (replay). */
 static int apply_record(mo_pool *p, const recinfo *r) {
-  uint64_t at = 0, bodylen = r->len - RECHEAD;
+  uint64_t at = 0, k;
   int e;
-  while (at < bodylen) {
+  for (k = 0; k < r->nranges; k++) {
     uint64_t roff = get64(p->rec + at), rlen = get64(p->rec + at + 8);
-    e = pwrite_all(p->fd, p->rec + at + RANGEHEAD, (size_t)rlen,
-                   MO_POOL_DATAOFF + roff);
+    e = mo_pool_pwrite(p->fd, p->rec + at + RANGEHEAD, (size_t)rlen,
+                       MO_POOL_DATAOFF + roff);
     if (e) return e;
-    crashpoint("recover", 1);
     at += RANGEHEAD + rlen;
   }
   return 0;
 }
 
-/* ---- Opening ---- */
-
-static int fail(char *msg, size_t n, const char *what) {
-  snprintf(msg, n, "%s", what);
-  return -1;
+/* Take the page checksums of the record in p->rec. */
+static void take_crcs(mo_pool *p, const recinfo *r) {
+  const unsigned char *e = p->rec + r->len - RECHEAD - r->npg * PAGEENT;
+  uint64_t k;
+  for (k = 0; k < r->npg; k++, e += PAGEENT)
+    p->crc[get64(e)] = get32(e + 8);
 }
 
-/* Sync the directory holding path, so a new name survives power loss. */
-static void sync_dir(const char *path) {
-  char *copy = strdup(path);
-  int fd;
-  if (copy == NULL) return;
-  fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(copy);
-}
+/* ---- Opening and recovery ---- */
 
-/* Create a fresh pool under a temporary name and link it into place, so
-** no one ever sees a half-made pool. EEXIST is not an error: someone
-** made it first, and the caller opens theirs. */
-static int create_pool(const char *path, uint64_t size) {
-  mo_pool p;
-  size_t n = strlen(path);
-  char *tmp;
+/* Is there a record head of this generation with seq >= minseq anywhere
+** in the log from position from? (Records of a generation are written in
+** order, each synced before the next: after the end of the walk there
+** can be none, unless a record in between was damaged.) */
+static int later_record(mo_pool *p, uint64_t from, uint64_t minseq,
+                        int *found) {
+  enum { CHUNK = 1 << 20 };
+  static const unsigned char mag[4] = {'M', 'O', 'L', '2'};
+  unsigned char *b;
   int e = 0;
-  memset(&p, 0, sizeof p);
-  p.sync = 1;
-  p.datasize = size;
-  p.logcap = size / 4 < MINLOG ? MINLOG : size / 4 > MAXLOG ? MAXLOG
-                                                            : pageup(size / 4);
-  if (size > MAXOFF - 2 * PAGE - MAXLOG) return EFBIG;
-  p.logoff = MO_POOL_DATAOFF + pageup(size);
-  if ((tmp = (char *)malloc(n + 16)) == NULL) return ENOMEM;
-  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-  p.fd = mkstemp(tmp);  /* mode 0600 */
-  if (p.fd < 0) {
-    e = errno;
-    free(tmp);
-    return e;
+  *found = 0;
+  if (p->logcap < RECHEAD || from > p->logcap - RECHEAD) return 0;
+  if ((b = (unsigned char *)malloc(CHUNK + RECHEAD)) == NULL) return ENOMEM;
+  while (e == 0 && !*found && from <= p->logcap - RECHEAD) {
+    uint64_t n = p->logcap - from < CHUNK + RECHEAD ? p->logcap - from
+                                                    : CHUNK + RECHEAD;
+    const unsigned char *q = b, *end;
+    if ((e = mo_pool_pread(p->fd, b, (size_t)n, p->logoff + from)) != 0)
+      break;
+    end = b + n - RECHEAD;  /* a head must fit */
+    while (q <= end &&
+           (q = memmem(q, (size_t)(end - q) + 4, mag, 4)) != NULL &&
+           q <= end) {
+      if (get32(q + 44) == mo_crc32c(q, 44) && get64(q + 16) == p->gen &&
+          get64(q + 8) >= minseq) {
+        *found = 1;
+        break;
+      }
+      q++;
+    }
+    from += n - RECHEAD + 1;
   }
-  if (fchmod(p.fd, 0600) != 0 ||
-      ftruncate(p.fd, (off_t)(p.logoff + p.logcap)) != 0)
-    e = errno;
-  if (!e) e = prealloc(p.fd, p.logoff, p.logcap);
-  if (!e) e = write_header(&p, 1);
-  close(p.fd);
-  if (!e && link(tmp, path) != 0 && errno != EEXIST) e = errno;
-  unlink(tmp);
-  free(tmp);
-  if (!e) sync_dir(path);
+  free(b);
   return e;
 }
 
 /*
-** Walk the log: records with consecutive sequence numbers from the
-** start, up to a zero head. Records up to the header's seq are already
-** in the data; newer ones (*first: their position) must be replayed.
-** After a crash the walk may end at a torn record instead; in a pool
-** closed cleanly, or before a later valid record, that is damage.
+** Walk the log: records of this generation with consecutive seq from
+** header seq + 1, from position 0. They are the commits since the last
+** checkpoint. A walk that stops at an invalid record is a record torn by
+** a crash (never acknowledged); it is damage instead when the pool was
+** closed cleanly, or when a later record of this generation follows.
 */
-static int scan_log(mo_pool *p, int clean, uint64_t *first, uint64_t *last,
-                    uint64_t *torn, char *msg, size_t msgsize) {
-  uint64_t pos = 0, prev = 0;
-  int any = 0, e, kind;
+static int scan_log(mo_pool *p, int clean, uint64_t *count, char *msg,
+                    size_t msgsize) {
+  uint64_t pos = 0;
+  int e, kind, found;
   recinfo r;
-  *first = *torn = UINT64_MAX;
-  *last = p->seq;
+  *count = 0;
   for (;;) {
-    kind = read_record(p, pos, &r, &e);
+    kind = read_record(p, pos, p->seq + *count + 1, &r, &e);
     if (e) return e;
-    if (kind == REC_END) return 0;
-    if (kind == REC_VALID && (!any || r.seq == prev + 1)) {
-      if (r.seq > p->seq) {
-        if (clean)
-          return fail(msg, msgsize, "damaged pool log (unapplied record in "
-                      "a closed pool)");
-        if (*first == UINT64_MAX) {
-          if (r.seq != p->seq + 1)
-            return fail(msg, msgsize, "damaged pool log (out of sequence)");
-          *first = pos;
-        }
-        if (r.maxend > p->datasize)
-          return fail(msg, msgsize, "damaged pool log (range beyond data)");
-        *last = r.seq;
-      }
-      any = 1;
-      prev = r.seq;
-      pos += r.len;
-      continue;
-    }
-    break;  /* not a zero head: a torn record, or damage */
+    if (kind != REC_VALID) break;
+    if (clean)
+      return mo_pool_fail(msg, msgsize, "damaged pool log (unapplied record "
+                          "in a closed pool)");
+    take_crcs(p, &r);
+    ++*count;
+    pos += r.len;
   }
-  if (clean) return fail(msg, msgsize, "damaged pool log (bad record)");
-  if (kind == REC_INVALID && r.headok) {  /* is a good record behind it? */
-    recinfo next;
-    uint64_t want = (any ? prev : p->seq) + 2;
-    if (read_record(p, pos + r.len, &next, &e) == REC_VALID &&
-        next.seq == want)
-      return fail(msg, msgsize, "damaged pool log (bad record)");
-    if (e) return e;
-  }
-  *torn = pos;
+  if ((e = later_record(p, pos + 1, p->seq + *count + 1, &found)) != 0)
+    return e;
+  if (found) return mo_pool_fail(msg, msgsize, "damaged pool log (bad record)");
   return 0;
 }
 
-/* Redo the logged commits that may not have reached the data, end the
-** log before a torn record (so that a clean close leaves a log that
-** checks out to its end), then mark the pool open. Crash-safe: doing it
-** again gives the same bytes. */
-static int recover(mo_pool *p, uint64_t first, uint64_t last,
-                   uint64_t torn) {
-  uint64_t pos = first;
+/* Redo the commits of the log into the data. Crash-safe: doing it again
+** writes the same bytes. */
+static int replay(mo_pool *p, uint64_t count) {
+  uint64_t pos = 0, k;
   recinfo r;
   int e = 0;
-  if (first != UINT64_MAX) {
-    while (read_record(p, pos, &r, &e) == REC_VALID && r.seq <= last) {
-      if ((e = apply_record(p, &r)) != 0) return e;
-      pos += r.len;
-      if (r.seq == last) break;
-    }
-    if (e) return e;
+  for (k = 0; k < count; k++) {
+    if (read_record(p, pos, p->seq + k + 1, &r, &e) != REC_VALID)
+      return e ? e : EIO;  /* it was valid a moment ago */
+    if ((e = apply_record(p, &r)) != 0) return e;
+    pos += r.len;
   }
-  crashpoint("recover", 2);
-  if (torn != UINT64_MAX &&
-      (e = zero_range(p->fd, p->logoff + torn, p->logoff + torn + RECHEAD)))
+  return 0;
+}
+
+/* Append "page k (bytes a-b)" to a report of damaged pages. */
+static void name_page(char *msg, size_t size, uint64_t nbad, uint64_t pg,
+                      uint64_t datasize) {
+  size_t used = strlen(msg);
+  uint64_t end = pg * PAGE + PAGE > datasize ? datasize : pg * PAGE + PAGE;
+  if (nbad > 8) return;
+  if (nbad == 8)
+    snprintf(msg + used, size - used, ", ...");
+  else
+    snprintf(msg + used, size - used, "%spage %llu (bytes %llu-%llu)",
+             nbad ? ", " : "", (unsigned long long)pg,
+             (unsigned long long)(pg * PAGE), (unsigned long long)end - 1);
+}
+
+/* Check every data page in the file against p->crc. */
+static int verify_file(mo_pool *p, char *msg, size_t msgsize) {
+  enum { CHUNK = 256 };
+  unsigned char *b = (unsigned char *)malloc((size_t)CHUNK * PAGE);
+  uint64_t pg = 0, pages = npages(p->datasize), nbad = 0;
+  int e = 0;
+  char report[200] = "";
+  if (b == NULL) return ENOMEM;
+  while (pg < pages && e == 0) {
+    uint64_t bytes = p->datasize - pg * PAGE, k;
+    if (bytes > (uint64_t)CHUNK * PAGE) bytes = (uint64_t)CHUNK * PAGE;
+    e = mo_pool_pread(p->fd, b, (size_t)bytes, MO_POOL_DATAOFF + pg * PAGE);
+    for (k = 0; e == 0 && k * PAGE < bytes; k++, pg++) {
+      uint64_t n = bytes - k * PAGE;
+      if (mo_crc32c_page(b + k * PAGE, n < PAGE ? (size_t)n : PAGE) !=
+          p->crc[pg])
+        name_page(report, sizeof report, nbad++, pg, p->datasize);
+    }
+  }
+  free(b);
+  if (e == 0 && nbad) {
+    snprintf(msg, msgsize, "damaged pool data: %llu page%s: %s",
+             (unsigned long long)nbad, nbad > 1 ? "s" : "", report);
+    return -1;
+  }
+  return e;
+}
+
+/* Read the checksum table (whole pages) and the header's last one. */
+static int read_table(mo_pool *p, uint32_t lastcrc) {
+  uint64_t full = p->datasize / PAGE, k = 0;
+  unsigned char b[PAGE];
+  int e;
+  if ((e = mo_pool_setpages(p, p->datasize)) != 0) return e;
+  while (k < full) {
+    size_t n = full - k < PAGE / 4 ? (size_t)(full - k) : PAGE / 4, i;
+    if ((e = mo_pool_pread(p->fd, b, 4 * n, p->tableoff + 4 * k)) != 0)
+      return e;
+    for (i = 0; i < n; i++) p->crc[k + i] = get32(b + 4 * i);
+    k += n;
+  }
+  if (p->datasize % PAGE) p->crc[full] = lastcrc;
+  return 0;
+}
+
+static int all_zero(const unsigned char *b, size_t n) {
+  while (n--)
+    if (*b++) return 0;
+  return 1;
+}
+
+/* The magic, or the version and length that follow it. */
+static int looks_like_header(const unsigned char *b) {
+  return memcmp(b, mo_pool_magic, 8) == 0 ||
+         (get32(b + 8) == VERSION && get32(b + 12) == HDRLEN);
+}
+
+/* Pick the newest valid header copy from the first two pages b. */
+static int pick_header(const unsigned char *b, size_t have, mo_poolhdr *h,
+                       int *slot, char *msg, size_t msgsize) {
+  mo_poolhdr c[2];
+  memset(c, 0, sizeof c);
+  const char *why[2];
+  int k;
+  for (k = 0; k < 2; k++)
+    why[k] = have >= (size_t)(k + 1) * PAGE
+                 ? mo_pool_decode_header(b + k * PAGE, &c[k])
+                 : "damaged pool header (file too short)";
+  if (why[0] && why[1]) {
+    if (have >= 2 * PAGE && all_zero(b, 2 * PAGE))
+      return mo_pool_fail(msg, msgsize, "damaged pool header or not a memobj "
+                          "pool (both header pages are zero)");
+    if (!looks_like_header(b) &&
+        (have < 2 * PAGE || !looks_like_header(b + PAGE)))
+      return mo_pool_fail(msg, msgsize, "not a memobj pool (bad magic)");
+    snprintf(msg, msgsize, "%s (both copies)",
+             strcmp(why[0], "damaged pool header (no magic)") ? why[0]
+                                                               : why[1]);
+    return -1;
+  }
+  k = why[0] ? 1 : why[1] ? 0 : c[1].gen > c[0].gen;
+  *h = c[k];
+  *slot = k;
+  return 0;
+}
+
+/*
+** Open the pool on p->fd: pick the newest header copy, read the
+** checksums, walk the log (taking the checksums of its records), replay
+** it, verify every page, then publish a new generation: the log starts
+** over. Nothing is written before the walk found the pool consistent,
+** and the replay writes only committed bytes.
+*/
+int mo_pool_open_fd(mo_pool *p, int verify, char *msg, size_t msgsize) {
+  unsigned char b[2 * PAGE];
+  struct stat st;
+  mo_poolhdr h;
+  uint64_t count;
+  size_t have;
+  int e;
+  if (fstat(p->fd, &st) != 0) return errno;
+  if (st.st_size < 8) return mo_pool_fail(msg, msgsize,
+                                          "not a memobj pool (file too short)");
+  have = (uint64_t)st.st_size < sizeof b ? (size_t)st.st_size : sizeof b;
+  memset(b, 0, sizeof b);
+  if ((e = mo_pool_pread(p->fd, b, have, 0)) != 0) return e;
+  memset(&h, 0, sizeof h);
+  if ((e = pick_header(b, have, &h, &p->hdrslot, msg, msgsize)) != 0) return e;
+  if ((uint64_t)st.st_size < h.tableoff + tabsize(h.datasize))
+    return mo_pool_fail(msg, msgsize, "truncated pool file");
+  p->datasize = h.datasize;
+  p->logoff = h.logoff;
+  p->logcap = h.logcap;
+  p->tableoff = h.tableoff;
+  p->seq = h.seq;
+  p->gen = h.gen;
+  if ((e = read_table(p, h.lastcrc)) != 0 ||
+      (e = scan_log(p, (h.flags & FLAG_CLEAN) != 0, &count, msg, msgsize)))
     return e;
-  if ((first != UINT64_MAX || torn != UINT64_MAX) && (e = psync(p)) != 0)
+  if ((e = replay(p, count)) != 0) return e;  /* the first write */
+  if (verify && (e = verify_file(p, msg, msgsize)) != 0) return e;
+  /* the replayed pages' checksums (from the records) go to the table
+  ** before the header that makes the records stale */
+  if (count && ((e = mo_pool_write_table(p, p->tableoff, 0,
+                                         p->datasize / PAGE)) != 0 ||
+                (e = mo_pool_psync(p)) != 0))
     return e;
-  crashpoint("recover", 3);
-  p->seq = last;
-  if ((e = write_header(p, 0)) != 0) return e;
-  crashpoint("recover", 4);
+  p->seq += count;
+  if ((e = mo_pool_write_header(p, 0)) != 0) return e;
   p->tail = 0;  /* every record is applied: the log starts over */
   return 0;
 }
 
-static int open_checked(mo_pool *p, char *msg, size_t msgsize) {
-  unsigned char b[HDRSIZE];
-  struct stat st;
-  header h;
-  const char *why;
-  uint64_t first, last, torn;
-  int e;
-  if (fstat(p->fd, &st) != 0) return errno;
-  if ((uint64_t)st.st_size < HDRSIZE) {
-    if (st.st_size >= 8 && pread_all(p->fd, b, 8, 0) == 0 &&
-        memcmp(b, magic, 8) == 0)
-      return fail(msg, msgsize, "truncated pool file (no complete header)");
-    return fail(msg, msgsize, "not a memobj pool (file too short)");
+/* After taking the lock: is path still the file we opened (a version-1
+** upgrade may have replaced it)? */
+static int same_file(int fd, const char *path) {
+  struct stat a, b;
+  return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+static int open_locked(mo_pool *p, const char *path, uint64_t size,
+                       int create, char *msg, size_t msgsize) {
+  int tries, e;
+  for (tries = 0; tries < 100; tries++) {
+    p->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (p->fd < 0 && errno == ENOENT && create) {
+      if ((e = mo_pool_create(path, size)) != 0) return e;
+      p->fd = open(path, O_RDWR | O_CLOEXEC);
+    }
+    if (p->fd < 0) return errno;
+    if (flock(p->fd, LOCK_EX | LOCK_NB) != 0) {
+      e = errno;
+      if (e == EWOULDBLOCK)
+        snprintf(msg, msgsize, "pool is open in another process or object");
+      return e;
+    }
+    if (same_file(p->fd, path)) return 0;
+    close(p->fd);
+    p->fd = -1;
   }
-  if ((e = pread_all(p->fd, b, HDRSIZE, 0)) != 0) return e;
-  if ((why = decode_header(b, &h)) != NULL) return fail(msg, msgsize, why);
-  if ((uint64_t)st.st_size < h.logoff + h.logcap)
-    return fail(msg, msgsize, "truncated pool file");
-  p->datasize = h.datasize;
-  p->logoff = h.logoff;
-  p->logcap = h.logcap;
-  p->seq = h.seq;
-  e = scan_log(p, (h.flags & FLAG_CLEAN) != 0, &first, &last, &torn, msg,
-               msgsize);
-  if (e) return e;
-  return recover(p, first, last, torn);  /* the first write to the file */
+  return EAGAIN;
 }
 
 int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
-                 int sync, char *msg, size_t msgsize) {
+                 int sync, int verify, char *msg, size_t msgsize) {
+  unsigned char b[12];
   int e;
   memset(p, 0, sizeof *p);
   p->sync = sync;
   msg[0] = '\0';
-  p->fd = open(path, O_RDWR | O_CLOEXEC);
-  if (p->fd < 0 && errno == ENOENT && create) {
-    if ((e = create_pool(path, size)) != 0) return e;
-    p->fd = open(path, O_RDWR | O_CLOEXEC);
-  }
-  if (p->fd < 0) return errno;
-  if (flock(p->fd, LOCK_EX | LOCK_NB) != 0) {
-    e = errno;
-    if (e == EWOULDBLOCK)
-      snprintf(msg, msgsize, "pool is open in another process or object");
-  } else {
-    e = open_checked(p, msg, msgsize);
-  }
+  e = open_locked(p, path, size, create, msg, msgsize);
+  if (e == 0 && mo_pool_pread(p->fd, b, sizeof b, 0) == 0 &&
+      memcmp(b, mo_pool_magic, 8) == 0 && get32(b + 8) == 1)
+    e = mo_pool_upgrade_v1(p, path, msg, msgsize);
+  if (e == 0) e = mo_pool_open_fd(p, verify, msg, msgsize);
   if (e) {
-    close(p->fd);
+    if (p->fd >= 0) close(p->fd);
     free(p->rec);
+    free(p->crc);
     memset(p, 0, sizeof *p);
     p->fd = -1;
   }
@@ -498,68 +413,90 @@ static int cmp_range(const void *a, const void *b) {
   return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/*
-** Write the data changed since the last checkpoint (merged, in file
-** order), sync it, then publish in the header that the log is applied.
-** Until the header is written the log still redoes everything. The
-** memory may also hold changes of an open transaction t: its undo log
-** has the committed bytes of every place it changed, written on top.
-*/
-static int checkpoint(mo_pool *p, int clean, const mo_tx *t) {
+/* Write the data changed since the last checkpoint (merged, in file
+** order) and the table entries of its whole pages. The memory may also
+** hold changes of an open transaction t: its undo log has the committed
+** bytes of every place it changed, written on top. */
+static int write_dirty(mo_pool *p, const mo_tx *t) {
+  uint64_t full = p->datasize / PAGE;
   size_t i, j;
   int e;
-  if (p->ndirty) {
-    qsort(p->dirty, p->ndirty, sizeof(mo_pool_range), cmp_range);
-    for (i = 0; i < p->ndirty; i = j) {
-      uint64_t off = p->dirty[i].off, end = off + p->dirty[i].len;
-      for (j = i + 1; j < p->ndirty && p->dirty[j].off <= end; j++)
-        if (p->dirty[j].off + p->dirty[j].len > end)
-          end = p->dirty[j].off + p->dirty[j].len;
-      e = pwrite_all(p->fd, p->data + off, (size_t)(end - off),
-                     MO_POOL_DATAOFF + off);
-      if (e) return e;
-      crashpoint("ckpt", 1);
-    }
-    for (i = 0; t && i < t->nents; i++) {
-      e = pwrite_all(p->fd, t->undo + t->ents[i].pos, t->ents[i].len,
-                     MO_POOL_DATAOFF + t->ents[i].off);
-      if (e) return e;
-    }
-    if ((e = psync(p)) != 0) return e;
+  qsort(p->dirty, p->ndirty, sizeof(mo_pool_range), cmp_range);
+  for (i = 0; i < p->ndirty; i = j) {
+    uint64_t off = p->dirty[i].off, end = off + p->dirty[i].len, lp;
+    for (j = i + 1; j < p->ndirty && p->dirty[j].off <= end; j++)
+      if (p->dirty[j].off + p->dirty[j].len > end)
+        end = p->dirty[j].off + p->dirty[j].len;
+    e = mo_pool_pwrite(p->fd, p->data + off, (size_t)(end - off),
+                       MO_POOL_DATAOFF + off);
+    lp = npages(end) < full ? npages(end) : full;
+    if (!e && off / PAGE < lp)
+      e = mo_pool_write_table(p, p->tableoff, off / PAGE, lp);
+    if (e) return e;
   }
-  crashpoint("ckpt", 2);
-  if ((e = write_header(p, clean)) != 0) return e;
-  crashpoint("ckpt", 3);
+  for (i = 0; t && i < t->nents; i++) {
+    e = mo_pool_pwrite(p->fd, t->undo + t->ents[i].pos, t->ents[i].len,
+                       MO_POOL_DATAOFF + t->ents[i].off);
+    if (e) return e;
+  }
+  return 0;
+}
+
+/*
+** Write the data and checksums changed since the last checkpoint, sync
+** them, then publish a new header: from then on the log holds nothing
+** needed. Until that header is durable the log still redoes everything
+** (and its records carry the checksums of the pages they touch, so a
+** torn table entry is never used).
+*/
+int mo_pool_checkpoint(mo_pool *p, int clean, const mo_tx *t) {
+  int e;
+  if (p->ndirty) {
+    if ((e = write_dirty(p, t)) != 0 || (e = mo_pool_psync(p)) != 0)
+      return e;
+  }
+  if ((e = mo_pool_write_header(p, clean)) != 0) return e;
   p->ndirty = 0;
   p->tail = 0;
   return 0;
 }
 
-/* Make the log larger (after a checkpoint: everything in it is old). */
-static int grow_log(mo_pool *p, uint64_t need) {
-  uint64_t cap = p->logcap;
-  int e;
-  while (cap < need) {
-    if (cap > MAXOFF / 2) return EFBIG;
-    cap *= 2;
+/* ---- Commit ---- */
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The distinct pages the ranges of t touch, sorted, in p->pages. */
+static int touched_pages(mo_pool *p, const mo_tx *t, size_t *count) {
+  size_t i, n = 0;
+  for (i = 0; i < t->nents; i++) {
+    uint64_t pg, last;
+    if (t->ents[i].len == 0) continue;
+    last = (t->ents[i].off + t->ents[i].len - 1) / PAGE;
+    for (pg = t->ents[i].off / PAGE; pg <= last; pg++) {
+      if (n == p->pagecap) {
+        size_t cap = p->pagecap ? 2 * p->pagecap : 64;
+        uint64_t *q = cap > SIZE_MAX / 8 ? NULL
+                      : (uint64_t *)realloc(p->pages, cap * 8);
+        if (q == NULL) return ENOMEM;
+        p->pages = q;
+        p->pagecap = cap;
+      }
+      p->pages[n++] = pg;
+    }
   }
-  if (cap > MAXOFF - p->logoff) return EFBIG;
-  if (ftruncate(p->fd, (off_t)(p->logoff + cap)) != 0) return errno;
-  if ((e = prealloc(p->fd, p->logoff, cap)) != 0 || (e = psync(p)) != 0)
-    return e;
-  crashpoint("grow", 1);
-  p->logcap = cap;
-  if ((e = write_header(p, 0)) != 0) return e;
-  crashpoint("grow", 2);
+  qsort(p->pages, n, 8, cmp_u64);
+  for (i = 0, *count = 0; i < n; i++)
+    if (*count == 0 || p->pages[*count - 1] != p->pages[i])
+      p->pages[(*count)++] = p->pages[i];
   return 0;
 }
 
-/* ---- Commit ---- */
-
-/* Build the record of commit `seq` in p->rec, followed by a zero head
-** (the end of the log); returns the record's length. */
+/* Build the record of commit `seq` in p->rec; returns its length. */
 static size_t build_record(mo_pool *p, const mo_txent *ents, size_t n,
-                           uint64_t seq, size_t body) {
+                           size_t npg, uint64_t seq, size_t body) {
   unsigned char *b = p->rec + RECHEAD;
   size_t i;
   for (i = 0; i < n; i++) {
@@ -568,13 +505,20 @@ static size_t build_record(mo_pool *p, const mo_txent *ents, size_t n,
     memcpy(b + RANGEHEAD, p->data + ents[i].off, ents[i].len);
     b += RANGEHEAD + ents[i].len;
   }
-  memset(b, 0, RECHEAD);
+  for (i = 0; i < npg; i++, b += PAGEENT) {
+    put64(b, p->pages[i]);
+    put32(b + 8, mo_pool_pagecrc(p, p->pages[i]));
+    put32(b + 12, 0);
+  }
+  memset(p->rec, 0, RECHEAD);
   put32(p->rec, RECMAGIC);
   put32(p->rec + 4, (uint32_t)n);
   put64(p->rec + 8, seq);
-  put64(p->rec + 16, body);
-  put32(p->rec + 24, crc32c(p->rec + RECHEAD, body));
-  put32(p->rec + 28, crc32c(p->rec, 28));
+  put64(p->rec + 16, p->gen);
+  put64(p->rec + 24, body);
+  put32(p->rec + 32, (uint32_t)npg);
+  put32(p->rec + 40, mo_crc32c(p->rec + RECHEAD, body));
+  put32(p->rec + 44, mo_crc32c(p->rec, 44));
   return RECHEAD + body;
 }
 
@@ -595,45 +539,54 @@ static int reserve_dirty(mo_pool *p, size_t n) {
   return 0;
 }
 
+/* Room in the log for a record of len bytes: checkpoint, grow. */
+static int make_room(mo_pool *p, const mo_tx *t, size_t len) {
+  uint64_t cap = p->logcap;
+  int e;
+  if (len <= p->logcap - p->tail) return 0;
+  if ((e = mo_pool_checkpoint(p, 0, t)) != 0 || len <= p->logcap) return e;
+  while (cap < len) {
+    if (cap > MAXOFF / 4) return EFBIG;
+    cap *= 2;
+  }
+  return mo_pool_relayout(p, p->datasize, cap);
+}
+
 int mo_pool_commit(mo_pool *p, const mo_tx *t, int *err) {
   const mo_txent *ents = t->ents;
-  size_t n = t->nents, body = 0, len, i;
+  size_t n = t->nents, body = 0, len, npg, i;
   uint64_t seq = p->seq + 1, at;
   if ((*err = p->failed) != 0) return MO_TX_NOT_COMMITTED;
   if (n > UINT32_MAX) return (*err = EFBIG), MO_TX_NOT_COMMITTED;
+  if ((*err = touched_pages(p, t, &npg)) != 0) return MO_TX_NOT_COMMITTED;
+  if (npg > UINT32_MAX || npg > (SIZE_MAX - RECHEAD) / PAGEENT / 2)
+    return (*err = EFBIG), MO_TX_NOT_COMMITTED;
+  body = npg * PAGEENT;
   for (i = 0; i < n; i++) {
-    if (ents[i].len > SIZE_MAX - RANGEHEAD - 2 * RECHEAD - body)
+    if (ents[i].len > SIZE_MAX - RANGEHEAD - RECHEAD - body)
       return (*err = EFBIG), MO_TX_NOT_COMMITTED;
     body += RANGEHEAD + ents[i].len;
   }
-  len = RECHEAD + body + RECHEAD;  /* with the zero head after it */
-  if (len > p->logcap - p->tail) {
-    if ((*err = checkpoint(p, 0, t)) != 0 ||
-        (len > p->logcap && (*err = grow_log(p, len)) != 0))
-      return MO_TX_NOT_COMMITTED;
-  }
-  if ((*err = grow_buf(p, len)) != 0 || (*err = reserve_dirty(p, n)) != 0)
+  len = RECHEAD + body;
+  if ((*err = make_room(p, t, len)) != 0 || (*err = grow_buf(p, len)) != 0 ||
+      (*err = reserve_dirty(p, n)) != 0)
     return MO_TX_NOT_COMMITTED;
-  len = build_record(p, ents, n, seq, body);
+  len = build_record(p, ents, n, npg, seq, body);
   at = p->logoff + p->tail;
-  if (crash_now("commit", 1)) {  /* a torn record */
-    pwrite_all(p->fd, p->rec, len / 2, at);
-    _exit(77);
-  }
-  *err = pwrite_all(p->fd, p->rec, len + RECHEAD, at);
-  if (*err == 0) {
-    crashpoint("commit", 2);
-    *err = psync(p);
-  }
+  *err = mo_pool_pwrite(p->fd, p->rec, len, at);
+  if (*err == 0) *err = mo_pool_psync(p);
   if (*err) {
     /* the record may be whole on disk: make sure it is never replayed */
-    if (zero_range(p->fd, at, at + RECHEAD) != 0 || psync(p) != 0)
+    if (mo_pool_zero(p->fd, at, at + RECHEAD) != 0 || mo_pool_psync(p) != 0)
       p->failed = *err;
     return MO_TX_NOT_COMMITTED;
   }
-  crashpoint("commit", 3);  /* committed */
+  /* committed */
   p->seq = seq;
   p->tail += len;
+  for (i = 0; i < npg; i++)
+    p->crc[p->pages[i]] = get32(p->rec + RECHEAD + body -
+                                (npg - i) * PAGEENT + 8);
   for (i = 0; i < n; i++) {
     p->dirty[p->ndirty].off = ents[i].off;
     p->dirty[p->ndirty].len = ents[i].len;
@@ -642,63 +595,37 @@ int mo_pool_commit(mo_pool *p, const mo_tx *t, int *err) {
   return MO_TX_OK;
 }
 
-/* ---- Resize, sync, close ---- */
-
-/*
-** Every step leaves a consistent pool: a checkpoint first (the log is
-** then not needed); a shrink publishes the smaller size before anything
-** beyond it is overwritten; the bytes that become new data or the new
-** log are zeroed before the header that uses them.
-*/
-int mo_pool_resize(mo_pool *p, uint64_t n) {
-  uint64_t newlog, total, oldend = p->logoff + p->logcap, cur;
-  int e;
-  if (p->failed) return p->failed;
-  if (n > MAXOFF - 2 * PAGE || (newlog = MO_POOL_DATAOFF + pageup(n)) == 0 ||
-      p->logcap > MAXOFF - newlog)
-    return EFBIG;
-  total = newlog + p->logcap;
-  if ((e = checkpoint(p, 0, NULL)) != 0) return e;  /* no transaction */
-  crashpoint("resize", 1);
-  cur = p->datasize;
-  if (n < cur) {
-    p->datasize = n;
-    if ((e = write_header(p, 0)) != 0) {
-      p->datasize = cur;
-      return e;
-    }
-    cur = n;
-    crashpoint("resize", 2);
-  }
-  if (total > oldend && ftruncate(p->fd, (off_t)total) != 0) return errno;
-  e = zero_range(p->fd, MO_POOL_DATAOFF + cur, total < oldend ? total : oldend);
-  if (!e) e = prealloc(p->fd, newlog, p->logcap);
-  if (e || (e = psync(p)) != 0) return e;
-  crashpoint("resize", 3);
-  p->datasize = n;
-  p->logoff = newlog;
-  if ((e = write_header(p, 0)) != 0) return e;
-  crashpoint("resize", 4);
-  if (total < oldend && ftruncate(p->fd, (off_t)total) != 0) return errno;
-  return 0;
-}
+/* ---- Sync, verify, close ---- */
 
 int mo_pool_sync(mo_pool *p, const mo_tx *t) {
   int e;
   if (p->failed) return p->failed;
-  if ((e = checkpoint(p, 0, t)) != 0) return e;
-  return fdatasync(p->fd) != 0 ? errno : 0;
+  if ((e = mo_pool_checkpoint(p, 0, t)) != 0) return e;
+  return mo_os_datasync(p->fd);
+}
+
+uint64_t mo_pool_verify(mo_pool *p, char *report, size_t reportsize) {
+  uint64_t pg, pages = npages(p->datasize), nbad = 0;
+  report[0] = '\0';
+  for (pg = 0; pg < pages; pg++)
+    if (mo_pool_pagecrc(p, pg) != p->crc[pg])
+      name_page(report, reportsize, nbad++, pg, p->datasize);
+  return nbad;
 }
 
 void mo_pool_close(mo_pool *p) {
   if (p->fd < 0) return;
   /* a clean mark promises that every record is applied */
-  if (!p->failed) checkpoint(p, 1, NULL);
+  if (!p->failed) mo_pool_checkpoint(p, 1, NULL);
   close(p->fd);
   free(p->rec);
   free(p->dirty);
+  free(p->crc);
+  free(p->pages);
   p->fd = -1;
   p->rec = NULL;
   p->dirty = NULL;
-  p->reccap = p->dirtycap = p->ndirty = 0;
+  p->crc = NULL;
+  p->pages = NULL;
+  p->reccap = p->dirtycap = p->ndirty = p->pagecap = 0;
 }

@@ -109,7 +109,10 @@ mo_view *mo_pinview(lua_State *L, int idx, int top, uint32_t tag,
   mo_view *v = mo_checkview(L, idx, tag, tname);
   memobj_mem *m = v->mem;
   mo_pinud *p;
-  if (top > 0) lua_settop(L, top);
+  if (top > 0) {  /* the function takes `top` arguments: no more */
+    mo_noextra(L, top);
+    lua_settop(L, top);
+  }
   lua_getiuservalue(L, idx, 1);
   if (mo_tomem(L, -1) != m)  /* replaced by debug.setuservalue */
     luaL_error(L, "memobj: the view's memory reference was replaced");

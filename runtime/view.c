@@ -187,6 +187,12 @@ int mo_view_field(lua_State *L, int idx, mo_view *v, const char *k) {
   return 1;
 }
 
+void mo_noextra(lua_State *L, int last) {
+  int k, top = lua_gettop(L);
+  for (k = last + 1; k <= top; k++)
+    if (!lua_isnil(L, k)) luaL_argerror(L, k, "no value expected");
+}
+
 /*
 ** Clip i..j to 1..n as string.sub does: negative positions count from the
 ** end, 0 and very negative starts become 1, ends beyond n become n. The

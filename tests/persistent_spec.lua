@@ -144,6 +144,14 @@ describe("memobj.persistent", function()
     local m2, msg = memobj.persistent(path)
     assert.is_nil(m2)
     assert.matches("open in another", msg)
+    -- and from another process
+    local lua = os.getenv("LUA") or "lua5.4"
+    local p = assert(io.popen(("%s -e %q"):format(lua, ([[
+      local m, msg = require("memobj").persistent(%q)
+      io.write(tostring(m), " ", tostring(msg))]]):format(path))))
+    local out = p:read("a")
+    p:close()
+    assert.matches("^nil .*open in another process", out)
     m:close()
     m2 = assert(memobj.persistent(path))
     m2:close()
@@ -197,15 +205,15 @@ describe("memobj.persistent", function()
     a[1] = 2
     a[2] = 2
     assert.is_true(m:sync())
-    local s = readfile(path)  -- the data part starts at 4096
-    assert.are.equal(1, string.unpack("<i8", s, 4097))
-    assert.are.equal(0, string.unpack("<i8", s, 4105))
+    local s = readfile(path)  -- the data part starts at 8192
+    assert.are.equal(1, string.unpack("<i8", s, 8193))
+    assert.are.equal(0, string.unpack("<i8", s, 8201))
     m:commit()
     a:release()
     m:close()
     s = readfile(path)
-    assert.are.equal(2, string.unpack("<i8", s, 4097))
-    assert.are.equal(2, string.unpack("<i8", s, 4105))
+    assert.are.equal(2, string.unpack("<i8", s, 8193))
+    assert.are.equal(2, string.unpack("<i8", s, 8201))
   end)
 
   it("a collected object with an open transaction leaves no trace",
@@ -250,46 +258,169 @@ describe("damaged and foreign files", function()
     assert.are.equal(before, readfile(path))
   end)
 
-  it("refuses a flipped byte anywhere in the header", function()
+  it("opens from the other header copy when one is damaged", function()
     local path = newpath()
     makepool(path)
     local good = readfile(path)
-    for pos = 1, 64 do
-      writefile(path, flip(good, pos))
-      expect_refused(path)
+    local function check()
+      local m = assert(memobj.persistent(path))
+      local a = m:array("int64")
+      assert.are.equal(5 * 8, a[8])  -- the last commit is there
+      a:release()
+      m:close()
     end
+    for pos = 1, 128 do
+      writefile(path, flip(good, pos))           -- copy A
+      check()
+      writefile(path, flip(good, 4096 + pos))    -- copy B
+      check()
+    end
+    local zeros = string.rep("\0", 4096)
+    writefile(path, zeros .. good:sub(4097))     -- page A zeroed
+    check()
+    writefile(path, good:sub(1, 4096) .. zeros .. good:sub(8193))
+    check()
+  end)
+
+  it("refuses a pool whose two header copies are both damaged", function()
+    local path = newpath()
+    makepool(path)
+    local good = readfile(path)
+    for pos = 1, 128, 3 do
+      writefile(path, flip(flip(good, pos), 4096 + pos))
+      -- (a changed version number may be a newer format)
+      expect_refused(path, (pos >= 9 and pos <= 12) and "unsupported pool version"
+                           or "damaged pool header")
+    end
+    writefile(path, string.rep("\0", 8192) .. good:sub(8193))
+    local msg = expect_refused(path, "damaged pool header")
+    assert.is_nil(msg:find("bad magic", 1, true))
     writefile(path, good)
     assert(memobj.persistent(path)):close()
   end)
 
-  it("refuses a flipped byte in the log records", function()
-    local path = newpath()
-    makepool(path)
-    local good = readfile(path)
-    local h = header(good)
-    -- walk the records (doc/format.md) up to the zero head that ends them
-    local at, records, offsets = h.logoff, 0, {}
-    while true do
-      local bodylen = string.unpack("<I8", good, at + 17)
-      if good:sub(at + 1, at + 32) == string.rep("\0", 32) then break end
-      records = records + 1
-      for k = 0, 31 do offsets[#offsets + 1] = at + k end
-      for k = 32, 32 + bodylen - 1, 11 do offsets[#offsets + 1] = at + k end
-      offsets[#offsets + 1] = at + 32 + bodylen - 1
-      at = at + 32 + bodylen
-    end
-    assert.are.equal(5, records)
-    offsets[#offsets + 1] = at  -- the end mark itself
-    offsets[#offsets + 1] = at + 31
-    for _, off in ipairs(offsets) do
+  it("refuses damaged data pages; verify = false opens; m:verify reports",
+    function()
+      local path = newpath()
+      local m = assert(memobj.persistent(path, 5 * 4096 + 100))
+      local a = m:array("uint8")
+      m:transaction(function() for i = 1, #a, 13 do a[i] = i % 251 end end)
+      a:release()
+      m:close()
+      local good = readfile(path)
+      for _, off in ipairs({0, 4095, 4096 + 77, 5 * 4096 + 99}) do
+        writefile(path, good)
+        flipfile(path, good, 8192 + off)
+        local msg = expect_refused(path, "damaged pool data")
+        local pg = off // 4096
+        assert.matches("page " .. pg .. " %(bytes " .. pg * 4096, msg)
+        m = assert(memobj.persistent(path, nil, {verify = false}))
+        local ok, report = m:verify()
+        assert.is_nil(ok)
+        assert.matches("page " .. pg .. " ", report)
+        m:close()
+      end
+      -- damage while open: m:verify() sees it through the page cache
       writefile(path, good)
-      flipfile(path, good, off)
-      expect_refused(path, "damaged pool log")
+      m = assert(memobj.persistent(path))
+      assert.is_true(m:verify())
+      flipfile(path, good, 8192 + 2 * 4096 + 5)
+      local ok, report = m:verify()
+      assert.is_nil(ok)
+      assert.matches("1 page: page 2 %(bytes 8192%-12287%)", report)
+      m:begin()
+      assert.has_error(function() m:verify() end,
+        "memobj: verify: a transaction is open")
+      m:abort()
+      m:close()
+      assert.has_error(function() memobj.heap(10):verify() end)
+      assert.has_error(function()
+        memobj.persistent(path, nil, {verify = 1})
+      end)
+    end)
+
+  it("opens version-1 pools made by memobj 0.1 (upgrading them)", function()
+    for _, case in ipairs({{"clean", 6}, {"recover", 2000}}) do
+      local path = newpath()
+      writefile(path, readfile("tests/fixtures/pool-v1-" .. case[1] .. ".pool"))
+      local m = assert(memobj.persistent(path))
+      local a = m:array("int64")
+      assert.are.equal(512, m.size)
+      assert.are.equal(1000, a[1])
+      assert.are.equal(case[2], a[2])
+      assert.are.equal(9, a[3])
+      assert.are.equal(case[1] == "clean" and 192 or 6400, a[64])
+      assert.is_true(m:verify())
+      m:transaction(function() a[3] = 33 end)
+      a:release()
+      m:close()
+      local s = readfile(path)
+      assert.are.equal(2, string.unpack("<I4", s, 9))  -- now version 2
+      m = assert(memobj.persistent(path))
+      assert.are.equal(33, m:array("int64")[3])
+      m:close()
+      local p = io.popen("ls " .. dir)
+      local names = p:read("a")
+      p:close()
+      assert.is_nil(names:find("tmp", 1, true))  -- no temporary left
     end
-    assert.is_true(#offsets > 150)
-    writefile(path, good)
-    assert(memobj.persistent(path)):close()
   end)
+
+  it("refuses resize inside a transaction", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 4096))
+    m:begin()
+    m:bytes(1, 8):fill(7)
+    assert.has_error(function() m:resize(8192) end)
+    m:abort()
+    assert.are.equal(4096, m.size)
+    m:close()
+  end)
+
+  it("refuses a flipped byte in the records of a log that needs recovery",
+    function()
+      local path = newpath()
+      local m = assert(memobj.persistent(path, 4096))
+      m:close()
+      -- a child commits 5 times and exits without closing: the commits
+      -- are only in the log
+      local script = dir .. "/commit5.lua"
+      writefile(script, ([[
+        local memobj = require("memobj")
+        local m = assert(memobj.persistent(%q))
+        local a = m:array("int64")
+        for k = 1, 5 do m:transaction(function() a[k * 40] = k end) end
+        os.exit(0, false)
+      ]]):format(path))
+      local lua = os.getenv("LUA") or "lua5.4"
+      assert(os.execute(lua .. " " .. script))
+      local good = readfile(path)
+      local h = header(good)
+      local at, starts = h.logoff, {}
+      for _ = 1, 5 do
+        starts[#starts + 1] = at
+        at = at + 48 + string.unpack("<I8", good, at + 25)
+      end
+      for r = 1, 4 do  -- damage to a record before the last: refused
+        for _, k in ipairs({0, 5, 17, 44, 47, 60, 100}) do
+          writefile(path, good)
+          flipfile(path, good, starts[r] + k)
+          expect_refused(path, "damaged pool log")
+        end
+      end
+      -- the last record torn or damaged: the first four commits
+      writefile(path, good)
+      flipfile(path, good, starts[5] + 60)
+      m = assert(memobj.persistent(path))
+      local a = m:array("int64")
+      assert.are.same({1, 2, 3, 4, 0}, {a[40], a[80], a[120], a[160], a[200]})
+      a:release()
+      m:close()
+      writefile(path, good)
+      m = assert(memobj.persistent(path))
+      assert.are.equal(5, m:array("int64")[200])
+      m:close()
+    end)
 
   it("refuses truncated files", function()
     local path = newpath()

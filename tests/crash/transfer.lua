@@ -1,7 +1,8 @@
 -- Crash-harness child: money transfers over a persistent int64 array.
 -- a[1] counts commits; a[2..] are accounts whose sum never changes.
 -- After each commit returns, the new count is appended to the ack file.
--- usage: lua5.4 transfer.lua pool ackfile count durability seed
+-- usage: lua5.4 transfer.lua pool ackfile count durability seed [exit]
+-- (exit: end without closing the pool, leaving the commits in its log)
 local memobj = require("memobj")
 local path, ackpath = arg[1], arg[2]
 local count, durability = tonumber(arg[3]), arg[4]
@@ -22,5 +23,6 @@ for _ = 1, count do
     end
     a[1] = a[1] + 1
   end)
-  ack:write(a[1], "\n")
+  ack:write(a[1] .. "\n")  -- one write: a kill cannot tear the line
 end
+if arg[6] == "exit" then os.exit(0) end
