@@ -3,7 +3,7 @@
 --    persistent array (1M elements), durability "sync" and "process",
 --    against a C loop that does only the I/O of a commit (append a record
 --    of the same size to a preallocated log, fdatasync) on the same file
---    system, alternated and taken as medians; and as baselines SQLite
+--    system, alternated in short windows; and as baselines SQLite
 --    (lua-sql-sqlite3, journal_mode=WAL, synchronous=FULL) and LMDB
 --    (liblmdb, bench/txbase.c) doing the same 8 updates per transaction,
 --    when installed.
@@ -67,7 +67,10 @@ local random = math.random
 -- head 48, 8 ranges of 16 + 64 bytes, 8 page entries of 16.
 local RECLEN = 48 + 8 * (16 + 64) + 8 * 16
 
-local function memobj_rate(durability)
+-- Transactions/s of memobj with this durability: over `rounds` windows
+-- of `seconds` each, calling between(k) after window k (the baseline
+-- runs there, so both see the same drift of the device).
+local function memobj_rate(durability, seconds, rounds, between)
   local path = dir .. "/pool-" .. durability
   local m = assert(memobj.persistent(path, 8 * N, {durability = durability}))
   local a = m:array("int64")
@@ -77,12 +80,20 @@ local function memobj_rate(durability)
       a[i] = a[i] + 1
     end
   end
-  local r = rate(function() m:transaction(tx) end,
-                 durability == "sync" and 50 or 2000)
+  local n, t = 0, 0
+  for k = 1, rounds do
+    local t0, c = now(), 0
+    repeat
+      for _ = 1, durability == "sync" and 10 or 1000 do m:transaction(tx) end
+      c = c + (durability == "sync" and 10 or 1000)
+    until now() - t0 >= seconds
+    n, t = n + c, t + (now() - t0)
+    if between then between(k) end
+  end
   a:release()
   m:close()
   os.remove(path)
-  return r
+  return n / t
 end
 
 local function sqlite_rate()
@@ -115,13 +126,16 @@ end
 
 print(("durable transactions, 8 random int64 updates in %d elements, " ..
        "%.1f s each"):format(N, SECONDS))
-local syncs, appends = {}, {}
-for k = 1, 3 do  -- alternated: the device's speed drifts
-  syncs[k] = memobj_rate("sync")
-  appends[k] = txbase_run("append", dir, SECONDS, RECLEN)
-end
-local sync, append = median(syncs), median(appends)
-local process = memobj_rate("process")
+-- 8 windows each, alternated: the device's speed drifts (other
+-- processes share it), so the two are compared over the same stretch.
+local ROUNDS = 8
+local appends = {}
+local sync = memobj_rate("sync", SECONDS / 2, ROUNDS, function(k)
+  appends[k] = txbase_run("append", dir, SECONDS / 2, RECLEN)
+end)
+local append = 0
+for k = 1, ROUNDS do append = append + appends[k] / ROUNDS end
+local process = memobj_rate("process", SECONDS, 1)
 print(("  memobj durability=sync     %10.0f tx/s"):format(sync))
 print(("  C append %d B + fdatasync %9.0f /s  (the I/O of a commit)")
   :format(RECLEN, append))

@@ -136,7 +136,11 @@ int main(int argc, char **argv) {
     return lmdb(argv[2], atof(argv[3]), (uint64_t)atoll(argv[4]));
 #endif
   if (argc == 3 && strcmp(argv[1], "read") == 0) return readall(argv[2]);
-  if (argc == 3 && strcmp(argv[1], "drop") == 0) return drop(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "drop") == 0) {
+    if (drop(argv[2])) return 1;
+    printf("0\n");
+    return 0;
+  }
   fprintf(stderr, "usage: see bench/txbase.c\n");
   return 2;
 }
