@@ -112,20 +112,14 @@ typedef struct shm_opts {
 } shm_opts;
 
 static void check_opts(lua_State *L, int idx, shm_opts *o) {
+  static const char *const modes[] = {"r", "rw", NULL};
   o->writable = 1;
   o->exclusive = mo_optbool_field(L, idx, "exclusive", 1);
   o->perm = mo_optsize_field(L, idx, "perm", 0600);
   o->max = mo_optsize_field(L, idx, "max", 0);
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
-  if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
-    const char *s = lua_tostring(L, -1);
-    if (s == NULL || (strcmp(s, "r") != 0 && strcmp(s, "rw") != 0))
-      luaL_argerror(L, idx, lua_pushfstring(L, "unknown mode '%s'",
-                                            s ? s : luaL_typename(L, -1)));
-    o->writable = s[1] == 'w';
-  }
-  lua_pop(L, 1);
+  o->writable = mo_optmode_field(L, idx, modes, o->writable);
   luaL_argcheck(L, o->perm <= 0777, idx, "perm must be within 0..0777");
 }
 
@@ -144,7 +138,6 @@ static int setup(shared_mem *sm, int fd, int fdwritable,
   int err;
   sm->f.fd = fd;
   sm->fdwritable = fdwritable;
-  if (o->max && o->max < size) return EINVAL;
   err = mo_fmap_open(&sm->f, fd, 0, size, o->max, o->writable, 0);
   if (err) return err;
   sm->base.ptr = mo_fmap_data(&sm->f);
@@ -234,10 +227,13 @@ static int l_shared(lua_State *L) {
     lua_pushinteger(L, EEXIST);
     return 3;
   }
+  if (o.max && o.max < have) {  /* attaching: the object is larger */
+    mo_os_close(fd);
+    return fail(L, name, "max is smaller than the size", EINVAL);
+  }
   if ((err = setup(sm, fd, o.writable, have, &o)) != 0) {
     drop(sm);
-    return fail(L, name, err == EINVAL ? "max is smaller than the size"
-                                       : NULL, err);
+    return fail(L, name, NULL, err);
   }
   return 1;
 }
