@@ -94,6 +94,7 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   m->kind = k;
   m->writable = 1;
   mo_stats_new(m);
+  mo_objects_add(L, m);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_setmetatable(L, -2);
   return m;
@@ -125,6 +126,7 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
 
 static void mem_release(memobj_mem *m) {
   mo_stats_release(m);
+  mo_objects_remove(m);
   if (m->closed) return;
   mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
   m->kind->release(m);
@@ -174,6 +176,7 @@ static int mem_gc(lua_State *L) {
     return 0;
   }
   mo_stats_release(m);
+  mo_objects_remove(m);
   mem_release(m);
   mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
   return 0;
@@ -206,6 +209,9 @@ static int mem_resize(lua_State *L) {
   if (m->max > 0 && n > m->max)
     return luaL_error(L, "memobj: resize: %I bytes exceeds the reserved max "
                       "of %I", (lua_Integer)n, (lua_Integer)m->max);
+  /* growth paces the collector first (objects dropped meanwhile are not
+  ** part of the peak); finalizers may run, so the checks come after */
+  if (n > m->size) mo_gc_pace(L, n - m->size);
   if (!refuse_if_busy(L, m, "resize", 0, n))
     return luaL_error(L, "memobj: memory object is closed");
   err = m->kind->resize(m, n);

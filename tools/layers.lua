@@ -8,7 +8,8 @@
 -- usage: lua5.4 tools/layers.lua FILE...   (exit status 1 on a violation)
 
 local NOLUA = {["runtime/os.h"] = true, ["runtime/os.c"] = true, ["memobj/pool.h"] = true,
-  ["access/npy_format.h"] = true, ["access/npy_format.c"] = true}
+  ["access/npy_format.h"] = true, ["access/npy_format.c"] = true,
+  ["runtime/arena.h"] = true, ["runtime/arena.c"] = true}
 local LUA_HEADERS = {["lua.h"] = true, ["lauxlib.h"] = true, ["lualib.h"] = true,
   ["luaconf.h"] = true}
 
