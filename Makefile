@@ -22,7 +22,7 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test testmods crashtest powerloss check demo bench install clean cmodule \
+.PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
 
 all: $(SO)
@@ -69,6 +69,17 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
+# C test programs that specs run: the arena against libc, and two threads
+# each with its own Lua state on the arena.
+TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads
+testprogs: $(TEST_PROGS)
+$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h runtime/os.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c runtime/os.c
+$(BUILD)/arena_threads: tests/c/arena_threads.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
+
 # The power-loss simulator links the pool's files directly (no Lua).
 POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/os.c
 POWERLOSS := $(BUILD)/powerloss
@@ -92,7 +103,7 @@ $(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
 test: deps
-	@$(MAKE) --no-print-directory all cmodule testmods powerloss
+	@$(MAKE) --no-print-directory all cmodule testmods testprogs powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
@@ -100,12 +111,12 @@ test: deps
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods testprogs
 	@echo "== AddressSanitizer + UBSan"
 	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
-	@$(MAKE) --no-print-directory all cmodule testmods
+	@$(MAKE) --no-print-directory all cmodule testmods testprogs
 	@echo "== valgrind memcheck"
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
 	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh

@@ -133,6 +133,9 @@ static int l_heap(lua_State *L) {
   luaL_argcheck(L, align > 0 && (align & (align - 1)) == 0, 2,
                 "align must be a power of two");
   luaL_argcheck(L, max == 0 || max >= size, 2, "max is smaller than size");
+  /* before the bytes exist: what the collector frees now is not part of
+  ** the peak (finalizers may run here, before the object is made) */
+  mo_gc_pace(L, size);
   h = (heap_mem *)mo_mem_new(L, &heap_kind, sizeof(heap_mem));
   h->align = align;
   h->zero = zero;

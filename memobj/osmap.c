@@ -137,6 +137,7 @@ static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
   int err;
   if ((err = reserve(need, &g.region)) != 0) return err;
   g.reglen = need;
+  g.writable = f->writable || f->private;  /* a private copy is written */
   if ((err = map_pages(&g, 0, need, filelen)) != 0 ||
       (step && (err = step(ctx)) != 0)) {
     mo_os_unmap(g.region, g.reglen);
@@ -147,10 +148,15 @@ static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
     memcpy(g.region + g.delta, f->region + f->delta, oldsize);
     /* pages the file lost under us were copied as zeros: keep the old
     ** mapping, whose lost pages raise from now on */
-    if (mo_fault_take(f->region, f->reglen)) {
+    err = mo_fault_take(f->region, f->reglen) ? ENOTRECOVERABLE : 0;
+    /* then the protection the map had (protect("r")) */
+    if (!err && !f->writable)
+      err = mo_os_protect(g.region, g.maplen, PROT_READ);
+    if (err) {
       mo_os_unmap(g.region, g.reglen);
-      return ENOTRECOVERABLE;
+      return err;
     }
+    g.writable = f->writable;
   }
   mo_fault_update(f->slot, g.region, g.reglen);
   mo_os_unmap(f->region, f->reglen);

@@ -1,14 +1,16 @@
 /*
 ** alloc.c: allocator domains. Heap memory comes from the current domain
-** (libc by default, or one that memobj.set_allocator loaded from a shared
-** library); each block remembers its domain, so any block can be resized
-** and freed by the allocator that made it, whatever is current then.
+** (libc by default, memobj's arena, or one that memobj.set_allocator
+** loaded from a shared library); each block remembers its domain, so any
+** block can be resized and freed by the allocator that made it, whatever
+** is current then. set_allocator(spec, "lua") is passed on to lalloc.c.
 */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "arena.h"
 #include "runtime.h"
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
@@ -19,12 +21,45 @@ static void *libc_aligned(size_t align, size_t n) {
 }
 
 static mo_allocator libc_domain = {
-  malloc, free, realloc, libc_aligned, "libc", "",
-  {"malloc", "free", "realloc", "posix_memalign"}, 0, 0, NULL
+  malloc, free, realloc, libc_aligned, NULL, "libc", "",
+  {"malloc", "free", "realloc", "posix_memalign", ""}, 0, 0, NULL
+};
+
+/* ---- The arena domain: one process-wide arena heap, behind a lock
+** (heap objects may be made and freed by states in several threads). */
+
+static mo_arena *heap_arena;
+static pthread_mutex_t heap_arena_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *ha_malloc(size_t n) {
+  void *p = NULL;
+  pthread_mutex_lock(&heap_arena_lock);
+  if (heap_arena == NULL) heap_arena = mo_arena_new();
+  if (heap_arena) p = mo_arena_malloc(heap_arena, n);
+  pthread_mutex_unlock(&heap_arena_lock);
+  return p;
+}
+
+static void ha_free(void *p) {  /* heap_arena exists: it made p */
+  pthread_mutex_lock(&heap_arena_lock);
+  mo_arena_free(heap_arena, p);
+  pthread_mutex_unlock(&heap_arena_lock);
+}
+
+static void *ha_realloc(void *p, size_t n) {
+  pthread_mutex_lock(&heap_arena_lock);
+  p = mo_arena_realloc(heap_arena, p, n);
+  pthread_mutex_unlock(&heap_arena_lock);
+  return p;
+}
+
+static mo_allocator arena_domain = {
+  ha_malloc, ha_free, ha_realloc, NULL, NULL, "arena", "",
+  {"", "", "", "", ""}, 0, 0, &libc_domain
 };
 
 static mo_allocator *current = &libc_domain;
-static mo_allocator *domains = &libc_domain;  /* list of all, never freed */
+static mo_allocator *domains = &arena_domain;  /* list of all, never freed */
 static pthread_mutex_t domains_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- Raw domain calls ---- */
@@ -123,7 +158,8 @@ void mo_block_free(mo_block *b, unsigned char *p, size_t n) {
 /* ---- memobj.set_allocator(spec) ---- */
 
 static const char *const spec_fields[] = {"malloc", "free", "realloc",
-                                          "aligned", "library", "name", NULL};
+                                          "aligned", "owns", "library",
+                                          "name", NULL};
 
 /* Copy the string field f of the spec at index 1 into buf ("" if absent). */
 static void spec_string(lua_State *L, const char *f, char *buf, size_t size) {
@@ -182,6 +218,11 @@ static void spec_try(lua_State *L, const mo_allocator *d) {
     }
     p = q;
   }
+  if (d->owns && !d->owns(p)) {
+    d->free(p);
+    luaL_error(L, "memobj: set_allocator: %s does not own what %s returned",
+               d->sym[4], d->sym[0]);
+  }
   d->free(p);
   if (d->aligned) {
     p = d->aligned(256, 256);
@@ -213,6 +254,7 @@ static mo_allocator *domain_load(lua_State *L) {
   spec_string(L, "free", d.sym[1], sizeof d.sym[1]);
   spec_string(L, "realloc", d.sym[2], sizeof d.sym[2]);
   spec_string(L, "aligned", d.sym[3], sizeof d.sym[3]);
+  spec_string(L, "owns", d.sym[4], sizeof d.sym[4]);
   spec_string(L, "name", d.name, sizeof d.name);
   luaL_argcheck(L, d.sym[0][0], 1, "field 'malloc' is required");
   luaL_argcheck(L, d.sym[1][0], 1, "field 'free' is required");
@@ -227,6 +269,7 @@ static mo_allocator *domain_load(lua_State *L) {
   d.free = (void (*)(void *))spec_sym(L, h, &d, 1);
   d.realloc = (void *(*)(void *, size_t))spec_sym(L, h, &d, 2);
   d.aligned = (void *(*)(size_t, size_t))spec_sym(L, h, &d, 3);
+  d.owns = (int (*)(const void *))spec_sym(L, h, &d, 4);
   pthread_mutex_lock(&domains_lock);
   a = domain_find(&d);
   pthread_mutex_unlock(&domains_lock);
@@ -243,14 +286,18 @@ static mo_allocator *domain_load(lua_State *L) {
 }
 
 /* Push the spec of a domain (nil for the libc default). */
-static void push_spec(lua_State *L, const mo_allocator *a) {
+void mo_alloc_pushspec(lua_State *L, const mo_allocator *a) {
   int i;
   if (a == &libc_domain) {
     lua_pushnil(L);
     return;
   }
-  lua_createtable(L, 0, 6);
-  for (i = 0; i < 4; i++)
+  if (a == &arena_domain) {
+    lua_pushliteral(L, "arena");
+    return;
+  }
+  lua_createtable(L, 0, 7);
+  for (i = 0; i < 5; i++)
     if (a->sym[i][0]) {
       lua_pushstring(L, a->sym[i]);
       lua_setfield(L, -2, spec_fields[i]);
@@ -263,18 +310,35 @@ static void push_spec(lua_State *L, const mo_allocator *a) {
   lua_setfield(L, -2, "name");
 }
 
-/* memobj.set_allocator(spec | nil | "default") -> previous spec or nil */
+static int spec_is(lua_State *L, const char *name) {
+  return lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), name) == 0;
+}
+
+/* memobj.set_allocator(spec | nil | "default" | "arena" [, "heap" | "lua"])
+** -> previous spec ("arena", a table, or nil for the default) */
 int mo_l_set_allocator(lua_State *L) {
+  static const char *const domains_opt[] = {"heap", "lua", NULL};
+  int lua = luaL_checkoption(L, 2, "heap", domains_opt);
   mo_allocator *a, *old;
-  if (lua_isnoneornil(L, 1) ||
-      (lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "default") == 0))
-    a = &libc_domain;
+  if (lua_isnoneornil(L, 1) || spec_is(L, "default")) a = &libc_domain;
+  else if (spec_is(L, "arena")) a = &arena_domain;
   else {
-    luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1, "table, nil or 'default'");
+    luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
+                     "table, nil, 'default' or 'arena'");
+    if (lua) {
+      lua_getfield(L, 1, "owns");
+      luaL_argcheck(L, !lua_isnil(L, -1), 1, "field 'owns' is required for "
+                    "the Lua state's allocator");
+      lua_pop(L, 1);
+    }
     a = domain_load(L);
   }
+  lua_settop(L, 1);
+  if (lua)
+    return mo_lalloc_set(L, a == &arena_domain,
+                         a == &libc_domain || a == &arena_domain ? NULL : a);
   old = __atomic_exchange_n(&current, a, __ATOMIC_ACQ_REL);
-  push_spec(L, old);
+  mo_alloc_pushspec(L, old);
   return 1;
 }
 

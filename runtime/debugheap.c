@@ -6,6 +6,7 @@
 ** outside the blocks, so a write out of bounds cannot damage them.
 */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,25 @@ static void report_damage(const mo_dbgrec *r, size_t before, size_t after) {
   describe(pending + used, REPORTSIZE - used, r, before, after);
 }
 
+/* The Lua state's own debug blocks (lalloc.c) have no record: Lua made
+** them, at no line of its program. */
+#define LUA_KIND "Lua"
+#define LUA_WHERE "a Lua allocation"
+
+static void lua_rec(mo_dbgrec *r, const void *data, size_t size) {
+  memset(r, 0, sizeof *r);
+  r->ptr = (unsigned char *)(uintptr_t)data;
+  r->size = size;
+  r->kind = LUA_KIND;
+  memcpy(r->where, LUA_WHERE, sizeof LUA_WHERE);
+}
+
+void mo_dbg_report_lua(const void *data, size_t size, size_t before, size_t after) {
+  mo_dbgrec r;
+  lua_rec(&r, data, size);
+  report_damage(&r, before, after);
+}
+
 void mo_debug_report(lua_State *L, int raise) {
   char msg[REPORTSIZE];
   snprintf(msg, sizeof msg, "%s", pending ? pending : lost_report);
@@ -237,6 +257,7 @@ int mo_l_debug(lua_State *L) {
     if (on != was)
       __atomic_add_fetch(&mo_debug_states, on ? 1 : -1, __ATOMIC_RELAXED);
     w->on = on;
+    mo_lalloc_debug(L, on);  /* the state's arena blocks too */
   }
   lua_pushboolean(L, was);
   return 1;
@@ -287,10 +308,34 @@ static void push_damaged(lua_State *L, const damaged *d) {
   lua_setfield(L, -2, "after");
 }
 
+typedef struct lua_bad { damaged *bad; size_t n, cap; } lua_bad;
+
+static void add_lua_bad(void *ud, const void *data, size_t size, size_t before,
+                        size_t after) {
+  lua_bad *lb = (lua_bad *)ud;
+  if (lb->n == lb->cap) {
+    size_t cap = lb->cap ? 2 * lb->cap : 8;
+    damaged *grown = (damaged *)realloc(lb->bad, cap * sizeof *grown);
+    if (grown == NULL) return;  /* report what fits */
+    lb->bad = grown;
+    lb->cap = cap;
+  }
+  lua_rec(&lb->bad[lb->n].rec, data, size);
+  lb->bad[lb->n].before = before;
+  lb->bad[lb->n].after = after;
+  lb->n++;
+}
+
 /* memobj.check() -> true, blocks checked | false, report, {damaged...} */
 int mo_l_check(lua_State *L) {
   size_t nbad, nlive, i;
   damaged *bad = scan(&nbad, &nlive);
+  lua_bad lb;
+  lb.bad = bad;
+  lb.n = lb.cap = nbad;
+  nlive += mo_lalloc_check(L, add_lua_bad, &lb);  /* the state's own blocks */
+  bad = lb.bad;
+  nbad = lb.n;
   luaL_Buffer b;
   char line[256];
   if (nbad == 0) {

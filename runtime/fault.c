@@ -63,15 +63,16 @@ typedef struct slot {
   _Atomic unsigned gen;    /* changes when the slot maps something else */
   struct slot *next;       /* the handler's list, set before publishing */
   int id;                  /* index in byid, set before publishing */
-  /* under `lock` only: */
-  int inuse;
   _Atomic int fd;          /* the mapped file, -1 if not described */
   _Atomic off_t foff;      /* file offset of `start` */
   _Atomic int shared;      /* pages past the end of the file are all lost */
+  /* under `lock` only: */
+  int inuse;
   int why;                 /* WHY_*, settled by the first raise */
 } slot;
 
 static _Atomic(slot *) head;
+static _Atomic int anylost;  /* some page was ever lost: lookups needed */
 static slot **byid;        /* slot number -> slot, under `lock` */
 static int nslots, capslots;
 
@@ -240,7 +241,7 @@ const char *mo_fault_lost_at(const void *addr, size_t len) {
                                                               : a + len;
   const char *why = NULL;
   int i;
-  if (len == 0) return NULL;
+  if (len == 0 || !atomic_load(&anylost)) return NULL;
   pthread_mutex_lock(&lock);
   for (i = 0; i < nslots && !why; i++) {
     slot *s = byid[i];
@@ -313,6 +314,7 @@ static slot *owner(uintptr_t a) {
 /* Widen the lost range of s to cover [from, to). */
 static void lose(slot *s, uintptr_t from, uintptr_t to) {
   uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
+  atomic_store(&anylost, 1);
   if (hi <= lo) {  /* the first lost pages: set hi first, lo < hi publishes */
     atomic_store(&s->hi, to);
     atomic_store(&s->lo, from);

@@ -46,6 +46,36 @@ size_t mo_optsize_field(lua_State *L, int idx, const char *field, size_t def) {
   return v;
 }
 
+int mo_optmode_field(lua_State *L, int idx, const char *const modes[],
+                     int def) {
+  int i = def;
+  if (lua_type(L, idx) != LUA_TTABLE) return def;
+  if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    for (i = 0; s && modes[i] && strcmp(s, modes[i]) != 0; i++) {}
+    if (s == NULL || modes[i] == NULL) {
+      luaL_Buffer b;  /* "unknown mode 'w' (expected "r" or "rw")" */
+      const char *got = s ? s : luaL_typename(L, -1);
+      int k;
+      luaL_buffinit(L, &b);
+      luaL_addstring(&b, "unknown mode '");
+      luaL_addstring(&b, got);
+      luaL_addstring(&b, "' (expected ");
+      for (k = 0; modes[k]; k++) {
+        if (k > 0) luaL_addstring(&b, modes[k + 1] ? ", " : " or ");
+        luaL_addchar(&b, '"');
+        luaL_addstring(&b, modes[k]);
+        luaL_addchar(&b, '"');
+      }
+      luaL_addchar(&b, ')');
+      luaL_pushresult(&b);
+      luaL_argerror(L, idx, lua_tostring(L, -1));
+    }
+  }
+  lua_pop(L, 1);
+  return i;
+}
+
 int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
   int v = def;
   if (lua_type(L, idx) != LUA_TTABLE) return def;
@@ -64,6 +94,7 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   m->kind = k;
   m->writable = 1;
   mo_stats_new(m);
+  mo_objects_add(L, m);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_setmetatable(L, -2);
   return m;
@@ -95,6 +126,7 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
 
 static void mem_release(memobj_mem *m) {
   mo_stats_release(m);
+  mo_objects_remove(m);
   if (m->closed) return;
   mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
   m->kind->release(m);
@@ -144,9 +176,26 @@ static int mem_gc(lua_State *L) {
     return 0;
   }
   mo_stats_release(m);
+  mo_objects_remove(m);
   mem_release(m);
   mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
   return 0;
+}
+
+/*
+** The error convention (doc/manual.md) for a kind operation's errno: what
+** this object cannot do at all (a read-only file, a sealed size, a device
+** with no length) is misuse and raises; the system failing to do what the
+** object allows (no space, no memory, an I/O error, lost pages) returns
+** nil, message, errno as io does.
+*/
+static int opresult(lua_State *L, const char *op, int err) {
+  switch (err) {
+    case EACCES: case EPERM: case EOPNOTSUPP: case EROFS:
+      return mo_oserror(L, op, err);
+    default:
+      return mo_failresult(L, op, err);
+  }
 }
 
 static int mem_resize(lua_State *L) {
@@ -160,12 +209,15 @@ static int mem_resize(lua_State *L) {
   if (m->max > 0 && n > m->max)
     return luaL_error(L, "memobj: resize: %I bytes exceeds the reserved max "
                       "of %I", (lua_Integer)n, (lua_Integer)m->max);
+  /* growth paces the collector first (objects dropped meanwhile are not
+  ** part of the peak); finalizers may run, so the checks come after */
+  if (n > m->size) mo_gc_pace(L, n - m->size);
   if (!refuse_if_busy(L, m, "resize", 0, n))
     return luaL_error(L, "memobj: memory object is closed");
   err = m->kind->resize(m, n);
   if (err == 0) mo_stats_resize(m);
   mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
-  if (err) return mo_oserror(L, "resize", err);
+  if (err) return opresult(L, "resize", err);
   lua_settop(L, 1);
   return 1;
 }
@@ -186,7 +238,7 @@ static int mem_sync(lua_State *L) {
   mo_noextra(L, 3);
   checkrange(L, m, 2, &off, &len);
   if (m->kind->sync && (err = m->kind->sync(m, off, len)) != 0)
-    return mo_failresult(L, "sync", err);
+    return opresult(L, "sync", err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -204,7 +256,7 @@ static int mem_protect(lua_State *L) {
     return luaL_error(L, "memobj: protect: not supported by %s memory",
                       m->kind->name);
   err = m->kind->protect(m, writable);
-  if (err) return mo_oserror(L, "protect", err);
+  if (err) return opresult(L, "protect", err);
   m->writable = (uint8_t)writable;
   lua_settop(L, 1);
   return 1;
@@ -218,7 +270,7 @@ static int mem_advise(lua_State *L) {
   int err;
   mo_noextra(L, 2);
   if (m->kind->advise && (err = m->kind->advise(m, hint)) != 0)
-    return mo_oserror(L, "advise", err);
+    return opresult(L, "advise", err);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -42,6 +42,11 @@ struct memobj_kind {
   int (*advise)(memobj_mem *m, int hint);            /* NULL: no-op */
 };
 
+/* Links of the list of a state's live memory objects. */
+typedef struct mo_objlink {
+  struct mo_objlink *prev, *next;
+} mo_objlink;
+
 /*
 ** The memory object base. Kinds embed it as the first member of their
 ** own userdata.
@@ -61,6 +66,8 @@ struct memobj_mem {
   void *tx;                  /* transaction state, owned by the runtime */
   size_t stat_bytes;         /* bytes counted in memobj.stats() */
   unsigned npins;            /* running calls using the bytes (runtime/pin.c) */
+  mo_objlink link;           /* memobj.objects() (runtime/objects.c) */
+  struct mo_site *site;      /* the Lua line that made it (runtime/objects.c) */
 };
 
 #endif

@@ -29,9 +29,10 @@ typedef struct mo_allocator {
   void (*free)(void *p);
   void *(*realloc)(void *p, size_t n);         /* NULL: malloc+copy+free */
   void *(*aligned)(size_t align, size_t n);    /* C11 order; NULL: pad */
+  int (*owns)(const void *p);                  /* NULL: cannot tell */
   char name[64];                               /* spec.name, or library */
   char library[128];                           /* "" for the process */
-  char sym[4][48];                             /* malloc free realloc aligned */
+  char sym[5][48];                     /* malloc free realloc aligned owns */
   size_t count, bytes;                         /* live blocks */
   struct mo_allocator *next;                   /* every domain ever made */
 } mo_allocator;
@@ -83,6 +84,28 @@ void mo_domain_free(mo_allocator *a, void *raw);
 void mo_domain_count(mo_allocator *a, long blocks, long long bytes);
 /* Push {name = {count =, bytes =, current =}} of the domains in use. */
 void mo_alloc_pushstats(lua_State *L);
+/* Push the spec table of a library domain. */
+void mo_alloc_pushspec(lua_State *L, const mo_allocator *a);
+
+/* ---- The Lua state's allocator (runtime/lalloc.c) ---- */
+
+/* set_allocator(spec, "lua"): switch to the state's arena (arena != 0),
+** the library allocator lib (which has `owns`), or back to the state's
+** original allocator; pushes the previous spec and returns 1. */
+int mo_lalloc_set(lua_State *L, int arena, const mo_allocator *lib);
+/* Push the current allocator's name ("default", "arena", or a name). */
+void mo_lalloc_pushname(lua_State *L);
+/* memobj.debug(on) for the blocks of L's arena (no-op when L has none). */
+void mo_lalloc_debug(lua_State *L, int on);
+/* memobj.check() on the debug blocks of L's arena (see lalloc.c). */
+size_t mo_lalloc_check(lua_State *L, void (*bad)(void *, const void *, size_t,
+                                                  size_t, size_t),
+                       void *ud);
+/* Keep a report of a damaged Lua block found when freed (debugheap.c). */
+void mo_dbg_report_lua(const void *data, size_t size, size_t before, size_t after);
+/* While tracing, the tracer wraps the state's allocator: point *f and *ud
+** at the wrapped function and its ud and return 1; 0 when not tracing. */
+int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud);
 
 /* ---- The kind registry's nodes (runtime/kinds.c) ---- */
 
@@ -114,11 +137,32 @@ void mo_stats_resize(memobj_mem *m);     /* after a successful resize */
 ** part of what memobj holds outside the Lua heap. */
 void mo_stats_runtime(long long delta);
 
+/* ---- Live objects and their creation sites (runtime/objects.c) ---- */
+
+/* Link a new object into L's list and record the Lua line making it. */
+void mo_objects_add(lua_State *L, memobj_mem *m);
+/* Unlink it (closed or collected); idempotent. */
+void mo_objects_remove(memobj_mem *m);
+/* Call f(ud, source, line, bytes) for each creation site with live
+** objects whose bytes lie outside the Lua heap (not string, not foreign).
+** The collector is stopped meanwhile. */
+void mo_objects_native(lua_State *L, void (*f)(void *, const char *, int, size_t),
+                       void *ud);
+void mo_objects_open(lua_State *L);
+
+/* ---- GC pacing (runtime/pace.c) ---- */
+
+/* n bytes were just obtained outside the Lua heap for an object of L:
+** let the collector run as if the Lua heap had grown by n. May run
+** finalizers: call it last, with every object in a consistent state. */
+void mo_gc_pace(lua_State *L, size_t n);
+
 /* ---- Lua functions (one file each), gathered by runtime/rtlib.c ---- */
 int mo_l_set_allocator(lua_State *L);
 int mo_l_debug(lua_State *L);
 int mo_l_check(lua_State *L);
 int mo_l_stats(lua_State *L);
+int mo_l_objects(lua_State *L);
 void mo_trace_open(lua_State *L);        /* memobj.trace */
 
 #endif

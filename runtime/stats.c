@@ -99,11 +99,13 @@ int mo_l_stats(lua_State *L) {
     if (!(d && (d->flags & MO_KIND_NOT_OURS))) outside += bytes;
   }
   heap = lua_heap_bytes(L);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   setint(L, "bytes", heap);
   setint(L, "outside", outside);
   setint(L, "runtime", __atomic_load_n(&runtime_bytes, __ATOMIC_RELAXED));
   setint(L, "total", heap + outside);
+  mo_lalloc_pushname(L);  /* set_allocator(spec, "lua") */
+  lua_setfield(L, -2, "allocator");
   lua_setfield(L, -2, "lua");
   return 1;
 }

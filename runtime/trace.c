@@ -301,6 +301,14 @@ static tracer *active(lua_State *L) {
   return lua_getallocf(L, &ud) == trace_alloc ? (tracer *)ud : NULL;
 }
 
+int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud) {
+  tracer *t = active(L);
+  if (t == NULL) return 0;
+  *f = &t->f;
+  *ud = &t->ud;
+  return 1;
+}
+
 /* The hook: the one place that learns where Lua code is. A call only
 ** marks the running function as unknown, so the next line event asks
 ** Lua for its source; within one function a line event costs a table
@@ -490,7 +498,9 @@ static int by_bytes(const void *x, const void *y) {
 static void push_entry(lua_State *L, const agg *e, int frames) {
   const site *p;
   int i = 0;
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "native");  /* mo_objects_native may set it */
   lua_pushstring(L, e->s->short_src);
   lua_setfield(L, -2, "source");
   lua_pushinteger(L, e->s->line);
@@ -536,22 +546,117 @@ static size_t gather(lua_State *L, tracer *t, agg **out) {
   return k;
 }
 
-/* memobj.trace.snapshot(): entries sorted by bytes, largest first. The
-** snapshot's own memory is not traced. */
+/* Native bytes of memory objects, by creation line (objects.c). With one
+** frame they join the entry of their line; with more, the entry of a
+** line has callers, so they get entries of their own (traceback: the
+** line alone). */
+typedef struct native_ctx {
+  lua_State *L;
+  int list, byplace, frames;   /* stack indices; frames of the tracer */
+  lua_Integer n;               /* entries in list */
+  size_t total;
+} native_ctx;
+
+static void add_native(void *ud, const char *src, int line, size_t bytes) {
+  native_ctx *c = (native_ctx *)ud;
+  lua_State *L = c->L;
+  c->total += bytes;
+  lua_pushfstring(L, "%s:%d", src, line);
+  if (c->frames == 1 && lua_rawget(L, c->byplace) == LUA_TTABLE) {
+    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_setfield(L, -2, "native");
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, src);
+  lua_setfield(L, -2, "source");
+  lua_pushinteger(L, line);
+  lua_setfield(L, -2, "line");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "count");
+  lua_pushinteger(L, (lua_Integer)bytes);
+  lua_setfield(L, -2, "native");
+  if (c->frames > 1) {
+    lua_createtable(L, 1, 0);
+    lua_pushfstring(L, "%s:%d", src, line);
+    lua_rawseti(L, -2, 1);
+    lua_setfield(L, -2, "traceback");
+  }
+  lua_rawseti(L, c->list, ++c->n);
+}
+
+typedef struct order { lua_Integer key; int idx; } order;
+
+static int by_key(const void *x, const void *y) {
+  const order *a = (const order *)x, *b = (const order *)y;
+  if (a->key != b->key) return a->key > b->key ? -1 : 1;
+  return a->idx - b->idx;
+}
+
+/* Replace the list at idx (n entries) by a new list sorted by the
+** absolute value of field f1 plus field f2, largest first. */
+static void sort_list(lua_State *L, int idx, lua_Integer n, const char *f1,
+                      const char *f2) {
+  lua_Integer i;
+  order *o = (order *)lua_newuserdatauv(L, (size_t)n * sizeof *o + 1, 0);
+  for (i = 0; i < n; i++) {
+    lua_Integer v;
+    lua_rawgeti(L, idx, i + 1);
+    lua_getfield(L, -1, f1);
+    lua_getfield(L, -2, f2);
+    v = lua_tointeger(L, -2) + lua_tointeger(L, -1);
+    o[i].key = v < 0 ? -v : v;
+    o[i].idx = (int)i + 1;
+    lua_pop(L, 3);
+  }
+  qsort(o, (size_t)n, sizeof *o, by_key);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, idx, o[i].idx);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_replace(L, idx);
+  lua_pop(L, 1);
+}
+
+/* memobj.trace.snapshot(): entries sorted by bytes + native, largest
+** first. The snapshot's own memory is not traced. */
 static int l_snapshot(lua_State *L) {
   tracer *t = active(L);
   agg *a;
   size_t n, i, bytes = 0, count = 0;
+  native_ctx nc;
   if (t == NULL) return luaL_error(L, "memobj: trace: not started");
   t->recording = 0;
   n = gather(L, t, &a);
-  lua_createtable(L, (int)n, 4);
+  lua_createtable(L, (int)n, 5);
+  nc.list = lua_gettop(L);
+  lua_createtable(L, 0, (int)n);  /* "source:line" -> entry, one frame */
+  nc.byplace = lua_gettop(L);
   for (i = 0; i < n; i++) {
     push_entry(L, &a[i], t->frames);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    if (t->frames == 1) {
+      lua_pushfstring(L, "%s:%d", a[i].s->short_src, a[i].s->line);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, nc.byplace);
+    }
+    lua_rawseti(L, nc.list, (lua_Integer)i + 1);
     bytes += a[i].bytes;
     count += a[i].count;
   }
+  nc.L = L;
+  nc.frames = t->frames;
+  nc.n = (lua_Integer)n;
+  nc.total = 0;
+  mo_objects_native(L, add_native, &nc);
+  lua_pop(L, 1);  /* byplace */
+  sort_list(L, nc.list, nc.n, "bytes", "native");
+  lua_pushinteger(L, (lua_Integer)nc.total);
+  lua_setfield(L, -2, "native");
   lua_pushinteger(L, (lua_Integer)bytes);
   lua_setfield(L, -2, "bytes");
   lua_pushinteger(L, (lua_Integer)count);
@@ -630,7 +735,12 @@ static lua_Integer intfield(lua_State *L, int t, const char *k) {
 static void push_diff(lua_State *L, int e, int old, int present) {
   static const char *const keep[] = {"source", "line", "traceback", NULL};
   int i;
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 9);
+  lua_pushinteger(L, present ? intfield(L, e, "native") : 0);
+  lua_setfield(L, -2, "native");
+  lua_pushinteger(L, (present ? intfield(L, e, "native") : 0) -
+                         (old ? intfield(L, old, "native") : 0));
+  lua_setfield(L, -2, "native_diff");
   for (i = 0; keep[i]; i++) {
     lua_getfield(L, e, keep[i]);
     lua_setfield(L, -2, keep[i]);
@@ -648,7 +758,8 @@ static void push_diff(lua_State *L, int e, int old, int present) {
 }
 
 /* snapshot:compare(older): one entry per place in either snapshot with
-** bytes, count, bytes_diff and count_diff, largest change first. */
+** bytes, count, native, bytes_diff, count_diff and native_diff, largest
+** change (bytes_diff + native_diff) first. */
 static int snap_compare(lua_State *L) {
   lua_Integer i, n, nold, k = 0;
   diff *d;
@@ -692,10 +803,10 @@ static int snap_compare(lua_State *L) {
     lua_pop(L, 2);
   }
   d = (diff *)lua_newuserdatauv(L, (size_t)k * sizeof *d + 1, 0);
-  for (i = 0; i < k; i++) {
+  for (i = 0; i < k; i++) {  /* Lua and native bytes rank together */
     lua_rawgeti(L, 4, i + 1);
-    d[i].bytes = intfield(L, -1, "bytes");
-    d[i].dbytes = intfield(L, -1, "bytes_diff");
+    d[i].bytes = intfield(L, -1, "bytes") + intfield(L, -1, "native");
+    d[i].dbytes = intfield(L, -1, "bytes_diff") + intfield(L, -1, "native_diff");
     d[i].idx = (int)i + 1;
     lua_pop(L, 1);
   }

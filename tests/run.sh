@@ -1,6 +1,9 @@
 #!/bin/sh
-# Run every busted spec in tests/ against build/ and end with the line
-# "N passed, N failed". Exit status is non-zero on any failure.
+# Run every busted spec in tests/ against build/, twice: with the state's
+# own allocator, then with the state switched to memobj's arena before the
+# first spec (tests/arena_helper.lua). Ends with the line "N passed, N
+# failed" over both runs. Exit status is non-zero on any failure.
+# MEMOBJ_ARENA_RUN=0 skips the second run.
 #
 # As root (CI, `make test` on a fresh machine) the suite runs in a private
 # mount namespace: /tmp is a fresh directory and /dev/shm a fresh tmpfs, so
@@ -26,42 +29,61 @@ if [ -n "$SPEC" ]; then
   done
   [ -n "$SPECS" ] || { echo "no spec named $SPEC in tests/"; exit 1; }
 fi
-export LUA LUA_WRAPPER BUSTED SPECS BUILD
+export LUA LUA_WRAPPER BUSTED SPECS BUILD BUSTED_OPTS
 mkdir -p "$BUILD"
 out="$BUILD/tests.tap"
 leftovers="$BUILD/tests.leftovers"
-rm -f "$out" "$leftovers"
+passed=0
+failed=0
 
 run_busted() {
-  $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP "$SPECS" >"$out" 2>&1
+  # shellcheck disable=SC2086
+  $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP \
+    $BUSTED_OPTS "$SPECS" >"$out" 2>&1
 }
 
-if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-  private=$(mktemp -d /tmp/memobj-tests.XXXXXX)
-  # shellcheck disable=SC2016
-  unshare -m sh -c '
-    mount --bind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
-    $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP "$SPECS" >"$2" 2>&1
+# suite <label>: one run of the specs with $BUSTED_OPTS; adds its counts
+# to passed and failed.
+suite() {
+  echo "== suite: $1"
+  rm -f "$out" "$leftovers"
+  if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    private=$(mktemp -d /tmp/memobj-tests.XXXXXX)
+    # shellcheck disable=SC2016
+    unshare -m sh -c '
+      mount --bind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
+      $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP \
+        $BUSTED_OPTS "$SPECS" >"$2" 2>&1
+      status=$?
+      ls -A /tmp /dev/shm | grep -v -e "^/" -e "^$" -e "^vgdb-pipe" >"$3"
+      exit $status' isolate "$private" "$out" "$leftovers"
     status=$?
-    ls -A /tmp /dev/shm | grep -v -e "^/" -e "^$" -e "^vgdb-pipe" >"$3"
-    exit $status' isolate "$private" "$out" "$leftovers"
-  status=$?
-  rm -rf "$private"
-  if [ "$status" -eq 125 ]; then run_busted; status=$?; fi
-else
-  run_busted
-  status=$?
+    rm -rf "$private"
+    if [ "$status" -eq 125 ]; then run_busted; status=$?; fi
+  else
+    run_busted
+    status=$?
+  fi
+  cat "$out"
+  p=$(grep -c '^ok ' "$out")
+  f=$(grep -c '^not ok ' "$out")
+  if [ -s "$leftovers" ]; then
+    echo "not ok - the tests left files in /tmp or names in /dev/shm:" \
+      $(cat "$leftovers")
+    f=$((f + 1))
+  fi
+  rm -f "$out" "$leftovers"
+  # busted itself failing (a spec that does not load) counts as a failure
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+BUSTED_OPTS=
+suite "the state's own allocator"
+if [ "${MEMOBJ_ARENA_RUN:-1}" != 0 ]; then
+  BUSTED_OPTS="--helper=tests/arena_helper.lua"
+  suite "the Lua state on memobj's arena"
 fi
-cat "$out"
-passed=$(grep -c '^ok ' "$out")
-failed=$(grep -c '^not ok ' "$out")
-if [ -s "$leftovers" ]; then
-  echo "not ok - the tests left files in /tmp or names in /dev/shm:" \
-    $(cat "$leftovers")
-  failed=$((failed + 1))
-fi
-rm -f "$out" "$leftovers"
-# busted itself failing (a spec that does not load) counts as a failure
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

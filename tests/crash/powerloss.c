@@ -304,7 +304,7 @@ static void workload(int w, image *start) {
   char msg[200];
   snprintf(poolpath, sizeof poolpath, "%s/pool", dir);
   unlink(poolpath);
-  evs.n = 0;
+  while (evs.n) free(evs.ev[--evs.n].b);
   rec.acked = rec.started = 0;
   mem_fit(sizes[0]);
   memset(mem, 0, memcap);
@@ -665,6 +665,13 @@ int main(int argc, char **argv) {
     if (nstates == before) break;
   }
   clear_ops();
+  free(rec.ops);
+  while (evs.n) free(evs.ev[--evs.n].b);
+  free(evs.ev);
+  free(start.b);
+  free(got.b);
+  free(crash.b);
+  free(mem);
   unlink(statepath);
   unlink(poolpath);
   printf("powerloss: %zu states, %zu wrong (%zu of them in interrupted "

@@ -158,9 +158,9 @@ end
 local function do_resize(m, n)
   local e = entry_of(m)
   local ok, err = call({m}, function()
-    m:resize(n)
+    local res = m:resize(n)
     quiet = true
-    if e and e.pool then
+    if res and e and e.pool then  -- res nil: the system failed (doc/manual.md)
       local s = e.snap
       e.snap = #s >= n and s:sub(1, n) or s .. ("\0"):rep(n - #s)
     end
