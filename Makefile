@@ -131,7 +131,8 @@ demo: deps
 POWERLOSS_STATES ?= 100000
 crashtest: deps
 	@$(MAKE) --no-print-directory all powerloss
-	@d=$$(mktemp -d) && $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
+	@d=$$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d) && \
+	  $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
 	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
 	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
