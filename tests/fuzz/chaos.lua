@@ -113,37 +113,60 @@ end
 
 -- ---- Transactions with the durability model ----
 
+-- These run right after the call they follow, in the same Lua function,
+-- and go quiet before anything allocates: otherwise a finalizer could
+-- begin or close between the commit and its snapshot.
 local function after_commit(m)
+  local was = quiet
+  quiet = true
   local e = entry_of(m)
   if e and e.pool and not closed(m) and m:txdepth() == 0 then e.snap = content(m) end
+  quiet = was
 end
 
 local function after_abort(m)
+  local was = quiet
+  quiet = true
   local e = entry_of(m)
   if e and e.pool and not closed(m) and m:txdepth() == 0 then
     local now = content(m)
     if now ~= e.snap then fail("an aborted transaction left bytes in " .. e.pool) end
     stats.aborts = stats.aborts + 1
   end
+  quiet = was
+end
+
+local TRACE = os.getenv("CHAOS_TRACE")
+local function trace(op, m, ...)
+  if TRACE and entry_of(m) and entry_of(m).pool then
+    local ok, d = pcall(m.txdepth, m)
+    io.stderr:write(("step %d %s %s depth %s size %s %s\n"):format(step_no, op,
+      entry_of(m).pool:match("%.(%d+)%.pool"), tostring(ok and d), tostring(m.size), table.concat({...}, " ")))
+  end
 end
 
 local function do_commit(m)
-  local ok = call({m}, m.commit, m)
-  if ok then after_commit(m) end
+  local ok, e = call({m}, function() m:commit(); after_commit(m) end)
+  trace("commit", m, tostring(ok), tostring(e))
 end
 
 local function do_abort(m)
-  local ok = call({m}, m.abort, m)
-  if ok then after_abort(m) end
+  local ok, e = call({m}, function() m:abort(); after_abort(m) end)
+  trace("abort", m, tostring(ok), tostring(e))
 end
 
 local function do_resize(m, n)
   local e = entry_of(m)
-  local ok, res = call({m}, m.resize, m, n)
-  if ok and res and e and e.pool then  -- res nil: the system failed (doc/manual.md)
-    local s = e.snap
-    e.snap = #s >= n and s:sub(1, n) or s .. ("\0"):rep(n - #s)
-  end
+  local ok, err = call({m}, function()
+    local res = m:resize(n)
+    quiet = true
+    if res and e and e.pool then  -- res nil: the system failed (doc/manual.md)
+      local s = e.snap
+      e.snap = #s >= n and s:sub(1, n) or s .. ("\0"):rep(n - #s)
+    end
+    quiet = false
+  end)
+  trace("resize", m, n, tostring(ok), tostring(err))
 end
 
 local function random_size() return pick({0, 1, 7, 64, 100, 1000, 4096, 5000}) end
@@ -168,14 +191,13 @@ local function chaos()
   elseif r == 4 and #views > 0 then
     local v = pick(views)
     call({v}, v.release, v)
-  elseif r == 5 then call({m}, m.begin, m)
+  elseif r == 5 then trace("begin", m, tostring(call({m}, m.begin, m)))
   elseif r == 6 then do_commit(m)
   elseif r == 7 then do_abort(m)
   elseif r == 8 then call({m}, write_somewhere, m)
   elseif r == 9 then collectgarbage("step", 0)
   else
-    call({m}, m.transaction, m, write_somewhere, m)
-    after_commit(m)
+    call({m}, function() m:transaction(write_somewhere, m); after_commit(m) end)
   end
 end
 
@@ -363,7 +385,7 @@ local MEMORY = {
   function(m) do_abort(m) end,
   function(m)
     m:transaction(function() write_somewhere(m); chaos() end)
-    after_commit(m)
+    after_commit(m)  -- (directly after: see after_commit)
   end,
 }
 
@@ -423,7 +445,11 @@ local function check()
         e.m = m
         stats.reopened = stats.reopened + 1
       elseif e.m:txdepth() == 0 and content(e.m) ~= e.snap then
-        fail("pool " .. e.pool .. " at depth 0 differs from its last commit")
+        local now, k = content(e.m), 1
+        while now:byte(k) == e.snap:byte(k) do k = k + 1 end
+        fail(("pool %s at depth 0 differs from its last commit: %d bytes, model %d, " ..
+              "first difference at byte %d (%s, model %s)"):format(e.pool, #now, #e.snap, k,
+              tostring(now:byte(k)), tostring(e.snap:byte(k))))
       end
     end
   end
