@@ -48,6 +48,7 @@ static void rewrite(const mo_npy *h) {
   free(buf);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
   mo_npy h;
