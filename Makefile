@@ -140,7 +140,8 @@ demo: deps
 POWERLOSS_STATES ?= 100000
 crashtest: deps
 	@$(MAKE) --no-print-directory all powerloss
-	@d=$$(mktemp -d) && $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
+	@d=$$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d) && \
+	  $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
 	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
 	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
@@ -248,11 +249,12 @@ COV_PKGS := gcovr
 coverage:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(COV_PKGS)"
 	@rm -rf build/cov
-	@$(MAKE) --no-print-directory BUILD=build/cov CFLAGS="-O0 -g --coverage" all cmodule testmods
+	@$(MAKE) --no-print-directory BUILD=build/cov \
+	  CFLAGS="-O0 -g --coverage -fprofile-update=atomic" all cmodule testmods powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh >build/cov/tests.log 2>&1; \
 	  grep "^not ok" build/cov/tests.log; tail -1 build/cov/tests.log
-	@gcovr -r . --object-directory build/cov/obj -f runtime/ -f memobj/ -f access/ \
-	  -f bindings/ build/cov/obj
+	@gcovr -r . --gcov-ignore-parse-errors --object-directory build/cov/obj \
+	  -f runtime/ -f memobj/ -f access/ -f bindings/ build/cov/obj
 
 clean:
 	rm -rf $(BUILD)

@@ -35,24 +35,12 @@ int mo_bytes_released(lua_State *L) {
 ** Lua does), a memory object or any view. NULL if it is none of these.
 */
 static const unsigned char *tostr(lua_State *L, int idx, size_t *len) {
-  int t = lua_type(L, idx);
-  if (t == LUA_TSTRING || t == LUA_TNUMBER)
+  mo_bytesrc b;
+  if (lua_type(L, idx) == LUA_TNUMBER)
     return (const unsigned char *)lua_tolstring(L, idx, len);
-  if (t == LUA_TUSERDATA) {
-    memobj_mem *m = mo_tomem(L, idx);
-    mo_view *v;
-    if (m != NULL) {
-      if (m->closed) luaL_error(L, "memobj: memory object is closed");
-      *len = m->size;
-      return m->ptr ? m->ptr : empty_bytes;
-    }
-    if ((v = mo_toview(L, idx, 0)) != NULL) {
-      if (v->released) mo_bytes_released(L);
-      *len = v->length;
-      return v->ptr ? v->ptr : empty_bytes;
-    }
-  }
-  return NULL;
+  if (!mo_checkbytes(L, idx, &b)) return NULL;
+  *len = b.length;
+  return b.ptr ? b.ptr : empty_bytes;
 }
 
 const unsigned char *mo_bytes_checkstr(lua_State *L, int idx, size_t *len) {

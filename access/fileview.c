@@ -212,8 +212,7 @@ static int g_read(lua_State *L, mo_file *f, int first, int nargs) {
 */
 static const char *write_arg(lua_State *L, int arg, char *nb, size_t nbsize,
                              size_t *len) {
-  mo_view *v;
-  memobj_mem *m;
+  mo_bytesrc b;
   if (lua_type(L, arg) == LUA_TNUMBER) {
     int k = lua_isinteger(L, arg)
         ? snprintf(nb, nbsize, LUA_INTEGER_FMT,
@@ -223,17 +222,9 @@ static const char *write_arg(lua_State *L, int arg, char *nb, size_t nbsize,
     *len = (k > 0 && (size_t)k < nbsize) ? (size_t)k : 0;
     return nb;
   }
-  if ((v = mo_toview(L, arg, 0)) != NULL) {
-    if (v->released) luaL_error(L, "memobj: view is released");
-    *len = v->length;
-    return (const char *)v->ptr;
-  }
-  if ((m = mo_tomem(L, arg)) != NULL) {
-    if (m->closed) luaL_error(L, "memobj: memory object is closed");
-    *len = m->size;
-    return (const char *)m->ptr;
-  }
-  return luaL_checklstring(L, arg, len);
+  if (!mo_checkbytes(L, arg, &b)) return luaL_checklstring(L, arg, len);
+  *len = b.length;
+  return (const char *)b.ptr;
 }
 
 /*
@@ -257,16 +248,9 @@ static int put(lua_State *L, mo_file *f, const char *s, size_t l) {
 
 /* Raise, as io would, if write argument `arg` cannot be written. */
 static void check_arg(lua_State *L, int arg) {
-  mo_view *v;
-  memobj_mem *m;
+  mo_bytesrc b;
   if (lua_type(L, arg) == LUA_TNUMBER) return;
-  if ((v = mo_toview(L, arg, 0)) != NULL) {
-    if (v->released) luaL_error(L, "memobj: view is released");
-  } else if ((m = mo_tomem(L, arg)) != NULL) {
-    if (m->closed) luaL_error(L, "memobj: memory object is closed");
-  } else {
-    luaL_checklstring(L, arg, NULL);
-  }
+  if (!mo_checkbytes(L, arg, &b)) luaL_checklstring(L, arg, NULL);
 }
 
 /*
@@ -287,10 +271,11 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
   }
   mo_fault_check(L);
   if (err == EBADF) return mo_failresult(L, NULL, EBADF);
-  if (err) {
+  if (err) {  /* as io: nil, message, errno (the message names memory) */
     luaL_pushfail(L);
     lua_pushliteral(L, NOSPACE);
-    return 2;
+    lua_pushinteger(L, ENOSPC);
+    return 3;
   }
   lua_pushvalue(L, 1);
   return 1;

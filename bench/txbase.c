@@ -1,8 +1,9 @@
 /*
 ** txbase.c: baselines for bench/tx.lua, as a standalone program.
-**   txbase append DIR SECONDS RECLEN  durable appends/s: RECLEN bytes
-**       written at the end of a preallocated log file, fdatasync after
-**       each (the I/O of one durable commit, nothing else)
+**   txbase append FILE SECONDS RECLEN AT  durable appends/s: RECLEN
+**       bytes written at the end (from AT) of a preallocated log file,
+**       fdatasync after each (the I/O of one durable commit, nothing
+**       else); also prints the offset where the next call goes on
 **   txbase lmdb DIR SECONDS N         LMDB transactions/s: 8 random puts
 **       (get, add 1, put) of int64 values among N keys, durable commit
 **   txbase read PATH                  seconds to read PATH from storage
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_LMDB
 #include <lmdb.h>
@@ -28,19 +30,21 @@ static double now(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int append(const char *dir, double seconds, size_t reclen) {
-  char path[4096];
-  const off_t cap = 16 << 20;
+/* Appends from offset `at` of `path` (created and preallocated once,
+** kept between calls, so that no call pays for another's allocation or
+** unlink); prints the rate and the offset to continue from. */
+static int append(const char *path, double seconds, size_t reclen,
+                  off_t at) {
+  const off_t cap = (off_t)256 << 20;
   char *rec = malloc(reclen);
-  off_t at = 0;
   long n = 0;
   double t0;
-  int fd;
-  snprintf(path, sizeof path, "%s/append", dir);
-  fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0 || rec == NULL || fallocate(fd, 0, 0, cap) != 0) return 1;
+  int fd = open(path, O_RDWR | O_CREAT, 0600);
+  struct stat st;
+  if (fd < 0 || rec == NULL || fstat(fd, &st) != 0) return 1;
+  if (st.st_size < cap && (fallocate(fd, 0, 0, cap) != 0 || fdatasync(fd)))
+    return 1;
   memset(rec, 0x5a, reclen);
-  fdatasync(fd);
   t0 = now();
   do {
     if (at + (off_t)reclen > cap) at = 0;
@@ -49,9 +53,8 @@ static int append(const char *dir, double seconds, size_t reclen) {
     at += (off_t)reclen;
     n++;
   } while (now() - t0 < seconds);
-  printf("%.1f\n", n / (now() - t0));
+  printf("%.1f %lld\n", n / (now() - t0), (long long)at);
   close(fd);
-  unlink(path);
   free(rec);
   return 0;
 }
@@ -129,14 +132,19 @@ static int readall(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 5 && strcmp(argv[1], "append") == 0)
-    return append(argv[2], atof(argv[3]), (size_t)atol(argv[4]));
+  if (argc == 6 && strcmp(argv[1], "append") == 0)
+    return append(argv[2], atof(argv[3]), (size_t)atol(argv[4]),
+                  (off_t)atoll(argv[5]));
 #ifdef HAVE_LMDB
   if (argc == 5 && strcmp(argv[1], "lmdb") == 0)
     return lmdb(argv[2], atof(argv[3]), (uint64_t)atoll(argv[4]));
 #endif
   if (argc == 3 && strcmp(argv[1], "read") == 0) return readall(argv[2]);
-  if (argc == 3 && strcmp(argv[1], "drop") == 0) return drop(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "drop") == 0) {
+    if (drop(argv[2])) return 1;
+    printf("0\n");
+    return 0;
+  }
   fprintf(stderr, "usage: see bench/txbase.c\n");
   return 2;
 }

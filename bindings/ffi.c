@@ -64,35 +64,22 @@ static int callargerror(lua_State *L, const mo_ffi_fn *f, int arg,
 ** only) or nil (NULL). Nothing is locked yet. */
 static void *tobuffer(lua_State *L, const mo_ffi_fn *f, int arg, int write,
                       bufarg *b) {
-  memobj_mem *m;
-  mo_view *v;
-  int ro;
+  mo_bytesrc src;
+  int r;
   b->mem = NULL;
-  switch (lua_type(L, arg)) {
-    case LUA_TNIL: return NULL;
-    case LUA_TSTRING:
-      if (write) callargerror(L, f, arg, "a Lua string is read-only");
-      return (void *)lua_tostring(L, arg);
-    case LUA_TUSERDATA:
-      if ((m = mo_tomem(L, arg)) != NULL) {
-        if (m->closed) callargerror(L, f, arg, "memory object is closed");
-        ro = !m->writable;
-        b->off = 0;
-        b->len = m->size;
-      } else if ((v = mo_toview(L, arg, 0)) != NULL) {
-        if (v->released) callargerror(L, f, arg, "view is released");
-        m = v->mem;
-        ro = v->readonly || !m->writable;
-        b->off = v->offset;
-        b->len = v->length;
-      } else {
-        break;
-      }
-      if (write && ro) callargerror(L, f, arg, "memory is read-only");
-      b->mem = m;
-      b->write = write;
-      return m->ptr ? m->ptr + b->off : NULL;
-    default: break;
+  if (lua_isnil(L, arg)) return NULL;
+  if ((r = mo_tobytes(L, arg, &src)) < 0) callargerror(L, f, arg, src.dead);
+  if (r > 0 && src.mem == NULL) {  /* a Lua string */
+    if (write) callargerror(L, f, arg, "a Lua string is read-only");
+    return (void *)src.ptr;
+  }
+  if (r > 0) {
+    if (write && src.readonly) callargerror(L, f, arg, "memory is read-only");
+    b->mem = src.mem;
+    b->off = src.offset;
+    b->len = src.length;
+    b->write = write;
+    return (void *)src.ptr;
   }
   callargerror(L, f, arg, lua_pushfstring(L, "%s expected, got %s",
                write ? "writable memory object or view"

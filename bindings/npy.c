@@ -66,11 +66,12 @@ static void etype_field(int et, mo_npy_field *f) {
 
 /* ---- open ---- */
 
-/* nil, "path: why" (a file that is not a .npy we read) */
+/* nil, "path: why", EINVAL (a file that is not a .npy we read) */
 static int badfile(lua_State *L, const char *path, const char *why) {
   luaL_pushfail(L);
   lua_pushfstring(L, "%s: %s", path, why);
-  return 2;
+  lua_pushinteger(L, EINVAL);
+  return 3;
 }
 
 /* Read n bytes at offset off; 0 or an errno value (EIO when short). */

@@ -38,6 +38,25 @@ static uint32_t hw_extend(uint32_t c, const unsigned char *p, size_t n) {
   return c;
 }
 
+/* Three pages at once: the instruction's latency is three times its
+** throughput, so three independent checksums cost about one. */
+__attribute__((target("sse4.2")))
+static void hw_pages3(const unsigned char *p, uint32_t *out) {
+  uint64_t a = 0xffffffffu, b = 0xffffffffu, c = 0xffffffffu, x, y, z;
+  size_t i;
+  for (i = 0; i < 4096; i += 8) {
+    memcpy(&x, p + i, 8);
+    memcpy(&y, p + 4096 + i, 8);
+    memcpy(&z, p + 8192 + i, 8);
+    a = __builtin_ia32_crc32di(a, x);
+    b = __builtin_ia32_crc32di(b, y);
+    c = __builtin_ia32_crc32di(c, z);
+  }
+  out[0] = ~(uint32_t)a;
+  out[1] = ~(uint32_t)b;
+  out[2] = ~(uint32_t)c;
+}
+
 static int have_hw(void) {
   static int known, hw;
   if (!known) {
@@ -51,6 +70,29 @@ static int have_hw(void) {
 static uint32_t hw_extend(uint32_t c, const unsigned char *p, size_t n) {
   return sw_extend(c, p, n);
 }
+static void hw_pages3(const unsigned char *p, uint32_t *out) {
+  (void)p;
+  (void)out;
+}
+/* Three pages at once: the instruction's latency is three times its
+** throughput, so three independent checksums cost about one. */
+__attribute__((target("sse4.2")))
+static void hw_pages3(const unsigned char *p, uint32_t *out) {
+  uint64_t a = 0xffffffffu, b = 0xffffffffu, c = 0xffffffffu, x, y, z;
+  size_t i;
+  for (i = 0; i < 4096; i += 8) {
+    memcpy(&x, p + i, 8);
+    memcpy(&y, p + 4096 + i, 8);
+    memcpy(&z, p + 8192 + i, 8);
+    a = __builtin_ia32_crc32di(a, x);
+    b = __builtin_ia32_crc32di(b, y);
+    c = __builtin_ia32_crc32di(c, z);
+  }
+  out[0] = ~(uint32_t)a;
+  out[1] = ~(uint32_t)b;
+  out[2] = ~(uint32_t)c;
+}
+
 static int have_hw(void) { return 0; }
 #endif
 
@@ -71,4 +113,12 @@ uint32_t mo_crc32c_page(const void *p, size_t n) {
   if (n > 4096) n = 4096;
   c = mo_crc32c_extend(0, p, n);
   return n < 4096 ? mo_crc32c_extend(c, zeros, 4096 - n) : c;
+}
+
+void mo_crc32c_pages(const void *p, size_t n, uint32_t *out) {
+  const unsigned char *b = (const unsigned char *)p;
+  size_t i = 0;
+  if (have_hw())
+    for (; i + 3 <= n; i += 3) hw_pages3(b + i * 4096, out + i);
+  for (; i < n; i++) out[i] = mo_crc32c(b + i * 4096, 4096);
 }

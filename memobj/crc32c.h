@@ -16,4 +16,7 @@ uint32_t mo_crc32c(const void *p, size_t n);
 ** other bytes count as zero (the last page of a pool's data). */
 uint32_t mo_crc32c_page(const void *p, size_t n);
 
+/* The CRCs of n whole 4096-byte pages from p, into out[0..n). */
+void mo_crc32c_pages(const void *p, size_t n, uint32_t *out);
+
 #endif

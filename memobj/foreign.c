@@ -57,6 +57,7 @@ static void (*checkfree(lua_State *L, int idx))(void *) {
 
 /* memobj.foreign(pointer, size [, {mode=, free=}]) */
 static int l_foreign(lua_State *L) {
+  static const char *const modes[] = {"r", "rw", NULL};
   lua_Integer addr = luaL_checkinteger(L, 1);
   size_t size = mo_checksize(L, 2);
   void (*freefn)(void *) = NULL;
@@ -64,13 +65,7 @@ static int l_foreign(lua_State *L) {
   foreign_mem *f;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
-    if (lua_getfield(L, 3, "mode") != LUA_TNIL) {
-      const char *mode = lua_tostring(L, -1);
-      if (mode == NULL || (strcmp(mode, "r") != 0 && strcmp(mode, "rw") != 0))
-        luaL_error(L, "memobj: foreign: option 'mode' must be \"r\" or \"rw\"");
-      rw = mode[1] == 'w';
-    }
-    lua_pop(L, 1);
+    rw = mo_optmode_field(L, 3, modes, rw);
     if (lua_getfield(L, 3, "free") != LUA_TNIL) freefn = checkfree(L, -1);
   } else {
     lua_pushnil(L);

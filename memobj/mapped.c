@@ -88,19 +88,10 @@ static int has_field(lua_State *L, int idx, const char *k) {
 
 static void check_opts(lua_State *L, int idx, map_opts *o) {
   static const char *const modes[] = {"r", "rw", "private", NULL};
-  int i;
   memset(o, 0, sizeof *o);
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
-  if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
-    const char *s = lua_tostring(L, -1);
-    for (i = 0; s && modes[i] && strcmp(s, modes[i]) != 0; i++) {}
-    if (s == NULL || modes[i] == NULL)
-      luaL_argerror(L, idx, lua_pushfstring(L, "unknown mode '%s'",
-                                            s ? s : luaL_typename(L, -1)));
-    o->mode = i;
-  }
-  lua_pop(L, 1);
+  o->mode = mo_optmode_field(L, idx, modes, MODE_R);
   o->offset = mo_optsize_field(L, idx, "offset", 0);
   o->has_size = has_field(L, idx, "size");
   o->size = mo_optsize_field(L, idx, "size", 0);

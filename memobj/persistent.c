@@ -156,11 +156,7 @@ static int l_persistent(lua_State *L) {
   pm->faultslot = -1;
   e = mo_pool_open(&pm->pool, path, size, create, o.sync, o.verify, msg,
                    sizeof msg);
-  if (e == -1) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", path, msg);
-    return 2;
-  }
+  if (e == -1) e = EINVAL;  /* the file's contents: not a pool, damaged */
   if (e > 0 && msg[0]) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", path, msg);

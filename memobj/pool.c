@@ -219,24 +219,30 @@ static void name_page(char *msg, size_t size, uint64_t nbad, uint64_t pg,
              (unsigned long long)(pg * PAGE), (unsigned long long)end - 1);
 }
 
-/* Check every data page in the file against p->crc. */
+/* Check every data page in the file against p->crc, a chunk at a time;
+** the next chunk is read ahead while this one is checked. */
 static int verify_file(mo_pool *p, char *msg, size_t msgsize) {
   enum { CHUNK = 256 };
   unsigned char *b = (unsigned char *)malloc((size_t)CHUNK * PAGE);
+  uint32_t crc[CHUNK];
   uint64_t pg = 0, pages = npages(p->datasize), nbad = 0;
   int e = 0;
   char report[200] = "";
   if (b == NULL) return ENOMEM;
   while (pg < pages && e == 0) {
-    uint64_t bytes = p->datasize - pg * PAGE, k;
+    uint64_t bytes = p->datasize - pg * PAGE, k, whole;
     if (bytes > (uint64_t)CHUNK * PAGE) bytes = (uint64_t)CHUNK * PAGE;
     e = mo_pool_pread(p->fd, b, (size_t)bytes, MO_POOL_DATAOFF + pg * PAGE);
-    for (k = 0; e == 0 && k * PAGE < bytes; k++, pg++) {
-      uint64_t n = bytes - k * PAGE;
-      if (mo_crc32c_page(b + k * PAGE, n < PAGE ? (size_t)n : PAGE) !=
-          p->crc[pg])
+    if (e) break;
+    posix_fadvise(p->fd, (off_t)(MO_POOL_DATAOFF + pg * PAGE + bytes),
+                  (off_t)CHUNK * PAGE, POSIX_FADV_WILLNEED);
+    whole = bytes / PAGE;
+    mo_crc32c_pages(b, (size_t)whole, crc);
+    if (bytes % PAGE)
+      crc[whole] = mo_crc32c_page(b + whole * PAGE, (size_t)(bytes % PAGE));
+    for (k = 0; k < npages(bytes); k++, pg++)
+      if (crc[k] != p->crc[pg])
         name_page(report, sizeof report, nbad++, pg, p->datasize);
-    }
   }
   free(b);
   if (e == 0 && nbad) {

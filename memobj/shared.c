@@ -8,8 +8,9 @@
 ** memobj sees. An attacher must never see a creation in progress (size
 ** 0, before the creator set it): the creator makes the object without a
 ** name (O_TMPFILE in /dev/shm, where glibc's shm_open keeps names), sets
-** its size, and only then publishes it under the name with link(), which
-** fails if the name exists, as O_EXCL would.
+** its size and maps it, and only then publishes it under the name with
+** link(), which fails if the name exists, as O_EXCL would. Nothing that
+** can fail comes after the name appears, so no failure has to unlink it.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,20 +112,14 @@ typedef struct shm_opts {
 } shm_opts;
 
 static void check_opts(lua_State *L, int idx, shm_opts *o) {
+  static const char *const modes[] = {"r", "rw", NULL};
   o->writable = 1;
   o->exclusive = mo_optbool_field(L, idx, "exclusive", 1);
   o->perm = mo_optsize_field(L, idx, "perm", 0600);
   o->max = mo_optsize_field(L, idx, "max", 0);
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
-  if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
-    const char *s = lua_tostring(L, -1);
-    if (s == NULL || (strcmp(s, "r") != 0 && strcmp(s, "rw") != 0))
-      luaL_argerror(L, idx, lua_pushfstring(L, "unknown mode '%s'",
-                                            s ? s : luaL_typename(L, -1)));
-    o->writable = s[1] == 'w';
-  }
-  lua_pop(L, 1);
+  o->writable = mo_optmode_field(L, idx, modes, o->writable);
   luaL_argcheck(L, o->perm <= 0777, idx, "perm must be within 0..0777");
 }
 
@@ -143,7 +138,6 @@ static int setup(shared_mem *sm, int fd, int fdwritable,
   int err;
   sm->f.fd = fd;
   sm->fdwritable = fdwritable;
-  if (o->max && o->max < size) return EINVAL;
   err = mo_fmap_open(&sm->f, fd, 0, size, o->max, o->writable, 0);
   if (err) return err;
   sm->base.ptr = mo_fmap_data(&sm->f);
@@ -173,23 +167,30 @@ static int open_existing(const char *name, int writable, size_t *size,
   return fd;
 }
 
-/* Create `name` with `size` bytes, complete before anyone can open it:
-** its descriptor, or -1 and an errno value in *err (EEXIST if taken). */
-static int create_named(const char *name, size_t size, mode_t perm,
-                        int *err) {
-  int fd;
-  if ((*err = create_unnamed(size, perm, &fd)) != 0) return -1;
-  if ((*err = publish(fd, name)) != 0) {
-    mo_os_close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 static void drop(shared_mem *sm) {
   if (sm->f.region) mo_fmap_close(&sm->f);
   else mo_os_close(sm->f.fd);
   sm->f.fd = -1;
+  sm->base.closed = 1;
+  sm->base.ptr = NULL;
+  sm->base.size = 0;
+}
+
+/*
+** Create `name` with `size` bytes into sm. The object is sized and mapped
+** before it has a name, so an attacher never sees it half made and a
+** failure leaves nothing where others can see it. 0 or an errno value
+** (EEXIST: the name is taken; sm is then closed again).
+*/
+static int create_named(shared_mem *sm, const char *name, size_t size,
+                        const shm_opts *o) {
+  int fd, err;
+  if ((err = create_unnamed(size, (mode_t)o->perm, &fd)) != 0) return err;
+  if ((err = setup(sm, fd, 1, size, o)) == 0 &&
+      (err = publish(fd, name)) == 0)
+    return 0;
+  drop(sm);
+  return err;
 }
 
 /* memobj.shared(name, size [, opts]) creates; memobj.shared(name [, nil,
@@ -200,7 +201,7 @@ static int l_shared(lua_State *L) {
   size_t size = create ? mo_checksize(L, 2) : 0, have = 0;
   shm_opts o;
   shared_mem *sm;
-  int fd, err = 0, created = 0;
+  int fd, err;
   check_opts(L, 3, &o);
   luaL_argcheck(L, !create || size <= (size_t)INT64_MAX, 2, "size too large");
   luaL_argcheck(L, !create || o.max == 0 || o.max >= size, 3,
@@ -211,15 +212,13 @@ static int l_shared(lua_State *L) {
   sm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  fd = -1;
   if (create) {
-    fd = create_named(name, size, (mode_t)o.perm, &err);
-    created = fd >= 0;
-    have = size;
+    if ((err = create_named(sm, name, size, &o)) == 0) return 1;
+    if (err != EEXIST || o.exclusive) return fail(L, name, NULL, err);
   }
-  if (fd < 0 && (!create || (err == EEXIST && !o.exclusive)))
-    fd = open_existing(name, o.writable, &have, &err);
-  if (fd < 0) return fail(L, name, NULL, err);
+  /* attach (also: create with exclusive = false found the name taken) */
+  if ((fd = open_existing(name, o.writable, &have, &err)) < 0)
+    return fail(L, name, NULL, err);
   if (create && have != size) {
     mo_os_close(fd);
     luaL_pushfail(L);
@@ -228,11 +227,13 @@ static int l_shared(lua_State *L) {
     lua_pushinteger(L, EEXIST);
     return 3;
   }
-  if ((err = setup(sm, fd, created || o.writable, have, &o)) != 0) {
+  if (o.max && o.max < have) {  /* attaching: the object is larger */
+    mo_os_close(fd);
+    return fail(L, name, "max is smaller than the size", EINVAL);
+  }
+  if ((err = setup(sm, fd, o.writable, have, &o)) != 0) {
     drop(sm);
-    if (created) mo_os_shm_unlink(name);
-    return fail(L, name, err == EINVAL ? "max is smaller than the size"
-                                       : NULL, err);
+    return fail(L, name, NULL, err);
   }
   return 1;
 }

@@ -40,6 +40,11 @@ int mo_failresult(lua_State *L, const char *what, int err);
 /* Read an optional size option field from table at idx (0 if absent). */
 size_t mo_optsize_field(lua_State *L, int idx, const char *field, size_t def);
 int mo_optbool_field(lua_State *L, int idx, const char *field, int def);
+/* The option `mode` of the table at idx: its index in the NULL-terminated
+** list modes, or def when absent; anything else raises the one message
+** "unknown mode 'x' (expected "r" or "rw")" against argument idx. */
+int mo_optmode_field(lua_State *L, int idx, const char *const modes[],
+                     int def);
 /* Check an integer argument that is a size or offset in bytes. */
 size_t mo_checksize(lua_State *L, int arg);
 

@@ -46,6 +46,36 @@ size_t mo_optsize_field(lua_State *L, int idx, const char *field, size_t def) {
   return v;
 }
 
+int mo_optmode_field(lua_State *L, int idx, const char *const modes[],
+                     int def) {
+  int i = def;
+  if (lua_type(L, idx) != LUA_TTABLE) return def;
+  if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    for (i = 0; s && modes[i] && strcmp(s, modes[i]) != 0; i++) {}
+    if (s == NULL || modes[i] == NULL) {
+      luaL_Buffer b;  /* "unknown mode 'w' (expected "r" or "rw")" */
+      const char *got = s ? s : luaL_typename(L, -1);
+      int k;
+      luaL_buffinit(L, &b);
+      luaL_addstring(&b, "unknown mode '");
+      luaL_addstring(&b, got);
+      luaL_addstring(&b, "' (expected ");
+      for (k = 0; modes[k]; k++) {
+        if (k > 0) luaL_addstring(&b, modes[k + 1] ? ", " : " or ");
+        luaL_addchar(&b, '"');
+        luaL_addstring(&b, modes[k]);
+        luaL_addchar(&b, '"');
+      }
+      luaL_addchar(&b, ')');
+      luaL_pushresult(&b);
+      luaL_argerror(L, idx, lua_tostring(L, -1));
+    }
+  }
+  lua_pop(L, 1);
+  return i;
+}
+
 int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
   int v = def;
   if (lua_type(L, idx) != LUA_TTABLE) return def;
@@ -152,6 +182,22 @@ static int mem_gc(lua_State *L) {
   return 0;
 }
 
+/*
+** The error convention (doc/manual.md) for a kind operation's errno: what
+** this object cannot do at all (a read-only file, a sealed size, a device
+** with no length) is misuse and raises; the system failing to do what the
+** object allows (no space, no memory, an I/O error, lost pages) returns
+** nil, message, errno as io does.
+*/
+static int opresult(lua_State *L, const char *op, int err) {
+  switch (err) {
+    case EACCES: case EPERM: case EOPNOTSUPP: case EROFS:
+      return mo_oserror(L, op, err);
+    default:
+      return mo_failresult(L, op, err);
+  }
+}
+
 static int mem_resize(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
   size_t n = mo_checksize(L, 2);
@@ -171,7 +217,7 @@ static int mem_resize(lua_State *L) {
   err = m->kind->resize(m, n);
   if (err == 0) mo_stats_resize(m);
   mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
-  if (err) return mo_oserror(L, "resize", err);
+  if (err) return opresult(L, "resize", err);
   lua_settop(L, 1);
   return 1;
 }
@@ -192,7 +238,7 @@ static int mem_sync(lua_State *L) {
   mo_noextra(L, 3);
   checkrange(L, m, 2, &off, &len);
   if (m->kind->sync && (err = m->kind->sync(m, off, len)) != 0)
-    return mo_failresult(L, "sync", err);
+    return opresult(L, "sync", err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -210,7 +256,7 @@ static int mem_protect(lua_State *L) {
     return luaL_error(L, "memobj: protect: not supported by %s memory",
                       m->kind->name);
   err = m->kind->protect(m, writable);
-  if (err) return mo_oserror(L, "protect", err);
+  if (err) return opresult(L, "protect", err);
   m->writable = (uint8_t)writable;
   lua_settop(L, 1);
   return 1;
@@ -224,7 +270,7 @@ static int mem_advise(lua_State *L) {
   int err;
   mo_noextra(L, 2);
   if (m->kind->advise && (err = m->kind->advise(m, hint)) != 0)
-    return mo_oserror(L, "advise", err);
+    return opresult(L, "advise", err);
   lua_pushboolean(L, 1);
   return 1;
 }

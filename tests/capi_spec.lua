@@ -59,6 +59,21 @@ describe("the C API buffer", function()
     assert.equal(("xyz"):byte(1) + ("xyz"):byte(2) + ("xyz"):byte(3), cmodule.sum("xyz"))
   end)
 
+  it("describes a strided view and lets C walk it by its stride", function()
+    local a = memobj.heap(80):array("f64")
+    for i = 1, #a do a[i] = i end
+    local odd = a:slice(1, 10, 2)          -- 1, 3, 5, 7, 9
+    assert.same({native .. "d", 8, 5, 16}, {cmodule.describe(odd)})
+    assert.equal(25, cmodule.sum(odd))
+    local back = a:slice(10, 1, -3)        -- 10, 7, 4, 1
+    assert.same({native .. "d", 8, 4, -24}, {cmodule.describe(back)})
+    assert.equal(22, cmodule.sum(back))
+    -- a module that did not ask with MEMOBJ_STRIDED never sees one
+    local ok, err = pcall(cmodule.checksum, odd)
+    assert.is_false(ok)
+    assert.matches("memobj: cmodule%.checksum: the view's items are not contiguous", err)
+  end)
+
   it("holds a lock the runtime owns, released by the module", function()
     local m = memobj.heap(16)
     local h = cmodule.hold(m)

@@ -714,7 +714,7 @@ describe("foreign memory", function()
     assert.has_error(function() memobj.foreign(4096, 1, {free = strlen}) end,
       "memobj: foreign: option 'free' must take one 'pointer'")
     assert.has_error(function() memobj.foreign(4096, 1, {mode = "w"}) end,
-      'memobj: foreign: option \'mode\' must be "r" or "rw"')
+      "bad argument #3 to 'foreign' (unknown mode 'w' (expected \"r\" or \"rw\"))")
   end)
 end)
 

@@ -431,13 +431,40 @@ describe("records views and the locking protocol", function()
     local ok = pcall(m.transaction, m, function()
       r[1] = {x = 2, s = "bbbb"}
       r:set(2, "x", 5)
+      r:field("x")[3] = 7
       error("stop")
     end)
     assert.is_false(ok)
     assert.same({x = 1.0, s = "a\0\0\0"}, r[1])
     assert.equal(0, r[2].x)
+    assert.equal(0, r[3].x)
     m:transaction(function() r[2] = {x = 3} end)
     assert.equal(3, r[2].x)
+  end)
+
+  it("on persistent memory: changes only inside transactions, durable after", function()
+    local path = os.tmpname()
+    os.remove(path)  -- a new pool
+    local layout = {{"id", "u32"}, {"s", "bytes", 4}}
+    local m = assert(memobj.persistent(path, 4096, {durability = "process"}))
+    local r = m:records(layout, 0, 10)
+    assert.has_error(function() r[1] = {id = 5} end,
+      "memobj: persistent memory can only change inside a transaction")
+    assert.has_error(function() r:set(1, "s", "x") end)
+    assert.same({id = 0, s = "\0\0\0\0"}, r[1])
+    m:transaction(function()
+      r[1] = {id = 5, s = "ab"}
+      r:set(2, "id", 6)
+    end)
+    r:release()
+    m:close()
+    m = assert(memobj.persistent(path))
+    r = m:records(layout, 0, 10)
+    assert.same({id = 5, s = "ab\0\0"}, r[1])
+    assert.equal(6, r[2].id)
+    r:release()
+    m:close()
+    os.remove(path)
   end)
 
   it("are buffers for C modules (memobj.h)", function()

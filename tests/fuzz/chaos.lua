@@ -139,8 +139,8 @@ end
 
 local function do_resize(m, n)
   local e = entry_of(m)
-  local ok = call({m}, m.resize, m, n)
-  if ok and e and e.pool then
+  local ok, res = call({m}, m.resize, m, n)
+  if ok and res and e and e.pool then  -- res nil: the system failed (doc/manual.md)
     local s = e.snap
     e.snap = #s >= n and s:sub(1, n) or s .. ("\0"):rep(n - #s)
   end
