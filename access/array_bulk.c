@@ -122,10 +122,8 @@ static int array_copy(lua_State *L) {
   lua_Integer i;
   size_t n, start, bytes;
   mo_noextra(L, 3);
-  /* pinned: the scratch userdata below can run a finalizer (core.h) */
-  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  a = mo_checkarray(L, 1);
   i = luaL_optinteger(L, 3, 1);
-  mo_pinarg(L, 2);
   mo_checkwritable(L, &a->v);
   if (lua_istable(L, 2)) n = lua_rawlen(L, 2);
   else n = (src = mo_checkarray(L, 2))->v.count;
@@ -162,7 +160,7 @@ static int array_totable(lua_State *L) {
   mo_array *a;
   size_t start, n, k;
   mo_noextra(L, 3);
-  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
+  a = mo_checkarray(L, 1);
   n = mo_array_range(L, a, 2, &start);
   luaL_argcheck(L, n < (size_t)INT_MAX, 1, "too many elements for a table");
   lua_createtable(L, (int)n, 0);

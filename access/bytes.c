@@ -245,23 +245,23 @@ static int bytes_unpack(lua_State *L) {
   pos = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), len) - 1;
   luaL_argcheck(L, pos <= len, 3, "initial position out of string");
   lua_settop(L, 2);
-  v = mo_pinview(L, 1, 0, MO_TAG_BYTES, "byte view");  /* slot 3 */
-  ptr = v->ptr;
-  len = v->length;
   base = pos & ~(size_t)15;
   avail = len - base;
   for (win = 256;; win *= 2) {
     int full = win >= avail;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &unpack_key);
     lua_pushvalue(L, 2);
+    /* string.unpack of the last window may have run a finalizer: the
+    ** view must still be live (then its bytes are in place; core.h) */
+    ptr = mo_bytes_check(L, 1)->ptr;
     lua_pushlstring(L, (const char *)ptr + base, full ? avail : win);
     mo_fault_check(L);
     lua_pushinteger(L, (lua_Integer)(pos - base) + 1);
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) break;
     if (full || !window_too_short(L)) return rethrow(L, 0);
-    lua_settop(L, 3);  /* try a bigger window */
+    lua_settop(L, 2);  /* try a bigger window */
   }
-  n = lua_gettop(L) - 3;
+  n = lua_gettop(L) - 2;
   lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
   lua_replace(L, -2);
   return n;
@@ -293,13 +293,14 @@ static int bytes_pack(lua_State *L) {
   unsigned char *ptr;
   const char *s;
   mo_checkwritable(L, v);
-  v = mo_pinview(L, 1, 0, MO_TAG_BYTES, "byte view");
-  ptr = v->ptr;
-  len = v->length;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pack_key);
   for (k = 3; k <= top; k++) lua_pushvalue(L, k);
   if (lua_pcall(L, top - 2, 1, 0) != LUA_OK) return rethrow(L, 1);
   s = lua_tolstring(L, -1, &n);
+  v = mo_bytes_check(L, 1);  /* string.pack allocated: still live? (core.h) */
+  mo_checkwritable(L, v);
+  ptr = v->ptr;
+  len = v->length;
   off = checkput(L, len, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
   memcpy(ptr + off, s, n);
@@ -341,14 +342,19 @@ static int bytes_newindex(lua_State *L) {
 /* b:put(i, s): copy the bytes of s (string, view or memory) in at i;
 ** returns the index after them. */
 static int bytes_put(lua_State *L) {
-  mo_view *v = mo_pinview(L, 1, 3, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_bytes_check(L, 1);
   lua_Integer i = luaL_checkinteger(L, 2);
-  unsigned char *ptr = v->ptr;
-  size_t n, off, len = v->length;
+  unsigned char *ptr;
+  size_t n, off, len;
   const unsigned char *s;
+  mo_noextra(L, 3);
+  lua_settop(L, 3);
   mo_checkwritable(L, v);
-  mo_pinarg(L, 3);
-  s = mo_bytes_checkstr(L, 3, &n);  /* converting a number allocates */
+  s = mo_bytes_checkstr(L, 3, &n);  /* converting a number allocates: */
+  v = mo_bytes_check(L, 1);         /* the view again (core.h) */
+  mo_checkwritable(L, v);
+  ptr = v->ptr;
+  len = v->length;
   off = checkput(L, len, i, n);
   mo_prewrite(L, v->mem, v->offset + off, n);
   memmove(ptr + off, s, n);  /* s may be a view of the same memory */
@@ -385,14 +391,15 @@ static int bytes_fill(lua_State *L) {
 ** INT_MAX bytes is "resulting string too large", checked before
 ** allocating. */
 static int bytes_rep(lua_State *L) {
-  mo_view *v = mo_pinview(L, 1, 3, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_bytes_check(L, 1);
   lua_Integer n = luaL_checkinteger(L, 2);
-  const unsigned char *src = v->ptr, *sep = empty_bytes;
-  size_t l = v->length, lsep = 0, total, k;
+  const unsigned char *src, *sep = empty_bytes;
+  size_t l = v->length, lsep = 0, total, k, lsep2;
   luaL_Buffer b;
   char *p;
-  mo_pinarg(L, 3);
-  if (!lua_isnoneornil(L, 3)) sep = mo_bytes_checkstr(L, 3, &lsep);
+  mo_noextra(L, 3);
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) sep = mo_bytes_checkstr(L, 3, &lsep);
   if (n <= 0 || (l == 0 && lsep == 0)) {
     lua_pushliteral(L, "");
     return 1;
@@ -401,6 +408,13 @@ static int bytes_rep(lua_State *L) {
     return luaL_error(L, "resulting string too large");
   total = (size_t)n * l + (size_t)(n - 1) * lsep;
   p = luaL_buffinitsize(L, &b, total);
+  /* the allocation may have run a finalizer: the view again, and the
+  ** separator (a memory object has no lock) */
+  src = mo_bytes_check(L, 1)->ptr;
+  if (lsep) {
+    sep = mo_bytes_checkstr(L, 3, &lsep2);
+    if (lsep2 != lsep) return luaL_error(L, "memobj: rep: the separator changed");
+  }
   for (k = 0; k < (size_t)n; k++) {
     memcpy(p, src, l);
     p += l;
@@ -416,11 +430,14 @@ static int bytes_rep(lua_State *L) {
 
 /* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
 static int transform(lua_State *L, int how) {
-  mo_view *v = mo_pinview(L, 1, 1, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_bytes_check(L, 1);
   size_t n = v->length, k;
-  const unsigned char *s = v->ptr;
+  const unsigned char *s;
   luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, n);
+  char *p;
+  mo_noextra(L, 1);
+  p = luaL_buffinitsize(L, &b, n);
+  s = mo_bytes_check(L, 1)->ptr;  /* after the allocation (core.h) */
   for (k = 0; k < n; k++) {
     unsigned char c = s[k];
     if (how == 0) p[k] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
@@ -449,9 +466,8 @@ static int bytes_concat(lua_State *L) {
   const unsigned char *a, *b;
   luaL_Buffer buf;
   char *p;
+  size_t la2, lb2;
   lua_settop(L, 2);
-  mo_pinarg(L, 1);
-  mo_pinarg(L, 2);
   a = tostr(L, 1, &la);
   if (a == NULL)
     return luaL_error(L, "attempt to concatenate a %s value", luaL_typename(L, 1));
@@ -459,6 +475,12 @@ static int bytes_concat(lua_State *L) {
     return luaL_error(L, "attempt to concatenate a %s value", luaL_typename(L, 2));
   if (la > MAXRESULT - lb) return luaL_error(L, "resulting string too large");
   p = luaL_buffinitsize(L, &buf, la + lb);
+  /* after the allocation, again: numbers are strings by now (no
+  ** allocation), views must be live, memory objects the same size */
+  a = tostr(L, 1, &la2);
+  b = tostr(L, 2, &lb2);
+  if (la2 != la || lb2 != lb)
+    return luaL_error(L, "memobj: an operand of .. changed size");
   memcpy(p, a, la);
   memcpy(p + la, b, lb);
   mo_fault_check(L);

@@ -16,30 +16,57 @@ typedef union patbuf {
   unsigned char raw[4096];
 } patbuf;
 
+/* The bytes of the pattern at arg, fetched again after an allocation (a
+** finalizer may have resized a memory object used as the pattern). */
+static const char *refetch(lua_State *L, int arg, size_t size, size_t *lp) {
+  const char *p = (const char *)mo_bytes_checkstr(L, arg, lp);
+  if (mo_pattern_size(*lp) != size)
+    luaL_error(L, "memobj: the pattern changed while it was compiled");
+  return p;
+}
+
 static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
   size_t lp, size;
   const char *p = (const char *)mo_bytes_checkstr(L, arg, &lp);
   mo_pattern *pt = &buf->pt;
   if ((size = mo_pattern_size(lp)) == 0)
     luaL_error(L, "memobj: pattern too long");
-  if (size > sizeof *buf) pt = (mo_pattern *)lua_newuserdatauv(L, size, 0);
+  if (size > sizeof *buf) {
+    pt = (mo_pattern *)lua_newuserdatauv(L, size, 0);
+    p = refetch(L, arg, size, &lp);
+  }
   mo_pattern_compile(pt, p, lp, anchor_ok);
   return pt;
 }
 
+/*
+** No pin here (core.h): the allocations (a number pattern converted, a
+** big pattern compiled) come first, then the view is checked again and
+** its bytes read; captures check it again between their strings.
+*/
 static int find_aux(lua_State *L, int find) {
-  mo_view *v = mo_pinview(L, 1, find ? 4 : 3, MO_TAG_BYTES, "byte view");
-  size_t ls = v->length, lp, init;
-  const unsigned char *s = v->ptr, *p;
-  mo_pinarg(L, 2);  /* the pattern may be a view too */
-  p = mo_bytes_checkstr(L, 2, &lp);
-  init = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), ls);
+  mo_view *v = mo_bytes_check(L, 1);
+  size_t ls, lp, init;
+  const unsigned char *s, *p;
+  lua_Integer pos = luaL_optinteger(L, 3, 1);
+  int plain;
+  patbuf buf;
+  mo_pattern *pt = NULL;
+  mo_noextra(L, find ? 4 : 3);
+  p = mo_bytes_checkstr(L, 2, &lp);  /* converting a number allocates */
+  plain = find && (lua_toboolean(L, 4) ||
+                   !mo_pattern_hasspecials((const char *)p, lp));
+  if (!plain) pt = compile(L, 2, &buf, 1);
+  v = mo_bytes_check(L, 1);          /* still live: its bytes are in place */
+  p = mo_bytes_checkstr(L, 2, &lp);  /* (a memory object has no lock) */
+  ls = v->length;
+  s = v->ptr;
+  init = mo_bytes_posrelat(pos, ls);
   if (init > ls + 1) {  /* start after the end: no match, as Lua */
     luaL_pushfail(L);
     return 1;
   }
-  if (find && (lua_toboolean(L, 4) ||
-               !mo_pattern_hasspecials((const char *)p, lp))) {
+  if (plain) {
     const unsigned char *q = mo_memfind(s + init - 1, ls - init + 1, p, lp);
     mo_fault_check(L);
     if (q != NULL) {
@@ -48,10 +75,10 @@ static int find_aux(lua_State *L, int find) {
       return 2;
     }
   } else {
-    patbuf buf;
     mo_match ms;
     const unsigned char *start, *e;
-    mo_match_init(&ms, L, compile(L, 2, &buf, 1), s, ls);
+    mo_match_init(&ms, L, pt, s, ls);
+    ms.released = &v->released;
     e = mo_match_find(&ms, s + init - 1, NULL, &start);
     mo_fault_check(L);
     if (e != NULL) {
@@ -81,13 +108,17 @@ typedef struct gmatch_state {
 } gmatch_state;
 
 static int gmatch_aux(lua_State *L) {
-  mo_view *v = mo_pinview(L, lua_upvalueindex(1), 0, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_bytes_to(L, lua_upvalueindex(1));
   gmatch_state *g = (gmatch_state *)lua_touserdata(L, lua_upvalueindex(2));
-  const unsigned char *start, *e, *last, *s = v->ptr;
-  size_t ls = v->length;
+  const unsigned char *start, *e, *last, *s;
+  size_t ls;
   mo_match ms;
+  if (v->released) return mo_bytes_released(L);
+  s = v->ptr;
+  ls = v->length;
   if (g->pos > ls) return 0;
   mo_match_init(&ms, L, &g->pt, s, ls);
+  ms.released = &v->released;  /* checked between the captures' strings */
   last = g->lastmatch ? s + g->lastmatch - 1 : NULL;
   e = mo_match_find(&ms, s + g->pos, last, &start);
   mo_fault_check(L);
@@ -111,7 +142,6 @@ static int bytes_gmatch(lua_State *L) {
   init = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), v->length);
   if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
   lua_settop(L, 2);
-  mo_pinarg(L, 2);  /* a pattern view is read after the allocation below */
   p = (const char *)mo_bytes_checkstr(L, 2, &lp);
   size = mo_pattern_size(lp);
   if (size == 0 || size > (size_t)-1 - sizeof(gmatch_state))
@@ -120,7 +150,7 @@ static int bytes_gmatch(lua_State *L) {
       L, sizeof(gmatch_state) - sizeof(mo_pattern) + size, 0);
   g->pos = init - 1;
   g->lastmatch = 0;
-  p = (const char *)mo_bytes_checkstr(L, 2, &lp);  /* the stack moved: fetch again */
+  p = refetch(L, 2, size, &lp);  /* after the allocation: fetch again */
   mo_pattern_compile(&g->pt, p, lp, 0);
   lua_pushvalue(L, 1);
   lua_insert(L, -2);
@@ -196,6 +226,8 @@ static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
 
 /* b:gsub(pattern, repl [, n]): as string.gsub; returns a Lua string and
 ** the number of matches. */
+/* Pinned (core.h): a replacement function or table runs Lua code, and the
+** result buffer grows by allocating, while src points into the view. */
 static int bytes_gsub(lua_State *L) {
   mo_view *v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
   const unsigned char *src = v->ptr, *end = v->ptr + v->length;
@@ -210,7 +242,6 @@ static int bytes_gsub(lua_State *L) {
                       tr == LUA_TFUNCTION || tr == LUA_TTABLE,
                    3, "string/function/table");
   max = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
-  mo_pinarg(L, 2);  /* a pattern view */
   mo_match_init(&ms, L, compile(L, 2, &buf, 1), src, ls);
   luaL_buffinit(L, &b);
   /* Lua tries each position in turn and copies the bytes where nothing

@@ -169,8 +169,8 @@ static int g_read(lua_State *L, mo_file *f, int first, int nargs) {
   } else {
     luaL_checkstack(L, nargs + LUA_MINSTACK, "too many arguments");
     for (n = first; nargs-- && success; n++) {
-      /* each read allocates a string: a finalizer may have closed f (its
-      ** memory is pinned, so the bytes read so far are still there) */
+      /* each read allocates a string, which may run a finalizer that
+      ** closes f: while f is open its bytes are in place (core.h) */
       if (f->v.released) luaL_error(L, "attempt to use a closed file");
       if (lua_type(L, n) == LUA_TNUMBER) {
         size_t l = (size_t)luaL_checkinteger(L, n);
@@ -283,13 +283,8 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
 
 /* ---- Methods ---- */
 
-/* f:read(...) pins the memory: a read allocates, and the next format
-** reads the bytes again (core.h). */
 static int f_read(lua_State *L) {
-  int nargs = lua_gettop(L) - 1;
-  mo_file *f = tofile(L);
-  mo_pinview(L, 1, 0, MO_TAG_FILE, "memobj.file");
-  return g_read(L, f, 2, nargs);
+  return g_read(L, tofile(L), 2, lua_gettop(L) - 1);
 }
 
 static int f_write(lua_State *L) {
@@ -330,8 +325,7 @@ static int lines_next(lua_State *L) {
     mo_fault_check(L);
     return ok;
   }
-  lua_settop(L, 0);
-  mo_pinview(L, lua_upvalueindex(1), 0, MO_TAG_FILE, "memobj.file");
+  lua_settop(L, 1);
   luaL_checkstack(L, n, "too many arguments");
   for (i = 1; i <= n; i++) lua_pushvalue(L, lua_upvalueindex(2 + i));
   n = g_read(L, f, 2, n);

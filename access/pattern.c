@@ -295,6 +295,7 @@ void mo_match_init(mo_match *ms, lua_State *L, const mo_pattern *pt,
   ms->end = ms->src + len;
   ms->level = 0;
   ms->depth = MO_MAXDEPTH;
+  ms->released = NULL;
 }
 
 static const unsigned char *match(mo_match *ms, const unsigned char *s,
@@ -492,6 +493,8 @@ const unsigned char *mo_match_find(mo_match *ms, const unsigned char *s,
 
 void mo_match_pushcapture(mo_match *ms, int i, const unsigned char *s,
                           const unsigned char *e) {
+  if (ms->released && *ms->released)
+    luaL_error(ms->L, "memobj: view is released");
   if (i >= ms->level) {
     if (i != 0) luaL_error(ms->L, "invalid capture index %%%d", i + 1);
     lua_pushlstring(ms->L, (const char *)s, (size_t)(e - s));

@@ -49,6 +49,9 @@ typedef struct mo_match {
   const mo_pattern *pt;
   int level;                         /* captures in cap[] */
   int depth;                         /* calls left before "too complex" */
+  const uint8_t *released;           /* the subject view's flag, or NULL:
+                                        checked before each capture string
+                                        (pushing one may run a finalizer) */
   struct {
     const unsigned char *init;
     ptrdiff_t len;

@@ -158,16 +158,22 @@ void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
               size_t *to);
 
 /* ---- Call-scope pins (runtime/pin.c) ----
-** The rule: while a memobj C function uses the bytes of a memory object
-** across anything that can run Lua code (an allocation can run the
-** collector and so any finalizer; a callback runs Lua code), it pins the
-** memory first, and reads the pointers and lengths it uses (v->ptr,
-** v->length, m->ptr...) after pinning, into locals. close, resize,
-** protect, begin, commit and abort refuse pinned memory. A view released
-** by a finalizer mid-call only clears the view: the bytes stay put.
-** Each function pushes exactly one to-be-closed stack slot, released when
-** the C function returns or an error unwinds it; take pins after reading
-** varargs counts (lua_gettop), and never move or remove that slot. */
+** The rule: a memobj C function never uses a pointer into a memory
+** object (v->ptr, m->ptr, a length) across anything that can run Lua code
+** (an allocation can run the collector and so any finalizer; a callback
+** runs Lua code), unless something guarantees it:
+** - a live view guarantees its own bytes (its lock: close and resize
+**   refuse, writers refuse protect("r")). So after an allocation, check the
+**   view again (mo_checkview, or v->released) and read v->ptr again; a
+**   memory object used directly has no lock: fetch its pointer again. This
+**   costs nothing, and is what the short methods do.
+** - a pin guarantees the memory while Lua code runs or a loop allocates
+**   with pointers held (b:gsub): close, resize, protect, begin, commit and
+**   abort refuse pinned memory, and a view released meanwhile leaves its
+**   bytes in place. A pin is a to-be-closed stack slot (about 200 ns), so
+**   it ends when the C function returns or an error unwinds it. Each call
+**   pushes one slot: take pins after reading varargs counts (lua_gettop),
+**   and never move or remove that slot. */
 void mo_pin(lua_State *L, int memidx);       /* the memory object at memidx */
 /* The live view at idx with this tag (0: any view), its memory pinned;
 ** raises as mo_checkview does. top > 0: lua_settop(L, top) first, so

@@ -91,6 +91,29 @@ describe("the error convention", function()
     m:close()
   end)
 
+  it("shared memory: a name that is not a regular file, or fstat failing, returns errno", function()
+    local name = newname("dir")
+    assert(os.execute("mkfifo /dev/shm" .. name))
+    assert.same(pack(nil, name .. ": No such device", 19), pack(memobj.shared(name)))
+    assert(os.remove("/dev/shm" .. name))
+    local other = newname("fstat")
+    local m = assert(memobj.shared(other, 64))
+    oshook.fail("fstat", "EIO")
+    assert.same(pack(nil, other .. ": Input/output error", EIO), pack(memobj.shared(other)))
+    m:close()
+    -- misuse: only shared memory has a name to unlink
+    assert.error_matches(function() memobj.heap(1):unlink() end,
+      "memobj: unlink: heap memory has no name to unlink")
+  end)
+
+  it("persistent: a bad durability option is misuse and raises", function()
+    local p = os.tmpname()
+    os.remove(p)
+    assert.error_matches(function() memobj.persistent(p, 4096, {durability = "later"}) end,
+      [[bad argument #3 to '.-' %(durability must be "sync" or "process"%)]])
+    assert.is_nil(io.open(p))  -- nothing was created
+  end)
+
   it("parses the mode option once: one message for every constructor", function()
     local p = P.tmpfile("abc")
     local cases = {

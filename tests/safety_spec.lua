@@ -67,8 +67,9 @@ describe("pins: a finalizer inside a call", function()
     m:close()
   end)
 
-  -- A finalizer releases the views and closes the memory: refused while the
-  -- call runs (the memory stays), and the call's answer is Lua's.
+  -- A finalizer releases the views and closes the memory mid-call: a pinned
+  -- call (gsub) refuses the close; any other call notices the released view
+  -- at its next read, or had finished reading. Never freed bytes (ASan).
   local function closing(name, make, call, expect)
     it(name, function()
       local m, views
@@ -89,9 +90,13 @@ describe("pins: a finalizer inside a call", function()
         w:release()
         views = {make(m)}
       end)
-      if aok then  -- closed before the call took its pin: it must fail
-        assert.is_false(ok)
-        assert.matches("memobj: view is released", r1)
+      if aok then  -- closed: the call fails cleanly, or had finished reading
+        if ok then
+          if expect then assert.same(expect, r1) end
+        else
+          assert.is_truthy(r1:match("view is released") or
+                           r1:match("attempt to use a closed file"), r1)
+        end
       else         -- closed while pinned: refused, and Lua's answer
         assert.matches("memobj: close: " .. PINNED, aerr)
         if ok then
@@ -211,7 +216,8 @@ describe("pins: close, resize, protect and transactions refuse a running call", 
     m = nil
     for _ = 1, 3 do collectgarbage() end
     assert.equal(7, b[1])  -- the memory is still there (ASan: no use after free)
-    assert.has_error(function() b:find("x") end,
+    assert.is_nil(b:find("x"))
+    assert.has_error(function() b:gsub("x", "y") end,  -- (gsub pins the memory)
                      "memobj: the view's memory reference was replaced")
     b:release()
     for _ = 1, 3 do collectgarbage() end

@@ -113,37 +113,60 @@ end
 
 -- ---- Transactions with the durability model ----
 
+-- These run right after the call they follow, in the same Lua function,
+-- and go quiet before anything allocates: otherwise a finalizer could
+-- begin or close between the commit and its snapshot.
 local function after_commit(m)
+  local was = quiet
+  quiet = true
   local e = entry_of(m)
   if e and e.pool and not closed(m) and m:txdepth() == 0 then e.snap = content(m) end
+  quiet = was
 end
 
 local function after_abort(m)
+  local was = quiet
+  quiet = true
   local e = entry_of(m)
   if e and e.pool and not closed(m) and m:txdepth() == 0 then
     local now = content(m)
     if now ~= e.snap then fail("an aborted transaction left bytes in " .. e.pool) end
     stats.aborts = stats.aborts + 1
   end
+  quiet = was
+end
+
+local TRACE = os.getenv("CHAOS_TRACE")
+local function trace(op, m, ...)
+  if TRACE and entry_of(m) and entry_of(m).pool then
+    local ok, d = pcall(m.txdepth, m)
+    io.stderr:write(("step %d %s %s depth %s size %s %s\n"):format(step_no, op,
+      entry_of(m).pool:match("%.(%d+)%.pool"), tostring(ok and d), tostring(m.size), table.concat({...}, " ")))
+  end
 end
 
 local function do_commit(m)
-  local ok = call({m}, m.commit, m)
-  if ok then after_commit(m) end
+  local ok, e = call({m}, function() m:commit(); after_commit(m) end)
+  trace("commit", m, tostring(ok), tostring(e))
 end
 
 local function do_abort(m)
-  local ok = call({m}, m.abort, m)
-  if ok then after_abort(m) end
+  local ok, e = call({m}, function() m:abort(); after_abort(m) end)
+  trace("abort", m, tostring(ok), tostring(e))
 end
 
 local function do_resize(m, n)
   local e = entry_of(m)
-  local ok, res = call({m}, m.resize, m, n)
-  if ok and res and e and e.pool then  -- res nil: the system failed (doc/manual.md)
-    local s = e.snap
-    e.snap = #s >= n and s:sub(1, n) or s .. ("\0"):rep(n - #s)
-  end
+  local ok, err = call({m}, function()
+    local res = m:resize(n)
+    quiet = true
+    if res and e and e.pool then  -- res nil: the system failed (doc/manual.md)
+      local s = e.snap
+      e.snap = #s >= n and s:sub(1, n) or s .. ("\0"):rep(n - #s)
+    end
+    quiet = false
+  end)
+  trace("resize", m, n, tostring(ok), tostring(err))
 end
 
 local function random_size() return pick({0, 1, 7, 64, 100, 1000, 4096, 5000}) end
@@ -168,14 +191,13 @@ local function chaos()
   elseif r == 4 and #views > 0 then
     local v = pick(views)
     call({v}, v.release, v)
-  elseif r == 5 then call({m}, m.begin, m)
+  elseif r == 5 then trace("begin", m, tostring(call({m}, m.begin, m)))
   elseif r == 6 then do_commit(m)
   elseif r == 7 then do_abort(m)
   elseif r == 8 then call({m}, write_somewhere, m)
   elseif r == 9 then collectgarbage("step", 0)
   else
-    call({m}, m.transaction, m, write_somewhere, m)
-    after_commit(m)
+    call({m}, function() m:transaction(write_somewhere, m); after_commit(m) end)
   end
 end
 
@@ -223,15 +245,22 @@ local function new_memory()
   end
 end
 
+local LAYOUTS = {
+  {{"a", "u8"}, {"x", "f64"}, {"s", "bytes", 5}},
+  {{"v", "i32be"}, {"w", "u16"}, align = "packed"},
+  {{"s", "bytes", 300}, {"n", "i16", offset = 300}},  -- bigger than r[i]'s stack copy
+}
+
 local function new_view()
   if #mems == 0 then return end
   local m = pick(mems).m
-  local r = math.random(8)
+  local r = math.random(9)
   local src = math.random(3) == 1 and aview(m) or m
   local ok, v
   if r <= 3 then ok, v = call({src}, memobj.bytes, src, math.random(0, 8) == 0 and 3 or nil)
   elseif r <= 5 then ok, v = call({src}, memobj.array, pick(TYPES), src)
   elseif r == 6 then ok, v = call({m}, m.file, m, pick({"r", "r+", "w+", "a+"}))
+  elseif r == 9 then ok, v = call({m}, m.records, m, pick(LAYOUTS), math.random(0, 8))
   elseif r == 7 and #views > 0 then
     local w = aview()
     ok, v = call({w}, function()
@@ -304,6 +333,31 @@ local ARRAYS = {
   function(a) a[math.random(1, 4)] = math.random(0, 100) end,
 }
 
+-- a record table for r's layout, sometimes with a value or name that is refused
+local function record_for(r)
+  local t = {}
+  for _, f in ipairs(r.layout) do
+    t[f[1]] = f[2] == "bytes" and ("chaos"):sub(1, math.random(0, 5)) or math.random(-100, 100)
+  end
+  if math.random(6) == 1 then t[pick(r.fields)] = pick({"x", 1.5, 1 << 40, {}}) end
+  if math.random(8) == 1 then t.nosuchfield = 1 end
+  return t
+end
+
+local RECORDS = {
+  function(r) return r[rint()] end,
+  function(r) r[math.random(1, 3)] = record_for(r) end,
+  function(r) return r:get(rint(), pick(r.fields)) end,
+  function(r) return r:set(math.random(1, 3), pick(r.fields), pick({7, "ab", 2.5, 1 << 40})) end,
+  function(r)
+    local ok, a = pcall(r.field, r, pick(r.fields))
+    if ok then views[#views + 1] = a end
+  end,
+  function(r) return r:slice(rint(), rint()) end,
+  function(r) for _ in pairs(r) do end end,
+  function(r) return #r, tostring(r), r.layout, r.format, r.size end,
+}
+
 local FILES = {
   function(f) return f:read(pick({"l", "L", "n", "a", 5, 0}), pick({"l", "L", 3, "n"})) end,
   function(f) return f:read("l", "l", "l", "L") end,
@@ -331,7 +385,7 @@ local MEMORY = {
   function(m) do_abort(m) end,
   function(m)
     m:transaction(function() write_somewhere(m); chaos() end)
-    after_commit(m)
+    after_commit(m)  -- (directly after: see after_commit)
   end,
 }
 
@@ -363,7 +417,7 @@ for _, k in ipairs({"byte", "sub", "string", "find", "match", "gmatch", "gsub",
   "rep", "upper", "lower", "reverse", "equals", "put", "fill", "pack", "unpack",
   "len", "get", "set", "copy", "slice", "totable", "sum", "min", "max", "sort",
   "cast", "bytes", "read", "write", "seek", "lines", "flush", "setvbuf", "close",
-  "release", "wait", "notify"}) do
+  "release", "wait", "notify", "field"}) do
   KNOWN[k] = true
 end
 local _ = known
@@ -391,7 +445,11 @@ local function check()
         e.m = m
         stats.reopened = stats.reopened + 1
       elseif e.m:txdepth() == 0 and content(e.m) ~= e.snap then
-        fail("pool " .. e.pool .. " at depth 0 differs from its last commit")
+        local now, k = content(e.m), 1
+        while now:byte(k) == e.snap:byte(k) do k = k + 1 end
+        fail(("pool %s at depth 0 differs from its last commit: %d bytes, model %d, " ..
+              "first difference at byte %d (%s, model %s)"):format(e.pool, #now, #e.snap, k,
+              tostring(now:byte(k)), tostring(e.snap:byte(k))))
       end
     end
   end
@@ -414,6 +472,7 @@ for i = 1, steps do
     local list
     if not useview then list = MEMORY
     elseif obj.sub then list = BYTES
+    elseif obj.field then list = RECORDS
     elseif obj.slice then list = ARRAYS
     elseif obj.seek then list = FILES end
     if list and math.random(12) > 1 then
