@@ -71,8 +71,17 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 
 # C test programs that specs run: the arena against libc, and two threads
 # each with its own Lua state on the arena.
-TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads
+TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads $(BUILD)/arena_uaf \
+  $(BUILD)/arena_uaf_asan
 testprogs: $(TEST_PROGS)
+# a use after free in an arena, for valgrind (never built with sanitizers,
+# even in build/asan) and for ASan
+$(BUILD)/arena_uaf: tests/c/arena_uaf.c runtime/arena.c runtime/arena.h runtime/os.c
+	@mkdir -p $(BUILD)
+	$(CC) -O1 -g $(WARN) -o $@ tests/c/arena_uaf.c runtime/arena.c runtime/os.c
+$(BUILD)/arena_uaf_asan: tests/c/arena_uaf.c runtime/arena.c runtime/arena.h runtime/os.c
+	@mkdir -p $(BUILD)
+	$(CC) -O1 -g -fsanitize=address $(WARN) -o $@ tests/c/arena_uaf.c runtime/arena.c runtime/os.c
 $(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h runtime/os.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c runtime/os.c
