@@ -238,7 +238,8 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
                    int retarg, int argsarg, int optarg) {
   mo_ffi_fn *f;
   int i, udx;
-  if (!lua_isnoneornil(L, optarg)) luaL_checktype(L, optarg, LUA_TTABLE);
+  static const char *const options[] = {"errno", "libffi", NULL};
+  mo_checkoptions(L, optarg, options);
   f = (mo_ffi_fn *)lua_newuserdatauv(L, sizeof(mo_ffi_fn), 2);
   udx = lua_gettop(L);
   memset(f, 0, sizeof *f);
@@ -373,7 +374,8 @@ static int ffi_load(lua_State *L) {
   int flags = RTLD_NOW | RTLD_LOCAL;
   mo_ffi_lib *lib;
   void *h;
-  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const options[] = {"global", "lazy", NULL};
+  mo_checkoptions(L, 2, options);
   if (mo_optbool_field(L, 2, "global", 0)) flags = (flags & ~RTLD_LOCAL) | RTLD_GLOBAL;
   if (mo_optbool_field(L, 2, "lazy", 0)) flags = (flags & ~RTLD_NOW) | RTLD_LAZY;
   lib = (mo_ffi_lib *)lua_newuserdatauv(L, sizeof(mo_ffi_lib), 1);

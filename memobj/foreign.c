@@ -63,8 +63,9 @@ static int l_foreign(lua_State *L) {
   void (*freefn)(void *) = NULL;
   int rw = 1;
   foreign_mem *f;
+  static const char *const options[] = {"mode", "free", NULL};
   if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
+    mo_checkoptions(L, 3, options);
     rw = mo_optmode_field(L, 3, modes, rw);
     if (lua_getfield(L, 3, "free") != LUA_TNIL) freefn = checkfree(L, -1);
   } else {

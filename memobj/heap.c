@@ -123,13 +123,14 @@ static const memobj_kind heap_kind = {
 
 /* memobj.heap(size [, {zero=, align=, max=}]) */
 static int l_heap(lua_State *L) {
+  static const char *const options[] = {"zero", "align", "max", NULL};
   size_t size = mo_checksize(L, 1);
   size_t align = mo_optsize_field(L, 2, "align", MALLOC_ALIGN);
   size_t max = mo_optsize_field(L, 2, "max", 0);
   int zero = mo_optbool_field(L, 2, "zero", 1);
   int err;
   heap_mem *h;
-  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  mo_checkoptions(L, 2, options);
   luaL_argcheck(L, align > 0 && (align & (align - 1)) == 0, 2,
                 "align must be a power of two");
   luaL_argcheck(L, max == 0 || max >= size, 2, "max is smaller than size");

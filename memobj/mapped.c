@@ -88,9 +88,11 @@ static int has_field(lua_State *L, int idx, const char *k) {
 
 static void check_opts(lua_State *L, int idx, map_opts *o) {
   static const char *const modes[] = {"r", "rw", "private", NULL};
+  static const char *const options[] = {"mode", "offset", "size", "create",
+                                        "max", NULL};
   memset(o, 0, sizeof *o);
   if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
+  mo_checkoptions(L, idx, options);
   o->mode = mo_optmode_field(L, idx, modes, MODE_R);
   o->offset = mo_optsize_field(L, idx, "offset", 0);
   o->has_size = has_field(L, idx, "size");

@@ -103,7 +103,8 @@ static int l_memfd(lua_State *L) {
   size_t max;
   int seal, fd, err;
   memfd_mem *mm;
-  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const options[] = {"name", "seal", "max", NULL};
+  mo_checkoptions(L, 2, options);
   name = optname(L, 2);
   seal = mo_optbool_field(L, 2, "seal", 1);
   max = mo_optsize_field(L, 2, "max", 0);

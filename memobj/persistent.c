@@ -122,8 +122,9 @@ static popts checkopts(lua_State *L, int arg) {
   static const char *const names[] = {"sync", "process", NULL};
   popts o = {1, 1};
   int d = 0;
+  static const char *const options[] = {"durability", "verify", NULL};
   if (lua_isnoneornil(L, arg)) return o;
-  luaL_checktype(L, arg, LUA_TTABLE);
+  mo_checkoptions(L, arg, options);
   lua_getfield(L, arg, "durability");
   if (!lua_isnil(L, -1)) {
     const char *s = lua_tostring(L, -1);

@@ -113,6 +113,9 @@ typedef struct shm_opts {
 
 static void check_opts(lua_State *L, int idx, shm_opts *o) {
   static const char *const modes[] = {"r", "rw", NULL};
+  static const char *const options[] = {"mode", "exclusive", "perm", "max",
+                                        NULL};
+  mo_checkoptions(L, idx, options);
   o->writable = 1;
   o->exclusive = mo_optbool_field(L, idx, "exclusive", 1);
   o->perm = mo_optsize_field(L, idx, "perm", 0600);

@@ -40,6 +40,8 @@ int mo_failresult(lua_State *L, const char *what, int err);
 /* Read an optional size option field from table at idx (0 if absent). */
 size_t mo_optsize_field(lua_State *L, int idx, const char *field, size_t def);
 int mo_optbool_field(lua_State *L, int idx, const char *field, int def);
+/* Raise unless the options at idx are nil or a table of known keys only. */
+void mo_checkoptions(lua_State *L, int idx, const char *const known[]);
 /* The option `mode` of the table at idx: its index in the NULL-terminated
 ** list modes, or def when absent; anything else raises the one message
 ** "unknown mode 'x' (expected "r" or "rw")" against argument idx. */

@@ -76,6 +76,30 @@ int mo_optmode_field(lua_State *L, int idx, const char *const modes[],
   return i;
 }
 
+/*
+** An options argument is absent (nil) or a table whose every key is one
+** of `known`: a misspelt option ("creat") raises instead of being
+** silently ignored, as every argument is honoured or refused.
+*/
+void mo_checkoptions(lua_State *L, int idx, const char *const known[]) {
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    int i = 0;
+    lua_pop(L, 1);  /* the value */
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      while (known[i] && strcmp(k, known[i]) != 0) i++;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING || known[i] == NULL) {
+      const char *k = lua_type(L, -1) == LUA_TSTRING
+                          ? lua_tostring(L, -1) : luaL_typename(L, -1);
+      luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'", k));
+    }
+  }
+}
+
 int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
   int v = def;
   if (lua_type(L, idx) != LUA_TTABLE) return def;
