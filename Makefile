@@ -111,12 +111,12 @@ test: deps
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods testprogs
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods testprogs powerloss
 	@echo "== AddressSanitizer + UBSan"
 	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
-	@$(MAKE) --no-print-directory all cmodule testmods testprogs
+	@$(MAKE) --no-print-directory all cmodule testmods testprogs powerloss
 	@echo "== valgrind memcheck"
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) \
 	  LUA_WRAPPER="valgrind -q --error-exitcode=99 --trace-children=no" sh tests/run.sh

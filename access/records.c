@@ -310,9 +310,12 @@ static int records_index(lua_State *L) {
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
+    int known = strcmp(k, "size") == 0 || strcmp(k, "layout") == 0 ||
+                strcmp(k, "format") == 0 || strcmp(k, "fields") == 0;
     if (mo_view_field(L, 1, &r->v, k)) return 1;
-    if (r->v.released) return luaL_error(L, "memobj: view is released");
-    if (strcmp(k, "size") == 0) lua_pushinteger(L, (lua_Integer)r->lay.recsize);
+    if (!known) lua_pushnil(L);  /* as any other missing key */
+    else if (r->v.released) return luaL_error(L, "memobj: view is released");
+    else if (strcmp(k, "size") == 0) lua_pushinteger(L, (lua_Integer)r->lay.recsize);
     else if (strcmp(k, "layout") == 0) mo_layout_push(L, &r->lay);
     else if (strcmp(k, "format") == 0) mo_records_pushformat(L, &r->lay);
     else if (strcmp(k, "fields") == 0) {
@@ -322,7 +325,7 @@ static int records_index(lua_State *L) {
         lua_pushlstring(L, mo_lay_name(&r->lay, j), mo_lay_fields(&r->lay)[j].namelen);
         lua_rawseti(L, -2, (lua_Integer)j + 1);
       }
-    } else lua_pushnil(L);
+    }
   }
   return 1;
 }

@@ -336,6 +336,8 @@ describe("records views", function()
     assert.has_error(function() r[1] = {} end, "memobj: view is released")
     assert.has_error(function() r:get(1, "x") end, "memobj: view is released")
     assert.has_error(function() return r.size end, "memobj: view is released")
+    assert.has_error(function() return r.fields end, "memobj: view is released")
+    assert.is_nil(r.sub)  -- a key that no view has is nil, released or not
     assert.equal("memobj.records(released)", tostring(r))
   end)
 end)

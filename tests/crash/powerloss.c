@@ -16,7 +16,9 @@
 ** that is no older than the last one acknowledged before the crash and
 ** not newer than the last one started. For a sample of states the
 ** recovery is recorded too and crashed in the same way: the result must
-** be what the uninterrupted recovery gave.
+** be what the uninterrupted recovery gave. For a sample of states whose
+** two header copies are both valid, each header page is also zeroed:
+** the state must open just the same.
 **
 ** usage: powerloss DIR STATES [SEED]   prints "powerloss: N states, W wrong"
 */
@@ -27,7 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../../memobj/pool.h"
+#include "../../memobj/poolint.h"
 #include "../../runtime/os.h"
 
 #define SECTOR 512u
@@ -573,22 +575,62 @@ static void crash_recovery(const image *s, const image *expect, int w,
   rec.cap = savedcap;
 }
 
+/* Open the image in `crash`; it must hold one of events [lo, hi]. */
+static int check_range(const wctx *c, size_t lo, size_t hi,
+                       const char *what) {
+  char msg[200] = "", why[240];
+  size_t e;
+  int ok = 0;
+  nstates++;
+  img_store(&crash, statepath);
+  if (open_state(statepath, &got, msg, sizeof msg, 0) != 0) {
+    snprintf(why, sizeof why, "refused%s", what);
+    wrong(c->w, why, msg, c->seed);
+    return 0;
+  }
+  for (e = lo; e <= hi && e < evs.n && !ok; e++)
+    ok = matches(&evs.ev[e], got.b, got.len);
+  if (!ok) {
+    snprintf(msg, sizeof msg, "expected one of events %zu..%zu", lo, hi);
+    snprintf(why, sizeof why, "not a committed state%s", what);
+    wrong(c->w, why, msg, c->seed);
+  }
+  return ok;
+}
+
+static size_t nzeroed;
+
+/* The state with one header page zeroed (damage beyond power loss, one
+** page): when both copies were valid, it must open just the same. */
+static void zero_a_header(const wctx *c, size_t lo, size_t hi) {
+  static image keep;
+  mo_poolhdr h;
+  int page;
+  if (crash.len < 2 * PAGE || mo_pool_decode_header(crash.b, &h) ||
+      mo_pool_decode_header(crash.b + PAGE, &h))
+    return;
+  img_copy(&keep, &crash);
+  for (page = 0; page < 2; page++) {
+    img_copy(&crash, &keep);
+    memset(crash.b + page * PAGE, 0, PAGE);
+    nzeroed++;
+    check_range(c, lo, hi, page ? " (header page B zeroed)"
+                                : " (header page A zeroed)");
+  }
+  img_copy(&crash, &keep);
+}
+
 static void check_workload_state(void *ctx, const interval *iv,
                                  size_t lastop) {
   wctx *c = (wctx *)ctx;
-  size_t lo, hi, e, after;
-  char msg[200] = "";
-  int ok = 0;
+  size_t lo, hi, after;
   /* no older than what was acknowledged once the sync before the
   ** interval completed (or when the last op in the state was issued);
   ** no newer than what was started by the end of the interval */
   after = lastop + 1 > iv->from ? lastop : iv->from;
   lo = after < iv->nops ? iv->ops[after].acked : rec.acked;
   hi = iv->to < iv->nops ? iv->ops[iv->to].started : rec.started;
-  nstates++;
-  img_store(&crash, statepath);
-  if (open_state(statepath, &got, msg, sizeof msg, 0) != 0) {
-    wrong(c->w, "refused", msg, c->seed);
+  if (!check_range(c, lo, hi, "")) {
     if (getenv("POWERLOSS_DUMP") && nwrong == 1) {
       char path[4200];
       size_t i;
@@ -604,21 +646,16 @@ static void check_workload_state(void *ctx, const interval *iv,
     }
     return;
   }
-  for (e = lo; e <= hi && e < evs.n && !ok; e++)
-    ok = matches(&evs.ev[e], got.b, got.len);
-  if (!ok) {
-    snprintf(msg, sizeof msg, "expected one of events %zu..%zu", lo, hi);
-    wrong(c->w, "not a committed state", msg, c->seed);
-    return;
-  }
   if (c->sample && nstates % c->sample == 0) {
     image s = {0}, expect = {0};
     img_copy(&s, &crash);
     img_copy(&expect, &got);
     crash_recovery(&s, &expect, c->w, c->seed);
+    img_copy(&crash, &s);  /* the recovery's states went through it */
     free(s.b);
     free(expect.b);
   }
+  if (nstates % 5 == 0) zero_a_header(c, lo, hi);  /* last: changes got */
 }
 
 int main(int argc, char **argv) {
@@ -675,8 +712,8 @@ int main(int argc, char **argv) {
   unlink(statepath);
   unlink(poolpath);
   printf("powerloss: %zu states, %zu wrong (%zu of them in interrupted "
-         "recoveries; %d workloads: %zu log wraps in commits, %zu log "
-         "growths, %zu resizes)\n", nstates, nwrong, nrecovery, w, nckpt,
-         ngrow, nresize);
+         "recoveries, %zu with a header page zeroed; %d workloads: %zu log "
+         "wraps in commits, %zu log growths, %zu resizes)\n", nstates,
+         nwrong, nrecovery, nzeroed, w, nckpt, ngrow, nresize);
   return nwrong != 0;
 }

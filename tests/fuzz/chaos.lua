@@ -245,15 +245,22 @@ local function new_memory()
   end
 end
 
+local LAYOUTS = {
+  {{"a", "u8"}, {"x", "f64"}, {"s", "bytes", 5}},
+  {{"v", "i32be"}, {"w", "u16"}, align = "packed"},
+  {{"s", "bytes", 300}, {"n", "i16", offset = 300}},  -- bigger than r[i]'s stack copy
+}
+
 local function new_view()
   if #mems == 0 then return end
   local m = pick(mems).m
-  local r = math.random(8)
+  local r = math.random(9)
   local src = math.random(3) == 1 and aview(m) or m
   local ok, v
   if r <= 3 then ok, v = call({src}, memobj.bytes, src, math.random(0, 8) == 0 and 3 or nil)
   elseif r <= 5 then ok, v = call({src}, memobj.array, pick(TYPES), src)
   elseif r == 6 then ok, v = call({m}, m.file, m, pick({"r", "r+", "w+", "a+"}))
+  elseif r == 9 then ok, v = call({m}, m.records, m, pick(LAYOUTS), math.random(0, 8))
   elseif r == 7 and #views > 0 then
     local w = aview()
     ok, v = call({w}, function()
@@ -326,6 +333,31 @@ local ARRAYS = {
   function(a) a[math.random(1, 4)] = math.random(0, 100) end,
 }
 
+-- a record table for r's layout, sometimes with a value or name that is refused
+local function record_for(r)
+  local t = {}
+  for _, f in ipairs(r.layout) do
+    t[f[1]] = f[2] == "bytes" and ("chaos"):sub(1, math.random(0, 5)) or math.random(-100, 100)
+  end
+  if math.random(6) == 1 then t[pick(r.fields)] = pick({"x", 1.5, 1 << 40, {}}) end
+  if math.random(8) == 1 then t.nosuchfield = 1 end
+  return t
+end
+
+local RECORDS = {
+  function(r) return r[rint()] end,
+  function(r) r[math.random(1, 3)] = record_for(r) end,
+  function(r) return r:get(rint(), pick(r.fields)) end,
+  function(r) return r:set(math.random(1, 3), pick(r.fields), pick({7, "ab", 2.5, 1 << 40})) end,
+  function(r)
+    local ok, a = pcall(r.field, r, pick(r.fields))
+    if ok then views[#views + 1] = a end
+  end,
+  function(r) return r:slice(rint(), rint()) end,
+  function(r) for _ in pairs(r) do end end,
+  function(r) return #r, tostring(r), r.layout, r.format, r.size end,
+}
+
 local FILES = {
   function(f) return f:read(pick({"l", "L", "n", "a", 5, 0}), pick({"l", "L", 3, "n"})) end,
   function(f) return f:read("l", "l", "l", "L") end,
@@ -385,7 +417,7 @@ for _, k in ipairs({"byte", "sub", "string", "find", "match", "gmatch", "gsub",
   "rep", "upper", "lower", "reverse", "equals", "put", "fill", "pack", "unpack",
   "len", "get", "set", "copy", "slice", "totable", "sum", "min", "max", "sort",
   "cast", "bytes", "read", "write", "seek", "lines", "flush", "setvbuf", "close",
-  "release", "wait", "notify"}) do
+  "release", "wait", "notify", "field"}) do
   KNOWN[k] = true
 end
 local _ = known
@@ -440,6 +472,7 @@ for i = 1, steps do
     local list
     if not useview then list = MEMORY
     elseif obj.sub then list = BYTES
+    elseif obj.field then list = RECORDS
     elseif obj.slice then list = ARRAYS
     elseif obj.seek then list = FILES end
     if list and math.random(12) > 1 then
