@@ -8,13 +8,10 @@
 ** Makefile) so the contiguous loops vectorise.
 */
 #include "array.h"
+#include "array_kernels.h"
 
 /* Out of line, with an AVX2 clone on x86-64 (see array_kernels.c). */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define KERNEL static __attribute__((noinline, target_clones("default", "avx2")))
-#else
-#define KERNEL static __attribute__((noinline))
-#endif
+#define KERNEL MO_KERNEL
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 static const char *const opnames[] = {"add", "sub", "mul", "div"};

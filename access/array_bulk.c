@@ -4,7 +4,9 @@
 ** compiler can unroll; strided and byte-swapped ones a generic path. The
 ** numeric kernels (sum, min, max, dot, add...) live in array_kernels.c.
 */
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include "array.h"
 
@@ -247,9 +249,31 @@ static int array_sort(lua_State *L) {
 
 /* ---- find ---- */
 
-/* a:find(v [, init]): index of the first element equal to v from init (a
-** negative init counts from the end), or nil. A value the type cannot
-** hold is simply not found. */
+/*
+** The number at idx as the double that a float element must equal to be
+** `== v` in Lua, which compares integers and floats exactly: 2^63 - 1 is
+** not 2^63, and 0.1 is no float32 value. Returns 0 when no element of
+** the type can equal it (no conversion that rounds may find a match).
+*/
+static int float_needle(lua_State *L, int idx, int f32, double *out) {
+  double d;
+  if (lua_isinteger(L, idx)) {
+    lua_Integer i = lua_tointeger(L, idx);
+    d = (double)i;
+    if (d >= 9223372036854775808.0 || (lua_Integer)d != i) return 0;
+  } else {
+    d = luaL_checknumber(L, idx);
+  }
+  if (f32 && d == d && !isinf(d) &&
+      (fabs(d) > FLT_MAX || (double)(float)d != d))
+    return 0;
+  *out = d;
+  return 1;
+}
+
+/* a:find(v [, init]): index of the first element equal to v (as `==`
+** in Lua) from init (a negative init counts from the end), or nil. A
+** value the type cannot hold is simply not found. */
 static int array_find(lua_State *L) {
   mo_array *a = mo_checkarray(L, 1);
   lua_Integer init = luaL_optinteger(L, 3, 1);
@@ -259,7 +283,9 @@ static int array_find(lua_State *L) {
   mo_noextra(L, 3);
   if (init < 0) init = init < -(lua_Integer)n ? 1 : (lua_Integer)n + init + 1;
   if (init < 1) init = 1;
-  if (lua_isinteger(L, 2)) {
+  if (MO_ISFLOAT(a->etype)) {
+    bad = !float_needle(L, 2, a->itemsize == 4, &want.d);
+  } else if (lua_isinteger(L, 2)) {
     want.i = lua_tointeger(L, 2);
     bad = mo_value_convert(MO_I64, a->etype, &want) != NULL;
   } else {

@@ -18,13 +18,7 @@
 ** vector elements; it may not reorder one float accumulator by itself). */
 #define LANES 8
 
-/* Kernels stay out of line (one loop each, easy to read in objdump) and,
-** on x86-64, get an AVX2 clone chosen at load time (an ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define KERNEL static __attribute__((noinline, target_clones("default", "avx2")))
-#else
-#define KERNEL static __attribute__((noinline))
-#endif
+#define KERNEL MO_KERNEL
 
 /* ---- Sums ---- */
 

@@ -382,3 +382,21 @@ describe("typed arrays against a table model (randomized)", function()
     end
   end)
 end)
+
+describe("a:find on float arrays", function()
+  -- found by tests/fuzz/arrays.lua (seed 5002): the needle was rounded to
+  -- the element type first, so find answered where `==` says no
+  it("finds only what == finds, with no rounding of the needle", function()
+    local a = memobj.array("f32", {2^63, 0.1, 1, 1e39})
+    assert.is_nil(a:find(math.maxinteger))   -- 2^63 - 1 is not 2^63
+    assert.equal(1, a:find(2^63))
+    assert.is_false(a[2] == 0.1)
+    assert.is_nil(a:find(0.1))                -- no float32 is 0.1
+    assert.equal(3, a:find(1))
+    assert.is_nil(a:find(1e39))               -- stored as inf
+    assert.equal(4, a:find(math.huge))
+    local d = memobj.array("f64", {2^63, 0.1})
+    assert.is_nil(d:find(math.maxinteger))
+    assert.equal(2, d:find(0.1))
+  end)
+end)
