@@ -74,24 +74,6 @@ static void hw_pages3(const unsigned char *p, uint32_t *out) {
   (void)p;
   (void)out;
 }
-/* Three pages at once: the instruction's latency is three times its
-** throughput, so three independent checksums cost about one. */
-__attribute__((target("sse4.2")))
-static void hw_pages3(const unsigned char *p, uint32_t *out) {
-  uint64_t a = 0xffffffffu, b = 0xffffffffu, c = 0xffffffffu, x, y, z;
-  size_t i;
-  for (i = 0; i < 4096; i += 8) {
-    memcpy(&x, p + i, 8);
-    memcpy(&y, p + 4096 + i, 8);
-    memcpy(&z, p + 8192 + i, 8);
-    a = __builtin_ia32_crc32di(a, x);
-    b = __builtin_ia32_crc32di(b, y);
-    c = __builtin_ia32_crc32di(c, z);
-  }
-  out[0] = ~(uint32_t)a;
-  out[1] = ~(uint32_t)b;
-  out[2] = ~(uint32_t)c;
-}
 
 static int have_hw(void) { return 0; }
 #endif
