@@ -6,7 +6,11 @@ LUA ?= lua$(LUA_VERSION)
 PKGS := lua$(LUA_VERSION) libffi
 CC ?= gcc
 CFLAGS ?= -O2 -g
-WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter
+# gnu11: the code uses GNU C (statement expressions, __attribute__,
+# __builtin_*). CI adds WERROR=-Werror (.ci/run).
+WERROR ?=
+WARN := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+  -Wmissing-prototypes -Wshadow $(WERROR)
 PREFIX ?= /usr/local
 DESTDIR ?=
 

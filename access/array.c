@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <string.h>
 #include "array.h"
+#include "openers.h"
 
 /* Two metatables with one methods table: contiguous arrays keep the a[i]
 ** path that never reads the stride; strided arrays get their own. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "../runtime/core.h"
+#include "openers.h"
 
 static const char file_mtkey = 0;  /* registry: file view metatable */
 

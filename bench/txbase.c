@@ -41,22 +41,25 @@ static int append(const char *path, double seconds, size_t reclen,
   double t0;
   int fd = open(path, O_RDWR | O_CREAT, 0600);
   struct stat st;
-  if (fd < 0 || rec == NULL || fstat(fd, &st) != 0) return 1;
+  int rc = 1;
+  if (fd < 0 || rec == NULL || fstat(fd, &st) != 0) goto out;
   if (st.st_size < cap && (fallocate(fd, 0, 0, cap) != 0 || fdatasync(fd)))
-    return 1;
+    goto out;
   memset(rec, 0x5a, reclen);
   t0 = now();
   do {
     if (at + (off_t)reclen > cap) at = 0;
     if (pwrite(fd, rec, reclen, at) != (ssize_t)reclen || fdatasync(fd) != 0)
-      return 1;
+      goto out;
     at += (off_t)reclen;
     n++;
   } while (now() - t0 < seconds);
   printf("%.1f %lld\n", n / (now() - t0), (long long)at);
-  close(fd);
+  rc = 0;
+out:
+  if (fd >= 0) close(fd);
   free(rec);
-  return 0;
+  return rc;
 }
 
 #ifdef HAVE_LMDB

@@ -11,8 +11,8 @@
 #include <string.h>
 #include "../runtime/core.h"
 #include "ffi.h"
+#include "luaopen.h"
 
-LUAMOD_API int luaopen_memobj(lua_State *L);
 
 /* initial-exec: one load instead of a __tls_get_addr call per ffi call;
 ** glibc keeps static TLS space for dlopen'ed modules' few bytes. */

@@ -10,6 +10,7 @@
 #include "../runtime/os.h"
 #include "../runtime/tx.h"
 #include "ffi.h"
+#include "luaopen.h"
 #include "npy.h"
 
 /* The free option of memobj.foreign takes memobj.ffi functions

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "../runtime/tx.h"
+#include "openers.h"
 #include "pool.h"
 
 typedef struct pmem {

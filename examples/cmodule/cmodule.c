@@ -119,6 +119,8 @@ static int hold_new(lua_State *L) {
   return 1;
 }
 
+int luaopen_cmodule(lua_State *L);  /* what require calls */
+
 int luaopen_cmodule(lua_State *L) {
   static const luaL_Reg hold_methods[] = {
     {"release", hold_release}, {"fill", hold_fill}, {NULL, NULL}};

@@ -43,14 +43,6 @@ local function newpool(name, durability)
   return path
 end
 
-local function contents(path)
-  local m = assert(memobj.persistent(path))
-  local t = m:array("int64"):totable()
-  collectgarbage()
-  m:close()
-  return t
-end
-
 local function lastack(path)
   local f = io.open(path, "r")
   if not f then return 0 end

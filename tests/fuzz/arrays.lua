@@ -140,8 +140,6 @@ end
 
 -- ---- Random arguments ----
 
-local function rint(lo, hi) return R(lo, hi) end
-
 local function value(t)
   local c = R(12)
   if c == 1 then return 0 / 0 end
