@@ -145,7 +145,7 @@ static void img_setlen(image *m, size_t n) {
 }
 static void img_copy(image *d, const image *s) {
   img_reserve(d, s->len);
-  memcpy(d->b, s->b, s->len);
+  if (s->len) memcpy(d->b, s->b, s->len);  /* an empty image has no buffer */
   d->len = s->len;
 }
 /* Apply bytes [from, to) of write o (offsets inside the write). */
@@ -217,7 +217,7 @@ static void push_state(void) {
   s->size = (size_t)P.datasize;
   s->b = (unsigned char *)malloc(s->size + 1);
   if (!s->b) abort();
-  memcpy(s->b, mem, s->size);
+  if (s->size) memcpy(s->b, mem, s->size);
 }
 
 static void mem_fit(size_t n) {
@@ -341,7 +341,7 @@ static void workload(int w, image *start) {
 static size_t nstates, nwrong, nrecovery;
 
 static int matches(const state *s, const unsigned char *b, size_t n) {
-  return s->size == n && memcmp(s->b, b, n) == 0;
+  return s->size == n && (n == 0 || memcmp(s->b, b, n) == 0);
 }
 
 /* Open the state file; 0 and its data in *out, or -1 (refused). */
@@ -542,7 +542,7 @@ static void check_recovery_state(void *ctx, const interval *iv,
     }
   }
   else if (out.len != r->expect->len ||
-           memcmp(out.b, r->expect->b, out.len) != 0)
+           (out.len && memcmp(out.b, r->expect->b, out.len) != 0))
     wrong(r->w, "interrupted recovery gave another state", "", r->seed);
   free(out.b);
 }
