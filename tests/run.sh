@@ -50,15 +50,25 @@ suite() {
   if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
     private=$(mktemp -d /tmp/memobj-tests.XXXXXX)
     # shellcheck disable=SC2016
+    # A checkout under /tmp (git clone . /tmp/x) stays visible at its own
+    # path: it is bound into the private directory before that covers /tmp.
     unshare -m sh -c '
-      mount --bind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
+      top=
+      case "$4" in /tmp/?*)
+        rel=${4#/tmp/}; top=${rel%%/*}
+        mkdir -p "$1/$rel" && mount --bind "$4" "$1/$rel" || exit 125 ;;
+      esac
+      mount --rbind "$1" /tmp && mount -t tmpfs memobj-shm /dev/shm || exit 125
+      cd "$4" || exit 125
       $LUA_WRAPPER $LUA "$BUSTED" --ignore-lua --cpath="$BUILD/?.so" --output=TAP \
         $BUSTED_OPTS "$SPECS" >"$2" 2>&1
       status=$?
-      ls -A /tmp /dev/shm | grep -v -e "^/" -e "^$" -e "^vgdb-pipe" >"$3"
-      exit $status' isolate "$private" "$out" "$leftovers"
+      ls -A /tmp /dev/shm | grep -v -x -e "/.*:" -e "" -e "vgdb-pipe.*" -e "$top" >"$3"
+      exit $status' isolate "$private" "$out" "$leftovers" "$PWD"
     status=$?
-    rm -rf "$private"
+    # the bind of the checkout lived in the namespace only: never delete
+    # through a mount point
+    if ! grep -q " $private" /proc/self/mounts; then rm -rf "$private"; fi
     if [ "$status" -eq 125 ]; then run_busted; status=$?; fi
   else
     run_busted
