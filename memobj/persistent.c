@@ -11,6 +11,7 @@
 #include "../runtime/tx.h"
 #include "openers.h"
 #include "pool.h"
+#include "../runtime/os.h"
 
 typedef struct pmem {
   memobj_mem base;
@@ -28,9 +29,10 @@ static int map_data(pmem *pm) {
   void *p;
   if (pm->pool.datasize > SIZE_MAX - MO_POOL_DATAOFF) return ENOMEM;
   len = MO_POOL_DATAOFF + (size_t)pm->pool.datasize;
-  p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, pm->pool.fd, 0);
-  if (p == MAP_FAILED) return errno;
-  if (pm->map) munmap(pm->map, pm->maplen);
+  int e = mo_os_map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+                    pm->pool.fd, 0, &p);
+  if (e) return e;
+  if (pm->map) mo_os_unmap(pm->map, pm->maplen);
   pm->map = (unsigned char *)p;
   pm->maplen = len;
   if (pm->faultslot < 0) pm->faultslot = mo_fault_register(p, len);
@@ -59,7 +61,7 @@ static void p_release(memobj_mem *m) {
   mo_pool_close(&pm->pool);  /* its checkpoint reads the mapping */
   mo_fault_unregister(pm->faultslot);
   pm->faultslot = -1;
-  if (pm->map) munmap(pm->map, pm->maplen);
+  if (pm->map) mo_os_unmap(pm->map, pm->maplen);
   pm->map = NULL;
   mo_tx_free(&pm->tx);
 }
@@ -75,18 +77,17 @@ static int p_sync(memobj_mem *m, size_t off, size_t len) {
 static int p_protect(memobj_mem *m, int writable) {
   pmem *pm = (pmem *)m;
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  if (pm->maplen && mprotect(pm->map, pm->maplen, prot) != 0) return errno;
-  return 0;
+  int e = pm->maplen ? mo_os_protect(pm->map, pm->maplen, prot) : 0;
+  if (e == 0 && pm->faultslot >= 0)
+    mo_fault_rearm(pm->faultslot);  /* lost pages stay inaccessible */
+  return e;
 }
 
 static int p_advise(memobj_mem *m, int hint) {
-  static const int advice[] = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM,
-                               MADV_WILLNEED, MADV_NORMAL};
   pmem *pm = (pmem *)m;
-  /* DONTNEED would drop private pages, i.e. uncommitted changes */
-  if (pm->maplen && madvise(pm->map, pm->maplen, advice[hint]) != 0)
-    return errno;
-  return 0;
+  /* the copy-on-write pages hold uncommitted changes: DONTNEED is no hint
+  ** here (the OS layer then gives it no effect) */
+  return mo_os_advise(pm->map, pm->maplen, hint, 0);
 }
 
 static const memobj_kind persistent_kind = {
