@@ -58,19 +58,8 @@ static int switch_gc(lua_State *L) {
 
 /* The state's switch, made on first use when `make`; NULL if none. */
 static dbgswitch *getswitch(lua_State *L, int make) {
-  dbgswitch *w;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &switch_key);
-  w = (dbgswitch *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (w || !make) return w;
-  w = (dbgswitch *)lua_newuserdatauv(L, sizeof *w, 0);
-  w->on = 0;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, switch_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &switch_key);
-  return w;
+  return (dbgswitch *)mo_state_udata(L, &switch_key, sizeof(dbgswitch),
+                                     switch_gc, make, NULL);
 }
 
 int mo_debug_state_on(lua_State *L) {

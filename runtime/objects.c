@@ -119,21 +119,10 @@ static int rt_gc(lua_State *L) {
 }
 
 static rtstate *rt_get(lua_State *L) {
-  rtstate *rt;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key) == LUA_TUSERDATA) {
-    rt = (rtstate *)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return rt;
-  }
-  lua_pop(L, 1);
-  rt = (rtstate *)lua_newuserdatauv(L, sizeof *rt, 0);
-  memset(rt, 0, sizeof *rt);
-  rt->live.prev = rt->live.next = &rt->live;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, rt_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
+  int made;
+  rtstate *rt = (rtstate *)mo_state_udata(L, &rt_key, sizeof(rtstate), rt_gc,
+                                          1, &made);
+  if (made) rt->live.prev = rt->live.next = &rt->live;
   return rt;
 }
 

@@ -158,6 +158,14 @@ void mo_objects_open(lua_State *L);
 void mo_gc_pace(lua_State *L, size_t n);
 
 /* ---- Lua functions (one file each), gathered by runtime/rtlib.c ---- */
+/*
+** The state's own userdata at registry `key`, made zeroed on first use
+** (when `make`) with `gc` as its __gc, which runs when the state closes.
+** NULL when there is none and !make; *made (may be NULL) tells a new one.
+*/
+void *mo_state_udata(lua_State *L, const void *key, size_t size,
+                     lua_CFunction gc, int make, int *made);
+
 int mo_l_set_allocator(lua_State *L);
 int mo_l_debug(lua_State *L);
 int mo_l_check(lua_State *L);

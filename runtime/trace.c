@@ -414,15 +414,7 @@ static int sentinel_gc(lua_State *L) {
 }
 
 static void ensure_sentinel(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sentinel_key) == LUA_TNIL) {
-    lua_newuserdatauv(L, 1, 0);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, sentinel_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &sentinel_key);
-  }
-  lua_pop(L, 1);
+  mo_state_udata(L, &sentinel_key, 1, sentinel_gc, 1, NULL);
 }
 
 /* memobj.trace.start([frames]) */
