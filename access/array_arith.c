@@ -169,7 +169,7 @@ static void apply_scalar(mo_array *a, int op, mo_value x) {
 static inline mo_value operand(const mo_array *a, const mo_array *b, size_t k) {
   mo_value v = mo_elem_load(b->etype, MO_AELEM(b, k));
   if (MO_ISFLOAT(a->etype) && !MO_ISFLOAT(b->etype))
-    v.d = MO_BASE(b->etype) == MO_U64 ? (double)v.u : (double)v.i;
+    v.d = mo_value_todouble(b->etype, v);
   return v;
 }
 

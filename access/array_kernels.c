@@ -251,10 +251,9 @@ static uint64_t (*const idots[MO_F32])(const unsigned char *, const unsigned cha
                                        size_t) = {
   dot_i8, dot_u8, dot_i16, dot_u16, dot_i32, dot_u32, dot_u64, dot_u64};
 
-/* A loaded value as a double (uint64 as unsigned). */
-static inline double todouble(int et, mo_value v) {
-  if (MO_ISFLOAT(et)) return v.d;
-  return MO_BASE(et) == MO_U64 ? (double)v.u : (double)v.i;
+/* Element k of a as a double (the generic, one-element-at-a-time path). */
+static inline double elem_double(const mo_array *a, size_t k) {
+  return mo_value_todouble(a->etype, mo_elem_load(a->etype, MO_AELEM(a, k)));
 }
 
 /* ---- Lua methods: reductions ---- */
@@ -309,7 +308,7 @@ static int array_mean(lua_State *L) {
   } else {
     double acc[4] = {0};
     for (k = 0; k < n; k++)
-      acc[k & 3] += todouble(a->etype, mo_elem_load(a->etype, MO_AELEM(a, start + k)));
+      acc[k & 3] += elem_double(a, start + k);
     s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
   }
   mo_fault_check(L);
@@ -351,8 +350,7 @@ static int array_dot(lua_State *L) {
     } else {
       double acc[4] = {0};
       for (k = 0; k < n; k++)
-        acc[k & 3] += todouble(a->etype, mo_elem_load(a->etype, MO_AELEM(a, k))) *
-                      todouble(b->etype, mo_elem_load(b->etype, MO_AELEM(b, k)));
+        acc[k & 3] += elem_double(a, k) * elem_double(b, k);
       s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
     }
     mo_fault_check(L);

@@ -166,12 +166,18 @@ static inline mo_value mo_value_check(lua_State *L, int et, int idx) {
   return v;
 }
 
+/* A value loaded from element type et as a double (integers round as C
+** converts them). */
+static inline double mo_value_todouble(int et, mo_value v) {
+  if (MO_ISFLOAT(et)) return v.d;
+  return MO_BASE(et) == MO_U64 ? (double)v.u : (double)v.i;
+}
+
 /* Convert a value loaded from element type `from` for element type `to`;
 ** NULL when it fits, else why not. */
 static inline const char *mo_value_convert(int from, int to, mo_value *v) {
   if (MO_ISFLOAT(to)) {
-    if (MO_BASE(from) == MO_U64) v->d = (double)v->u;
-    else if (!MO_ISFLOAT(from)) v->d = (double)v->i;
+    v->d = mo_value_todouble(from, *v);
     return NULL;
   }
   if (MO_ISFLOAT(from)) {
