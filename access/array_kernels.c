@@ -203,30 +203,25 @@ static void minmax_range(const mo_array *a, size_t start, size_t n, int want,
 
 /* ---- Dot product ---- */
 
-/* Two float64 arrays: LANES partial sums of products. */
-KERNEL double dot_f64(const unsigned char *p, const unsigned char *q, size_t n) {
-  double s[LANES] = {0};
-  size_t k = 0;
-  int l;
-  for (; k + LANES <= n; k += LANES)
-    for (l = 0; l < LANES; l++)
-      s[l] += MO_LOADN(double, p + (k + l) * 8) * MO_LOADN(double, q + (k + l) * 8);
-  for (; k < n; k++) s[0] += MO_LOADN(double, p + k * 8) * MO_LOADN(double, q + k * 8);
-  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
-
-KERNEL double dot_f32(const unsigned char *p, const unsigned char *q, size_t n) {
-  double s[LANES] = {0};
-  size_t k = 0;
-  int l;
-  for (; k + LANES <= n; k += LANES)
-    for (l = 0; l < LANES; l++)
-      s[l] += (double)MO_LOADN(float, p + (k + l) * 4) *
-              (double)MO_LOADN(float, q + (k + l) * 4);
-  for (; k < n; k++)
-    s[0] += (double)MO_LOADN(float, p + k * 4) * (double)MO_LOADN(float, q + k * 4);
-  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
+/* Two float arrays of type T: LANES partial sums of products, each
+** product taken in double (float32 products do not round to float). */
+#define FDOT_FN(name, T)                                                 \
+  KERNEL double name(const unsigned char *p, const unsigned char *q,    \
+                     size_t n) {                                        \
+    double s[LANES] = {0};                                              \
+    size_t k = 0;                                                       \
+    int l;                                                              \
+    for (; k + LANES <= n; k += LANES)                                  \
+      for (l = 0; l < LANES; l++)                                       \
+        s[l] += (double)MO_LOADN(T, p + (k + l) * sizeof(T)) *          \
+                (double)MO_LOADN(T, q + (k + l) * sizeof(T));           \
+    for (; k < n; k++)                                                  \
+      s[0] += (double)MO_LOADN(T, p + k * sizeof(T)) *                  \
+              (double)MO_LOADN(T, q + k * sizeof(T));                   \
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])); \
+  }
+FDOT_FN(dot_f64, double)
+FDOT_FN(dot_f32, float)
 
 /* Two integer arrays of the same native type: products summed with
 ** wrap-around in 64 bits (one accumulator: integer adds reassociate). */
