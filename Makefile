@@ -251,6 +251,8 @@ lint:
 	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
 	@echo "== include layers"
 	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+	@echo "== system calls only through the OS layer"
+	@$(LUA) tools/syscalls.lua $(SRCS)
 
 # Line coverage of the suite, per file of runtime/, memobj/, access/ and
 # bindings/ (gcov through gcovr), from a build in build/cov.

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "os.h"
@@ -47,7 +48,7 @@ enum {
   S_OPEN, S_CLOSE, S_FSTAT, S_FTRUNCATE, S_FALLOCATE, S_FDATASYNC, S_FSYNC,
   S_PWRITE, S_PREAD, S_WRITE, S_RENAME, S_LINK, S_UNLINK,
   S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_STAT, S_LSTAT,
-  S_FCHMOD, S_FLOCK, S_FADVISE, S_READLINK, S_GETPID, S_COUNT
+  S_FCHMOD, S_FLOCK, S_FADVISE, S_READLINK, S_GETPID, S_FSTATVFS, S_LINKAT, S_COUNT
 };
 
 typedef struct entry {
@@ -73,6 +74,7 @@ static entry sys[S_COUNT] = {
   E("lstat", lstat),         E("fchmod", fchmod),
   E("flock", flock),         E("fadvise", sys_fadvise),
   E("readlink", readlink),   E("getpid", getpid),
+  E("fstatvfs", fstatvfs),   E("linkat", linkat),
 };
 #undef E
 
@@ -209,6 +211,8 @@ typedef int (*flock_fn)(int, int);
 typedef int (*fadvise_fn)(int, off_t, off_t, int);
 typedef ssize_t (*readlink_fn)(const char *, char *, size_t);
 typedef pid_t (*getpid_fn)(void);
+typedef int (*fstatvfs_fn)(int, struct statvfs *);
+typedef int (*linkat_fn)(int, const char *, int, const char *, int);
 
 /* 0, or the errno value of a call that returned -1 */
 static int result(int rc) {
@@ -320,6 +324,13 @@ int mo_os_link(const char *from, const char *to) {
   return SYS(S_LINK, path2_fn)(from, to) != 0 ? err_now() : 0;
 }
 
+int mo_os_link_fd(int fd, const char *to) {
+  char from[64];
+  snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+  return SYS(S_LINKAT, linkat_fn)(AT_FDCWD, from, AT_FDCWD, to,
+                                  AT_SYMLINK_FOLLOW) != 0 ? err_now() : 0;
+}
+
 int mo_os_unlink(const char *path) {
   return SYS(S_UNLINK, path_fn)(path) != 0 ? err_now() : 0;
 }
@@ -349,6 +360,11 @@ int mo_os_willneed(int fd, off_t off, off_t len) {
 
 long mo_os_pid(void) {
   return (long)SYS(S_GETPID, getpid_fn)();
+}
+
+int mo_os_fsfull(int fd) {
+  struct statvfs vfs;
+  return SYS(S_FSTATVFS, fstatvfs_fn)(fd, &vfs) == 0 && vfs.f_bavail == 0;
 }
 
 /* The directory part of path ("." for a bare name) into out. */

@@ -87,6 +87,10 @@ int mo_os_pread_all(int fd, void *buf, size_t n, off_t off);
 int mo_os_write_all(int fd, const void *buf, size_t n);
 int mo_os_rename(const char *from, const char *to);
 int mo_os_link(const char *from, const char *to);
+/* Give the unnamed file open on fd (O_TMPFILE) the name `to`: linkat
+** through /proc/self/fd with AT_SYMLINK_FOLLOW, the unprivileged way
+** (plain link() would not follow the /proc link). EEXIST if taken. */
+int mo_os_link_fd(int fd, const char *to);
 int mo_os_unlink(const char *path);
 int mo_os_stat(const char *path, struct stat *st);
 int mo_os_lstat(const char *path, struct stat *st);
@@ -100,6 +104,9 @@ int mo_os_willneed(int fd, off_t off, off_t len);
 int mo_os_syncdir(const char *path);
 /* The process id (getpid: not cached, so a forked child sees its own). */
 long mo_os_pid(void);
+/* 1 when the file system holding fd has no block left for a user (a
+** page of a sparse file could not be given), else 0. */
+int mo_os_fsfull(int fd);
 
 /* ---- A file that takes a name whole (temporary file and rename) ---- */
 
@@ -167,7 +174,8 @@ int mo_os_get_seals(int fd, int *seals);
 **   "fchmod" int (int, mode_t)   "flock" int (int, int)
 **   "fadvise" int (int, off_t, off_t, int) (-1 and errno, unlike
 **     posix_fadvise)   "readlink" ssize_t (const char *, char *, size_t)
-**   "getpid" pid_t (void)
+**   "getpid" pid_t (void)   "fstatvfs" int (int, struct statvfs *)
+**   "linkat" int (int, const char *, int, const char *, int)
 ** A replacement behaves like the call: -1 and errno on failure.
 */
 typedef void (*mo_os_fn)(void);
