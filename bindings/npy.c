@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "../runtime/core.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "../access/array.h"
 #include "../access/records.h"
 #include "../access/npy_format.h"
@@ -303,7 +303,7 @@ static int write_npy(int fd, const char *hdr, size_t len, mo_view *v,
 
 /*
 ** Write the file under a temporary name next to its final place and
-** rename it there (runtime/os.h, mo_os_newfile): the view may be a
+** rename it there (runtime/core/os.h, mo_os_newfile): the view may be a
 ** mapping of the very file being replaced (truncating it first would
 ** lose the data being saved), and a failure leaves the old file whole.
 ** Symbolic links are followed, also a dangling one, whose target is

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "poolint.h"
 
 int mo_pool_fail(char *msg, size_t n, const char *what) {

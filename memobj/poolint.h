@@ -8,7 +8,7 @@
 
 #include "crc32c.h"
 #include "pool.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 
 #define PAGE MO_POOL_PAGE
 #define VERSION 2u
@@ -90,7 +90,7 @@ int mo_pool_relayout(mo_pool *p, uint64_t n, uint64_t cap);
 /* Make a new pool file of n data bytes at path (not there yet). */
 int mo_pool_create(const char *path, uint64_t n);
 /* A fresh pool file of n zero bytes under a temporary name next to path
-** (links followed: runtime/os.h, mo_os_newfile), described by q (layout,
+** (links followed: runtime/core/os.h, mo_os_newfile), described by q (layout,
 ** checksums, fd = f->fd; sync on). Neither table nor header is written
 ** yet. On success the caller ends f (and frees q->crc). */
 int mo_pool_create_tmp(const char *path, uint64_t n, mo_pool *q,

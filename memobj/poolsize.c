@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "poolint.h"
 
 static uint64_t file_size(int fd) {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "poolint.h"
 
 #define V1HDR 512u

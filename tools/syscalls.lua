@@ -1,5 +1,5 @@
 -- tools/syscalls.lua: the system-call check of `make lint`. memobj
--- reaches the OS only through the OS layer (runtime/os.c and its table
+-- reaches the OS only through the OS layer (runtime/core/os.c and its table
 -- of entries, doc/internals.md "The OS layer"), so that tests can replace
 -- any call and the power-loss harness can record every write and sync.
 -- This fails on a call of a listed system call in any other C file of
@@ -58,7 +58,7 @@ for _, file in ipairs(arg) do
       for at, name in l:gmatch("()%f[%w_]([%a_][%w_]*)%s*%(") do
         local before = l:sub(1, at - 1):match("(%S?)%s*$")
         if CALLS[name] and before ~= "." and before ~= ">" then
-          io.stderr:write(("%s:%d: %s() outside the OS layer (use runtime/os.h)\n")
+          io.stderr:write(("%s:%d: %s() outside the OS layer (use runtime/core/os.h)\n")
             :format(file, line, name))
           bad = bad + 1
         end

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "os.h"
-#include "runtime.h"
+#include "../core.h"
 
 MO_TLS volatile sig_atomic_t mo_fault_pending = 0;
 
