@@ -127,7 +127,7 @@ static inline int64_t mod_i(int64_t a, int64_t b) {
 }
 static inline double mod_f(double a, double b) {
   double r = fmod(a, b);
-  if ((r > 0) ? b < 0 : (r < 0 && b != r)) r += b;
+  if ((r > 0) ? b < 0 : (r < 0 && b > 0)) r += b;  /* the sign of b */
   return r;
 }
 
@@ -347,10 +347,11 @@ MO_KERNEL void store(const mo_xarr *out, size_t k0, size_t n, int t,
   }
   for (k = 0; k < n; k++) {
     mo_value v;
+    int64_t i = t == MO_XT_INT ? ((const int64_t *)src)[k]
+              : t == MO_XT_BOOL ? ((const uint8_t *)src)[k] : 0;
     if (t == MO_XT_FLT) v.d = ((const double *)src)[k];
-    else if (t == MO_XT_INT) v.i = ((const int64_t *)src)[k];
-    else v.i = ((const uint8_t *)src)[k];
-    if (MO_ISFLOAT(out->et) && t != MO_XT_FLT) v.d = (double)v.i;
+    else if (MO_ISFLOAT(out->et)) v.d = (double)i;
+    else v.i = i;
     mo_elem_store(out->et, p + (ptrdiff_t)k * st, v);
   }
 }
@@ -506,6 +507,7 @@ int mo_expr_run(const mo_xjob *job, mo_xred *red, char *err) {
                                                                   : job->nthreads;
   size_t nb = (job->n + B - 1) / B, ws = mo_expr_worksize(job->p);
   sigset_t all, old;
+  memset(w, 0, sizeof w[0]);
   if ((size_t)nt > nb) nt = nb > 0 ? (int)nb : 1;
   for (t = 0; t < nt; t++) {
     memset(&w[t], 0, sizeof w[t]);
