@@ -16,6 +16,7 @@
   X(atomics)               \
   X(records)               \
   X(codec)                 \
+  X(expr)                  \
   /* one line per kind, each ending in a backslash */
 
 #define MO_DECLARE_ACCESS_OPENER(name) void mo_##name##_open(lua_State *L);
