@@ -23,13 +23,21 @@ local function float(bits) return (string.unpack("<d", string.pack("<I8", bits))
 
 -- Deep equality: same types, integer/float subtype, float bits, typed
 -- arrays by type and elements, and for tables the same keys and values
--- (a key that is a table or an array matches an equal key of the other).
+-- (a key that is a table or an array matches an unused equal key of the
+-- other with an equal value: equal keys may hold different values).
 local same
-local function findkey(t, k)
-  if type(k) ~= "table" and type(k) ~= "userdata" then return k, rawget(t, k) end
-  for k2, v2 in pairs(t) do
-    if type(k2) == type(k) and same(k, k2) then return k2, v2 end
+local function findpair(t, k, v, used)
+  if type(k) ~= "table" and type(k) ~= "userdata" then
+    local v2 = rawget(t, k)
+    return v2 ~= nil and same(v, v2)
   end
+  for k2, v2 in pairs(t) do
+    if not used[k2] and type(k2) == type(k) and same(k, k2) and same(v, v2) then
+      used[k2] = true
+      return true
+    end
+  end
+  return false
 end
 function same(a, b)
   if type(a) ~= type(b) then return false end
@@ -46,10 +54,9 @@ function same(a, b)
     return true
   end
   if type(a) ~= "table" then return a == b end
-  local n = 0
+  local n, used = 0, {}
   for k, v in pairs(a) do
-    local k2, v2 = findkey(b, k)
-    if k2 == nil or not same(v, v2) then return false end
+    if not findpair(b, k, v, used) then return false end
     n = n + 1
   end
   for _ in pairs(b) do n = n - 1 end
