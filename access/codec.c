@@ -29,6 +29,16 @@ typedef struct scratch {
 
 static const char scratch_mtkey = 0;
 
+/* Short strings met while encoding, by address (Lua interns them: one
+** address per content): the second time one is met it is written as a
+** definition (MO_CT_STRDEF), from the third on as a reference. */
+#define STRSLOTS 256          /* a power of 2 */
+#define STRMAX (STRSLOTS / 2) /* entries kept: probes stay short */
+typedef struct strslot {
+  const char *s;
+  uint32_t ref;  /* 0: met once; else its reference number + 1 */
+} strslot;
+
 typedef struct enc {
   lua_State *L;
   unsigned char *p;   /* the C-stack buffer, or heap->buf */
@@ -37,6 +47,9 @@ typedef struct enc {
   int slot;           /* stack slot reserved for heap's userdata */
   int depth;
   const void *path[MO_CODEC_MAXDEPTH];  /* the tables being encoded */
+  uint32_t nstrs, nrefs;  /* strs entries, references defined */
+  strslot *strs;          /* NULL until the first short string */
+  strslot strbuf[STRSLOTS];
 } enc;
 
 static int scratch_gc(lua_State *L) {
@@ -161,6 +174,48 @@ static void enc_str(enc *e, const void *s, size_t len) {
   }
   if (len) memcpy(q, s, len);
   e->n = (size_t)(q - e->p) + len;
+}
+
+/* A varint after a tag. */
+static void enc_tagvarint(enc *e, unsigned tag, uint64_t x) {
+  unsigned char *q = reserve(e, 11);
+  q[0] = (unsigned char)tag;
+  e->n += 1 + putvarint(q + 1, x);
+}
+
+/* A Lua string: the second and later times a short one is met it is a
+** definition, then references (see strslot). */
+static void enc_luastr(enc *e, const char *s, size_t len) {
+  if (len >= 2 && len <= MO_CT_REFMAXLEN) {
+    uint64_t h = (uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull;
+    size_t k = (size_t)(h >> 56) & (STRSLOTS - 1);
+    if (MO_UNLIKELY(e->strs == NULL)) {
+      memset(e->strbuf, 0, sizeof e->strbuf);
+      e->strs = e->strbuf;
+    }
+    for (;; k = (k + 1) & (STRSLOTS - 1)) {
+      strslot *slot = &e->strs[k];
+      if (slot->s == s) {
+        if (slot->ref) {
+          enc_tagvarint(e, MO_CT_STRREF, slot->ref - 1);
+          return;
+        }
+        slot->ref = ++e->nrefs;
+        enc_tagvarint(e, MO_CT_STRDEF, len);
+        memcpy(reserve(e, len), s, len);
+        e->n += len;
+        return;
+      }
+      if (slot->s == NULL) {
+        if (e->nstrs < STRMAX) {
+          slot->s = s;
+          e->nstrs++;
+        }
+        break;
+      }
+    }
+  }
+  enc_str(e, s, len);
 }
 
 /* A byte view or a memory object: its bytes, as a string. Reserving may
@@ -295,7 +350,7 @@ static void enc_value(enc *e, int idx) {
     case LUA_TSTRING: {
       size_t len;
       const char *s = lua_tolstring(L, idx, &len);
-      enc_str(e, s, len);
+      enc_luastr(e, s, len);
       break;
     }
     case LUA_TTABLE:
@@ -319,6 +374,8 @@ static void enc_begin(lua_State *L, enc *e, unsigned char *sb, size_t cap) {
   e->cap = cap;
   e->heap = NULL;
   e->depth = 0;
+  e->nstrs = e->nrefs = 0;
+  e->strs = NULL;
   lua_pushnil(L);
   e->slot = lua_gettop(L);
 }

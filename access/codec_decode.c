@@ -21,6 +21,8 @@ typedef struct dec {
   const unsigned char *p, *end;
   size_t base;
   int depth;
+  int refs;               /* stack slot of the remembered strings */
+  lua_Integer nrefs;
 } dec;
 
 /* Raise "memobj: decode: <why> at byte N" for the byte at `at`. A lost
@@ -106,6 +108,28 @@ static void dec_string(dec *d, const unsigned char *at, uint64_t len) {
   if (len > left(d)) toolong(d, at, "length", len);
   lua_pushlstring(d->L, (const char *)d->p, (size_t)len);
   d->p += len;
+}
+
+/* A string remembered as the next reference (MO_CT_STRDEF). */
+static void dec_strdef(dec *d, const unsigned char *at, uint64_t len) {
+  lua_State *L = d->L;
+  dec_string(d, at, len);
+  if (d->nrefs == 0) {  /* the table of references, once it is needed */
+    lua_createtable(L, 16, 0);
+    lua_replace(L, d->refs);
+  }
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->refs, ++d->nrefs);
+}
+
+static void dec_strref(dec *d, const unsigned char *at, uint64_t k) {
+  if (k >= (uint64_t)d->nrefs) {
+    char why[64];
+    snprintf(why, sizeof why, "unknown string reference %llu",
+             (unsigned long long)k);
+    fail(d, at, why);
+  }
+  lua_rawgeti(d->L, d->refs, (lua_Integer)k + 1);
 }
 
 static void dec_table(dec *d, const unsigned char *at, uint64_t narr,
@@ -223,6 +247,16 @@ static void dec_value(dec *d) {
         break;
       }
       case MO_CT_ARRAY: dec_array(d, at); break;
+      case MO_CT_STRDEF: {
+        uint64_t len = getvarint(d);
+        dec_strdef(d, at, len);
+        break;
+      }
+      case MO_CT_STRREF: {
+        uint64_t k = getvarint(d);
+        dec_strref(d, at, k);
+        break;
+      }
       default: {
         char why[32];
         snprintf(why, sizeof why, "unknown tag 0x%02x", t);
@@ -241,7 +275,10 @@ size_t mo_codec_decode(lua_State *L, const unsigned char *p, size_t len,
   d.end = p + len;
   d.base = base;
   d.depth = 0;
-  luaL_checkstack(L, 4, "memobj: decode");
+  d.nrefs = 0;
+  luaL_checkstack(L, 5, "memobj: decode");
+  lua_pushnil(L);  /* the slot for remembered strings */
+  d.refs = lua_gettop(L);
   if (len == 0) truncated(&d);
   if (p[0] != MO_CODEC_VERSION) {
     char why[40];
@@ -250,5 +287,6 @@ size_t mo_codec_decode(lua_State *L, const unsigned char *p, size_t len,
   }
   d.p++;
   dec_value(&d);
+  lua_remove(L, d.refs);
   return (size_t)(d.p - p);
 }

@@ -24,7 +24,11 @@
 #define MO_CT_TABLE    0xc9  /* then varint narr, varint npairs, narr values
                                 (keys 1..narr), npairs keys and values */
 #define MO_CT_ARRAY    0xca  /* then type byte, varint count, the elements */
-                             /* 0xcb-0xdf: reserved (a decode error) */
+#define MO_CT_STRDEF   0xcb  /* then varint length, bytes: a string that is
+                                also remembered as the next reference */
+#define MO_CT_STRREF   0xcc  /* then varint k: the k-th remembered string
+                                (from 0), without its bytes again */
+                             /* 0xcd-0xdf: reserved (a decode error) */
 #define MO_CT_NEGINT   0xe0  /* 0xe0-0xff: the integer -32..-1 */
 
 #define MO_CT_SMALL 16       /* counts below this fit FIXLIST / FIXMAP */
@@ -36,5 +40,9 @@
 #define MO_CT_BIGENDIAN 0x10
 
 #define MO_CODEC_MAXDEPTH 200  /* tables nested deeper raise */
+
+/* Strings of up to this many bytes may be remembered (Lua's short
+** strings: interned, so one pointer per content while encoding). */
+#define MO_CT_REFMAXLEN 40
 
 #endif

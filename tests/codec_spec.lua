@@ -443,7 +443,7 @@ describe("decode errors", function()
     assert.equal("memobj: decode: unexpected end of input at byte 1", derr(""))
     assert.equal("memobj: decode: unknown format version 2 at byte 1", derr("\2\0"))
     assert.equal("memobj: decode: unexpected end of input at byte 2", derr("\1"))
-    assert.equal("memobj: decode: unknown tag 0xcb at byte 2", derr("\1\xcb"))
+    assert.equal("memobj: decode: unknown tag 0xcd at byte 2", derr("\1\xcd"))
     assert.equal("memobj: decode: unknown tag 0xdf at byte 2", derr("\1\xdf"))
     assert.equal("memobj: decode: malformed length at byte 3",
                  derr("\1\xc8" .. ("\x80"):rep(9) .. "\x02"))
@@ -462,18 +462,22 @@ describe("decode errors", function()
     assert.equal("memobj: decode: array length 3 exceeds the input at byte 2",
                  derr("\1\xca\x04\x03" .. ("\0"):rep(11)))
     assert.equal("memobj: decode: unexpected end of input at byte 4", derr("\1\xc5\1"))
+    assert.equal("memobj: decode: unknown string reference 0 at byte 2", derr("\1\xcc\0"))
+    assert.equal("memobj: decode: unknown string reference 1 at byte 7",
+                 derr("\1\xa2\xcb\2ab\xcc\1"))
+    assert.equal("memobj: decode: length 3 exceeds the input at byte 2", derr("\1\xcb\3ab"))
     assert.equal("memobj: decode: nesting deeper than 200 at byte 202",
                  derr("\1" .. ("\xa1"):rep(300)))
   end)
 
   it("count positions from where the user's source starts", function()
     local b = memobj.heap(16):bytes()
-    b:put(5, "\1\xcb")
-    assert.equal("memobj: decode: unknown tag 0xcb at byte 6", err(b.decode, b, 5))
-    assert.equal("memobj: decode: unknown tag 0xcb at byte 6", err(memobj.decode, b, 5))
-    assert.equal("memobj: decode: unknown tag 0xcb at byte 2", err(b:sub(5).decode, b:sub(5)))
-    assert.equal("memobj: decode: unknown tag 0xcb at byte 4",
-                 err(memobj.decode, "xx\1\xcb", 3))
+    b:put(5, "\1\xcd")
+    assert.equal("memobj: decode: unknown tag 0xcd at byte 6", err(b.decode, b, 5))
+    assert.equal("memobj: decode: unknown tag 0xcd at byte 6", err(memobj.decode, b, 5))
+    assert.equal("memobj: decode: unknown tag 0xcd at byte 2", err(b:sub(5).decode, b:sub(5)))
+    assert.equal("memobj: decode: unknown tag 0xcd at byte 4",
+                 err(memobj.decode, "xx\1\xcd", 3))
   end)
 
   it("every truncation of valid encodings raises a decode error", function()
@@ -518,7 +522,8 @@ describe("decode errors", function()
   it("random bytes decode or raise a decode error, nothing else", function()
     local seed = os.time()
     math.randomseed(seed)
-    local tags = {"\xa3", "\xb2", "\xc9\x02\x01", "\xca\x03\x02", "\xc8\x05", "\x83"}
+    local tags = {"\xa3", "\xb2", "\xc9\x02\x01", "\xca\x03\x02", "\xc8\x05", "\x83",
+                  "\xcb\x02", "\xcc\x00", "\xcc\x01"}
     for i = 1, 3000 do
       local parts = {"\1"}
       for _ = 1, math.random(0, 30) do
@@ -535,6 +540,21 @@ describe("decode errors", function()
         assert.is_true(same(e, (memobj.decode(again))))
       end
     end
+  end)
+
+  it("repeated short strings are remembered, keys and values alike", function()
+    local t = {}
+    for i = 1, 500 do t[i] = {name = "same", ["key" .. i % 7] = ("v"):rep(i % 50)} end
+    local s = memobj.encode(t)
+    assert.is_true(same(t, (memobj.decode(s))))
+    assert.truthy(s:find("\xcc", 1, true))
+    -- long strings are written whole each time
+    local long = ("L"):rep(41)
+    assert.equal(2 * (41 + 2) + 2, #memobj.encode({long, long}))
+    -- more distinct strings than the encoder remembers still round-trip
+    local many = {}
+    for i = 1, 3000 do many[i] = {"s" .. i, "s" .. i, "s" .. (i // 2)} end
+    assert.is_true(same(many, (memobj.decode(memobj.encode(many)))))
   end)
 
   it("trailing bytes are left for the next decode", function()
@@ -564,6 +584,8 @@ describe("the format is stable (doc/values.md)", function()
       {{7, k = true}, "01 c9 01 01 07 81 6b c2"},
       {memobj.array("int16le", {1, -1}), "01 ca 02 02 01 00 ff ff"},
       {memobj.array("uint16be", {1}), "01 ca 13 01 00 01"},
+      {{"ab", "ab", "ab", "ab"}, "01 a4 82 61 62 cb 02 61 62 cc 00 cc 00"},
+      {{"a", "a", "a"}, "01 a3 81 61 81 61 81 61"},
     }
     for _, c in ipairs(cases) do
       local s = memobj.encode(c[1])
