@@ -129,7 +129,7 @@ mo_array *mo_array_new_strided(lua_State *L, const mo_source *s, size_t off,
 }
 
 void mo_array_source(lua_State *L, int idx, mo_array *a, mo_source *s) {
-  lua_getiuservalue(L, idx, 1);
+  mo_view_pushmem(L, idx, &a->v);
   s->mem = a->v.mem;
   s->memidx = lua_gettop(L);
   s->offset = a->v.offset;
@@ -190,7 +190,7 @@ static int l_array(lua_State *L) {
     mo_noextra(L, 2);
     size_t count = istable ? lua_rawlen(L, 2) : mo_checksize(L, 2);
     mo_array *a;
-    luaL_argcheck(L, count <= SIZE_MAX / size, 2, "too many elements");
+    luaL_argcheck(L, count <= (size_t)LUA_MAXINTEGER / size, 2, "too many elements");
     s.mem = mo_mem_zeroed(L, count * size);
     s.memidx = lua_gettop(L);
     s.offset = 0;

@@ -110,7 +110,7 @@ static int bytes_sub(lua_State *L) {
     off = from - 1;
     len = to - from + 1;
   }
-  lua_getiuservalue(L, 1, 1);
+  mo_view_pushmem(L, 1, v);
   s.mem = v->mem;
   s.memidx = lua_gettop(L);
   s.offset = v->offset;

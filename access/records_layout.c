@@ -350,7 +350,7 @@ void mo_records_pushformat(lua_State *L, const mo_layout *l) {
   size_t n = mo_lay_format(l, NULL, 0);
   char *buf;
   if (n == 0) luaL_error(L, "memobj: records: not enough memory");
-  buf = (char *)lua_newuserdatauv(L, n, 0);
+  buf = (char *)mo_scratch(L, n);
   if (mo_lay_format(l, buf, n) != n) luaL_error(L, "memobj: records: not enough memory");
   lua_pushlstring(L, buf, n - 1);
   lua_remove(L, -2);

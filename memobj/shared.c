@@ -249,7 +249,9 @@ static int l_unlink(lua_State *L) {
   if (m->kind != &shared_kind)
     return luaL_error(L, "memobj: unlink: %s memory has no name to unlink",
                       m->kind->name);
-  lua_getiuservalue(L, 1, 1);
+  /* a user value is Lua's to replace (debug.setuservalue): check it */
+  if (lua_getiuservalue(L, 1, 1) != LUA_TSTRING)
+    return luaL_error(L, "memobj: unlink: the object's name was replaced");
   name = lua_tostring(L, -1);
   if ((err = mo_os_shm_unlink(name)) != 0) return fail(L, name, NULL, err);
   lua_pushboolean(L, 1);

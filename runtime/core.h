@@ -8,6 +8,7 @@
 
 #include "core/base.h"   /* hints, counters, tags, the object layout */
 #include "core/args.h"   /* argument helpers and the two error channels */
+#include "core/type.h"   /* identity by metatable, scratch space */
 #include "core/mem.h"    /* memory objects, the write guard */
 #include "core/lock.h"   /* locks and where they were taken */
 #include "core/view.h"   /* the view base, byte sources */

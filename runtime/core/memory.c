@@ -28,13 +28,9 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   return m;
 }
 
+/* Identity by metatable (type.c): bytes a Lua program wrote never pass. */
 memobj_mem *mo_tomem(lua_State *L, int idx) {
-  memobj_mem *m;
-  if (lua_type(L, idx) != LUA_TUSERDATA ||
-      lua_rawlen(L, idx) < sizeof(memobj_mem))
-    return NULL;
-  m = (memobj_mem *)lua_touserdata(L, idx);
-  return m->tag == MO_TAG_MEM ? m : NULL;
+  return (memobj_mem *)mo_type_test(L, idx, MO_TAG_MEM);
 }
 
 memobj_mem *mo_checkmem(lua_State *L, int idx) {
@@ -94,10 +90,12 @@ static int mem_close(lua_State *L) {
 ** code can replace that (debug.setuservalue). While a lock is held, the
 ** memory must outlive it: set the metatable again, which marks the object
 ** for finalization once more, so it stays allocated (with its bytes) and
-** this runs again at a later cycle. */
+** this runs again at a later cycle. A pinned object is never garbage (its
+** pin refers to it): only Lua code calling __gc directly (debug library)
+** gets here with pins, and a running call's bytes stay. */
 static int mem_gc(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
-  if (m == NULL) return 0;
+  if (m == NULL || m->npins > 0) return 0;
   if (m->nlocks > 0) {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
     lua_setmetatable(L, 1);
@@ -285,6 +283,7 @@ void mo_memory_open(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pushliteral(L, "memobj.memory");
   lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, MO_TAG_MEM, sizeof(memobj_mem), 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_pop(L, 1);
 }
