@@ -130,6 +130,7 @@ static int heap_new(lua_State *L, size_t size, size_t align, size_t max,
                     int zero) {
   int err = 0;
   heap_mem *h;
+  unsigned char *p = NULL;
   /* before the bytes exist: what the collector frees now is not part of
   ** the peak (finalizers may run here, before the object is made) */
   mo_gc_pace(L, size);
@@ -140,15 +141,13 @@ static int heap_new(lua_State *L, size_t size, size_t align, size_t max,
     err = reserve(h, max);
     if (!err) err = commit_to(h, size);
     if (err) heap_release(&h->base);
+    p = h->base.ptr;
   } else {
-    h->base.ptr = mo_block_alloc(L, &h->blk, &h->base, size, align);
-    if (h->base.ptr == NULL) err = ENOMEM;
-    else {
-      if (zero) memset(h->base.ptr, 0, size);
-      h->base.size = size;
-    }
+    p = mo_block_alloc(L, &h->blk, &h->base, size, align);
+    if (p == NULL) err = ENOMEM;
+    else if (zero) memset(p, 0, size);
   }
-  if (err) h->base.closed = 1;
+  if (!err) mo_mem_publish(L, &h->base, p, size);  /* else: never opened */
   return err;
 }
 

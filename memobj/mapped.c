@@ -162,9 +162,9 @@ static int l_map(lua_State *L) {
   off_t filelen = 0;
   int fd, err, dev;
   check_opts(L, 2, &o);
-  /* the object first, closed until mapped: a Lua error cannot leak the fd */
+  /* the object first, closed until published: a Lua error cannot leak
+  ** the fd */
   mm = (mapped_mem *)mo_mem_new(L, &mapped_kind, sizeof(mapped_mem));
-  mm->base.closed = 1;
   mm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -199,11 +199,9 @@ static int l_map(lua_State *L) {
   mm->mode = o.mode;
   mm->device = dev;
   mm->offset = (off_t)o.offset;
-  mm->base.ptr = mo_fmap_data(&mm->f);
-  mm->base.size = o.size;
   mm->base.max = o.max;
   mm->base.writable = o.mode != MODE_R;
-  mm->base.closed = 0;
+  mo_mem_publish(L, &mm->base, mo_fmap_data(&mm->f), o.size);
   return 1;
 }
 

@@ -153,8 +153,8 @@ static int l_persistent(lua_State *L) {
   char msg[160];
   pmem *pm;
   int e;
+  /* closed until published: __gc does nothing to a pool not open */
   pm = (pmem *)mo_mem_new(L, &persistent_kind, sizeof(pmem));
-  pm->base.closed = 1;  /* until the pool is open: __gc does nothing */
   pm->pool.fd = -1;
   pm->faultslot = -1;
   e = mo_pool_open(&pm->pool, path, size, create, o.sync, o.verify, msg,
@@ -172,10 +172,10 @@ static int l_persistent(lua_State *L) {
     return mo_failresult(L, path, e);
   }
   pm->tx.owned = 1;
-  pm->base.closed = 0;
   pm->base.guarded = 1;  /* writes outside a transaction raise */
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
+  mo_mem_publish(L, &pm->base, pm->base.ptr, pm->base.size);  /* map_data's */
   return 1;
 }
 

@@ -143,12 +143,9 @@ static int setup(shared_mem *sm, int fd, int fdwritable,
   sm->fdwritable = fdwritable;
   err = mo_fmap_open(&sm->f, fd, 0, size, o->max, o->writable, 0);
   if (err) return err;
-  sm->base.ptr = mo_fmap_data(&sm->f);
-  sm->base.size = size;
   sm->base.max = o->max;
   sm->base.writable = (uint8_t)o->writable;
-  sm->base.closed = 0;
-  return 0;
+  return 0;  /* the constructor publishes it */
 }
 
 /* Open the existing object `name`: its descriptor and size, or -1 and an
@@ -209,14 +206,17 @@ static int l_shared(lua_State *L) {
   luaL_argcheck(L, !create || size <= (size_t)INT64_MAX, 2, "size too large");
   luaL_argcheck(L, !create || o.max == 0 || o.max >= size, 3,
                 "max is smaller than size");
-  /* the object first, closed until mapped: a Lua error cannot leak the fd */
+  /* the object first, closed until published: a Lua error cannot leak
+  ** the fd */
   sm = (shared_mem *)mo_mem_new(L, &shared_kind, sizeof(shared_mem));
-  sm->base.closed = 1;
   sm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   if (create) {
-    if ((err = create_named(sm, name, size, &o)) == 0) return 1;
+    if ((err = create_named(sm, name, size, &o)) == 0) {
+      mo_mem_publish(L, &sm->base, mo_fmap_data(&sm->f), size);
+      return 1;
+    }
     if (err != EEXIST || o.exclusive) return fail(L, name, NULL, err);
   }
   /* attach (also: create with exclusive = false found the name taken) */
@@ -238,6 +238,7 @@ static int l_shared(lua_State *L) {
     drop(sm);
     return fail(L, name, NULL, err);
   }
+  mo_mem_publish(L, &sm->base, mo_fmap_data(&sm->f), have);
   return 1;
 }
 

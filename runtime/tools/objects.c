@@ -148,6 +148,9 @@ void mo_objects_remove(memobj_mem *m) {
   m->link.prev = m->link.next = &m->link;
 }
 
+mo_observer mo_objects_observer = {.made = mo_objects_add,
+                                   .released = mo_objects_remove};
+
 /* Bytes outside the Lua heap: not a string's (inside it), not foreign
 ** (C code's). */
 static int native_kind(const memobj_mem *m) {
