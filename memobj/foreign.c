@@ -25,7 +25,7 @@ static void foreign_release(memobj_mem *m) {
 /* Permission is enforced by views, as for heap memory: the pages belong
 ** to C code and are never mprotect'ed. */
 static int foreign_protect(memobj_mem *m, int writable) {
-  return writable && !((foreign_mem *)m)->maywrite ? EACCES : 0;
+  return writable && !((foreign_mem *)m)->maywrite ? -EACCES : 0;  /* refused */
 }
 
 static const memobj_kind foreign_kind = {

@@ -41,7 +41,7 @@ static int set_length(void *ctx) {
 ** mapping if the file cannot change (osmap.c). */
 static int memfd_resize(memobj_mem *m, size_t n) {
   memfd_mem *mm = (memfd_mem *)m;
-  if (mm->sealed) return EPERM;  /* what ftruncate answers on a sealed file */
+  if (mm->sealed) return -EPERM;  /* refused: what ftruncate answers when sealed */
   if (n > (size_t)INT64_MAX) return EFBIG;
   mm->newlen = (off_t)n;
   return mo_fmapped_resize(m, n, mm->newlen, set_length, mm);

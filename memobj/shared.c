@@ -50,15 +50,21 @@ static int set_size(void *ctx) {
 /* Other processes keep their mappings and the sizes they attached with. */
 static int shared_resize(memobj_mem *m, size_t n) {
   shared_mem *sm = (shared_mem *)m;
-  if (!sm->fdwritable) return EACCES;
+  if (!sm->fdwritable) return -EACCES;  /* refused: attached read-only */
   if (n > (size_t)INT64_MAX) return EFBIG;
   sm->newsize = n;
   return mo_fmapped_resize(m, n, 0, set_size, sm);
 }
 
+/* "rw" on an object attached read-only: refused by intent (see mapped.c). */
+static int shared_protect(memobj_mem *m, int writable) {
+  if (writable && !((shared_mem *)m)->fdwritable) return -EACCES;
+  return mo_fmapped_protect(m, writable);
+}
+
 static const memobj_kind shared_kind = {
   "shared", "kernel", "name", shared_resize, mo_fmapped_release,
-  mo_fmapped_sync, mo_fmapped_protect, mo_fmapped_advise
+  mo_fmapped_sync, shared_protect, mo_fmapped_advise
 };
 
 /* ---- Creating complete, then publishing ---- */

@@ -15,7 +15,7 @@ static void string_release(memobj_mem *m) {
 /* Only "r" is possible: the bytes of a Lua string are immutable. */
 static int string_protect(memobj_mem *m, int writable) {
   (void)m;
-  return writable ? EACCES : 0;
+  return writable ? -EACCES : 0;  /* refused: misuse, raises */
 }
 
 static const memobj_kind string_kind = {

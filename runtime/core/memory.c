@@ -144,19 +144,16 @@ static int mem_gc(lua_State *L) {
 }
 
 /*
-** The error convention (doc/manual.md) for a kind operation's errno: what
-** this object cannot do at all (a read-only file, a sealed size, a device
-** with no length) is misuse and raises; the system failing to do what the
-** object allows (no space, no memory, an I/O error, lost pages) returns
-** nil, message, errno as io does.
+** The error convention (doc/manual.md), chosen by intent, never by the
+** errno value: what this object cannot do at all (a read-only file, a
+** sealed size, a device with no length) is refused by its kind with a
+** negated errno (object.h) and raises; any positive errno is the system
+** failing to do what the object allows (even EACCES or EROFS from the
+** OS) and returns nil, message, errno as io does.
 */
 static int opresult(lua_State *L, const char *op, int err) {
-  switch (err) {
-    case EACCES: case EPERM: case EOPNOTSUPP: case EROFS:
-      return mo_oserror(L, op, err);
-    default:
-      return mo_failresult(L, op, err);
-  }
+  if (err < 0) return mo_oserror(L, op, -err);
+  return mo_failresult(L, op, err);
 }
 
 static int mem_resize(lua_State *L) {
