@@ -119,7 +119,7 @@ static int l_memfd(lua_State *L) {
   if (err) return mo_failresult(L, "memfd", err);  /* never published */
   mm->sealed = seal;
   mm->base.max = max;
-  lua_pushfstring(L, "/proc/%d/fd/%d", (int)getpid(), fd);
+  lua_pushfstring(L, "/proc/%d/fd/%d", (int)mo_os_pid(), fd);
   lua_setiuservalue(L, -2, 1);
   mo_mem_publish(L, &mm->base, mo_fmap_data(&mm->f), size);
   return 1;
