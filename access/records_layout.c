@@ -238,7 +238,7 @@ mo_layout *mo_layout_check(lua_State *L, int arg) {
   spanoff = align_up(total, sizeof(size_t));
   /* the only allocation; a finalizer it runs may change the table, so the
   ** second pass checks again and refuses if the measures changed */
-  l = (mo_layout *)lua_newuserdatauv(L, spanoff + (size_t)n * sizeof(span), 0);
+  l = (mo_layout *)mo_scratch(L, spanoff + (size_t)n * sizeof(span));
   memset(l, 0, total);
   l->nfields = (size_t)n;
   l->hashsize = hashsize;
