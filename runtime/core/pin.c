@@ -115,12 +115,10 @@ mo_view *mo_pinview(lua_State *L, int idx, int top, uint32_t tag,
   mo_view_pushmem(L, idx, v);
   p = pushpin(L, m, lua_gettop(L));
   lua_replace(L, -2);  /* one slot: the pin (it keeps the memory alive) */
-  /* a finalizer run by a new pin's allocation may have released v and
-  ** closed its memory: name the view, the caller's argument */
+  /* the allocation of a pin may have run a finalizer that released v
+  ** (and then closed its memory): name the view, which the caller used */
   if (v->released) luaL_error(L, "memobj: view is released");
   take(L, p, m);
-  /* the allocation of a pin may have run a finalizer that released v */
-  if (v->released) luaL_error(L, "memobj: view is released");
   return v;
 }
 
