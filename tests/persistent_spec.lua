@@ -609,8 +609,8 @@ describe("pools: a resize that fails half way", function()
           assert.is_true(m.size == sizes[1] or m.size == sizes[2],
             ("%s #%d: size %d"):format(call, nth, m.size))
           a = m:array("u8")
-          local n = math.min(sizes[1], sizes[2], m.size)
-          for i = 1, n, 97 do
+          local common = math.min(sizes[1], sizes[2], m.size)
+          for i = 1, common, 97 do
             assert.are.equal(i % 251, a[i], ("%s #%d: byte %d"):format(call, nth, i))
           end
           assert.is_true(m:verify())
