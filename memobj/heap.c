@@ -23,6 +23,7 @@ typedef struct heap_mem {
 } heap_mem;
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
+#define HUGE_MIN ((size_t)4 << 20)  /* numpy's threshold for huge pages */
 
 /* Round n up to a multiple of the power of two a; 0 on overflow. */
 static size_t roundup(size_t n, size_t a) {
@@ -154,6 +155,9 @@ static int l_heap(lua_State *L) {
       h->base.closed = 1;
       return mo_failresult(L, "heap", ENOMEM);
     }
+    /* big buffers on huge pages, as numpy's: asked before the first
+    ** touch (the memset), a hint whose failure changes nothing */
+    if (size >= HUGE_MIN && h->blk.dbg == NULL) (void)mo_os_hugepages(h->base.ptr, size);
     if (zero) memset(h->base.ptr, 0, size);
     h->base.size = size;
   }
