@@ -567,7 +567,7 @@ int mo_expr_run(const mo_xjob *job, mo_xred *red, char *err) {
     if (w[t].errinsn) {
       const mo_xinsn *in = &job->p->code[w[t].errinsn - 1];
       snprintf(err, MO_EXPR_ERRLEN, "attempt to perform 'n%s0' at position %u",
-               in->op == XI_MODI ? "%%" : "//", (unsigned)in->pos);
+               in->op == XI_MODI ? "%" : "//", (unsigned)in->pos);
       return -1;
     }
   }
