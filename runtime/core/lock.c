@@ -1,0 +1,108 @@
+/*
+** lock.c: the buffer-locking protocol. Every view and every C buffer
+** holds a lock on its memory object; resize, close and protect check
+** the locks first and name their holders when they refuse.
+*/
+#include <stdio.h>
+#include <string.h>
+#include "../core.h"
+
+/* "source:line" into buf (size > 0), truncated as snprintf would. Done
+** by hand: this runs for every view and every locked C buffer (each
+** memobj.ffi buffer argument), and snprintf was most of its cost. */
+static void putwhere(char *buf, size_t size, const char *src, int line) {
+  char digits[12];
+  int nd = 0;
+  unsigned u = (unsigned)line;
+  size_t n = strlen(src), room = size - 1;
+  do {
+    digits[nd++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (n > room) n = room;
+  memcpy(buf, src, n);
+  if (n < room) buf[n++] = ':';
+  while (nd > 0 && n < room) buf[n++] = digits[--nd];
+  buf[n] = '\0';
+}
+
+void mo_where(lua_State *L, char *buf, size_t size) {
+  lua_Debug ar;
+  int level;
+  /* the first Lua function up the stack is the one that asked */
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      putwhere(buf, size, ar.short_src, ar.currentline);
+      return;
+    }
+  }
+  snprintf(buf, size, "C code");
+}
+
+void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
+             size_t len, int write, const char *what) {
+  lk->mem = m;
+  lk->offset = off;
+  lk->length = len;
+  lk->write = write;
+  lk->what = what;
+  mo_where(L, lk->where, sizeof lk->where);
+  lk->prev = NULL;
+  lk->next = m->locks;
+  if (m->locks) m->locks->prev = lk;
+  m->locks = lk;
+  m->nlocks++;
+  if (write) m->nwlocks++;
+}
+
+void mo_unlock(memobj_lock *lk) {
+  memobj_mem *m = lk->mem;
+  if (m == NULL) return;
+  if (lk->prev) lk->prev->next = lk->next;
+  else m->locks = lk->next;
+  if (lk->next) lk->next->prev = lk->prev;
+  m->nlocks--;
+  if (lk->write) m->nwlocks--;
+  lk->mem = NULL;
+}
+
+/* Does this lock block the operation? */
+static int blocks(const memobj_mem *m, const memobj_lock *lk,
+                  int writers_only, size_t newsize) {
+  if (writers_only && !lk->write) return 0;
+  if (newsize != SIZE_MAX && m->max > 0 && newsize <= m->max &&
+      lk->offset + lk->length <= newsize)
+    return 0;
+  return 1;
+}
+
+void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
+                         int writers_only, size_t newsize) {
+  luaL_Buffer b;
+  const memobj_lock *lk;
+  int n = 0, shown = 0;
+  for (lk = m->locks; lk; lk = lk->next)
+    n += blocks(m, lk, writers_only, newsize);
+  if (n == 0) return;
+  /* Views that are garbage still hold their locks until collected, and
+  ** `m:array("u8"):fill(0)` makes such a view. Before refusing, collect
+  ** them: only live views should refuse. */
+  lua_gc(L, LUA_GCCOLLECT, 0);  /* (a finalizer may close m: callers recheck) */
+  for (n = 0, lk = m->locks; lk; lk = lk->next)
+    n += blocks(m, lk, writers_only, newsize);
+  if (n == 0) return;
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "memobj: %s: refused, %s memory is locked by %d view%s: ",
+                  op, m->kind->name, n, n == 1 ? "" : "s");
+  luaL_addvalue(&b);
+  for (lk = m->locks; lk; lk = lk->next) {
+    if (!blocks(m, lk, writers_only, newsize)) continue;
+    lua_pushfstring(L, "%s%s%s (bytes %I..%I) created at %s",
+                    shown++ ? "; " : "", lk->what,
+                    lk->write ? " (writable)" : "", (lua_Integer)lk->offset,
+                    (lua_Integer)(lk->offset + lk->length), lk->where);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  lua_error(L);
+}

@@ -1,0 +1,239 @@
+/*
+** view.c: what all access objects share: resolving their source (memory
+** object, view or Lua string), creating and locking, the common fields,
+** release, and string.sub-style ranges.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../core.h"
+
+/* ---- View tags ----
+** The runtime names no view: a tag is a view's when mo_view_new has made
+** a view with it (no object carries a tag before its first view exists).
+** The set grows without a limit; nodes are appended under a lock and never
+** freed, so readers walk it without one. */
+
+typedef struct tagnode {
+  uint32_t tag;
+  struct tagnode *next;
+} tagnode;
+
+static tagnode *tags;
+static pthread_mutex_t tags_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int is_view_tag(uint32_t tag) {
+  const tagnode *n;
+  for (n = __atomic_load_n(&tags, __ATOMIC_ACQUIRE); n;
+       n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
+    if (n->tag == tag) return 1;
+  return 0;
+}
+
+/* Record tag as a view tag; raises only when out of memory. */
+static void learn_tag(lua_State *L, uint32_t tag) {
+  tagnode *n, **tail;
+  int known;
+  pthread_mutex_lock(&tags_lock);
+  for (tail = &tags; *tail && (*tail)->tag != tag; tail = &(*tail)->next) {}
+  known = *tail != NULL;
+  if (!known && (n = (tagnode *)calloc(1, sizeof *n)) != NULL) {
+    n->tag = tag;
+    __atomic_store_n(tail, n, __ATOMIC_RELEASE);
+    known = 1;
+  }
+  pthread_mutex_unlock(&tags_lock);
+  if (!known) luaL_error(L, "memobj: not enough memory for a view");
+}
+
+mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
+  mo_view *v;
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof(mo_view))
+    return NULL;
+  v = (mo_view *)lua_touserdata(L, idx);
+  if (tag ? v->tag != tag : !is_view_tag(v->tag)) return NULL;
+  return v;
+}
+
+mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname) {
+  mo_view *v = mo_toview(L, idx, tag);
+  if (v == NULL) luaL_typeerror(L, idx, tname);
+  if (v->released) luaL_error(L, "memobj: view is released");
+  return v;
+}
+
+int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b) {
+  memobj_mem *m;
+  mo_view *v = NULL;
+  memset(b, 0, sizeof *b);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    b->ptr = (const unsigned char *)lua_tolstring(L, idx, &b->length);
+    b->readonly = 1;
+    return 1;
+  }
+  if ((m = mo_tomem(L, idx)) != NULL) {
+    if (m->closed) return b->dead = "memory object is closed", -1;
+    b->length = m->size;
+    b->readonly = !m->writable;
+  } else if ((v = mo_toview(L, idx, 0)) != NULL) {
+    if (v->released) return b->dead = "view is released", -1;
+    m = v->mem;
+    b->offset = v->offset;
+    b->length = v->length;
+    b->readonly = v->readonly || !m->writable;
+  } else {
+    return 0;
+  }
+  b->mem = m;
+  b->view = v;
+  b->ptr = m->ptr ? m->ptr + b->offset : NULL;
+  return 1;
+}
+
+int mo_checkbytes(lua_State *L, int idx, mo_bytesrc *b) {
+  int r = mo_tobytes(L, idx, b);
+  if (r < 0) luaL_error(L, "memobj: %s", b->dead);
+  return r;
+}
+
+int mo_tosource(lua_State *L, int idx, mo_source *s) {
+  mo_bytesrc b;
+  idx = lua_absindex(L, idx);
+  if (!mo_checkbytes(L, idx, &b)) return 0;
+  if (b.view && b.view->strided)  /* the C API takes them (MEMOBJ_STRIDED) */
+    luaL_error(L, "memobj: a strided array is not a contiguous byte range");
+  if (b.mem == NULL) {          /* a Lua string: a string memory over it */
+    s->mem = mo_mem_from_string(L, idx);
+  } else {
+    s->mem = b.mem;
+    if (b.view) lua_getiuservalue(L, idx, 1);
+    else lua_pushvalue(L, idx);
+  }
+  s->offset = b.offset;
+  s->length = b.length;
+  s->readonly = b.view ? b.view->readonly : b.readonly;
+  s->memidx = lua_gettop(L);
+  return 1;
+}
+
+void mo_checksource(lua_State *L, int idx, mo_source *s) {
+  if (!mo_tosource(L, idx, s))
+    luaL_typeerror(L, idx, "memory object, view or string");
+}
+
+int mo_checkviewmode(lua_State *L, int arg, const mo_source *s) {
+  static const char *const modes[] = {"r", "rw", NULL};
+  int rw = luaL_checkoption(L, arg, s->readonly ? "r" : "rw", modes);
+  if (rw && s->readonly)
+    luaL_argerror(L, arg, "memory is read-only");
+  return !rw;
+}
+
+mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
+                     const void *mtkey, const mo_source *s, size_t off,
+                     size_t len, int readonly, const char *what) {
+  memobj_mem *m = s->mem;
+  mo_view *v;
+  if (MO_UNLIKELY(!is_view_tag(tag))) learn_tag(L, tag);
+  v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
+  memset(v, 0, udsize);
+  /* The allocation may have run a finalizer that closed, shrank or
+  ** protected the memory: check again before taking the lock. Nothing can
+  ** run Lua code from here to the lock. */
+  if (m->closed) luaL_error(L, "memobj: memory object is closed");
+  if (off > m->size || len > m->size - off)
+    luaL_error(L, "memobj: %s: bytes %I..%I are beyond the end of the "
+               "memory (%I bytes)", what, (lua_Integer)off,
+               (lua_Integer)(off + len), (lua_Integer)m->size);
+  if (!readonly && !m->writable)
+    luaL_error(L, "memobj: %s: memory is read-only", what);
+  v->tag = tag;
+  v->readonly = (uint8_t)readonly;
+  v->offset = off;
+  v->length = len;
+  v->mem = s->mem;
+  v->ptr = s->mem->ptr ? s->mem->ptr + off : NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, s->memidx);   /* the view keeps its memory alive */
+  lua_setiuservalue(L, -2, 1);
+  mo_lock(L, s->mem, &v->lock, off, len, !readonly, what);
+  return v;
+}
+
+void mo_view_release(mo_view *v) {
+  if (v->released) return;
+  mo_unlock(&v->lock);
+  v->released = 1;
+  v->ptr = NULL;
+  v->count = 0;
+}
+
+void mo_checkwritable(lua_State *L, mo_view *v) {
+  if (v->readonly) luaL_error(L, "memobj: view is read-only");
+  if (!v->mem->writable) luaL_error(L, "memobj: memory is read-only");
+}
+
+int mo_view_field(lua_State *L, int idx, mo_view *v, const char *k) {
+  if (strcmp(k, "released") == 0) {
+    lua_pushboolean(L, v->released);
+    return 1;
+  }
+  if (strcmp(k, "memory") == 0) lua_getiuservalue(L, idx, 1);
+  else if (strcmp(k, "offset") == 0) lua_pushinteger(L, (lua_Integer)v->offset);
+  else if (strcmp(k, "length") == 0) lua_pushinteger(L, (lua_Integer)v->length);
+  else if (strcmp(k, "readonly") == 0) lua_pushboolean(L, v->readonly);
+  else return 0;
+  return 1;
+}
+
+/* ---- Lua functions shared by every view metatable ---- */
+
+static int view_release(lua_State *L) {
+  mo_view *v = mo_toview(L, 1, 0);
+  if (v == NULL) return luaL_typeerror(L, 1, "view");
+  mo_view_release(v);
+  return 0;
+}
+
+static int view_gc(lua_State *L) {
+  mo_view *v = mo_toview(L, 1, 0);
+  if (v) mo_view_release(v);
+  return 0;
+}
+
+void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
+                     const luaL_Reg *meta, lua_CFunction index) {
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_pushcfunction(L, view_release);
+  lua_setfield(L, -2, "release");
+  lua_newtable(L);                    /* metatable */
+  if (meta) luaL_setfuncs(L, meta, 0);
+  lua_pushcfunction(L, view_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, view_release);
+  lua_setfield(L, -2, "__close");
+  lua_pushliteral(L, "memobj.view");
+  lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, index, 1);      /* methods as upvalue 1 */
+  lua_setfield(L, -2, "__index");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_pop(L, 1);
+}
+
+void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_getfield(L, -1, "__index");
+  lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 3);
+}
+
+void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  lua_pushlightuserdata(L, (void *)d);
+  lua_setfield(L, -2, MO_BUFDESC_FIELD);
+  lua_pop(L, 1);
+}

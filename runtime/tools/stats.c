@@ -1,0 +1,111 @@
+/*
+** stats.c: memobj.stats(): live count, bytes and peak bytes per memory
+** kind, and the Lua heap. The generic create/resize/release paths of
+** runtime/core/memory.c call the hooks here, so no kind needs to.
+*/
+#include "tools.h"
+
+/* m->stat: where an object stands in the counts */
+#define ST_NONE 0     /* not counted (never, or released) */
+#define ST_PENDING 1  /* created; its constructor may still set its size */
+#define ST_COUNTED 2  /* counted with m->stat_bytes bytes */
+
+static size_t runtime_bytes;
+
+/* A constructor sets the size after mo_mem_new: the newest object is
+** counted when the next runtime event (another object, stats(), resize,
+** release) comes, by which time its constructor has returned. */
+static MO_TLS memobj_mem *pending;
+
+/* ---- Counting ---- */
+
+/* Kinds come from the registry (runtime/core/kinds.c); s is NULL only if
+** adding a new kind to it ran out of memory: that object goes uncounted. */
+static void add(mo_kindnode *s, long count, long long bytes) {
+  size_t now, peak;
+  if (s == NULL) return;
+  if (count) MO_COUNT_ADD(&s->count, (size_t)count);
+  now = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED) + (size_t)bytes;
+  __atomic_store_n(&s->bytes, now, __ATOMIC_RELAXED);
+  peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
+  if (bytes > 0 && now > peak) __atomic_store_n(&s->peak, now, __ATOMIC_RELAXED);
+}
+
+static void settle(memobj_mem *m) {
+  mo_kindnode *s;
+  if (pending == m) pending = NULL;
+  if (m->stat != ST_PENDING) return;
+  if (m->closed) {  /* the constructor failed */
+    m->stat = ST_NONE;
+    return;
+  }
+  s = mo_kind_node(m->kind);
+  m->stat = s ? ST_COUNTED : ST_NONE;  /* NULL: out of memory, uncounted */
+  m->stat_bytes = m->size;
+  add(s, 1, (long long)m->size);
+}
+
+void mo_stats_new(memobj_mem *m) {
+  if (pending) settle(pending);
+  m->stat = ST_PENDING;
+  pending = m;
+}
+
+void mo_stats_release(memobj_mem *m) {
+  if (pending == m) pending = NULL;
+  if (m->stat == ST_COUNTED)
+    add(mo_kind_node(m->kind), -1, -(long long)m->stat_bytes);
+  m->stat = ST_NONE;
+}
+
+void mo_stats_resize(memobj_mem *m) {
+  if (m->stat == ST_PENDING) settle(m);
+  if (m->stat != ST_COUNTED) return;
+  add(mo_kind_node(m->kind), 0, (long long)m->size - (long long)m->stat_bytes);
+  m->stat_bytes = m->size;
+}
+
+void mo_stats_runtime(long long delta) {
+  MO_COUNT_ADD(&runtime_bytes, (size_t)delta);
+}
+
+/* ---- memobj.stats() ---- */
+
+static void setint(lua_State *L, const char *k, size_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+/* Bytes of the Lua heap, as collectgarbage("count") knows them. */
+static size_t lua_heap_bytes(lua_State *L) {
+  return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+}
+
+int mo_l_stats(lua_State *L) {
+  mo_kindnode *s;
+  size_t outside = __atomic_load_n(&runtime_bytes, __ATOMIC_RELAXED), heap;
+  if (pending) settle(pending);
+  lua_newtable(L);
+  for (s = mo_kind_first(); s; s = mo_kind_next(s)) {
+    const mo_kinddesc *d = __atomic_load_n(&s->desc, __ATOMIC_ACQUIRE);
+    size_t bytes = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+    lua_createtable(L, 0, 4);
+    setint(L, "count", __atomic_load_n(&s->count, __ATOMIC_RELAXED));
+    setint(L, "bytes", bytes);
+    setint(L, "peak", __atomic_load_n(&s->peak, __ATOMIC_RELAXED));
+    if (d && d->pushstats) d->pushstats(L);
+    lua_setfield(L, -2, s->name);
+    /* what memobj obtained outside the Lua heap */
+    if (!(d && (d->flags & MO_KIND_NOT_OURS))) outside += bytes;
+  }
+  heap = lua_heap_bytes(L);
+  lua_createtable(L, 0, 5);
+  setint(L, "bytes", heap);
+  setint(L, "outside", outside);
+  setint(L, "runtime", __atomic_load_n(&runtime_bytes, __ATOMIC_RELAXED));
+  setint(L, "total", heap + outside);
+  mo_lalloc_pushname(L);  /* set_allocator(spec, "lua") */
+  lua_setfield(L, -2, "allocator");
+  lua_setfield(L, -2, "lua");
+  return 1;
+}
