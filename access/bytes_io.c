@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "../runtime/core.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "bytes.h"
 
 typedef enum { SRC_FD, SRC_FILE, SRC_SOCKET } srckind;
