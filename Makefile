@@ -23,7 +23,7 @@ SO := $(BUILD)/memobj.so
 # Debian packages the build and the tests need (python3-numpy: the .npy
 # specs check files against numpy itself).
 DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
-  libmimalloc2.0 python3-numpy
+  libmimalloc2.0 python3-numpy lua-socket lua-luv lua-zlib lua-lpeg lua-cjson
 CHECK_PKGS := valgrind
 
 .PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "../core.h"
+#include "xstate.h"
 
 /* "source:line" into buf (size > 0), truncated as snprintf would. Done
 ** by hand: this runs for every view and every locked C buffer (each
@@ -53,6 +54,7 @@ void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
   m->locks = lk;
   m->nlocks++;
   if (write) m->nwlocks++;
+  if (MO_UNLIKELY(m->x != NULL)) mo_x_lockdelta(m, write, 1);
 }
 
 void mo_unlock(memobj_lock *lk) {
@@ -63,6 +65,7 @@ void mo_unlock(memobj_lock *lk) {
   if (lk->next) lk->next->prev = lk->prev;
   m->nlocks--;
   if (lk->write) m->nwlocks--;
+  if (MO_UNLIKELY(m->x != NULL)) mo_x_lockdelta(m, lk->write, -1);
   lk->mem = NULL;
 }
 
@@ -76,6 +79,12 @@ static int blocks(const memobj_mem *m, const memobj_lock *lk,
   return 1;
 }
 
+/* Views of the same bytes through other objects (exported memory). A
+** closed object has let go: nothing of the others can reach it. */
+static int others(const memobj_mem *m) {
+  return MO_UNLIKELY(m->x != NULL) && mo_x_others(m) > 0;
+}
+
 void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
                          int writers_only, size_t newsize) {
   luaL_Buffer b;
@@ -83,11 +92,17 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
   int n = 0, shown = 0;
   for (lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
-  if (n == 0) return;
+  if (n == 0 && !others(m)) return;
   /* Views that are garbage still hold their locks until collected, and
   ** `m:array("u8"):fill(0)` makes such a view. Before refusing, collect
   ** them: only live views should refuse. */
   lua_gc(L, LUA_GCCOLLECT, 0);  /* (a finalizer may close m: callers recheck) */
+  /* views over the same bytes in other Lua states, or through another
+  ** object of this one (xstate.c), are counted, not named */
+  if (others(m))
+    luaL_error(L, "memobj: %s: refused, %s memory is locked by %d view%s in "
+               "other Lua states", op, m->kind->name, (int)mo_x_others(m),
+               mo_x_others(m) == 1 ? "" : "s");
   for (n = 0, lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;
