@@ -4,6 +4,7 @@
 -- (socket) receives straight into one. The sender is a luv thread (its
 -- own Lua state) that imports the buffer with memobj.import.
 --   lua5.4 socket_zero_copy.lua [megabytes]
+-- luacheck: no redefined (thread functions run in their own state: they load memobj again)
 local memobj = require("memobj")
 local socket = require("socket")
 local uv = require("luv")

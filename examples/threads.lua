@@ -3,6 +3,7 @@
 -- theirs. No copy, no string blob; a counter with atomics and
 -- wait/notify says when they are done.
 --   lua5.4 threads.lua [n]
+-- luacheck: no redefined (thread functions run in their own state: they load memobj again)
 local memobj = require("memobj")
 local uv = require("luv")
 

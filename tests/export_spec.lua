@@ -1,6 +1,7 @@
 -- m:export() / memobj.import(token) between Lua states in threads of one
 -- process, with luv's new_thread (Debian lua-luv): every thread is its
 -- own Lua state running in parallel with this one.
+-- luacheck: no redefined (thread functions run in their own state: they load memobj again)
 local memobj = require("memobj")
 local uv = require("luv")
 local CPATH = package.cpath
