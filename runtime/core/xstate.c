@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "../core.h"
+#include "os.h"
 #include "xstate.h"
 
 typedef struct mo_xcore {
@@ -151,7 +151,7 @@ static const char *kind_refuses(memobj_mem *m, const char **why) {
 
 static void push_token(lua_State *L, const mo_xcore *x) {
   char buf[64];
-  snprintf(buf, sizeof buf, "memobj:%d:%llu", (int)getpid(), x->id);
+  snprintf(buf, sizeof buf, "memobj:%d:%llu", (int)mo_os_pid(), x->id);
   lua_pushstring(L, buf);
 }
 
@@ -269,7 +269,7 @@ static int l_import(lua_State *L) {
   if (sscanf(tok, "memobj:%d:%llu%n", &pid, &id, &used) != 2 ||
       tok[used] != '\0')
     return luaL_argerror(L, 1, "not a token from m:export()");
-  if (pid != (int)getpid())
+  if (pid != (int)mo_os_pid())
     return import_fail(L, "the token is from another process (share memory "
                        "between processes with memobj.shared or memfd)");
   peek_core(id, &pk);
