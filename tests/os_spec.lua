@@ -1,5 +1,5 @@
 -- The OS layer (runtime/core/os.h): every memory system call goes through a
--- table that a test replaces entry by entry (tests/oshook), so failures
+-- table that a test replaces entry by entry (tests/c/oshook.c), so failures
 -- of the OS are injected without test code in memobj itself.
 local memobj = require("memobj")
 local build = os.getenv("MEMOBJ_BUILD") or "build"
@@ -69,6 +69,52 @@ describe("OS layer", function()
     oshook.calls("munmap")
     m:close()
     assert.equal(1, oshook.calls("munmap"))
+  end)
+
+  -- issue 20: misuse and OS failure told apart by intent, not by the
+  -- errno value (EACCES, EPERM and EROFS from the OS used to raise)
+  describe("an errno from the OS is an OS failure, whatever its value", function()
+    local path
+    before_each(function()
+      path = os.tmpname()
+      local f = assert(io.open(path, "wb")); f:write(("x"):rep(4096)); f:close()
+    end)
+    after_each(function() oshook.reset(); os.remove(path) end)
+
+    it("a genuine EACCES on open returns nil, message, errno", function()
+      oshook.fail("open", "EACCES")
+      local m, msg, err = memobj.map(path)
+      assert.is_nil(m)
+      assert.equal(13, err)
+      assert.matches("Permission denied", msg)
+    end)
+
+    it("EACCES, EPERM from ftruncate on resize return nil, message, errno", function()
+      local m = assert(memobj.map(path, {mode = "rw"}))
+      for _, e in ipairs({{"EACCES", 13}, {"EPERM", 1}}) do
+        oshook.fail("ftruncate", e[1])
+        local r, msg, err = m:resize(8192)
+        assert.is_nil(r, e[1])
+        assert.equal(e[2], err)
+        assert.matches("^resize: ", msg)
+        oshook.reset()
+      end
+      assert.equal(4096, m.size)
+      m:close()
+    end)
+
+    it("what the object cannot do still raises (refused by its kind)", function()
+      local m = assert(memobj.map(path))            -- "r"
+      assert.has_error(function() m:resize(10) end, "memobj: resize: Permission denied")
+      assert.has_error(function() m:protect("rw") end, "memobj: protect: Permission denied")
+      m:close()
+      assert.has_error(function() memobj.string("abc"):protect("rw") end,
+        "memobj: protect: Permission denied")
+      if memobj.memfd then
+        assert.has_error(function() memobj.memfd(16):resize(32) end,
+          "memobj: resize: Operation not permitted")
+      end
+    end)
   end)
 end)
 

@@ -9,7 +9,7 @@
 # Run as root, it makes a user for step 2 (and removes it after); run as
 # a normal user, it is that user. Nothing is left behind.
 set -e
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 user=""
 made_user=""
