@@ -285,7 +285,7 @@ static int l_import(lua_State *L) {
   m = mo_mem_new(L, pk.kind, pk.udsize);
   m->closed = 1;  /* until attached: a failed import frees nothing */
   if ((why = attach(id, m)) != NULL) return import_fail(L, why);
-  m->closed = 0;
+  mo_mem_publish(L, m, m->ptr, m->size);  /* counted, listed, open */
   lua_insert(L, -2);
   lua_setiuservalue(L, -2, 1);
   return 1;
