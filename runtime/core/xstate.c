@@ -137,9 +137,11 @@ static const char *kind_refuses(memobj_mem *m, const char **why) {
     if (__atomic_load_n(&exportable[i].kind, __ATOMIC_ACQUIRE) != m->kind)
       continue;
     {
-      const char *(*fn)(memobj_mem *) =
-          __atomic_load_n(&exportable[i].why, __ATOMIC_ACQUIRE);
-      *why = fn ? fn(m) : NULL;
+      const char *(*fn)(memobj_mem *);
+      /* a state opening memobj at the same time claimed the slot and
+      ** stores the function next (every kind gives one) */
+      while ((fn = __atomic_load_n(&exportable[i].why, __ATOMIC_ACQUIRE)) == NULL) {}
+      *why = fn(m);
       return NULL;
     }
   }

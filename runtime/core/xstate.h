@@ -16,6 +16,7 @@
 ** Exported, the kind's release runs on a copy of its object, in
 ** whichever thread lets go last. */
 void mo_x_exportable(const memobj_kind *k, const char *(*why)(memobj_mem *m));
+/* (why must not be NULL) */
 /* A view was attached (delta 1) or detached (-1) in this state. */
 void mo_x_lockdelta(memobj_mem *m, int write, int delta);
 /* Views attached to the same bytes in other states. */
