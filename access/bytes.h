@@ -38,5 +38,7 @@ int mo_bytes_released(lua_State *L);
 void mo_bytes_addmethods(lua_State *L, const luaL_Reg *l);
 /* find, match, gmatch, gsub (bytes_match.c) */
 extern const luaL_Reg mo_bytes_match_methods[];
+/* readfrom, writeto (bytes_io.c) */
+extern const luaL_Reg mo_bytes_io_methods[];
 
 #endif

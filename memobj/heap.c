@@ -11,6 +11,7 @@
 #include "../runtime/core/os.h"
 #include "../runtime/tools/tools.h"
 #include "openers.h"
+#include "../runtime/core/xstate.h"
 
 typedef struct heap_mem {
   memobj_mem base;
@@ -23,6 +24,7 @@ typedef struct heap_mem {
 } heap_mem;
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
+#define HUGE_MIN ((size_t)4 << 20)  /* numpy's threshold for huge pages */
 
 /* Round n up to a multiple of the power of two a; 0 on overflow. */
 static size_t roundup(size_t n, size_t a) {
@@ -114,6 +116,15 @@ static int heap_advise(memobj_mem *m, int hint) {
   return mo_os_advise(m->ptr, h->committed, hint, 0);
 }
 
+/* Export (m:export): a debug block is recorded in this state's debug heap
+** (its checks and reports): it stays here. Blocks of any allocator
+** domain can go: domains live as long as the process. */
+static const char *heap_exportable(memobj_mem *m) {
+  return ((heap_mem *)m)->blk.dbg
+             ? "heap memory made under memobj.debug(true) stays in its state"
+             : NULL;
+}
+
 static const memobj_kind heap_kind = {
   "heap", "volatile", NULL, heap_resize, heap_release,
   NULL, heap_protect, heap_advise
@@ -144,8 +155,14 @@ static int heap_new(lua_State *L, size_t size, size_t align, size_t max,
     p = h->base.ptr;
   } else {
     p = mo_block_alloc(L, &h->blk, &h->base, size, align);
-    if (p == NULL) err = ENOMEM;
-    else if (zero) memset(p, 0, size);
+    if (p == NULL) {
+      err = ENOMEM;
+    } else {
+      /* big buffers on huge pages, as numpy's: asked before the first
+      ** touch (the memset), a hint whose failure changes nothing */
+      if (size >= HUGE_MIN && h->blk.dbg == NULL) (void)mo_os_hugepages(p, size);
+      if (zero) memset(p, 0, size);
+    }
   }
   if (!err) mo_mem_publish(L, &h->base, p, size);  /* else: never opened */
   return err;
@@ -192,4 +209,5 @@ static const mo_kinddesc heap_desc = {
 
 void mo_heap_open(lua_State *L) {
   mo_kind_register(L, &heap_desc);
+  mo_x_exportable(&heap_kind, heap_exportable);
 }
