@@ -247,7 +247,9 @@ static void enc_array(enc *e, int idx, mo_array *a) {
   reserve(e, 12 + count * size);  /* the view's span: no overflow */
   a = (mo_array *)mo_toview(L, idx, MO_TAG_ARRAY);
   if (a->v.released) luaL_error(L, "memobj: encode: view is released");
-  big = (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) != MO_SWAPPED(a->etype);
+  /* the order of the element bytes; one-byte types have none */
+  big = size > 1 &&
+        (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) != MO_SWAPPED(a->etype);
   q = e->p + e->n;
   *q++ = MO_CT_ARRAY;
   *q++ = (unsigned char)(MO_BASE(a->etype) | (big ? MO_CT_BIGENDIAN : 0));

@@ -179,7 +179,9 @@ static void dec_array(dec *d, const unsigned char *at) {
   mo_source s;
   mo_array *a;
   base = (int)(type & 0x0f);
-  if ((type & ~(unsigned)(0x0f | MO_CT_BIGENDIAN)) || base >= MO_NBASE) {
+  /* one-byte types have no byte order: their flag is never set */
+  if ((type & ~(unsigned)(0x0f | MO_CT_BIGENDIAN)) || base >= MO_NBASE ||
+      ((type & MO_CT_BIGENDIAN) && mo_base_size[base] == 1)) {
     char why[48];
     snprintf(why, sizeof why, "unknown array type 0x%02x", type);
     fail(d, at + 1, why);

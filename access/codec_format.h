@@ -35,8 +35,9 @@
 #define MO_CT_SHORTSTR 32    /* lengths below this fit FIXSTR */
 
 /* Typed array type byte: the base type (mo_base order: int8 uint8 int16
-** uint16 int32 uint32 int64 uint64 float32 float64) in the low 4 bits,
-** MO_CT_BIGENDIAN when the element bytes are big endian. */
+** uint16 int32 uint32 int64 uint64 float32 float64 bool) in the low 4
+** bits, MO_CT_BIGENDIAN when the element bytes are big endian (never for
+** one-byte types). */
 #define MO_CT_BIGENDIAN 0x10
 
 #define MO_CODEC_MAXDEPTH 200  /* tables nested deeper raise */

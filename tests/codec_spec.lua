@@ -259,6 +259,14 @@ describe("memory in values", function()
     end
   end)
 
+  it("bool arrays keep their type; one-byte types carry no byte order", function()
+    local d, s = roundtrip(memobj.array("bool", {true, false, true}))
+    assert.equal("bool", d.type)
+    assert.same({true, false, true}, {d[1], d[2], d[3]})
+    assert.equal("01ca0a03010001", hex(s))
+    assert.equal("01ca0001ff", hex(memobj.encode(memobj.array("int8be", {-1}))))
+  end)
+
   it("strided and reversed arrays encode their elements", function()
     local a = memobj.array("int32", {1, 2, 3, 4, 5, 6, 7})
     local d = roundtrip(a:slice(1, 7, 2))
@@ -457,7 +465,9 @@ describe("decode errors", function()
     assert.equal("memobj: decode: table key is nil at byte 3", derr("\1\xb1\xc0\x01"))
     assert.equal("memobj: decode: table key is NaN at byte 3",
                  derr("\1\xb1\xc7" .. string.pack("<d", 0/0) .. "\x01"))
-    assert.equal("memobj: decode: unknown array type 0x0a at byte 3", derr("\1\xca\x0a\x00"))
+    assert.equal("memobj: decode: unknown array type 0x0b at byte 3", derr("\1\xca\x0b\x00"))
+    assert.equal("memobj: decode: unknown array type 0x10 at byte 3", derr("\1\xca\x10\x00"))
+    assert.equal("memobj: decode: unknown array type 0x1a at byte 3", derr("\1\xca\x1a\x00"))
     assert.equal("memobj: decode: unknown array type 0x20 at byte 3", derr("\1\xca\x20\x00"))
     assert.equal("memobj: decode: array length 3 exceeds the input at byte 2",
                  derr("\1\xca\x04\x03" .. ("\0"):rep(11)))
