@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "os.h"
 
@@ -28,13 +32,19 @@ static int sys_fcntl(int fd, int cmd, int arg) {
   return fcntl(fd, cmd, arg);
 }
 
+static long sys_futex(uint32_t *addr, int op, uint32_t val,
+                      const struct timespec *ts, uint32_t val3) {
+  return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
+}
+
 /* ---- The table ---- */
 
 enum {
   S_MMAP, S_MUNMAP, S_MREMAP, S_MPROTECT, S_MADVISE, S_MSYNC,
   S_OPEN, S_CLOSE, S_FSTAT, S_FTRUNCATE, S_FALLOCATE, S_FDATASYNC, S_FSYNC,
   S_PWRITE, S_PREAD, S_WRITE, S_RENAME, S_LINK, S_UNLINK,
-  S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_COUNT
+  S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_FUTEX, S_KILL,
+  S_COUNT
 };
 
 typedef struct entry {
@@ -56,7 +66,8 @@ static entry sys[S_COUNT] = {
   E("rename", rename),       E("link", link),
   E("unlink", unlink),       E("shm_open", shm_open),
   E("shm_unlink", shm_unlink), E("memfd_create", memfd_create),
-  E("fcntl", sys_fcntl),
+  E("fcntl", sys_fcntl),      E("futex", sys_futex),
+  E("kill", kill),
 };
 #undef E
 
@@ -328,4 +339,28 @@ int mo_os_get_seals(int fd, int *seals) {
   if (s < 0) return err_now();
   *seals = s;
   return 0;
+}
+
+/* ---- Futexes and processes (queues and dictionaries) ---- */
+
+typedef long (*futex_fn)(uint32_t *, int, uint32_t, const struct timespec *,
+                         uint32_t);
+typedef int (*kill_fn)(pid_t, int);
+
+int mo_os_futex_wait(uint32_t *word, uint32_t val,
+                     const struct timespec *deadline) {
+  long r = SYS(S_FUTEX, futex_fn)(word, FUTEX_WAIT_BITSET, val, deadline,
+                                  FUTEX_BITSET_MATCH_ANY);
+  return r == 0 ? 0 : err_now();
+}
+
+int mo_os_futex_wake(uint32_t *word, int n) {
+  long r = SYS(S_FUTEX, futex_fn)(word, FUTEX_WAKE, (uint32_t)n, NULL, 0);
+  return r >= 0 ? 0 : err_now();
+}
+
+int mo_os_alive(pid_t pid) {
+  if (pid <= 0) return 0;
+  if (SYS(S_KILL, kill_fn)(pid, 0) == 0) return 1;
+  return errno != ESRCH;  /* EPERM: it lives, as someone else's */
 }
