@@ -33,14 +33,22 @@
 #define KEYMAX 64        /* key bytes kept on the C stack */
 #define SMALL 1024       /* values up to this many bytes copy out on the stack */
 
-#define NBUCKETS(h) ((h)->p[0])
-#define NBLOCKS(h) ((h)->p[1])
-#define BUCKOFF(h) ((h)->p[2])
-#define BLOCKOFF(h) ((h)->p[3])
-#define DCOUNT(h) ((h)->s[0])
-#define DUSED(h) ((h)->s[1])
-#define DFREE(h) ((h)->s[2])
-#define DHW(h) ((h)->s[3])
+/* What a call works with: the header and its geometry, copied and
+** checked once under the lock (another process cannot move what this
+** call addresses by changing the header meanwhile). */
+typedef struct dctx {
+  mo_shhdr *hdr;
+  uint64_t nbk, nbl, boff, bloff;
+} dctx;
+
+#define NBUCKETS(h) ((h)->nbk)
+#define NBLOCKS(h) ((h)->nbl)
+#define BUCKOFF(h) ((h)->boff)
+#define BLOCKOFF(h) ((h)->bloff)
+#define DCOUNT(h) ((h)->hdr->s[0])
+#define DUSED(h) ((h)->hdr->s[1])
+#define DFREE(h) ((h)->hdr->s[2])
+#define DHW(h) ((h)->hdr->s[3])
 
 static const char dict_mtkey = 0;
 
@@ -58,13 +66,22 @@ static void d_format(mo_shhdr *h, size_t len) {
 }
 
 static const char *d_check(const mo_shhdr *h, size_t len) {
-  uint64_t nb = NBUCKETS(h);
+  uint64_t nb = h->p[0], nbl = h->p[1], boff = h->p[2], bloff = h->p[3];
   if (nb == 0 || (nb & (nb - 1)) != 0 || nb > len / 4 ||
-      BUCKOFF(h) != MO_SH_HDR || BLOCKOFF(h) < MO_SH_HDR + nb * 4 ||
-      BLOCKOFF(h) > len || NBLOCKS(h) == 0 || NBLOCKS(h) > UINT32_MAX - 1 ||
-      NBLOCKS(h) > (len - BLOCKOFF(h)) / BLOCK)
+      boff != MO_SH_HDR || bloff < MO_SH_HDR + nb * 4 ||
+      bloff > len || nbl == 0 || nbl > UINT32_MAX - 1 ||
+      nbl > (len - bloff) / BLOCK)
     return "damaged header (table geometry)";
   return NULL;
+}
+
+static const char *d_checkgeo(const dctx *h, size_t len) {
+  mo_shhdr t;
+  t.p[0] = h->nbk;
+  t.p[1] = h->nbl;
+  t.p[2] = h->boff;
+  t.p[3] = h->bloff;
+  return d_check(&t, len);
 }
 
 static const mo_shkind dict_kind = {
@@ -75,26 +92,26 @@ static mo_view *checkd(lua_State *L, int idx) {
   return mo_sh_check(L, idx, MO_TAG_DICT, &dict_kind);
 }
 
-static uint32_t *bucket(mo_shhdr *h, uint64_t i) {
-  return (uint32_t *)((unsigned char *)h + BUCKOFF(h)) + i;
+static uint32_t *bucket(dctx *h, uint64_t i) {
+  return (uint32_t *)((unsigned char *)h->hdr + BUCKOFF(h)) + i;
 }
 
-static unsigned char *block(mo_shhdr *h, uint32_t i) {  /* 1..NBLOCKS */
-  return (unsigned char *)h + BLOCKOFF(h) + (size_t)(i - 1) * BLOCK;
+static unsigned char *block(dctx *h, uint32_t i) {  /* 1..NBLOCKS */
+  return (unsigned char *)h->hdr + BLOCKOFF(h) + (size_t)(i - 1) * BLOCK;
 }
 
-static uint32_t next_of(mo_shhdr *h, uint32_t i) {
+static uint32_t next_of(dctx *h, uint32_t i) {
   uint32_t n;
   memcpy(&n, block(h, i), 4);
   return n;
 }
 
 /* Is i a block number in use range (handed out at some time)? */
-static int valid(const mo_shhdr *h, uint32_t i) {
+static int valid(const dctx *h, uint32_t i) {
   return i >= 1 && i <= DHW(h) && DHW(h) <= NBLOCKS(h);
 }
 
-static int state_ok(const mo_shhdr *h) {
+static int state_ok(const dctx *h) {
   return DHW(h) <= NBLOCKS(h) && DUSED(h) <= DHW(h) && DCOUNT(h) <= DUSED(h) &&
          (DFREE(h) == 0 ? DUSED(h) == DHW(h) : valid(h, (uint32_t)DFREE(h)));
 }
@@ -174,7 +191,7 @@ static uint32_t blocks_for(uint64_t bytes) {
 /* Copy (or compare, cmp set) n bytes at offset off of the entry stream
 ** of the chain at first. Returns 1, 0 on a mismatch, -1 on a damaged
 ** chain. */
-static int stream(mo_shhdr *h, uint32_t first, uint64_t off, void *buf,
+static int stream(dctx *h, uint32_t first, uint64_t off, void *buf,
                   size_t n, int cmp) {
   uint32_t b = first;
   unsigned char *q = (unsigned char *)buf;
@@ -204,7 +221,7 @@ static int stream(mo_shhdr *h, uint32_t first, uint64_t off, void *buf,
 }
 
 /* Read the header of the entry at first into e; -1 when damaged. */
-static int readent(mo_shhdr *h, uint32_t first, dent *e, uint32_t *hash) {
+static int readent(dctx *h, uint32_t first, dent *e, uint32_t *hash) {
   uint32_t w[4];
   uint64_t total;
   memcpy(w, block(h, first) + 4, EHDR);
@@ -222,7 +239,7 @@ static int readent(mo_shhdr *h, uint32_t first, dent *e, uint32_t *hash) {
 
 /* Find key k: 1 found (e filled), 0 absent (e->link: the bucket), -1
 ** damaged. */
-static int find(mo_shhdr *h, const dkey *k, dent *e) {
+static int find(dctx *h, const dkey *k, dent *e) {
   uint32_t *link = bucket(h, k->hash & (NBUCKETS(h) - 1));
   uint32_t cur = *link;
   uint64_t steps = NBLOCKS(h);
@@ -250,7 +267,7 @@ static int find(mo_shhdr *h, const dkey *k, dent *e) {
 }
 
 /* The last block of the entry e. */
-static int lastblock(mo_shhdr *h, const dent *e, uint32_t *out) {
+static int lastblock(dctx *h, const dent *e, uint32_t *out) {
   uint32_t b = e->first, i;
   for (i = 1; i < e->nblocks; i++) {
     b = next_of(h, b);
@@ -276,7 +293,7 @@ typedef struct dval {
 ** then above the high-water mark. list gets their numbers. *fix is the
 ** free block whose next word must be changed to chain into the fresh
 ** ones (0: none). -1 damaged. */
-static int pick(mo_shhdr *h, uint32_t nb, uint32_t *list, uint32_t *fix,
+static int pick(dctx *h, uint32_t nb, uint32_t *list, uint32_t *fix,
                 uint32_t *fixnext, uint32_t *newfree, uint64_t *newhw) {
   uint64_t freelen = DHW(h) - DUSED(h);
   uint32_t take = nb < freelen ? nb : (uint32_t)freelen, i;
@@ -297,7 +314,7 @@ static int pick(mo_shhdr *h, uint32_t nb, uint32_t *list, uint32_t *fix,
 
 /* Write the entry stream (header, key, value) into the listed blocks;
 ** fresh blocks get their next words (the free ones already chain). */
-static void fill(mo_shhdr *h, const uint32_t *list, uint32_t nb,
+static void fill(dctx *h, const uint32_t *list, uint32_t nb,
                  const unsigned char *ehdr, const dkey *k, const dval *v,
                  uint64_t oldhw) {
   const unsigned char *src[4];
@@ -342,7 +359,7 @@ typedef struct plan {
   uint64_t newhw;
 } plan;
 
-static const char *log_plan(mo_view *v, mo_shhdr *h, const plan *pl,
+static const char *log_plan(mo_view *v, dctx *h, const plan *pl,
                             const uint32_t *link) {
   const char *why;
   uint32_t i;
@@ -361,7 +378,7 @@ static const char *log_plan(mo_view *v, mo_shhdr *h, const plan *pl,
 
 /* Store k = val (mode 'a': only if absent). Replaces an entry by a new
 ** one, so a kill never leaves half a value. */
-static int store(mo_view *v, mo_shhdr *h, const dkey *k, const dval *val,
+static int store(mo_view *v, dctx *h, const dkey *k, const dval *val,
                  int mode, const char **why, uint32_t *stackl, uint32_t nstack) {
   dent e;
   plan pl;
@@ -404,20 +421,20 @@ static int store(mo_view *v, mo_shhdr *h, const dkey *k, const dval *val,
     st[1] = DUSED(h) + nb - (r == 1 ? e.nblocks : 0);
     st[2] = pl.newfree;
     st[3] = pl.newhw;
-    mo_sh_save(h, &DCOUNT(h), 32);
-    mo_sh_save(h, link, 4);
+    mo_sh_save(h->hdr, &DCOUNT(h), 32);
+    mo_sh_save(h->hdr, link, 4);
     if (pl.fix) {
-      mo_sh_save(h, block(h, pl.fix), 4);
+      mo_sh_save(h->hdr, block(h, pl.fix), 4);
       memcpy(block(h, pl.fix), &pl.fixnext, 4);
     }
     if (r == 1) {  /* the old entry's blocks go to the free list */
-      mo_sh_save(h, block(h, pl.oldlast), 4);
+      mo_sh_save(h->hdr, block(h, pl.oldlast), 4);
       memcpy(block(h, pl.oldlast), &st[2], 4);
       st[2] = e.first;
     }
     *link = pl.list[0];
     memcpy(&DCOUNT(h), st, 32);
-    mo_sh_done(h);
+    mo_sh_done(h->hdr);
   }
 out:
   if (pl.list != stackl) free(pl.list);
@@ -430,7 +447,7 @@ damaged:
 }
 
 /* Remove k. */
-static int removekey(mo_view *v, mo_shhdr *h, const dkey *k, const char **why) {
+static int removekey(mo_view *v, dctx *h, const dkey *k, const char **why) {
   dent e;
   plan pl;
   uint64_t st[4];
@@ -444,13 +461,13 @@ static int removekey(mo_view *v, mo_shhdr *h, const dkey *k, const char **why) {
   st[1] = DUSED(h) - e.nblocks;
   st[2] = e.first;
   st[3] = DHW(h);
-  mo_sh_save(h, &DCOUNT(h), 32);
-  mo_sh_save(h, e.link, 4);
-  mo_sh_save(h, block(h, pl.oldlast), 4);
+  mo_sh_save(h->hdr, &DCOUNT(h), 32);
+  mo_sh_save(h->hdr, e.link, 4);
+  mo_sh_save(h->hdr, block(h, pl.oldlast), 4);
   memcpy(block(h, pl.oldlast), &DFREE(h), 4);
   *e.link = e.bnext;
   memcpy(&DCOUNT(h), st, 32);
-  mo_sh_done(h);
+  mo_sh_done(h->hdr);
   return D_OK;
 damaged:
   *why = "damaged (a chain points outside)";
@@ -459,11 +476,23 @@ damaged:
 
 /* ---- Calls: lock, run, unlock ---- */
 
-static int lockd(mo_view *v, const char **why) {
-  mo_shhdr *h = (mo_shhdr *)v->ptr;
-  if (mo_sh_lock(h, v->length, why) != 0) return -1;
+/* Lock the dict of v and fill h (geometry checked). */
+static int lockd(mo_view *v, dctx *h, const char **why) {
+  mo_shhdr *hdr = (mo_shhdr *)v->ptr;
+  if (mo_sh_lock(hdr, v->length, why) != 0) return -1;
+  h->hdr = hdr;
+  h->nbk = hdr->p[0];
+  h->nbl = hdr->p[1];
+  h->boff = hdr->p[2];
+  h->bloff = hdr->p[3];
+  if (hdr->p[0] != h->nbk || hdr->p[1] != h->nbl || hdr->p[2] != h->boff ||
+      hdr->p[3] != h->bloff || d_checkgeo(h, v->length) != NULL) {
+    mo_sh_unlock(hdr);
+    *why = "damaged header (table geometry)";
+    return -1;
+  }
   if (!state_ok(h)) {
-    mo_sh_unlock(h);
+    mo_sh_unlock(hdr);
     *why = "damaged (counts and free list disagree)";
     return -1;
   }
@@ -499,18 +528,18 @@ static int change(lua_State *L, int mode, const char **why) {
   mo_view *v = checkd(L, 1);
   mo_shcall c;
   uint32_t stackl[64];
+  dctx h;
   int r;
   checkkey(L, 2, &k);
   if (mode != 'd') checkval(L, 3, &val);
   v = checkd(L, 1);  /* encoding may have run finalizers */
   mo_sh_enter(L, v, &c);
-  if (lockd(v, why) != 0) {
+  if (lockd(v, &h, why) != 0) {
     r = D_FAIL;
   } else {
-    mo_shhdr *h = (mo_shhdr *)v->ptr;
-    r = mode == 'd' ? removekey(v, h, &k, why)
-                    : store(v, h, &k, &val, mode, why, stackl, 64);
-    mo_sh_unlock(h);
+    r = mode == 'd' ? removekey(v, &h, &k, why)
+                    : store(v, &h, &k, &val, mode, why, stackl, 64);
+    mo_sh_unlock(h.hdr);
   }
   if (r == D_FAIL) mo_sh_fail(&c);
   else mo_sh_leave(L, &c);
@@ -582,17 +611,17 @@ static int d_delete(lua_State *L) {
 ** *n > cap nothing was copied), 0 absent, -1 (why). */
 static int fetch(mo_view *v, const dkey *k, unsigned char *buf, size_t cap,
                  size_t *n, const char **why) {
-  mo_shhdr *h = (mo_shhdr *)v->ptr;
+  dctx ctx, *h = &ctx;
   dent e;
   int r;
-  if (lockd(v, why) != 0) return -1;
+  if (lockd(v, h, why) != 0) return -1;
   r = find(h, k, &e);
   if (r == 1) {
     *n = e.vlen;
     if (e.vlen <= cap && stream(h, e.first, EHDR + e.klen, buf, e.vlen, 0) < 0)
       r = -1;
   }
-  mo_sh_unlock(h);
+  mo_sh_unlock(h->hdr);
   if (r < 0) *why = "damaged (a chain points outside)";
   return r;
 }
@@ -630,7 +659,7 @@ static int d_get(lua_State *L) {
 }
 
 /* d:incr(k, n [, init]) -> new value | nil, "not found" | nil, "not a number" */
-static int incr_locked(mo_view *v, mo_shhdr *h, const dkey *k, lua_State *L,
+static int incr_locked(mo_view *v, dctx *h, const dkey *k, lua_State *L,
                        int hasinit, dval *out, const char **why) {
   dent e;
   unsigned char cur[9];
@@ -679,10 +708,10 @@ static int incr_locked(mo_view *v, mo_shhdr *h, const dkey *k, lua_State *L,
       size_t k2 = PAYLOAD - (size_t)off < 9 - done ? PAYLOAD - (size_t)off : 9 - done;
       unsigned char *q = block(h, b) + 4 + off;
       if ((*why = mo_sh_log(v, q, k2)) != NULL) {
-        mo_sh_done(h);
+        mo_sh_done(h->hdr);
         return D_FAIL;
       }
-      mo_sh_save(h, q, k2);
+      mo_sh_save(h->hdr, q, k2);
       done += k2;
       off = 0;
       if (done < 9) b = next_of(h, b);
@@ -702,7 +731,7 @@ static int incr_locked(mo_view *v, mo_shhdr *h, const dkey *k, lua_State *L,
       off = 0;
       if (done < 9) b = next_of(h, b);
     }
-    mo_sh_done(h);
+    mo_sh_done(h->hdr);
     memcpy(out->tmp, nv + 1, 8);
     out->tag = nv[0];
   }
@@ -715,6 +744,7 @@ static int d_incr(lua_State *L) {
   mo_view *v;
   mo_shcall c;
   const char *why = NULL;
+  dctx h;
   int hasinit, r;
   mo_noextra(L, 4);
   lua_settop(L, 4);
@@ -739,11 +769,11 @@ static int d_incr(lua_State *L) {
     val.n = 8;
   }
   mo_sh_enter(L, v, &c);
-  if (lockd(v, &why) != 0) {
+  if (lockd(v, &h, &why) != 0) {
     r = D_FAIL;
   } else {
-    r = incr_locked(v, (mo_shhdr *)v->ptr, &k, L, hasinit, &val, &why);
-    mo_sh_unlock((mo_shhdr *)v->ptr);
+    r = incr_locked(v, &h, &k, L, hasinit, &val, &why);
+    mo_sh_unlock(h.hdr);
   }
   if (r == D_FAIL) mo_sh_fail(&c);
   else mo_sh_leave(L, &c);
@@ -772,7 +802,7 @@ static int d_incr(lua_State *L) {
 ** entry is copied and the next bucket would not fit, or the end.
 ** Returns bytes used, or (size_t)-1 damaged; *need: the bytes of a
 ** bucket that did not fit into an empty buf. */
-static size_t walk(mo_shhdr *h, uint64_t *b, unsigned char *buf, size_t cap,
+static size_t walk(dctx *h, uint64_t *b, unsigned char *buf, size_t cap,
                    int withval, size_t *need, size_t *count) {
   size_t used = 0, scanned = 0;
   *need = 0;
@@ -796,8 +826,9 @@ static size_t walk(mo_shhdr *h, uint64_t *b, unsigned char *buf, size_t cap,
     }
     for (cur = *bucket(h, *b); cur != 0; cur = e.bnext) {
       uint32_t vl;
-      readent(h, cur, &e, &hash);
+      if (!valid(h, cur) || readent(h, cur, &e, &hash) != 0) return (size_t)-1;
       vl = withval ? e.vlen : 0;
+      if ((uint64_t)8 + e.klen + vl > cap - used) return (size_t)-1;
       memcpy(buf + used, &e.klen, 4);
       memcpy(buf + used + 4, &vl, 4);
       if (stream(h, cur, EHDR, buf + used + 8, e.klen + (size_t)vl, 0) != 1)
@@ -834,11 +865,11 @@ static size_t batch(lua_State *L, int didx, uint64_t *b, unsigned char *small,
   *buf = small;
   for (;;) {
     mo_view *v = checkd(L, didx);
-    mo_shhdr *h = (mo_shhdr *)v->ptr;
+    dctx h;
     const char *why = NULL;
-    if (lockd(v, &why) != 0) raise_why(L, why);
-    used = walk(h, b, *buf, cap, withval, &need, count);
-    mo_sh_unlock(h);
+    if (lockd(v, &h, &why) != 0) raise_why(L, why);
+    used = walk(&h, b, *buf, cap, withval, &need, count);
+    mo_sh_unlock(h.hdr);
     mo_fault_check(L);
     if (used == (size_t)-1) raise_why(L, "damaged (a chain points outside)");
     if (need == 0) break;
@@ -871,7 +902,7 @@ static int d_next(lua_State *L) {
       int base;
       lua_pushvalue(L, lua_upvalueindex(1));
       base = lua_gettop(L);
-      if (b >= NBUCKETS((mo_shhdr *)checkd(L, base)->ptr)) return 0;
+      if (b >= ((mo_shhdr *)checkd(L, base)->ptr)->p[0]) return 0;
       used = batch(L, base, &b, small, sizeof small, &buf, 1, &count);
       lua_createtable(L, (int)(count < 100000 ? count * 2 : 200000), 0);
       for (i = 0; i < count && at < used; i++) {
@@ -908,7 +939,7 @@ static int d_keys(lua_State *L) {
   lua_settop(L, 1);
   checkd(L, 1);
   lua_newtable(L);  /* 2 */
-  while (n < max && b < NBUCKETS((mo_shhdr *)checkd(L, 1)->ptr)) {
+  while (n < max && b < ((mo_shhdr *)checkd(L, 1)->ptr)->p[0]) {
     unsigned char small[4096], *buf;
     size_t count, used, at = 0, i;
     used = batch(L, 1, &b, small, sizeof small, &buf, 0, &count);
@@ -925,7 +956,7 @@ static int d_keys(lua_State *L) {
 
 static int d_len(lua_State *L) {
   mo_view *v = checkd(L, 1);
-  lua_pushinteger(L, (lua_Integer)__atomic_load_n(&DCOUNT((mo_shhdr *)v->ptr),
+  lua_pushinteger(L, (lua_Integer)__atomic_load_n(&((mo_shhdr *)v->ptr)->s[0],
                                                   __ATOMIC_RELAXED));
   return 1;
 }
@@ -944,8 +975,8 @@ static int d_index(lua_State *L) {
     if (mo_view_field(L, 1, v, k)) return 1;
     if (strcmp(k, "capacity") == 0 || strcmp(k, "used") == 0) {
       mo_shhdr *h = (mo_shhdr *)checkd(L, 1)->ptr;
-      lua_pushinteger(L, (lua_Integer)(BLOCK * (k[0] == 'c' ? NBLOCKS(h)
-          : __atomic_load_n(&DUSED(h), __ATOMIC_RELAXED))));
+      lua_pushinteger(L, (lua_Integer)(BLOCK * (k[0] == 'c' ? h->p[1]
+          : __atomic_load_n(&h->s[1], __ATOMIC_RELAXED))));
       return 1;
     }
   }

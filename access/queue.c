@@ -59,33 +59,39 @@ static unsigned char *ring(mo_shhdr *h) {
   return (unsigned char *)h + MO_SH_HDR;
 }
 
-static void ring_put(mo_shhdr *h, uint64_t pos, const void *src, size_t n) {
-  uint64_t cap = QCAP(h);
+static void ring_put(mo_shhdr *h, uint64_t cap, uint64_t pos, const void *src,
+                     size_t n) {
   size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
   memcpy(ring(h) + at, src, first);
   if (n > first) memcpy(ring(h), (const unsigned char *)src + first, n - first);
 }
 
-static void ring_get(mo_shhdr *h, uint64_t pos, void *dst, size_t n) {
-  uint64_t cap = QCAP(h);
+static void ring_get(mo_shhdr *h, uint64_t cap, uint64_t pos, void *dst,
+                     size_t n) {
   size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
   memcpy(dst, ring(h) + at, first);
   if (n > first) memcpy((unsigned char *)dst + first, ring(h), n - first);
 }
 
 /* Log ring bytes [pos, pos+n) for a transaction (two ranges on a wrap). */
-static const char *ring_log(mo_view *v, mo_shhdr *h, uint64_t pos, size_t n) {
-  uint64_t cap = QCAP(h);
+static const char *ring_log(mo_view *v, mo_shhdr *h, uint64_t cap, uint64_t pos,
+                            size_t n) {
   size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
   const char *why = mo_sh_log(v, ring(h) + at, first);
   if (why == NULL && n > first) why = mo_sh_log(v, ring(h), n - first);
   return why;
 }
 
-/* Are head, tail and count whole? (untrusted bytes) */
-static int state_ok(const mo_shhdr *h) {
+/* The ring's size: from the view, never from the (untrusted) header. */
+static uint64_t capof(const mo_view *v) {
+  return v->length - MO_SH_HDR;
+}
+
+/* Are the geometry, head, tail and count whole? (untrusted bytes) */
+static int state_ok(const mo_shhdr *h, uint64_t cap) {
   uint64_t used = QTAIL(h) - QHEAD(h);
-  return QTAIL(h) >= QHEAD(h) && used <= QCAP(h) &&
+  return h->p[0] == MO_SH_HDR && QCAP(h) == cap &&
+         QTAIL(h) >= QHEAD(h) && used <= cap &&
          QCOUNT(h) <= used / (RECHDR + 1) && (QCOUNT(h) == 0) == (used == 0);
 }
 
@@ -123,8 +129,9 @@ static size_t measure(lua_State *L, int first, int last, luaL_Buffer *B) {
 /* Write the records of the values at first..last at pos (codec ones
 ** from cs, in order). Runs under the lock: reads the stack, never
 ** allocates. */
-static void write_records(lua_State *L, mo_shhdr *h, uint64_t pos, int first,
-                          int last, const unsigned char *cs) {
+static void write_records(lua_State *L, mo_shhdr *h, uint64_t cap,
+                          uint64_t pos, int first, int last,
+                          const unsigned char *cs) {
   int i;
   for (i = first; i <= last; i++) {
     unsigned char tmp[8], hdr[RECHDR + 1];
@@ -142,8 +149,8 @@ static void write_records(lua_State *L, mo_shhdr *h, uint64_t pos, int first,
     len32 = (uint32_t)(n + 1);
     memcpy(hdr, &len32, 4);
     hdr[4] = (unsigned char)tag;
-    ring_put(h, pos, hdr, RECHDR + 1);
-    ring_put(h, pos + RECHDR + 1, p, n);
+    ring_put(h, cap, pos, hdr, RECHDR + 1);
+    ring_put(h, cap, pos + RECHDR + 1, p, n);
     pos += RECHDR + 1 + n;
   }
 }
@@ -157,15 +164,15 @@ static int trypush(lua_State *L, mo_view *v, int first, int last,
                    const unsigned char *cs, size_t need, int wait,
                    uint32_t *seq, const char **why) {
   mo_shhdr *h = (mo_shhdr *)v->ptr;
-  uint64_t tail;
+  uint64_t tail, cap = capof(v);
   int wake;
   if (mo_sh_lock(h, v->length, why) != 0) return FAILED;
-  if (!state_ok(h)) {
+  if (!state_ok(h, cap)) {
     mo_sh_unlock(h);
     *why = "damaged (head, tail and count disagree)";
     return FAILED;
   }
-  if (need > QCAP(h) - (QTAIL(h) - QHEAD(h))) {
+  if (need > cap - (QTAIL(h) - QHEAD(h))) {
     if (wait) {
       *seq = __atomic_load_n(&h->w[W_SPACE], __ATOMIC_ACQUIRE);
       __atomic_add_fetch(&h->w[W_PUTTERS], 1, __ATOMIC_ACQ_REL);
@@ -174,12 +181,12 @@ static int trypush(lua_State *L, mo_view *v, int first, int last,
     return NOROOM;
   }
   tail = QTAIL(h);
-  if ((*why = ring_log(v, h, tail, need)) != NULL ||
+  if ((*why = ring_log(v, h, cap, tail, need)) != NULL ||
       (*why = mo_sh_log(v, &QHEAD(h), 24)) != NULL) {
     mo_sh_unlock(h);
     return FAILED;
   }
-  write_records(L, h, tail, first, last, cs);
+  write_records(L, h, cap, tail, first, last, cs);
   mo_sh_save(h, &QTAIL(h), 16);  /* tail and count */
   QTAIL(h) = tail + need;
   QCOUNT(h) += (uint64_t)(last - first + 1);
@@ -242,44 +249,41 @@ typedef struct popped {
 
 /* Remove up to max records into out->buf. FAILED, or DONE (out->n may be
 ** 0: empty, and with wait set the caller is a registered getter and
-** *seq the items word; or NOROOM: the first record does not fit the
-** scratch, out->len then says how many bytes it needs). */
+** *seq the items word), or NOROOM: the records do not fit the scratch,
+** out->len then says how many bytes they need. */
 static int trypop(mo_view *v, size_t max, popped *out, int wait,
                   uint32_t *seq, const char **why) {
   mo_shhdr *h = (mo_shhdr *)v->ptr;
-  uint64_t pos, end;
+  uint64_t pos, end, cap = capof(v);
   size_t n = 0, total = 0;
   int wake;
   out->n = out->len = 0;
   if (mo_sh_lock(h, v->length, why) != 0) return FAILED;
-  if (!state_ok(h)) {
+  if (!state_ok(h, cap)) {
     mo_sh_unlock(h);
     *why = "damaged (head, tail and count disagree)";
     return FAILED;
   }
   pos = QHEAD(h);
   end = QTAIL(h);
-  while (n < max && pos < end) {  /* whole records that fit the scratch */
+  while (n < max && pos < end) {
     uint32_t len;
     size_t rec;
-    ring_get(h, pos, &len, 4);
+    ring_get(h, cap, pos, &len, 4);
     if (len == 0 || len > end - pos - RECHDR) {
       mo_sh_unlock(h);
       *why = "damaged (a record runs past the tail)";
       return FAILED;
     }
     rec = RECHDR + (size_t)len;
-    if (total + rec > out->cap) {
-      if (n == 0) {
-        mo_sh_unlock(h);
-        out->len = rec;
-        return NOROOM;
-      }
-      break;
-    }
     total += rec;
     pos += rec;
     n++;
+  }
+  if (total > out->cap) {  /* the caller grows its scratch and comes back */
+    mo_sh_unlock(h);
+    out->len = total;
+    return NOROOM;
   }
   if (n == 0) {
     if (wait) {
@@ -293,7 +297,7 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
     mo_sh_unlock(h);
     return FAILED;
   }
-  ring_get(h, QHEAD(h), out->buf, total);
+  ring_get(h, cap, QHEAD(h), out->buf, total);
   mo_sh_save(h, &QHEAD(h), 24);
   QHEAD(h) = pos;
   QCOUNT(h) -= n;
@@ -422,10 +426,10 @@ static int q_put(lua_State *L) {
   mo_noextra(L, 3);
   lua_settop(L, 2);
   need = prepare(L, 2, 2, &cs);
-  if (need > QCAP((mo_shhdr *)checkq(L)->ptr))
+  if (need > capof(checkq(L)))
     return luaL_error(L, "memobj: queue: put: the value (%I bytes) can "
                       "never fit (capacity %I)", (lua_Integer)need,
-                      (lua_Integer)QCAP((mo_shhdr *)checkq(L)->ptr));
+                      (lua_Integer)capof(checkq(L)));
   mo_sh_deadline(&dl, t);
   for (;;) {
     mo_view *v = checkq(L);
@@ -474,7 +478,7 @@ static int q_index(lua_State *L) {
     lua_settop(L, 1);
     v = checkq(L);
     h = (mo_shhdr *)v->ptr;
-    if (k[0] == 'c') lua_pushinteger(L, (lua_Integer)QCAP(h));
+    if (k[0] == 'c') lua_pushinteger(L, (lua_Integer)capof(v));
     else lua_pushinteger(L, (lua_Integer)(__atomic_load_n(&QTAIL(h), __ATOMIC_RELAXED) -
                                           __atomic_load_n(&QHEAD(h), __ATOMIC_RELAXED)));
     return 1;

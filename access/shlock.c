@@ -164,10 +164,15 @@ static void ensure_boot(mo_shhdr *h, size_t len) {
 
 /* ---- Attaching ---- */
 
+/* Is the whole range zero? (read once, at the first attach) */
 static int allzero(const unsigned char *p, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (p[i]) return 0;
+  static const unsigned char zeros[4096];
+  while (n > 0) {
+    size_t k = n < sizeof zeros ? n : sizeof zeros;
+    if (memcmp(p, zeros, k) != 0) return 0;
+    p += k;
+    n -= k;
+  }
   return 1;
 }
 
@@ -218,7 +223,7 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
     }
     if (s == 0 || (s & MO_SH_FORMATTING)) {
       uint32_t me = MO_SH_FORMATTING | (uint32_t)getpid();
-      if (s == 0 && !allzero(v->ptr, MO_SH_HDR)) {
+      if (s == 0 && !allzero(v->ptr, len)) {
         if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != 0) continue;
         return foreign(k, "memory holds something else (neither zeroed nor "
                        "a structure of this kind)", msg, msgsize);
@@ -244,6 +249,19 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
 }
 
 /* ---- Transactions ---- */
+
+void mo_sh_enter_guarded(lua_State *L, mo_view *v, mo_shcall *c) {
+  const char *why;
+  if (c->m->tx == NULL) {
+    mo_tx_begin(L, c->m);
+    c->own = 1;
+  }
+  if (strcmp(c->m->kind->persistence, "durable") == 0 &&
+      (why = mo_tx_trywrite(c->m, v->offset, MO_SH_HDR)) != NULL) {
+    mo_sh_fail(c);
+    luaL_error(L, "memobj: %s", why);
+  }
+}
 
 void mo_sh_leave(lua_State *L, mo_shcall *c) {
   if (c->own) {

@@ -118,19 +118,21 @@ static inline void mo_sh_done(mo_shhdr *h) {
 /* ---- Calls on durable memory ----
 ** Inside a transaction a call's writes are undo-logged with it; on
 ** memory that must change inside one (a pool) outside any, a call opens
-** its own and commits it before returning. */
+** its own and commits it before returning. On durable memory every
+** changing call also logs the whole common header: the lock and journal
+** words change without logging under the lock, and a pool's file must
+** get them (unlocked, as they are at commit) whenever it gets the
+** header's page, or its page checksum would not match. */
 typedef struct mo_shcall {
   memobj_mem *m;
   int own;              /* this call opened the transaction */
 } mo_shcall;
 
+void mo_sh_enter_guarded(lua_State *L, mo_view *v, mo_shcall *c);
 static inline void mo_sh_enter(lua_State *L, mo_view *v, mo_shcall *c) {
   c->m = v->mem;
   c->own = 0;
-  if (MO_UNLIKELY(c->m->guarded) && c->m->tx == NULL) {
-    mo_tx_begin(L, c->m);
-    c->own = 1;
-  }
+  if (MO_UNLIKELY(c->m->guarded)) mo_sh_enter_guarded(L, v, c);
 }
 /* Commit the call's own transaction (raises if that fails, rolled back). */
 void mo_sh_leave(lua_State *L, mo_shcall *c);
