@@ -182,7 +182,7 @@ describe("memobj.queue", function()
         print("done")
       ]], {q.name, p, N})
     end
-    for c = 1, NC do
+    for _ = 1, NC do
       kids[#kids + 1] = procs.spawn(attach_code .. [[
         local ends, seen = 0, {}
         while ends < 3 do
