@@ -101,14 +101,20 @@ int mo_sh_lock(mo_shhdr *h, size_t len, const char **why) {
   e = pthread_mutex_trylock(m);
   while (e == EBUSY) {
     struct timespec dl;
+    unsigned word;
     pid_t owner;
     mo_sh_deadline(&dl, 1.0);
     e = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
     if (e != ETIMEDOUT) break;
     /* a holder for a second: gone without the kernel's owner-died mark
     ** (a lock from another boot, or damaged bytes)? */
-    owner = (pid_t)(__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) &
-                    0x3fffffff);
+    word = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
+    owner = (pid_t)(word & 0x3fffffff);  /* FUTEX_TID_MASK: a held lock
+                                            names its owner */
+    if (owner == 0 && word != 0) {
+      *why = "its lock is damaged (held by no thread)";
+      return EINVAL;
+    }
     if (owner != 0 && !mo_os_alive(owner)) {
       *why = "its lock is held by a thread that no longer exists";
       return ENOTRECOVERABLE;
