@@ -9,7 +9,7 @@
 #include <math.h>
 #include <unistd.h>
 #include "shlock.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 
 /* ---- The lock generation: which boot initialized the lock ---- */
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "../runtime/core.h"
-#include "../runtime/tx.h"
+#include "../runtime/core/tx.h"
 
 #define MO_SH_HDR 512         /* bytes of the common header */
 #define MO_SH_STATE 448       /* offset of the kind's state (one tx chunk) */
