@@ -17,6 +17,7 @@
   X(records)               \
   X(queue)                 \
   X(dict)                  \
+  X(expr)                  \
   /* one line per kind, each ending in a backslash */
 
 #define MO_DECLARE_ACCESS_OPENER(name) void mo_##name##_open(lua_State *L);

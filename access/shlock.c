@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <unistd.h>
 #include "shlock.h"
 #include "../runtime/core/os.h"
 
@@ -147,7 +146,7 @@ static void ensure_boot(mo_shhdr *h, size_t len) {
   uint64_t mine = boot_tag();
   for (;;) {
     uint64_t b = __atomic_load_n(&h->boot, __ATOMIC_ACQUIRE);
-    uint64_t me = MO_SH_RESETTING | (uint64_t)getpid();
+    uint64_t me = MO_SH_RESETTING | (uint64_t)mo_os_pid();
     struct timespec dl;
     if (b == mine) return;
     if ((b & MO_SH_RESETTING) && mo_os_alive((pid_t)(b & 0x7fffffff))) {
@@ -228,7 +227,7 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
       return 0;
     }
     if (s == 0 || (s & MO_SH_FORMATTING)) {
-      uint32_t me = MO_SH_FORMATTING | (uint32_t)getpid();
+      uint32_t me = MO_SH_FORMATTING | (uint32_t)mo_os_pid();
       if (s == 0 && !allzero(v->ptr, len)) {
         if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != 0) continue;
         return foreign(k, "memory holds something else (neither zeroed nor "
