@@ -178,7 +178,7 @@ crashtest: deps
 	  $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
 	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_STRUCT_KILLS=1000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
-	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" LUA_PATH="$(CURDIR)/tests/helpers/?.lua;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps

@@ -25,7 +25,7 @@
 #include "shlock.h"
 #include "shvalue.h"
 
-#define DMAGIC 0x00005443494f6f6dull  /* "moDICT\0\0" -- see dict_magic */
+#define DMAGIC 0x0000544349446f6dull  /* "moDICT\0\0" */
 #define DVERSION 1
 #define BLOCK 64
 #define PAYLOAD (BLOCK - 4)

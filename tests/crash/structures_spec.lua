@@ -9,7 +9,6 @@
 -- kill: a call done whose acknowledgement the kill prevented). A second
 -- part kills a process counting in a persistent pool.
 local memobj = require("memobj")
-package.path = "tests/?.lua;" .. package.path  -- make crashtest runs busted on tests/crash/
 local procs = require("mo_procs")
 
 local KILLS = tonumber(os.getenv("MEMOBJ_STRUCT_KILLS") or
