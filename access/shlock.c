@@ -144,13 +144,16 @@ void mo_sh_unlock(mo_shhdr *h) {
 ** resets it. Processes of this boot reach here only after that reset. */
 static void ensure_boot(mo_shhdr *h, size_t len) {
   uint64_t mine = boot_tag();
+  int waited = 0;
   for (;;) {
     uint64_t b = __atomic_load_n(&h->boot, __ATOMIC_ACQUIRE);
     uint64_t me = MO_SH_RESETTING | (uint64_t)mo_os_pid();
     struct timespec dl;
     if (b == mine) return;
-    if ((b & MO_SH_RESETTING) && mo_os_alive((pid_t)(b & 0x7fffffff))) {
-      mo_sh_deadline(&dl, 0.001);  /* another attach is resetting it */
+    if ((b & MO_SH_RESETTING) && mo_os_alive((pid_t)(b & 0x7fffffff)) &&
+        ++waited <= 2000) {  /* another attach is resetting it (2 s at
+                                most: then the mark is taken as stale) */
+      mo_sh_deadline(&dl, 0.001);
       mo_sh_wait((uint32_t *)&h->boot, (uint32_t)b, &dl);
       continue;
     }
@@ -207,6 +210,7 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
   mo_shhdr *h = (mo_shhdr *)v->ptr;
   size_t len = v->length;
   const char *why;
+  int waited = 0;
   (void)L;
   for (;;) {
     uint32_t s = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
@@ -234,7 +238,14 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
                        "a structure of this kind)", msg, msgsize);
       }
       if (s != 0 && mo_os_alive((pid_t)(s & ~MO_SH_FORMATTING))) {
-        mo_sh_deadline(&dl, 0.001);  /* another attach is formatting */
+        /* another attach is formatting: a few microseconds. A "formatter"
+        ** that takes seconds is foreign bytes naming a live process (or
+        ** a stopped one): refuse rather than wait forever */
+        if (++waited > 2000)
+          return foreign(k, "memory is being formatted by another process "
+                         "for over 2 s (or holds something else)", msg,
+                         msgsize);
+        mo_sh_deadline(&dl, 0.001);
         mo_sh_wait(&h->state, s, &dl);
         continue;
       }

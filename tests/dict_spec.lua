@@ -159,6 +159,14 @@ describe("memobj.dict", function()
     d, msg, code = q:dict()
     assert.is_nil(d)
     assert.equal(22, code)
+    -- a state word that says "being formatted by process 1" (which
+    -- lives): refused after a while, never waited on forever
+    local f = memobj.heap(4096)
+    f:array("u32")[4] = 0x80000001
+    d, msg, code = f:dict()
+    assert.is_nil(d)
+    assert.matches("formatted by another process", msg)
+    assert.equal(22, code)
   end)
 
   it("rolls back with a transaction", function()
