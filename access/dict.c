@@ -646,7 +646,7 @@ static int getvalue(lua_State *L, int idx) {
     if (n <= cap) break;
     lua_settop(L, top);  /* larger than the scratch: grow, look again */
     cap = n;
-    buf = (unsigned char *)lua_newuserdatauv(L, cap, 0);
+    buf = (unsigned char *)mo_scratch(L, cap);
   }
   sv_push(L, buf, n, "dict");
   return 1;
@@ -875,7 +875,7 @@ static size_t batch(lua_State *L, int didx, uint64_t *b, unsigned char *small,
     if (need == 0) break;
     if (pushed) lua_pop(L, 1);
     cap = need;
-    *buf = (unsigned char *)lua_newuserdatauv(L, cap, 0);
+    *buf = (unsigned char *)mo_scratch(L, cap);
     pushed = 1;
   }
   if (!pushed) lua_pushnil(L);  /* always one slot */

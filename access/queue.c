@@ -344,7 +344,7 @@ static size_t popvalues(lua_State *L, size_t max, int wait, uint32_t *seq) {
     if (r == DONE) break;
     lua_settop(L, top);  /* a record larger than the scratch: grow it */
     out.cap = out.len;
-    out.buf = (unsigned char *)lua_newuserdatauv(L, out.cap, 0);
+    out.buf = (unsigned char *)mo_scratch(L, out.cap);
   }
   push_popped(L, &out);
   if (out.buf != small) lua_remove(L, top + 1);
