@@ -196,6 +196,10 @@ static int stream(dctx *h, uint32_t first, uint64_t off, void *buf,
   uint32_t b = first;
   unsigned char *q = (unsigned char *)buf;
   uint64_t steps = NBLOCKS(h);
+  if (off + n <= PAYLOAD && !cmp) {  /* all in the first block */
+    memcpy(buf, block(h, b) + 4 + off, n);
+    return 1;
+  }
   while (off >= PAYLOAD) {
     b = next_of(h, b);
     if (!valid(h, b) || steps-- == 0) return -1;
@@ -249,7 +253,11 @@ static int find(dctx *h, const dkey *k, dent *e) {
     if (!valid(h, cur) || steps-- == 0 || readent(h, cur, e, &hash) != 0)
       return -1;
     e->link = link;
-    if (hash == k->hash && e->klen == k->n + 1) {
+    if (hash == k->hash && e->klen == k->n + 1 &&
+        EHDR + (size_t)e->klen <= PAYLOAD) {  /* the key in the first block */
+      const unsigned char *kp = block(h, cur) + 4 + EHDR;
+      if (kp[0] == k->tag && memcmp(kp + 1, k->p, k->n) == 0) return 1;
+    } else if (hash == k->hash && e->klen == k->n + 1) {
       unsigned char tag;
       int r = stream(h, cur, EHDR, &tag, 1, 0);
       if (r < 0) return -1;
@@ -972,8 +980,12 @@ static int d_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pop(L, 1);
-    if (mo_view_field(L, 1, v, k)) return 1;
-    if (strcmp(k, "capacity") == 0 || strcmp(k, "used") == 0) {
+    /* fields: released memory offset length readonly capacity used */
+    if (strchr("rmolcu", k[0]) == NULL || k[0] == '\0') {
+      /* not a field name: a key */
+    } else if (mo_view_field(L, 1, v, k)) {
+      return 1;
+    } else if (strcmp(k, "capacity") == 0 || strcmp(k, "used") == 0) {
       mo_shhdr *h = (mo_shhdr *)checkd(L, 1)->ptr;
       lua_pushinteger(L, (lua_Integer)(BLOCK * (k[0] == 'c' ? h->p[1]
           : __atomic_load_n(&h->s[1], __ATOMIC_RELAXED))));

@@ -407,7 +407,16 @@ static int q_get(lua_State *L) {
   mo_sh_deadline(&dl, t);
   for (;;) {
     int wait = t != 0;
-    if (popvalues(L, 1, wait, &seq) == 1) return 1;
+    if (popvalues(L, 1, 0, &seq) == 1) return 1;
+    if (wait) {  /* a producer is often about to push: spin, then sleep */
+      const mo_shhdr *h = (const mo_shhdr *)checkq(L)->ptr;
+      int i;
+      for (i = 0; i < MO_SH_SPIN; i++) {
+        if (__atomic_load_n(&QCOUNT(h), __ATOMIC_RELAXED) != 0) break;
+        mo_sh_pause();
+      }
+    }
+    if (wait && popvalues(L, 1, 1, &seq) == 1) return 1;
     if (!wait || !sleep_on(L, W_ITEMS, W_GETTERS, seq, &dl, "get")) {
       if (wait && popvalues(L, 1, 0, &seq) == 1) return 1;
       luaL_pushfail(L);
@@ -437,6 +446,16 @@ static int q_put(lua_State *L) {
     mo_shcall c;
     uint32_t seq = 0;
     int wait = t != 0, r;
+    if (wait) {  /* a consumer is often about to pop: spin first */
+      const mo_shhdr *h = (const mo_shhdr *)v->ptr;
+      int i;
+      for (i = 0; i < MO_SH_SPIN; i++) {
+        uint64_t used = __atomic_load_n(&QTAIL(h), __ATOMIC_RELAXED) -
+                        __atomic_load_n(&QHEAD(h), __ATOMIC_RELAXED);
+        if (used <= capof(v) && need <= capof(v) - used) break;
+        mo_sh_pause();
+      }
+    }
     mo_sh_enter(L, v, &c);
     r = trypush(L, v, 2, 2, cs, need, wait, &seq, &why);
     if (r == FAILED) mo_sh_fail(&c);

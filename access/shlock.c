@@ -98,6 +98,14 @@ int mo_sh_lock(mo_shhdr *h, size_t len, const char **why) {
     return EINVAL;
   }
   e = pthread_mutex_trylock(m);
+  if (MO_UNLIKELY(e == EBUSY)) {  /* spin a little before sleeping */
+    int i;
+    for (i = 0; i < MO_SH_SPIN && e == EBUSY; i++) {
+      mo_sh_pause();
+      if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0)
+        e = pthread_mutex_trylock(m);
+    }
+  }
   while (e == EBUSY) {
     struct timespec dl;
     unsigned word;

@@ -146,6 +146,18 @@ static inline const char *mo_sh_log(mo_view *v, const void *p, size_t n) {
   return mo_sh_trylog(v, p, n);
 }
 
+/* A short busy wait: the other side of a queue or a lock holder is
+** usually a few hundred nanoseconds from done, far less than a futex
+** sleep and wake-up cost. */
+static inline void mo_sh_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+#define MO_SH_SPIN 2000   /* pauses before sleeping (some microseconds) */
+
 /* A deadline `seconds` from now on CLOCK_MONOTONIC (a negative value or
 ** nil: a far one). */
 void mo_sh_deadline(struct timespec *ts, double seconds);
