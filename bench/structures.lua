@@ -79,7 +79,7 @@ end
 
 local function queue_run(n, size, batch)
   local name = ("/memobj_bench_q_%d_%d"):format(os.time(), math.random(1 << 30))
-  local m = assert(memobj.shared(name, 4 << 20))
+  local m = assert(memobj.shared(name, 1 << 20))  -- fits in L2
   local q = m:queue()
   local pop, get = q.pop, q.get
   local t0 = now()
