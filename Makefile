@@ -26,10 +26,27 @@ DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc mak
   libmimalloc2.0 python3-numpy
 CHECK_PKGS := valgrind
 
-.PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
+# memobj.mpi (build/memobj/mpi.so): built when Open MPI's headers are
+# found. A module apart: memobj.so never links libmpi; mpi.so reaches
+# memobj through the C API of memobj.h only (doc/mpi.md). -z nodelete:
+# MPI keeps threads and an atexit finalizer that must outlive lua_close.
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi 2>/dev/null)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi 2>/dev/null)
+MPI_SRCS := $(wildcard bindings/mpi/*.c)
+MPI_SO := $(if $(MPI_LIBS),$(BUILD)/memobj/mpi.so)
+MPI_PKGS := openmpi-bin libopenmpi-dev python3-mpi4py
+DEB_PKGS += $(MPI_PKGS)
+
+.PHONY: all deps mpi bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
 
-all: $(SO)
+all: $(SO) $(MPI_SO)
+
+mpi: $(MPI_SO)
+$(BUILD)/memobj/mpi.so: $(MPI_SRCS) bindings/mpi/mpi.h runtime/memobj.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) $(MPI_CFLAGS) -shared -o $@ \
+	  $(MPI_SRCS) $(MPI_LIBS) -Wl,-z,nodelete
 
 # LUA_INCDIR (set by luarocks) overrides pkg-config for the Lua headers.
 PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
@@ -161,9 +178,11 @@ LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 INCLUDE_DIR ?= $(PREFIX)/include
 PC_DIR ?= $(PREFIX)/lib/pkgconfig
 VERSION := $(shell sed -n 's/^#define MEMOBJ_VERSION "\(.*\)"/\1/p' runtime/memobj.h)
-install: $(SO)
+install: $(SO) $(MPI_SO)
 	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(INCLUDE_DIR) $(DESTDIR)$(PC_DIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj.so
+	$(if $(MPI_SO),install -d $(DESTDIR)$(LUA_CMOD_DIR)/memobj && \
+	  install -m 0755 $(MPI_SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj/mpi.so)
 	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
 	  > $(DESTDIR)$(PC_DIR)/memobj.pc

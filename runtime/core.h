@@ -251,6 +251,14 @@ void mo_fault_lostrange(int slot, size_t *lo, size_t *hi);
 /* ---- Module openers, called by luaopen_memobj ---- */
 void mo_memory_open(lua_State *L);       /* runtime/memory.c */
 void mo_capi_open(lua_State *L);         /* runtime/capi.c */
+/* runtime/capi_kind.c: memory kinds of C modules (memobj.h) */
+struct memobj_kind_info;
+void mo_capi_newkind(lua_State *L, const struct memobj_kind_info *k);
+void mo_capi_newmemory(lua_State *L, const struct memobj_kind_info *k);
+void mo_capi_openmemory(lua_State *L, int idx, void *ptr, size_t size,
+                        int writable, void *ctx);
+void *mo_capi_checkmemory(lua_State *L, int idx,
+                          const struct memobj_kind_info *k);
 void mo_runtime_open(lua_State *L);      /* runtime/rtlib.c: stats, debug,
                                             set_allocator, trace */
 

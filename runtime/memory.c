@@ -201,6 +201,7 @@ static int mem_gc(lua_State *L) {
   }
   mo_stats_release(m);
   mo_objects_remove(m);
+  m->collected = 1;  /* a kind of a C module is told (capi_kind.c) */
   mem_release(m);
   mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
   return 0;

@@ -1,0 +1,70 @@
+-- mpi_spec.lua: memobj.mpi (build/memobj/mpi.so) under a real mpirun with
+-- 4 ranks on this machine. Each script of tests/mpi/ (and the MPI
+-- examples) runs once; every check it makes becomes one test here that
+-- passes only if all 4 ranks report it ok, plus one test that the job
+-- ended cleanly (exit status 0, every rank done). tests/run.sh runs this
+-- spec in the first suite only: the ranks are child processes, whose
+-- allocator the arena run does not change.
+local procs = require("mo_procs")
+
+local NP = 4
+
+local function is_root()
+  local p = io.popen("id -u")
+  local uid = p:read("l")
+  p:close()
+  return uid == "0"
+end
+
+-- The mpirun command for a Lua script: oversubscribed (the machine may
+-- have fewer cores than ranks), shared memory and self transports only.
+local function mpirun(script, args, dir)
+  return ("%stimeout 300 mpirun %s-np %d --oversubscribe --mca btl self,vader "
+    .. "-x LUA_PATH -x LUA_CPATH %s %s %s 2>&1"):format(
+    dir and ("cd " .. dir .. " && ") or "", is_root() and "--allow-run-as-root " or "",
+    NP, procs.lua, script, args or "")
+end
+
+local function run(cmd)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+local built = io.open(procs.build .. "/memobj/mpi.so") ~= nil
+
+-- One describe per script: the checks it reported, in order, with the
+-- ranks that said ok and what the others said.
+local function scenario(title, script)
+  describe(title, function()
+    if not built then
+      it("needs build/memobj/mpi.so (Open MPI's headers: make deps)", function()
+        assert(false, "memobj.mpi was not built")
+      end)
+      return
+    end
+    local ok, out = run(mpirun(script))
+    local names, oks, fails, done = {}, {}, {}, 0
+    for rank, verdict, rest in out:gmatch("MPI (%d+) (%a+) ?([^\n]*)") do
+      if verdict == "done" then done = done + 1
+      else
+        local name, why = rest:match("^(.-): (.*)$")
+        if verdict == "ok" then name = rest end
+        if not oks[name] then names[#names + 1] = name; oks[name] = 0; fails[name] = {} end
+        if verdict == "ok" then oks[name] = oks[name] + 1
+        else fails[name][#fails[name] + 1] = "rank " .. rank .. ": " .. (why or "") end
+      end
+    end
+    for _, name in ipairs(names) do
+      it(name, function()
+        assert(oks[name] == NP, table.concat(fails[name], "\n"))
+      end)
+    end
+    it("ends cleanly on every rank", function()
+      assert(ok and done == NP, "mpirun failed:\n" .. out)
+    end)
+  end)
+end
+
+scenario("mpi: point to point", "tests/mpi/p2p.lua")
