@@ -3,7 +3,7 @@
 ** debug, check, objects and the memobj.trace table.
 */
 #include <string.h>
-#include "runtime.h"
+#include "tools.h"
 
 void *mo_state_udata(lua_State *L, const void *key, size_t size,
                      lua_CFunction gc, int make, int *made) {

@@ -11,9 +11,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
-#include "memobj.h"
-#include "runtime.h"
+#include "../core.h"
+#include "../memobj.h"
 
 /* The object of a module's kind: the base, then what the module gave. */
 typedef struct ext_mem {
@@ -107,8 +106,8 @@ void mo_capi_openmemory(lua_State *L, int idx, void *ptr, size_t size,
   e->base.ptr = (unsigned char *)ptr;
   e->base.size = size;
   e->base.writable = writable != 0;
-  e->base.closed = 0;
-  mo_stats_resize(&e->base);
+  e->base.closed = 0;  /* stats() counts it at the next event, as it
+                          counts every object its constructor sized */
 }
 
 void *mo_capi_checkmemory(lua_State *L, int idx, const memobj_kind_info *k) {
