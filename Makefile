@@ -37,7 +37,7 @@ MPI_SO := $(if $(MPI_LIBS),$(BUILD)/memobj/mpi.so)
 MPI_PKGS := openmpi-bin libopenmpi-dev python3-mpi4py
 DEB_PKGS += $(MPI_PKGS)
 
-.PHONY: all deps mpi bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
+.PHONY: all deps mpi bench-mpi bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
 
 all: $(SO) $(MPI_SO)
@@ -175,6 +175,11 @@ crashtest: deps
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
+
+# memobj.mpi against mpi4py (bench/mpi.lua starts mpirun -np 2 itself).
+bench-mpi: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) sh bench/run.sh bench/mpi.lua
 
 LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 INCLUDE_DIR ?= $(PREFIX)/include

@@ -68,3 +68,40 @@ local function scenario(title, script)
 end
 
 scenario("mpi: point to point", "tests/mpi/p2p.lua")
+scenario("mpi: collectives", "tests/mpi/coll.lua")
+scenario("mpi: windows", "tests/mpi/window.lua")
+
+-- The MPI examples (examples_spec.lua leaves them to this spec): they run
+-- under mpirun from examples/, check their own answer, and leave nothing
+-- in /tmp or /dev/shm.
+local function listing()
+  local seen = {}
+  for _, dir in ipairs({"/tmp", "/dev/shm"}) do
+    local p = io.popen("ls -A " .. dir .. " 2>/dev/null")
+    for name in p:lines() do seen[dir .. "/" .. name] = true end
+    p:close()
+  end
+  return seen
+end
+
+describe("mpi: examples", function()
+  local EXAMPLES = {
+    {"mpi_sum.lua", "200000", "sum ok"},
+    {"mpi_halo.lua", "100 20", "heat conserved"},
+  }
+  for _, e in ipairs(EXAMPLES) do
+    it(e[1] .. " gives its answer under mpirun and leaves nothing behind", function()
+      assert(built, "memobj.mpi was not built")
+      local before = listing()
+      local ok, out = run(mpirun(e[1], e[2], "examples"))
+      assert(ok, out)
+      assert(out:find(e[3], 1, true), out)
+      local left = {}
+      for path in pairs(listing()) do
+        if not before[path] then left[#left + 1] = path end
+      end
+      table.sort(left)
+      assert.same({}, left)
+    end)
+  end
+end)

@@ -35,6 +35,9 @@ static void checkop(lua_State *L, const mp_msg *a, int arith, const char *what) 
   if (arith && !a->arith)
     fail(L, what, "arithmetic needs a typed array of numbers in this "
                   "machine's byte order");
+  /* MPI's predefined operations take predefined datatypes only */
+  if (a->derived)
+    fail(L, what, "reductions need contiguous views (copy a strided one first)");
 }
 
 static void sametype(lua_State *L, const mp_msg *a, const mp_msg *b,
@@ -94,6 +97,7 @@ static int reduce(lua_State *L, int root, const char *what) {
     if (here) {
       mp_pairget(L, p, 1, 2, MEMOBJ_WRITE, what);
       sametype(L, s, d, what);
+      checkop(L, d, arith, what);
       if (s->ecount != d->ecount)
         fail(L, what, "source and destination have different lengths");
       nooverlap(L, s, d, what);
