@@ -273,7 +273,7 @@ lint:
 	@cppcheck -q --error-exitcode=1 --include=tools/cppcheck.h --inline-suppr --suppressions-list=tools/cppcheck.supp \
 	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
 	@echo "== include layers"
-	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+	@$(LUA) tools/layers.lua $(SRCS) $(HDRS) $(MPI_SRCS) bindings/mpi/mpi.h
 
 # Line coverage of the suite, per file of runtime/, memobj/, access/ and
 # bindings/ (gcov through gcovr), from a build in build/cov.

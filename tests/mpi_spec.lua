@@ -70,6 +70,7 @@ end
 scenario("mpi: point to point", "tests/mpi/p2p.lua")
 scenario("mpi: collectives", "tests/mpi/coll.lua")
 scenario("mpi: windows", "tests/mpi/window.lua")
+scenario("mpi: os.exit with a window open", "tests/mpi/exit.lua")
 
 -- The MPI examples (examples_spec.lua leaves them to this spec): they run
 -- under mpirun from examples/, check their own answer, and leave nothing
