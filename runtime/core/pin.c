@@ -118,9 +118,10 @@ mo_view *mo_pinview(lua_State *L, int idx, int top, uint32_t tag,
     luaL_error(L, "memobj: the view's memory reference was replaced");
   p = pushpin(L, m, lua_gettop(L));
   lua_replace(L, -2);  /* one slot: the pin (it keeps the memory alive) */
-  take(L, p, m);
-  /* the allocation of a pin may have run a finalizer that released v */
+  /* the allocation of a pin may have run a finalizer that released v
+  ** (and then closed its memory): name the view, which the caller used */
   if (v->released) luaL_error(L, "memobj: view is released");
+  take(L, p, m);
   return v;
 }
 

@@ -2,7 +2,7 @@
 -- (every op), gather, allgather, scatter; every element type; in place;
 -- the checks of types, lengths and byte order.
 local memobj = require("memobj")
-local H = require("mpi.harness")
+local H = require("mpi_harness")
 local mpi, check, eq, raises = H.mpi, H.check, H.eq, H.raises
 local me, n = mpi.rank, mpi.size
 

@@ -2,7 +2,7 @@
 -- finished request still open: MPI is finalized at exit all the same
 -- (mpirun reports a rank that exits without MPI_Finalize as a failure).
 local memobj = require("memobj")
-local H = require("mpi.harness")
+local H = require("mpi_harness")
 local mpi, check, eq = H.mpi, H.check, H.eq
 
 local w = mpi.window(64)

@@ -2,7 +2,7 @@
 -- mpirun -np 4: every element type, strided views, bytes, records,
 -- strings, locks held while a request runs, MPI errors as Lua errors.
 local memobj = require("memobj")
-local H = require("mpi.harness")
+local H = require("mpi_harness")
 local mpi, check, eq, raises = H.mpi, H.check, H.eq, H.raises
 local me, n = mpi.rank, mpi.size
 local right, left = (me + 1) % n, (me - 1) % n

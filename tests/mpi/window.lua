@@ -3,7 +3,7 @@
 -- passive-target locks, flush, origin views locked until completion,
 -- range checks, MPI errors, shared windows and peers, close.
 local memobj = require("memobj")
-local H = require("mpi.harness")
+local H = require("mpi_harness")
 local mpi, check, eq, raises = H.mpi, H.check, H.eq, H.raises
 local me, n = mpi.rank, mpi.size
 local right, left = (me + 1) % n, (me - 1) % n

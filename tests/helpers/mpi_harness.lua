@@ -1,4 +1,4 @@
--- harness.lua: checks for the scripts of tests/mpi/, which run under
+-- mpi_harness.lua: checks for the scripts of tests/mpi/, which run under
 -- mpirun (tests/mpi_spec.lua starts them). Every rank prints one line per
 -- check, "MPI <rank> ok <name>" or "MPI <rank> fail <name>: <why>", and
 -- "MPI <rank> done" at the end; the spec turns each name into one test
