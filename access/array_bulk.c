@@ -143,7 +143,7 @@ static int array_copy(lua_State *L) {
     memmove(MO_AELEM(a, start), src->v.ptr, bytes);
   } else {
     /* a scratch userdata: collected even if a conversion raises */
-    unsigned char *buf = lua_newuserdatauv(L, bytes, 0);
+    unsigned char *buf = mo_scratch(L, bytes);
     if (a->v.released || (src && src->v.released))
       return luaL_error(L, "memobj: view is released");
     if (src) convert_array(L, a, src, n, buf);
@@ -232,7 +232,7 @@ static int array_sort(lua_State *L) {
     prewrite(L, a, start, n);
     p = MO_AELEM(a, start);
   } else {
-    p = lua_newuserdatauv(L, n * a->itemsize, 0);
+    p = mo_scratch(L, n * a->itemsize);
     if (a->v.released) return luaL_error(L, "memobj: view is released");
     for (k = 0; k < n; k++)
       memcpy(p + k * a->itemsize, MO_AELEM(a, start + k), a->itemsize);

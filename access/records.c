@@ -125,7 +125,7 @@ static void push_record(lua_State *L, mo_records *r, size_t i) {
   unsigned char small[256], *copy = small;
   size_t k;
   if (l->recsize > sizeof small)
-    copy = (unsigned char *)lua_newuserdatauv(L, l->recsize, 0);
+    copy = (unsigned char *)mo_scratch(L, l->recsize);
   if (i >= r->v.count) index_error(L, r, (lua_Integer)i + 1);
   memcpy(copy, r->v.ptr + i * l->recsize, l->recsize);
   mo_fault_check(L);
@@ -238,7 +238,7 @@ static int l_records(lua_State *L) {
     mo_records *r;
     luaL_argcheck(L, lua_isnil(L, 3) && lua_isnil(L, 4) && lua_isnil(L, 5), 3,
                   "no more arguments expected after a count or a table");
-    luaL_argcheck(L, count <= SIZE_MAX / l->recsize, 2, "too many records");
+    luaL_argcheck(L, count <= (size_t)LUA_MAXINTEGER / l->recsize, 2, "too many records");
     s.mem = mo_mem_zeroed(L, count * l->recsize);
     s.memidx = lua_gettop(L);
     s.offset = 0;
@@ -354,7 +354,7 @@ static int records_get(lua_State *L) {
   mo_noextra(L, 3);
   if ((lua_Unsigned)i - 1 >= r->v.count) return 0;
   if (f->etype == MO_REC_BYTES && f->size > sizeof small)  /* see push_record */
-    copy = (unsigned char *)lua_newuserdatauv(L, f->size, 0);
+    copy = (unsigned char *)mo_scratch(L, f->size);
   if ((lua_Unsigned)i - 1 >= r->v.count) return index_error(L, r, i);
   if (f->etype == MO_REC_BYTES) {
     memcpy(copy, r->v.ptr + (size_t)(i - 1) * r->lay.recsize + f->offset, f->size);

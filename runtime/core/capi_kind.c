@@ -84,8 +84,7 @@ void mo_capi_newmemory(lua_State *L, const memobj_kind_info *k) {
   ext_kind *x = find(k);
   ext_mem *e;
   if (x == NULL) luaL_error(L, "memobj: newmemory: kind is not registered");
-  e = (ext_mem *)mo_mem_new(L, &x->kind, sizeof(ext_mem));
-  e->base.closed = 1;
+  e = (ext_mem *)mo_mem_new(L, &x->kind, sizeof(ext_mem));  /* closed */
   e->info = k;
 }
 
@@ -103,11 +102,8 @@ void mo_capi_openmemory(lua_State *L, int idx, void *ptr, size_t size,
     luaL_error(L, "memobj: openmemory: not a new memory object of a module's kind");
   e->ctx = ctx;
   e->opened = 1;
-  e->base.ptr = (unsigned char *)ptr;
-  e->base.size = size;
   e->base.writable = writable != 0;
-  e->base.closed = 0;  /* stats() counts it at the next event, as it
-                          counts every object its constructor sized */
+  mo_mem_publish(L, &e->base, (unsigned char *)ptr, size);
 }
 
 void *mo_capi_checkmemory(lua_State *L, int idx, const memobj_kind_info *k) {
