@@ -61,7 +61,8 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
 MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi 2>/dev/null)
 MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi 2>/dev/null)
 MPI_SRCS := $(wildcard bindings/mpi/*.c)
-MPI_SO := $(if $(MPI_LIBS),$(BUILD)/memobj/mpi.so)
+MPI_HEADER := $(firstword $(wildcard $(patsubst -I%,%/mpi.h,$(filter -I%,$(MPI_CFLAGS)))))
+MPI_SO := $(if $(and $(MPI_LIBS),$(MPI_HEADER)),$(BUILD)/memobj/mpi.so)
 
 .PHONY: all deps mpi bench-mpi bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
