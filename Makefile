@@ -28,7 +28,7 @@ DEB_PKGS := \
   lua5.4 liblua5.4-dev libffi-dev zlib1g \
   lua-busted \
   libmimalloc2.0 \
-  python3-numpy \
+  python3-numpy python3-numexpr \
   valgrind \
   lua-check cppcheck \
   gcovr \
@@ -38,7 +38,8 @@ DEB_PKGS := \
   gnuplot-nox
 # gcc make pkg-config lua5.4 liblua5.4-dev libffi-dev: the build;
 # zlib1g: the ffi specs call libz; lua-busted: the specs; libmimalloc2.0:
-# set_allocator specs; python3-numpy: the .npy specs and bench/kernels.lua;
+# set_allocator specs; python3-numpy: the .npy and expr specs and
+# bench/kernels.lua; python3-numexpr: bench/expr.lua's baseline;
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
 # make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
