@@ -29,7 +29,7 @@ DEB_PKGS := \
   lua-busted \
   lua-socket lua-luv lua-zlib lua-lpeg lua-cjson \
   libmimalloc2.0 \
-  python3-numpy \
+  python3-numpy python3-numexpr \
   valgrind \
   lua-check cppcheck \
   gcovr \
@@ -43,7 +43,8 @@ DEB_PKGS := \
 # lua-luv lua-zlib lua-lpeg lua-cjson: readfrom/writeto and export/import
 # specs (LuaSocket over loopback, luv threads), examples, doc/interop.md
 # and bench/io.lua; libmimalloc2.0:
-# set_allocator specs; python3-numpy: the .npy specs and bench/kernels.lua;
+# set_allocator specs; python3-numpy: the .npy and expr specs and
+# bench/kernels.lua; python3-numexpr: bench/expr.lua's baseline;
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
 # make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
