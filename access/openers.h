@@ -16,6 +16,8 @@
   X(atomics)               \
   X(records)               \
   X(codec)                 \
+  X(queue)                 \
+  X(dict)                  \
   X(expr)                  \
   /* one line per kind, each ending in a backslash */
 
