@@ -193,15 +193,16 @@ demo: deps
 
 # The crash harness of persistent pools: simulated power loss over at
 # least 100,000 crash states (make test: 3,000), then 2000 SIGKILLs
-# (make test: 200). POWERLOSS_SEED replays a run.
+# (make test: 200), then 1000 SIGKILLs of processes using queues and
+# dictionaries (make test: 100). POWERLOSS_SEED replays a run.
 POWERLOSS_STATES ?= 100000
 crashtest: deps
 	@$(MAKE) --no-print-directory all powerloss
 	@d=$$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d) && \
 	  $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
-	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
-	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
+	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_STRUCT_KILLS=1000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" LUA_PATH="$(CURDIR)/tests/helpers/?.lua;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
