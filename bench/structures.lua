@@ -86,7 +86,7 @@ local function queue_run(n, size, batch)
   local p = io.popen(("%s %s %s %d %d %d"):format(lua, producer_q, name, n, size, batch))
   local got = 0
   while got < n do
-    local k = count(pop(q, 256))
+    local k = count(pop(q, 1024))
     if k == 0 then
       local v = get(q, 10)
       assert(v, "producer stalled")
@@ -132,7 +132,7 @@ end
 
 print(("queue between two processes vs an io.popen pipe (%d x 16 B, %d x 4 KiB)")
   :format(N16, N4K))
-ipc(N16, 16, 128, "2", "16 B")
+ipc(N16, 16, 512, "2", "16 B")
 ipc(N4K, 4096, 16, "10", "4 KiB")
 
 -- ---- 2. dict get vs a Lua table read ----
