@@ -12,6 +12,78 @@ local function raises(what, fn)
   assert.matches("no value expected", err, 1, true, what)
 end
 
+-- The declared methods (runtime/method.h), as the trampoline sees them.
+local declared = debug.getregistry()["memobj.methods"]()
+
+-- A fresh view of each declared kind (writable, 4 items or bytes).
+local samples = {
+  array = function() return memobj.array("i32", {4, 3, 2, 1}) end,
+  bytes = function() return memobj.heap(4):bytes() end,
+  records = function() return memobj.records({{"x", "i32"}}, 4) end,
+  file = function() return memobj.heap(4):file("r+") end,
+}
+
+-- The methods table behind a view's __index (mo_view_newmeta).
+local function methods_of(x)
+  local _, t = debug.getupvalue(debug.getmetatable(x).__index, 1)
+  return t
+end
+
+describe("declared methods", function()
+  it("cover every method of every view kind", function()
+    for kind, list in pairs(declared) do
+      local make = samples[kind]
+      local names = {release = true}  -- release is the view base's own
+      assert(make or kind == "memobj", "no sample view of kind " .. kind)
+      for _, d in ipairs(list) do
+        names[d.name] = true
+      end
+      for name in pairs(make and methods_of(make()) or {}) do
+        assert.is_true(names[name], kind .. ":" .. name .. " is not declared")
+      end
+    end
+  end)
+
+  it("refuse an argument beyond the declared ones, before anything else", function()
+    local n = 0
+    for kind, list in pairs(declared) do
+      local make = samples[kind]
+      for _, d in ipairs(list) do
+        if d.nargs >= 0 then
+          local x = make and make()
+          local args = {}
+          args[d.nargs + 1] = X
+          local fn = x and x[d.name] or memobj[d.name]
+          if fn then
+            n = n + 1
+            raises(kind .. ":" .. d.name, function()
+              if x then return fn(x, table.unpack(args, 1, d.nargs + 1)) end
+              return fn(table.unpack(args, 1, d.nargs + 1))
+            end)
+          end
+        end
+      end
+    end
+    assert.is_true(n > 0)
+  end)
+
+  it("that write refuse a read-only view whatever the arguments", function()
+    local m = memobj.heap(16)
+    local readonly = {array = m:array("i32", 0, 4, "r"), bytes = m:bytes(0, 4, "r"),
+      records = m:records({{"x", "i32"}}, 0, 4, "r")}
+    for kind, list in pairs(declared) do
+      for _, d in ipairs(list) do
+        local ro = readonly[kind]
+        if d.writes and ro then
+          local ok, err = pcall(ro[d.name], ro)
+          assert.is_false(ok, kind .. ":" .. d.name)
+          assert.matches("read-only", err, 1, true, kind .. ":" .. d.name)
+        end
+      end
+    end
+  end)
+end)
+
 describe("extra arguments raise", function()
   it("on typed arrays", function()
     local function a() return memobj.array("i32", {4, 3, 2, 1}) end

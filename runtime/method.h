@@ -1,0 +1,83 @@
+/*
+** method.h: declared view methods. Each view kind lists its methods as
+** descriptors (name, C function, most arguments, flags); one trampoline
+** (method.c) runs every rule a method used to remember by hand:
+**
+**   before: self is a view of the kind (mo_checkview: type and release),
+**           no argument beyond the declared ones (mo_noextra's message),
+**           MO_M_WRITES: the view and its memory are writable,
+**           MO_M_PINS: the view's memory is pinned for the call (pin.c);
+**   after:  MO_M_BYTES: a pending fault of the bytes touched is raised.
+**
+** Inside a method, bytes are reached through mo_view_rptr/mo_view_wptr
+** (self is mo_self(L)): they check the view
+** again (an allocation may have run a finalizer that released it), check
+** the range, and for writes log the range for a transaction
+** (mo_prewrite). So "check again after an allocation" and "log before
+** writing" are what the only way to a pointer does, not a rule to recall.
+** The hot paths a[i], a[i] = v, b[i], b[i] = v stay hand-written.
+**
+** Adding a method is one descriptor line:
+**   {"get", records_get, 2, MO_M_BYTES},
+*/
+#ifndef MO_METHOD_H
+#define MO_METHOD_H
+
+#include "core.h"
+
+#define MO_M_WRITES 0x1u  /* refuse a read-only view or memory */
+#define MO_M_PINS 0x2u    /* pin the memory: the method holds pointers
+                             across allocations or Lua code */
+#define MO_M_BYTES 0x4u   /* touches bytes: raise a pending fault after */
+
+#define MO_NARGS_ANY (-1) /* varargs: the method checks its own count */
+
+typedef struct mo_method {
+  const char *name;
+  lua_CFunction fn;   /* called with self (checked) at 1, the arguments
+                         after; a pinned method has its pin above them */
+  int nargs;          /* most arguments after self, or MO_NARGS_ANY */
+  unsigned flags;     /* MO_M_* */
+} mo_method;
+
+/* A view kind: what the trampoline checks self against. */
+typedef struct mo_viewkind {
+  const char *name;   /* "bytes", "array"...: the introspection key */
+  uint32_t tag;       /* for mo_checkview */
+  const char *tname;  /* its type name in errors ("byte view") */
+  const void *mtkey;  /* registry key of its metatable */
+  const char *closed; /* message for a released view, or NULL for
+                         mo_checkview's "memobj: view is released" */
+} mo_viewkind;
+
+/* Add the methods of list (ended by a NULL name) to the methods table of
+** kind k's metatable (made by mo_view_newmeta), each through the
+** trampoline, and record them for introspection. */
+void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list);
+
+/* Module functions (constructors: no self) declared the same way: only
+** the extra-argument refusal and the fault check apply. The functions are
+** set in the table at the top of the stack; kind names the list for
+** introspection ("memobj", "npy"...). */
+void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list);
+
+/* The view a declared method runs on (the trampoline checked it; it may
+** have been released since by a finalizer: use the pointer accessors). */
+static inline mo_view *mo_self(lua_State *L) {
+  return (mo_view *)lua_touserdata(L, 1);
+}
+
+/* The bytes [off, off + len) of live view v, for reading: raises "view is
+** released" (a finalizer run by an allocation) or for a range beyond the
+** view. */
+const unsigned char *mo_view_rptr(lua_State *L, mo_view *v, size_t off,
+                                  size_t len);
+/* The same for writing: also refuses a read-only view or memory and logs
+** the range for a transaction (mo_prewrite). The one way to a writable
+** pointer outside the hot paths. */
+unsigned char *mo_view_wptr(lua_State *L, mo_view *v, size_t off, size_t len);
+
+/* Register the introspection function (method.c). */
+void mo_method_open(lua_State *L);
+
+#endif
