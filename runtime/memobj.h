@@ -17,7 +17,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#define MEMOBJ_VERSION "0.1.0"
+#define MEMOBJ_VERSION "0.3.0"
 /* Changes only when a compiled module must be rebuilt (2: opaque lock
 ** handle, element format). */
 #define MEMOBJ_API_VERSION 2
