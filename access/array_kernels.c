@@ -253,10 +253,11 @@ static inline double elem_double(const mo_array *a, size_t k) {
 
 /* ---- Lua methods: reductions ---- */
 
+/* The methods run through the trampoline (runtime/method.h): self is a
+** live typed array, and a pending fault raises after them. */
 static mo_array *checkrange(lua_State *L, size_t *start, size_t *n) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = (mo_array *)mo_self(L);
   *n = mo_array_range(L, a, 2, start);
-  mo_noextra(L, 3);
   return a;
 }
 
@@ -265,7 +266,6 @@ static int array_sum(lua_State *L) {
   size_t start, n;
   mo_array *a = checkrange(L, &start, &n);
   mo_value r = sum_range(a, start, n);
-  mo_fault_check(L);
   if (MO_ISFLOAT(a->etype)) lua_pushnumber(L, r.d);
   else lua_pushinteger(L, r.i);
   return 1;
@@ -278,7 +278,6 @@ static int push_minmax(lua_State *L, int which) {
   mo_value lo, hi;
   if (n == 0) return 0;
   minmax_range(a, start, n, which, &lo, &hi);
-  mo_fault_check(L);
   if (which & 1) mo_value_push(L, a->etype, lo);
   if (which & 2) mo_value_push(L, a->etype, hi);
   return which == 3 ? 2 : 1;
@@ -306,7 +305,6 @@ static int array_mean(lua_State *L) {
       acc[k & 3] += elem_double(a, start + k);
     s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
   }
-  mo_fault_check(L);
   lua_pushnumber(L, s / (double)n);
   return 1;
 }
@@ -315,10 +313,9 @@ static int array_mean(lua_State *L) {
 ** types: an integer (wrapping) when both are integer arrays, else a
 ** float. */
 static int array_dot(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1), *b = mo_checkarray(L, 2);
+  mo_array *a = (mo_array *)mo_self(L), *b = mo_checkarray(L, 2);
   size_t n = a->v.count, k;
   int fa = MO_ISFLOAT(a->etype), fb = MO_ISFLOAT(b->etype);
-  mo_noextra(L, 2);
   if (b->v.count != n)
     return luaL_error(L, "memobj: dot: lengths differ (%I and %I)",
                       (lua_Integer)n, (lua_Integer)b->v.count);
@@ -330,7 +327,6 @@ static int array_dot(lua_State *L) {
     else for (k = 0; k < n; k++)
       s += mo_elem_load(a->etype, MO_AELEM(a, k)).u *
            mo_elem_load(b->etype, MO_AELEM(b, k)).u;
-    mo_fault_check(L);
     lua_pushinteger(L, (lua_Integer)s);
     return 1;
   }
@@ -348,13 +344,16 @@ static int array_dot(lua_State *L) {
         acc[k & 3] += elem_double(a, k) * elem_double(b, k);
       s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
     }
-    mo_fault_check(L);
     lua_pushnumber(L, s);
     return 1;
   }
 }
 
-const luaL_Reg mo_array_kernel_methods[] = {
-  {"sum", array_sum},       {"min", array_min},   {"max", array_max},
-  {"minmax", array_minmax}, {"mean", array_mean}, {"dot", array_dot},
-  {NULL, NULL}};
+const mo_method mo_array_kernel_methods[] = {
+  {"sum", array_sum, 2, MO_M_BYTES},
+  {"min", array_min, 2, MO_M_BYTES},
+  {"max", array_max, 2, MO_M_BYTES},
+  {"minmax", array_minmax, 2, MO_M_BYTES},
+  {"mean", array_mean, 2, MO_M_BYTES},
+  {"dot", array_dot, 1, MO_M_BYTES},
+  {NULL, NULL, 0, 0}};

@@ -7,6 +7,7 @@
 
 #include <lua.h>
 #include "../runtime/core.h"
+#include "../runtime/method.h"
 
 /* memobj.bytes(src [, offset [, length [, mode]]]): src is a memory
 ** object, any view, or a Lua string at index 1. Pushes the new view. */
@@ -33,6 +34,6 @@ const unsigned char *mo_bytes_checkstr(lua_State *L, int idx, size_t *len);
 size_t mo_bytes_posrelat(lua_Integer pos, size_t len);
 int mo_bytes_released(lua_State *L);
 /* find, match, gmatch, gsub (bytes_match.c) */
-extern const luaL_Reg mo_bytes_match_methods[];
+extern const mo_method mo_bytes_match_methods[];
 
 #endif

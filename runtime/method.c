@@ -7,6 +7,14 @@
 
 static const char declared_key = 0;  /* registry: kind -> {light list, ...} */
 
+/* the argument count of the running pinned method, before padding */
+static _Thread_local int given;
+
+int mo_method_given(lua_State *L) {
+  (void)L;
+  return given;
+}
+
 /* Every declared view method is this closure: upvalue 1 is its
 ** descriptor, upvalue 2 its view kind (both static C data). */
 static int view_trampoline(lua_State *L) {
@@ -22,8 +30,10 @@ static int view_trampoline(lua_State *L) {
   if (d->nargs != MO_NARGS_ANY && lua_gettop(L) > d->nargs + 1)
     mo_noextra(L, d->nargs + 1);
   if (d->flags & MO_M_WRITES) mo_checkwritable(L, v);
-  if (d->flags & MO_M_PINS)  /* nargs is fixed (checked at declaration) */
+  if (d->flags & MO_M_PINS) {  /* nargs is fixed (checked at declaration) */
+    given = lua_gettop(L);
     mo_pinview(L, 1, d->nargs + 1, k->tag, k->tname);
+  }
   n = d->fn(L);
   if (d->flags & MO_M_BYTES) mo_fault_check(L);
   return n;
@@ -66,7 +76,8 @@ static void checkdesc(lua_State *L, const mo_method *d) {
     luaL_error(L, "memobj: method '%s' is declared wrongly", d->name);
 }
 
-void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list) {
+void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
+                          const mo_method *list) {
   const mo_method *d;
   lua_rawgetp(L, LUA_REGISTRYINDEX, k->mtkey);
   lua_getfield(L, -1, "__index");
@@ -79,6 +90,10 @@ void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list) 
     lua_setfield(L, -2, d->name);
   }
   lua_pop(L, 3);
+}
+
+void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list) {
+  mo_view_declare_more(L, k, list);
   record(L, k->name, list);
 }
 

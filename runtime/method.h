@@ -54,6 +54,10 @@ typedef struct mo_viewkind {
 ** kind k's metatable (made by mo_view_newmeta), each through the
 ** trampoline, and record them for introspection. */
 void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list);
+/* The same list for a second metatable of the same kind (strided arrays):
+** not recorded again. */
+void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
+                          const mo_method *list);
 
 /* Module functions (constructors: no self) declared the same way: only
 ** the extra-argument refusal and the fault check apply. The functions are
@@ -66,6 +70,12 @@ void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list);
 static inline mo_view *mo_self(lua_State *L) {
   return (mo_view *)lua_touserdata(L, 1);
 }
+
+/* How many arguments (self included) a pinned method was given: the
+** trampoline pads the declared ones with nil below the pin, so an absent
+** argument reads as nil; Lua's messages say "no value". Read it before
+** anything can run Lua code (a nested call sets it again). */
+int mo_method_given(lua_State *L);
 
 /* The bytes [off, off + len) of live view v, for reading: raises "view is
 ** released" (a finalizer run by an allocation) or for a range beyond the
