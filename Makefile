@@ -15,9 +15,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 BUILD := build
-SRCS := $(wildcard runtime/*.c memobj/*.c access/*.c bindings/*.c)
+SRCS := $(wildcard runtime/core/*.c runtime/tools/*.c memobj/*.c access/*.c bindings/*.c)
 OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
-HDRS := $(wildcard runtime/*.h memobj/*.h access/*.h bindings/*.h)
+HDRS := $(wildcard runtime/*.h runtime/core/*.h runtime/tools/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
 # Debian packages the build and the tests need (python3-numpy: the .npy
@@ -80,24 +80,24 @@ TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads $(BUILD)/arena_uaf \
 testprogs: $(TEST_PROGS)
 # a use after free in an arena, for valgrind (never built with sanitizers,
 # even in build/asan) and for ASan
-$(BUILD)/arena_uaf: tests/c/arena_uaf.c runtime/arena.c runtime/arena.h runtime/os.c
+$(BUILD)/arena_uaf: tests/c/arena_uaf.c runtime/tools/arena.c runtime/tools/arena.h runtime/core/os.c
 	@mkdir -p $(BUILD)
-	$(CC) -O1 -g $(WARN) -o $@ tests/c/arena_uaf.c runtime/arena.c runtime/os.c
-$(BUILD)/arena_uaf_asan: tests/c/arena_uaf.c runtime/arena.c runtime/arena.h runtime/os.c
+	$(CC) -O1 -g $(WARN) -o $@ tests/c/arena_uaf.c runtime/tools/arena.c runtime/core/os.c
+$(BUILD)/arena_uaf_asan: tests/c/arena_uaf.c runtime/tools/arena.c runtime/tools/arena.h runtime/core/os.c
 	@mkdir -p $(BUILD)
-	$(CC) -O1 -g -fsanitize=address $(WARN) -o $@ tests/c/arena_uaf.c runtime/arena.c runtime/os.c
-$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/arena.c runtime/arena.h runtime/os.c
+	$(CC) -O1 -g -fsanitize=address $(WARN) -o $@ tests/c/arena_uaf.c runtime/tools/arena.c runtime/core/os.c
+$(BUILD)/arena_diff: tests/c/arena_diff.c runtime/tools/arena.c runtime/tools/arena.h runtime/core/os.c
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/arena.c runtime/os.c
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/tools/arena.c runtime/core/os.c
 $(BUILD)/arena_threads: tests/c/arena_threads.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
 
 # The power-loss simulator links the pool's files directly (no Lua).
-POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/os.c
+POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/core/os.c
 POWERLOSS := $(BUILD)/powerloss
 powerloss: $(POWERLOSS)
-$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/os.h
+$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/core/os.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
 
@@ -111,7 +111,7 @@ $(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
 $(BUILD)/test/threads: tests/threads/threads.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
-$(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/os.h
+$(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/core/os.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 

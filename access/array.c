@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <string.h>
 #include "array.h"
-#include "../runtime/method.h"
 #include "openers.h"
 
 /* Two metatables with one methods table: contiguous arrays keep the a[i]
@@ -331,7 +330,7 @@ static int strided_newindex(lua_State *L) {
 
 /* ---- Per-element methods ---- */
 
-/* The methods below run through the trampoline (runtime/method.h): self
+/* The methods below run through the trampoline (runtime/core/method.h): self
 ** is a live typed array. */
 #define SELF(L) ((mo_array *)mo_self(L))
 

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include "../runtime/core.h"
 #include "elemtype.h"
-#include "../runtime/method.h"
 
 /*
 ** Elements are at v.ptr + first + k * stride (k 0-based). A contiguous
@@ -41,7 +40,7 @@ mo_array *mo_checkarray(lua_State *L, int idx);
 ** the 0-based index. */
 size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg);
 /* Declare methods of every typed array, contiguous and strided (called
-** from openers after mo_array_open; runtime/method.h). */
+** from openers after mo_array_open; runtime/core/method.h). */
 void mo_array_declare(lua_State *L, const mo_method *list);
 
 /*

@@ -22,7 +22,7 @@ size_t mo_array_range(lua_State *L, mo_array *a, int arg, size_t *start) {
   return to - from + 1;
 }
 
-/* The methods below run through the trampoline (runtime/method.h): self
+/* The methods below run through the trampoline (runtime/core/method.h): self
 ** is a live typed array. */
 #define SELF(L) ((mo_array *)mo_self(L))
 

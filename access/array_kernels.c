@@ -253,7 +253,7 @@ static inline double elem_double(const mo_array *a, size_t k) {
 
 /* ---- Lua methods: reductions ---- */
 
-/* The methods run through the trampoline (runtime/method.h): self is a
+/* The methods run through the trampoline (runtime/core/method.h): self is a
 ** live typed array, and a pending fault raises after them. */
 static mo_array *checkrange(lua_State *L, size_t *start, size_t *n) {
   mo_array *a = (mo_array *)mo_self(L);

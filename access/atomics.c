@@ -19,7 +19,7 @@
 
 /* ---- Checking ---- */
 
-/* The methods run through the trampoline (runtime/method.h): self is a
+/* The methods run through the trampoline (runtime/core/method.h): self is a
 ** live typed array, checked writable for the writing ones. */
 #define SELF(L) ((mo_array *)mo_self(L))
 
@@ -58,7 +58,7 @@ static void pushbits(lua_State *L, mo_array *a, uint64_t bits) {
   }
 }
 
-/* The element at p, about to be written (runtime/method.h). */
+/* The element at p, about to be written (runtime/core/method.h). */
 static void prewrite(lua_State *L, mo_array *a, unsigned char *p) {
   mo_view_wptr(L, &a->v, (size_t)(p - a->v.ptr), a->itemsize);
 }

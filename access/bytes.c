@@ -13,7 +13,6 @@
 #include "array.h"
 #include "bytes.h"
 #include "pattern.h"
-#include "../runtime/method.h"
 
 static const char bytes_mtkey = 0;   /* registry: byte view metatable */
 static const char pack_key = 0;      /* registry: string.pack */

@@ -7,7 +7,6 @@
 
 #include <lua.h>
 #include "../runtime/core.h"
-#include "../runtime/method.h"
 
 /* memobj.bytes(src [, offset [, length [, mode]]]): src is a memory
 ** object, any view, or a Lua string at index 1. Pushes the new view. */

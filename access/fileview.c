@@ -9,7 +9,6 @@
 #include <string.h>
 #include "../runtime/core.h"
 #include "openers.h"
-#include "../runtime/method.h"
 
 static const char file_mtkey = 0;  /* registry: file view metatable */
 
@@ -277,7 +276,7 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
 
 /* ---- Methods ---- */
 
-/* The methods run through the trampoline (method.h), which checked the
+/* The methods run through the trampoline (runtime/core/method.h), which checked the
 ** file view at 1 and that it is open. */
 #define SELF(L) ((mo_file *)mo_self(L))
 

@@ -17,7 +17,6 @@
 #include "array.h"
 #include "openers.h"
 #include "records.h"
-#include "../runtime/method.h"
 
 static const char records_mtkey = 0;
 

@@ -169,7 +169,7 @@ os.remove(tmp)
 
 -- The C microbenchmark.
 local exe = os.tmpname()
-assert(os.execute(("gcc -O2 -D_GNU_SOURCE -o %s bench/arena_bench.c runtime/arena.c runtime/os.c -ldl")
+assert(os.execute(("gcc -O2 -D_GNU_SOURCE -o %s bench/arena_bench.c runtime/tools/arena.c runtime/core/os.c -ldl")
   :format(exe)), "cannot build bench/arena_bench.c")
 local p = assert(io.popen(exe))
 local out = p:read("a")

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "../runtime/arena.h"
+#include "../runtime/tools/arena.h"
 
 #define OPS 4000000
 #define LIVE 20000

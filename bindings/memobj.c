@@ -7,14 +7,15 @@
 #include "../memobj/openers.h"
 #include "../runtime/core.h"
 #include "../runtime/memobj.h"
-#include "../runtime/os.h"
-#include "../runtime/tx.h"
+#include "../runtime/core/os.h"
+#include "../runtime/core/tx.h"
+#include "../runtime/tools/tools.h"
 #include "ffi.h"
 #include "luaopen.h"
 #include "npy.h"
 
 /* The free option of memobj.foreign takes memobj.ffi functions
-** (runtime/kinds.c: mo_cfunc_addr). */
+** (runtime/core/kinds.c: mo_cfunc_addr). */
 static void *ffi_cfunc(lua_State *L, int idx, int *onepointer) {
   const mo_sig *sig;
   void *p = mo_ffi_fnaddr(L, idx, &sig);

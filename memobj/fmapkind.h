@@ -6,7 +6,7 @@
 #ifndef MO_FMAPKIND_H
 #define MO_FMAPKIND_H
 
-#include "../runtime/object.h"
+#include "../runtime/core/object.h"
 #include "osmap.h"
 
 typedef struct mo_fmapped {

@@ -1,6 +1,6 @@
 /*
 ** heap.c: the "heap" memory kind. Plain objects come from the current
-** allocator domain (runtime/alloc.c: libc malloc unless set_allocator
+** allocator domain (runtime/tools/alloc.c: libc malloc unless set_allocator
 ** changed it; guarded while memobj.debug is on); with `max`, address space
 ** is reserved with mmap up front and committed as the object grows, so
 ** its address never moves (that path bypasses the allocator).
@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../runtime/os.h"
-#include "../runtime/runtime.h"
+#include "../runtime/core/os.h"
+#include "../runtime/tools/tools.h"
 #include "openers.h"
 
 typedef struct heap_mem {

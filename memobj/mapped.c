@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "../runtime/core.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
 #include "openers.h"

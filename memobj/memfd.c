@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "../runtime/core.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "fmapkind.h"
 #include "openers.h"
 

@@ -2,7 +2,7 @@
 ** openers.h: the memory kinds of memobj/, one line each. luaopen_memobj
 ** (bindings/memobj.c) opens every kind listed here, in this order; each
 ** opener takes the module table at the top of the stack and registers its
-** descriptor (runtime/kinds.c). A new kind is one file plus one line here.
+** descriptor (runtime/core/kinds.c). A new kind is one file plus one line here.
 */
 #ifndef MO_MEMOBJ_OPENERS_H
 #define MO_MEMOBJ_OPENERS_H

@@ -1,10 +1,10 @@
 /*
 ** osmap.c: file mappings for the "mapped", "shared" and "memfd" memory
-** kinds (see osmap.h), over the OS layer (runtime/os.h: every call goes
+** kinds (see osmap.h), over the OS layer (runtime/core/os.h: every call goes
 ** through its replaceable table). A mapping owns a region of address
 ** space: its first maplen bytes map the file, the rest is inaccessible
 ** and kept for growth. Every region is registered with the fault handler
-** (runtime/fault.c), so pages lost under us cost Lua errors, not the
+** (runtime/core/fault.c), so pages lost under us cost Lua errors, not the
 ** process.
 */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "../runtime/core.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "osmap.h"
 
 size_t mo_os_pagesize(void) {
@@ -165,7 +165,7 @@ static int move_grow(mo_fmap *f, size_t oldsize, size_t need, off_t filelen,
 }
 
 /*
-** Lost pages (runtime/fault.c) of the part that stays mapped are mapped
+** Lost pages (runtime/core/fault.c) of the part that stays mapped are mapped
 ** from the file again, now that the caller's step has given the file its
 ** new length. If that fails they stay lost (inaccessible), never wrong.
 */

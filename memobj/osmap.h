@@ -38,7 +38,7 @@ size_t mo_os_pageup(size_t n);
 
 /* Map `size` bytes of fd from byte offset `off`, with room for `max`
 ** bytes (0: no reservation, growth may move the mapping). The mapping is
-** registered with the fault handler (runtime/fault.c). */
+** registered with the fault handler (runtime/core/fault.c). */
 int mo_fmap_open(mo_fmap *f, int fd, off_t off, size_t size, size_t max,
                  int writable, int private);
 /* The data address. */
@@ -50,7 +50,7 @@ unsigned char *mo_fmap_data(const mo_fmap *f);
 ** and before the old one is dropped; if it fails (returns an errno
 ** value) the mapping is put back as it was. On failure nothing changed;
 ** on success the data may have moved unless reserved. Pages lost under
-** a shared map (runtime/fault.c) are mapped from the file again, which
+** a shared map (runtime/core/fault.c) are mapped from the file again, which
 ** makes them usable; a private map with lost pages refuses
 ** (ENOTRECOVERABLE: its own changes to them may be gone). */
 typedef int (*mo_fmap_step)(void *ctx);

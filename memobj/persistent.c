@@ -8,10 +8,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "../runtime/tx.h"
+#include "../runtime/core/tx.h"
 #include "openers.h"
 #include "pool.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 
 typedef struct pmem {
   memobj_mem base;

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../runtime/txlog.h"
+#include "../runtime/core/txlog.h"
 
 #define MO_POOL_PAGE 4096u
 #define MO_POOL_DATAOFF 8192u   /* data starts after the two header pages */

@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "poolint.h"
 
 const char mo_pool_magic[8] = {'M', 'E', 'M', 'O', 'B', 'J', 'P', 'L'};
 
 /* ---- File I/O ---- */
 
-/* File I/O goes through the OS layer (runtime/os.h), whose table tests
+/* File I/O goes through the OS layer (runtime/core/os.h), whose table tests
 ** replace to record or refuse calls (tests/crash/powerloss.c). */
 int mo_pool_pwrite(int fd, const void *buf, size_t n, uint64_t off) {
   return mo_os_pwrite_all(fd, buf, n, (off_t)off);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include "poolint.h"
 
 static uint64_t file_size(int fd) {

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../runtime/core.h"
-#include "../runtime/os.h"
+#include "../runtime/core/os.h"
 #include <stddef.h>
 #include "fmapkind.h"
 #include "openers.h"

@@ -1,4 +1,4 @@
--- The OS layer (runtime/os.h): every memory system call goes through a
+-- The OS layer (runtime/core/os.h): every memory system call goes through a
 -- table that a test replaces entry by entry (tests/oshook), so failures
 -- of the OS are injected without test code in memobj itself.
 local memobj = require("memobj")

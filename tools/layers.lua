@@ -1,21 +1,28 @@
 -- tools/layers.lua: the include check of `make lint`. It enforces the layer
 -- rules of doc/internals.md ("Layers: which directory may include what"):
---   runtime/*           includes only runtime/* headers (and Lua, libc);
---   runtime/os.[ch]     include no Lua header and no other memobj header;
+--   runtime/core/*      the object core: includes only runtime/core/* and the
+--                       umbrella runtime/core.h (and Lua, libc), never a tool;
+--   runtime/tools/*     the tools above the core: runtime/core/*, runtime/core.h
+--                       and runtime/tools/*;
+--   runtime/core.h      the umbrella header: runtime/core/* only;
+--   runtime/core/os.[ch] include no Lua header and no other memobj header;
 --   memobj/*, access/*  include runtime/* and their own directory only;
 --   bindings/*          may include anything;
 --   a "No Lua" file (NOLUA below) includes, even indirectly, no Lua header.
 -- usage: lua5.4 tools/layers.lua FILE...   (exit status 1 on a violation)
 
-local NOLUA = {["runtime/os.h"] = true, ["runtime/os.c"] = true, ["memobj/pool.h"] = true,
-  ["access/npy_format.h"] = true, ["access/npy_format.c"] = true,
-  ["runtime/arena.h"] = true, ["runtime/arena.c"] = true}
+local NOLUA = {["runtime/core/os.h"] = true, ["runtime/core/os.c"] = true,
+  ["memobj/pool.h"] = true, ["access/npy_format.h"] = true, ["access/npy_format.c"] = true,
+  ["runtime/tools/arena.h"] = true, ["runtime/tools/arena.c"] = true}
+local OSLAYER = {["runtime/core/os.h"] = true, ["runtime/core/os.c"] = true}
 local LUA_HEADERS = {["lua.h"] = true, ["lauxlib.h"] = true, ["lualib.h"] = true,
   ["luaconf.h"] = true}
 
 -- Known breaks, reported but not failing, each with the work that removes
 -- it. Delete the entry with the fix: then the rule holds for good.
 local KNOWN = {
+  ["runtime/core/memory.c"] = "calls stats, objects, pacing and the debug heap by name "
+    .. "(issue 20 item 6: observers)",
 }
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
@@ -63,12 +70,20 @@ local function reaches_lua(file, seen)
   return nil
 end
 
-local function layer(p) return p:match("^([^/]+)/") end
+-- runtime/ holds two layers: runtime/core/ (with its umbrella header
+-- runtime/core.h and the public runtime/memobj.h) and runtime/tools/
+local function layer(p)
+  if p == "runtime/core.h" or p == "runtime/memobj.h" then return "core" end
+  local sub = p:match("^runtime/([^/]+)/")
+  if sub then return sub end
+  return p:match("^([^/]+)/")
+end
 
 local allowed = {
-  runtime = {runtime = true},
-  memobj = {runtime = true, memobj = true},
-  access = {runtime = true, access = true},
+  core = {core = true},
+  tools = {core = true, tools = true},
+  memobj = {core = true, tools = true, memobj = true},
+  access = {core = true, tools = true, access = true},
 }
 
 local bad = 0
@@ -88,9 +103,9 @@ for _, file in ipairs(arg) do
   for _, q in ipairs(inc.quoted) do
     local to = layer(q)
     if allowed[from] and not allowed[from][to] then
-      fail(file, ('includes "%s": %s/ may not include %s/'):format(q, from, to))
+      fail(file, ('includes "%s": %s may not include %s'):format(q, from, to))
     end
-    if (file == "runtime/os.c" or file == "runtime/os.h") and q ~= "runtime/os.h" then
+    if OSLAYER[file] and q ~= "runtime/core/os.h" then
       fail(file, ('includes "%s": the OS layer includes no other memobj header'):format(q))
     end
   end

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../runtime/arena.h"
+#include "../../runtime/tools/arena.h"
 
 #define NSLOTS 4096
 

@@ -5,7 +5,7 @@
 ** freed block whose page stays in use; "not caught" means it was not.
 */
 #include <stdio.h>
-#include "../../runtime/arena.h"
+#include "../../runtime/tools/arena.h"
 
 int main(void) {
   mo_arena *h = mo_arena_new();

@@ -5,7 +5,7 @@
 ** with and without an open transaction, resize up and down, close and
 ** reopen) runs on a real pool file with every pwrite, ftruncate,
 ** fallocate and fdatasync of the pool recorded through the OS layer's
-** table of system calls (runtime/os.h). Then, for every interval between
+** table of system calls (runtime/core/os.h). Then, for every interval between
 ** two completed syncs, crash states are built from the synced image plus
 ** the writes issued since: every prefix (a killed process), every single
 ** write lost while later ones landed, writes torn (any byte for small
@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../../memobj/poolint.h"
-#include "../../runtime/os.h"
+#include "../../runtime/core/os.h"
 
 #define SECTOR 512u
 #define CHUNK 64u
@@ -232,7 +232,7 @@ static void mem_fit(size_t n) {
 }
 
 /* A transaction changing `count` random chunks (or all): its undo log
-** holds the old bytes, as runtime/tx.c builds it. With sync_inside, a
+** holds the old bytes, as runtime/core/tx.c builds it. With sync_inside, a
 ** checkpoint runs while it is open, before it commits. */
 static void transaction(size_t count, int sync_inside) {
   size_t nchunks = (size_t)(P.datasize / CHUNK), i, k = 0;
@@ -674,7 +674,7 @@ int main(int argc, char **argv) {
   printf("powerloss: seed %llu (replay: powerloss DIR %zu %llu)\n",
          (unsigned long long)seed, target, (unsigned long long)seed);
   fflush(stdout);
-  /* record through the OS layer's table (runtime/os.h) */
+  /* record through the OS layer's table (runtime/core/os.h) */
   if (mo_os_set("pwrite", (mo_os_fn)r_pwrite, (mo_os_fn *)&real.pwrite) ||
       mo_os_set("ftruncate", (mo_os_fn)r_ftruncate,
                 (mo_os_fn *)&real.ftruncate) ||

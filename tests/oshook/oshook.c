@@ -1,6 +1,6 @@
 /*
 ** oshook.c: a test-only Lua module that replaces entries of memobj's OS
-** table (runtime/os.h) to inject failures: an errno from the nth call,
+** table (runtime/core/os.h) to inject failures: an errno from the nth call,
 ** a short write, or a crash (_exit) at the nth call, as a power cut
 ** would. It is built into $(BUILD)/test/ for the specs and never
 ** installed; memobj itself has no way for a script to reach the table.
@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "os.h"
+#include "core/os.h"
 
 enum { PASS, FAIL, SHORT, CRASH };
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core.h"
-#include "tx.h"
+#include "core/tx.h"
 
 #define NKINDS 40
 #define NTAGS 40

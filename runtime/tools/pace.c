@@ -8,7 +8,7 @@
 ** the same size inside the Lua heap would have caused.
 */
 #include <limits.h>
-#include "runtime.h"
+#include "tools.h"
 
 /* Bytes not reported yet: lua_gc counts whole KiB, so the rest of a
 ** small object waits for the next. Per thread (a state runs on one thread

@@ -3,7 +3,7 @@
 ** pointer accessors, and the introspection table the tests iterate.
 */
 #include <string.h>
-#include "method.h"
+#include "../core.h"
 
 static const char declared_key = 0;  /* registry: kind -> {light list, ...} */
 

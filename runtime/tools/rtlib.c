@@ -3,8 +3,7 @@
 ** debug, check, objects and the memobj.trace table.
 */
 #include <string.h>
-#include "runtime.h"
-#include "method.h"
+#include "tools.h"
 
 void *mo_state_udata(lua_State *L, const void *key, size_t size,
                      lua_CFunction gc, int make, int *made) {
@@ -37,5 +36,4 @@ void mo_runtime_open(lua_State *L) {
   luaL_setfuncs(L, rt_funcs, 0);
   mo_objects_open(L);
   mo_trace_open(L);
-  mo_method_open(L);
 }

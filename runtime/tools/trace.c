@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "tools.h"
 
 #define MAXFRAMES 16
 #define NPEND 8    /* blocks whose table slot is being prefetched */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
-#include "os.h"
+#include "../core/os.h"
 
 /* Teach the memory checkers where blocks start and end, so a use after
 ** free inside an arena is still caught: ASan by poisoning, valgrind's

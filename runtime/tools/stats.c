@@ -1,9 +1,9 @@
 /*
 ** stats.c: memobj.stats(): live count, bytes and peak bytes per memory
 ** kind, and the Lua heap. The generic create/resize/release paths of
-** runtime/memory.c call the hooks here, so no kind needs to.
+** runtime/core/memory.c call the hooks here, so no kind needs to.
 */
-#include "runtime.h"
+#include "tools.h"
 
 /* m->stat: where an object stands in the counts */
 #define ST_NONE 0     /* not counted (never, or released) */
@@ -19,7 +19,7 @@ static MO_TLS memobj_mem *pending;
 
 /* ---- Counting ---- */
 
-/* Kinds come from the registry (runtime/kinds.c); s is NULL only if
+/* Kinds come from the registry (runtime/core/kinds.c); s is NULL only if
 ** adding a new kind to it ran out of memory: that object goes uncounted. */
 static void add(mo_kindnode *s, long count, long long bytes) {
   size_t now, peak;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
-#include "runtime.h"
+#include "tools.h"
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
 

@@ -6,20 +6,9 @@
 #ifndef MO_RUNTIME_H
 #define MO_RUNTIME_H
 
-#include "core.h"
+#include "../core.h"
 
-/* Counters are updated with relaxed loads and stores, not atomic
-** read-modify-writes: exact with one thread, never torn with several
-** (updates racing in two threads may be lost), and free of lock prefixes
-** on the paths that make and free every object. */
-#define MO_COUNT_ADD(p, v) \
-  __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
-                   __ATOMIC_RELAXED)
-/* Thread-local state that the common paths read: the initial-exec model
-** makes it one load instead of a __tls_get_addr call. */
-#define MO_TLS _Thread_local __attribute__((tls_model("initial-exec")))
-
-/* ---- Allocator domains (runtime/alloc.c) ---- */
+/* ---- Allocator domains (runtime/tools/alloc.c) ---- */
 
 /* A set of allocation functions. Domains are never freed: every block
 ** keeps a pointer to the domain that made it, so switching the current
@@ -54,7 +43,7 @@ unsigned char *mo_block_realloc(mo_block *b, unsigned char *p, size_t old,
                                 size_t n, size_t align);
 void mo_block_free(mo_block *b, unsigned char *p, size_t n);
 
-/* ---- Debug heap (runtime/debugheap.c) ---- */
+/* ---- Debug heap (runtime/tools/debugheap.c) ---- */
 
 /* memobj.debug(true) is per Lua state: mo_debug_states counts the states
 ** that have it on (so the common case is one load), mo_debug_state_on
@@ -87,7 +76,7 @@ void mo_alloc_pushstats(lua_State *L);
 /* Push the spec table of a library domain. */
 void mo_alloc_pushspec(lua_State *L, const mo_allocator *a);
 
-/* ---- The Lua state's allocator (runtime/lalloc.c) ---- */
+/* ---- The Lua state's allocator (runtime/tools/lalloc.c) ---- */
 
 /* set_allocator(spec, "lua"): switch to the state's arena (arena != 0),
 ** the library allocator lib (which has `owns`), or back to the state's
@@ -107,28 +96,7 @@ void mo_dbg_report_lua(const void *data, size_t size, size_t before, size_t afte
 ** at the wrapped function and its ud and return 1; 0 when not tracing. */
 int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud);
 
-/* ---- The kind registry's nodes (runtime/kinds.c) ---- */
-
-struct mo_txhooks;
-/* One per kind, in registration order; never freed. Fields other than
-** name are read with acquire loads (set once, under the registry lock). */
-typedef struct mo_kindnode {
-  const char *name;
-  const memobj_kind *kind;          /* NULL until registered or first used */
-  const mo_kinddesc *desc;          /* NULL: the kind registered none */
-  const struct mo_txhooks *tx;      /* durable commit hooks (tx.c) */
-  size_t count, bytes, peak;        /* stats (MO_COUNT_ADD) */
-  struct mo_kindnode *next;
-} mo_kindnode;
-
-mo_kindnode *mo_kind_first(void);
-mo_kindnode *mo_kind_next(const mo_kindnode *n);
-/* The node of k, added if new; NULL only when out of memory. */
-mo_kindnode *mo_kind_node(const memobj_kind *k);
-/* Set k's transaction hooks; -1 when out of memory. */
-int mo_kind_settx(const memobj_kind *k, const struct mo_txhooks *h);
-
-/* ---- Statistics (runtime/stats.c) ---- */
+/* ---- Statistics (runtime/tools/stats.c) ---- */
 
 void mo_stats_new(memobj_mem *m);        /* mo_mem_new */
 void mo_stats_release(memobj_mem *m);    /* close and __gc; idempotent */
@@ -137,7 +105,7 @@ void mo_stats_resize(memobj_mem *m);     /* after a successful resize */
 ** part of what memobj holds outside the Lua heap. */
 void mo_stats_runtime(long long delta);
 
-/* ---- Live objects and their creation sites (runtime/objects.c) ---- */
+/* ---- Live objects and their creation sites (runtime/tools/objects.c) ---- */
 
 /* Link a new object into L's list and record the Lua line making it. */
 void mo_objects_add(lua_State *L, memobj_mem *m);
@@ -150,14 +118,17 @@ void mo_objects_native(lua_State *L, void (*f)(void *, const char *, int, size_t
                        void *ud);
 void mo_objects_open(lua_State *L);
 
-/* ---- GC pacing (runtime/pace.c) ---- */
+/* ---- GC pacing (runtime/tools/pace.c) ---- */
 
 /* n bytes were just obtained outside the Lua heap for an object of L:
 ** let the collector run as if the Lua heap had grown by n. May run
 ** finalizers: call it last, with every object in a consistent state. */
 void mo_gc_pace(lua_State *L, size_t n);
 
-/* ---- Lua functions (one file each), gathered by runtime/rtlib.c ---- */
+/* ---- Lua functions (one file each), gathered by runtime/tools/rtlib.c ---- */
+/* memobj.stats, debug, check, set_allocator, objects, trace: called by
+** luaopen_memobj */
+void mo_runtime_open(lua_State *L);
 /*
 ** The state's own userdata at registry `key`, made zeroed on first use
 ** (when `make`) with `gc` as its __gc, which runs when the state closes.

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
+#include "../core.h"
 
 /* ---- View tags ----
 ** The runtime names no view: a tag is a view's when mo_view_new has made
@@ -185,30 +185,6 @@ int mo_view_field(lua_State *L, int idx, mo_view *v, const char *k) {
   else if (strcmp(k, "readonly") == 0) lua_pushboolean(L, v->readonly);
   else return 0;
   return 1;
-}
-
-void mo_noextra(lua_State *L, int last) {
-  int k, top = lua_gettop(L);
-  for (k = last + 1; k <= top; k++)
-    if (!lua_isnil(L, k)) luaL_argerror(L, k, "no value expected");
-}
-
-/*
-** Clip i..j to 1..n as string.sub does: negative positions count from the
-** end, 0 and very negative starts become 1, ends beyond n become n. The
-** result is empty when *from > *to. Comparisons are arranged so that no
-** arithmetic on user values can overflow.
-*/
-void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
-              size_t *to) {
-  lua_Integer len = (lua_Integer)n;
-  if (i > 0) *from = (size_t)i;
-  else if (i == 0 || i < -len) *from = 1;
-  else *from = (size_t)(len + i + 1);
-  if (j > len) *to = n;
-  else if (j >= 0) *to = (size_t)j;
-  else if (j < -len) *to = 0;
-  else *to = (size_t)(len + j + 1);
 }
 
 /* ---- Lua functions shared by every view metatable ---- */

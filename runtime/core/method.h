@@ -23,7 +23,8 @@
 #ifndef MO_METHOD_H
 #define MO_METHOD_H
 
-#include "core.h"
+#include "view.h"
+#include "pin.h"
 
 #define MO_M_WRITES 0x1u  /* refuse a read-only view or memory */
 #define MO_M_PINS 0x2u    /* pin the memory: the method holds pointers

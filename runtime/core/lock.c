@@ -5,7 +5,7 @@
 */
 #include <stdio.h>
 #include <string.h>
-#include "core.h"
+#include "../core.h"
 
 /* "source:line" into buf (size > 0), truncated as snprintf would. Done
 ** by hand: this runs for every view and every locked C buffer (each

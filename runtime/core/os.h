@@ -51,7 +51,7 @@ int mo_os_protect(void *addr, size_t len, int prot);
 /* msync(MS_SYNC): write the changed pages of a shared file mapping. */
 int mo_os_msync(void *addr, size_t len);
 
-/* Access hints, the values of m:advise (runtime/memory.c). */
+/* Access hints, the values of m:advise (runtime/core/memory.c). */
 enum { MO_ADV_NORMAL, MO_ADV_SEQUENTIAL, MO_ADV_RANDOM, MO_ADV_WILLNEED,
        MO_ADV_DONTNEED };
 /*

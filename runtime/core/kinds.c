@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "../core.h"
 
 static mo_kindnode *first;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -65,9 +65,9 @@ struct memobj_mem {
   memobj_lock *locks;        /* list of holders */
   void *tx;                  /* transaction state, owned by the runtime */
   size_t stat_bytes;         /* bytes counted in memobj.stats() */
-  unsigned npins;            /* running calls using the bytes (runtime/pin.c) */
-  mo_objlink link;           /* memobj.objects() (runtime/objects.c) */
-  struct mo_site *site;      /* the Lua line that made it (runtime/objects.c) */
+  unsigned npins;            /* running calls using the bytes (runtime/core/pin.c) */
+  mo_objlink link;           /* memobj.objects() (runtime/tools/objects.c) */
+  struct mo_site *site;      /* the Lua line that made it (runtime/tools/objects.c) */
 };
 
 #endif

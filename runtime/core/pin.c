@@ -8,7 +8,7 @@
 ** when an error unwinds it; no path can forget it.
 */
 #include <string.h>
-#include "core.h"
+#include "../core.h"
 
 #define PIN_TAG 0x50494e53u
 

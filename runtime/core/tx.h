@@ -8,7 +8,7 @@
 #ifndef MO_TX_H
 #define MO_TX_H
 
-#include "core.h"
+#include "../core.h"
 #include "txlog.h"
 
 

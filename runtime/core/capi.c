@@ -7,9 +7,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
-#include "memobj.h"
-#include "runtime.h"
+#include "../core.h"
+#include "../memobj.h"
 
 /* Buffers this thread holds (for the fault check of `release`). */
 static MO_TLS unsigned held;

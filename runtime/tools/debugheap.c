@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "tools.h"
 
 #define GUARD 16         /* guard bytes after a block (and at least before) */
 #define CLEANBYTE 0xCD   /* fresh memory (seen with zero = false) */

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
-#include "runtime.h"
+#include "tools.h"
 
 #define MAXCHAIN 8   /* allocators one state may have used */
 #define BASE (-1)    /* index of the base allocator */

@@ -31,7 +31,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include "os.h"
-#include "runtime.h"
+#include "../core.h"
 
 MO_TLS volatile sig_atomic_t mo_fault_pending = 0;
 

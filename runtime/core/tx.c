@@ -5,12 +5,12 @@
 */
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "../core.h"
 #include "tx.h"
 
 /* ---- Registered durable kinds ---- */
 
-/* The hooks live in the kind registry (runtime/kinds.c), which has no
+/* The hooks live in the kind registry (runtime/core/kinds.c), which has no
 ** size limit. */
 int mo_tx_register(const memobj_kind *k, const mo_txhooks *h) {
   return mo_kind_settx(k, h);
@@ -117,7 +117,7 @@ void mo_tx_write(lua_State *L, memobj_mem *m, size_t off, size_t len) {
 }
 
 /* Restore every saved byte. Returns why some could not be (pages of a
-** mapped file lost under us: runtime/fault.c), or NULL. */
+** mapped file lost under us: runtime/core/fault.c), or NULL. */
 static const char *rollback(memobj_mem *m, mo_tx *t) {
   size_t i = t->nents;
   while (i-- > 0)
