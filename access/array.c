@@ -144,7 +144,6 @@ static int l_mem_array(lua_State *L) {
   int et = checketype(L, 2);
   size_t size = mo_base_size[MO_BASE(et)], off, avail, count;
   int readonly;
-  mo_noextra(L, 5);
   lua_settop(L, 5);  /* mo_checksource pushes the memory object above */
   mo_checksource(L, 1, &s);
   off = lua_isnoneornil(L, 3) ? 0 : mo_checksize(L, 3);
@@ -183,7 +182,6 @@ static int l_array(lua_State *L) {
   int et = checketype(L, 1);
   size_t size = mo_base_size[MO_BASE(et)];
   mo_source s;
-  mo_noextra(L, 3);
   lua_settop(L, 3);  /* mo_checksource and mo_mem_zeroed push above */
   if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TTABLE) {
     int istable = lua_istable(L, 2);
@@ -562,7 +560,11 @@ static const luaL_Reg strided_meta[] = {
   {"__pairs", array_pairs},         {"__tostring", array_tostring},
   {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
+/* m:array(type [, offset [, count [, mode]]]), memobj.array(type, ...) */
+static const mo_method mem_methods[] = {
+  {"array", l_mem_array, 5, 0}, {NULL, NULL, 0, 0}};
+static const mo_method module_funcs[] = {
+  {"array", l_array, 3, 0}, {NULL, NULL, 0, 0}};
 
 void mo_array_open(lua_State *L) {
   mo_view_newmeta(L, &array_mtkey, NULL, array_meta, array_index);
@@ -573,7 +575,6 @@ void mo_array_open(lua_State *L) {
   mo_array_declare(L, mo_array_bulk_methods);
   mo_array_declare(L, mo_array_kernel_methods);
   mo_array_declare(L, mo_array_arith_methods);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_array);
-  lua_setfield(L, -2, "array");
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", module_funcs);
 }

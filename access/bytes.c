@@ -83,7 +83,6 @@ int mo_bytes_lnew(lua_State *L) {
   mo_source s;
   size_t off, len;
   int ro;
-  mo_noextra(L, 4);
   lua_settop(L, 4);
   mo_checksource(L, 1, &s);
   off = lua_isnil(L, 2) ? 0 : mo_checksize(L, 2);
@@ -188,7 +187,6 @@ static int bytes_string(lua_State *L) {
 static int bytes_tostring(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   lua_pushlstring(L, (const char *)v->ptr, v->length);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -493,7 +491,6 @@ static int bytes_lt(lua_State *L) {
   size_t la, lb;
   const unsigned char *a = cmpoperand(L, 1, &la), *b = cmpoperand(L, 2, &lb);
   lua_pushboolean(L, compare(a, la, b, lb) < 0);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -501,7 +498,6 @@ static int bytes_le(lua_State *L) {
   size_t la, lb;
   const unsigned char *a = cmpoperand(L, 1, &la), *b = cmpoperand(L, 2, &lb);
   lua_pushboolean(L, compare(a, la, b, lb) <= 0);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -517,7 +513,6 @@ static int bytes_eq(lua_State *L) {
   a = mo_bytes_checkstr(L, 1, &la);
   b = mo_bytes_checkstr(L, 2, &lb);
   lua_pushboolean(L, la == lb && compare(a, la, b, lb) == 0);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -556,12 +551,19 @@ static const mo_method bytes_methods[] = {
 
 static const luaL_Reg bytes_meta[] = {
   {"__len", bytes_len},           {"__newindex", bytes_newindex},
-  {"__tostring", bytes_tostring}, {"__concat", bytes_concat},
-  {"__eq", bytes_eq},             {"__lt", bytes_lt},
-  {"__le", bytes_le},             {NULL, NULL}};
+  {"__concat", bytes_concat},     {NULL, NULL}};
+
+/* metamethods that read the bytes: a pending fault raises after them */
+static const mo_method bytes_declared_meta[] = {
+  {"__tostring", bytes_tostring, MO_NARGS_ANY, MO_M_BYTES},
+  {"__eq", bytes_eq, MO_NARGS_ANY, MO_M_BYTES},
+  {"__lt", bytes_lt, MO_NARGS_ANY, MO_M_BYTES},
+  {"__le", bytes_le, MO_NARGS_ANY, MO_M_BYTES},
+  {NULL, NULL, 0, 0}};
 
 /* m:bytes(...) on memory objects and a:bytes(...) on typed arrays */
-static const luaL_Reg mem_methods[] = {{"bytes", mo_bytes_lnew}, {NULL, NULL}};
+static const mo_method mem_methods[] = {
+  {"bytes", mo_bytes_lnew, 4, 0}, {NULL, NULL, 0, 0}};
 static const mo_method array_methods[] = {
   {"bytes", mo_bytes_lnew, 3, 0}, {NULL, NULL, 0, 0}};
 
@@ -570,6 +572,7 @@ void mo_bytes_open(lua_State *L) {
   mo_view_newmeta(L, &bytes_mtkey, NULL, bytes_meta, bytes_index);
   mo_view_declare(L, &bytes_kind, bytes_methods);
   mo_view_declare(L, &bytes_kind, mo_bytes_match_methods);
+  mo_meta_declare(L, &bytes_kind, bytes_declared_meta);
   /* pack and unpack run string.pack/string.unpack: keep them here so
   ** that changes to the global table do not reach us */
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
@@ -578,8 +581,7 @@ void mo_bytes_open(lua_State *L) {
   lua_getfield(L, -1, "unpack");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &unpack_key);
   lua_pop(L, 1);
-  lua_pushcfunction(L, mo_bytes_lnew);
-  lua_setfield(L, -2, "bytes");
-  mo_mem_addmethods(L, mem_methods);
+  mo_funcs_declare(L, "memobj", mem_methods);  /* memobj.bytes(src, ...) */
+  mo_mem_declare(L, mem_methods);
   mo_array_declare(L, array_methods);  /* a:bytes([offset [, length [, mode]]]) */
 }

@@ -406,7 +406,6 @@ static int l_file(lua_State *L) {
   mo_file *f;
   const char *md;
   int plus;
-  mo_noextra(L, 2);
   lua_settop(L, 2);  /* the source pushes its memory object above these */
   mo_checksource(L, 1, &s);
   md = luaL_optstring(L, 2, "r");
@@ -444,12 +443,12 @@ static const mo_method file_methods[] = {
 static const luaL_Reg file_meta[] = {
   {"__tostring", f_tostring}, {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"file", l_file}, {NULL, NULL}};
+static const mo_method mem_methods[] = {
+  {"file", l_file, 2, 0}, {NULL, NULL, 0, 0}};
 
 void mo_fileview_open(lua_State *L) {
   mo_view_newmeta(L, &file_mtkey, NULL, file_meta, f_index);
   mo_view_declare(L, &file_kind, file_methods);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_file);
-  lua_setfield(L, -2, "file");
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", mem_methods);  /* memobj.file(src [, mode]) */
 }

@@ -179,7 +179,6 @@ static void write_record(lua_State *L, mo_records *r, size_t i, int t) {
     field_store(L, f, rec, lua_gettop(L), v);
     lua_pop(L, 1);
   }
-  mo_fault_check(L);
 }
 
 /* ---- Creating ---- */
@@ -205,7 +204,6 @@ static int l_mem_records(lua_State *L) {
   mo_layout *l;
   size_t off, avail, count;
   int readonly;
-  mo_noextra(L, 5);
   lua_settop(L, 5);
   l = mo_layout_check(L, 2);            /* 6 */
   mo_checksource(L, 1, &s);             /* 7 */
@@ -226,7 +224,6 @@ static int l_records(lua_State *L) {
   mo_source s;
   mo_layout *l;
   int t;
-  mo_noextra(L, 5);
   lua_settop(L, 5);
   l = mo_layout_check(L, 1);            /* 6 */
   t = lua_type(L, 2);
@@ -501,17 +498,25 @@ static const mo_method records_methods[] = {
   {NULL, NULL, 0, 0}};
 
 static const luaL_Reg records_meta[] = {
-  {"__newindex", records_newindex}, {"__len", records_len},
+  {"__len", records_len},
   {"__pairs", records_pairs},       {"__tostring", records_tostring},
   {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"records", l_mem_records}, {NULL, NULL}};
+static const mo_method mem_methods[] = {
+  {"records", l_mem_records, 5, 0}, {NULL, NULL, 0, 0}};
+/* memobj.records(layout, {record, ...}) writes records: faults checked */
+static const mo_method module_funcs[] = {
+  {"records", l_records, 5, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+/* r[i] = t writes a record */
+static const mo_method declared_meta[] = {
+  {"__newindex", records_newindex, MO_NARGS_ANY, MO_M_BYTES},
+  {NULL, NULL, 0, 0}};
 
 void mo_records_open(lua_State *L) {
   mo_view_newmeta(L, &records_mtkey, NULL, records_meta, records_index);
   mo_view_declare(L, &records_kind, records_methods);
   mo_view_setbufdesc(L, &records_mtkey, &records_bufdesc);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_records);
-  lua_setfield(L, -2, "records");
+  mo_meta_declare(L, &records_kind, declared_meta);
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", module_funcs);
 }

@@ -50,6 +50,12 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
   lua_pop(L, 1);
 }
 
+void mo_mem_declare(lua_State *L, const mo_method *list) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_methodskey);
+  mo_funcs_declare(L, "memory", list);
+  lua_pop(L, 1);
+}
+
 /* ---- Methods ---- */
 
 static void mem_release(memobj_mem *m) {

@@ -52,7 +52,8 @@ static int func_trampoline(lua_State *L) {
 
 /* Remember list under kind for introspection: registry[&declared_key][kind]
 ** is a sequence of light userdata (one per declared list). */
-static void record(lua_State *L, const char *kind, const mo_method *list) {
+static void record(lua_State *L, const char *kind, const mo_method *list,
+                   int view) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &declared_key) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -67,6 +68,8 @@ static void record(lua_State *L, const char *kind, const mo_method *list) {
   }
   lua_pushlightuserdata(L, (void *)list);
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pushboolean(L, view);
+  lua_setfield(L, -2, "view");
   lua_pop(L, 2);
 }
 
@@ -94,10 +97,12 @@ void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
 
 void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list) {
   mo_view_declare_more(L, k, list);
-  record(L, k->name, list);
+  record(L, k->name, list, 1);
 }
 
-void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list) {
+/* Set the functions of list in the table at t (absolute). */
+static void funcs_into(lua_State *L, int t, const char *kind,
+                       const mo_method *list) {
   const mo_method *d;
   for (d = list; d->name; d++) {
     checkdesc(L, d);
@@ -105,9 +110,22 @@ void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list) {
       luaL_error(L, "memobj: function '%s': no self to write or pin", d->name);
     lua_pushlightuserdata(L, (void *)d);
     lua_pushcclosure(L, func_trampoline, 1);
-    lua_setfield(L, -2, d->name);
+    lua_setfield(L, t, d->name);
   }
-  record(L, kind, list);
+  record(L, kind, list, 0);
+}
+
+void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list) {
+  funcs_into(L, lua_gettop(L), kind, list);
+}
+
+void mo_meta_declare(lua_State *L, const mo_viewkind *k, const mo_method *list) {
+  int t;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, k->mtkey);
+  t = lua_gettop(L);
+  lua_pushfstring(L, "%s meta", k->name);
+  funcs_into(L, t, lua_tostring(L, -1), list);
+  lua_pop(L, 2);
 }
 
 /* ---- Pointers ---- */
@@ -138,7 +156,7 @@ unsigned char *mo_view_wptr(lua_State *L, mo_view *v, size_t off, size_t len) {
 /* ---- Introspection ---- */
 
 /* debug.getregistry()["memobj.methods"]() -> {kind = {{name =, nargs =,
-** writes =, pins =, bytes =}, ...}, ...}: a new table each call, so the
+** writes =, pins =, bytes =, view =}, ...}, ...}: a new table each call, so the
 ** descriptors themselves cannot be changed from Lua. */
 static int l_methods(lua_State *L) {
   int r;
@@ -151,6 +169,10 @@ static int l_methods(lua_State *L) {
   lua_pushnil(L);
   while (lua_next(L, -2)) {  /* kind -> lists */
     lua_Integer j, n = (lua_Integer)lua_rawlen(L, -1), out = 0;
+    int view;
+    lua_getfield(L, -1, "view");
+    view = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_newtable(L);
     for (j = 1; j <= n; j++) {
       const mo_method *d;
@@ -158,7 +180,7 @@ static int l_methods(lua_State *L) {
       d = (const mo_method *)lua_touserdata(L, -1);
       lua_pop(L, 1);
       for (; d && d->name; d++) {
-        lua_createtable(L, 0, 5);
+        lua_createtable(L, 0, 6);
         lua_pushstring(L, d->name);
         lua_setfield(L, -2, "name");
         lua_pushinteger(L, d->nargs);
@@ -169,6 +191,8 @@ static int l_methods(lua_State *L) {
         lua_setfield(L, -2, "pins");
         lua_pushboolean(L, (d->flags & MO_M_BYTES) != 0);
         lua_setfield(L, -2, "bytes");
+        lua_pushboolean(L, view);
+        lua_setfield(L, -2, "view");
         lua_rawseti(L, -2, ++out);
       }
     }

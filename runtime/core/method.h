@@ -60,11 +60,18 @@ void mo_view_declare(lua_State *L, const mo_viewkind *k, const mo_method *list);
 void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
                           const mo_method *list);
 
-/* Module functions (constructors: no self) declared the same way: only
-** the extra-argument refusal and the fault check apply. The functions are
-** set in the table at the top of the stack; kind names the list for
-** introspection ("memobj", "npy"...). */
+/* Functions without a view self (constructors, methods of memory
+** objects, metamethods) declared the same way: only the extra-argument
+** refusal and the fault check apply, and nargs counts every argument
+** (a memory object's self too). The functions are set in the table at
+** the top of the stack; kind names the list for introspection ("memobj",
+** "npy", "memory"...). */
 void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list);
+/* mo_funcs_declare into the methods of every memory object (memory.c). */
+void mo_mem_declare(lua_State *L, const mo_method *list);
+/* mo_funcs_declare into the metatable registered at mtkey (metamethods:
+** recorded under "<kind> meta"). */
+void mo_meta_declare(lua_State *L, const mo_viewkind *k, const mo_method *list);
 
 /* The view a declared method runs on (the trampoline checked it; it may
 ** have been released since by a finalizer: use the pointer accessors). */
