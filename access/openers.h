@@ -15,6 +15,7 @@
   X(fileview)              \
   X(atomics)               \
   X(records)               \
+  X(expr)                  \
   /* one line per kind, each ending in a backslash */
 
 #define MO_DECLARE_ACCESS_OPENER(name) void mo_##name##_open(lua_State *L);
