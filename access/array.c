@@ -527,13 +527,13 @@ static int array_tostring(lua_State *L) {
 
 /* Contiguous and strided arrays have the same methods (and tag): one kind
 ** whose methods go into both metatables. */
-static const mo_viewkind array_kind = {"array", MO_TAG_ARRAY, "typed array",
-                                       &array_mtkey, NULL};
+const mo_viewkind mo_array_kind = {"array", MO_TAG_ARRAY, "typed array",
+                                   &array_mtkey, NULL};
 static const mo_viewkind strided_kind = {"array", MO_TAG_ARRAY, "typed array",
                                          &strided_mtkey, NULL};
 
 void mo_array_declare(lua_State *L, const mo_method *list) {
-  mo_view_declare(L, &array_kind, list);
+  mo_view_declare(L, &mo_array_kind, list);
   mo_view_declare_more(L, &strided_kind, list);
 }
 
@@ -541,14 +541,15 @@ extern const mo_method mo_array_bulk_methods[];
 extern const mo_method mo_array_kernel_methods[];
 extern const mo_method mo_array_arith_methods[];
 
-static const mo_method array_methods[] = {
-  {"get", array_get, 1, MO_M_BYTES},
-  {"set", array_set, 2, MO_M_WRITES | MO_M_BYTES},
-  {"unpack", array_unpack, 2, MO_M_BYTES},
-  {"slice", array_slice, 3, 0},
-  {"cast", array_cast, 1, 0},
-  {"chunks", array_chunks, 1, 0},
-  {NULL, NULL, 0, 0}};
+#define MO_METHOD_KIND mo_array_kind
+#define ARRAY_METHODS(X)                               \
+  X("get", array_get, 1, MO_M_BYTES)                   \
+  X("set", array_set, 2, MO_M_WRITES | MO_M_BYTES)     \
+  X("unpack", array_unpack, 2, MO_M_BYTES)             \
+  X("slice", array_slice, 3, 0)                        \
+  X("cast", array_cast, 1, 0)                          \
+  X("chunks", array_chunks, 1, 0)
+MO_METHODS(static, array_methods, ARRAY_METHODS);
 
 static const luaL_Reg array_meta[] = {
   {"__newindex", array_newindex}, {"__len", array_len},

@@ -42,6 +42,8 @@ size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg);
 /* Declare methods of every typed array, contiguous and strided (called
 ** from openers after mo_array_open; runtime/core/method.h). */
 void mo_array_declare(lua_State *L, const mo_method *list);
+/* The kind of typed arrays, for MO_METHOD_KIND (array.c). */
+extern const mo_viewkind mo_array_kind;
 
 /*
 ** Push a typed array of `count` elements of type et over s->mem: element

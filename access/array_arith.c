@@ -261,7 +261,10 @@ static int array_div(lua_State *L) { return arith(L, OP_DIV); }
 
 /* pinned: an overlapping operand is copied into a new userdata */
 #define ARITH (MO_M_PINS | MO_M_WRITES | MO_M_BYTES)
-const mo_method mo_array_arith_methods[] = {
-  {"add", array_add, 1, ARITH}, {"sub", array_sub, 1, ARITH},
-  {"mul", array_mul, 1, ARITH}, {"div", array_div, 1, ARITH},
-  {NULL, NULL, 0, 0}};
+#define MO_METHOD_KIND mo_array_kind
+#define ARITH_METHODS(X)           \
+  X("add", array_add, 1, ARITH)    \
+  X("sub", array_sub, 1, ARITH)    \
+  X("mul", array_mul, 1, ARITH)    \
+  X("div", array_div, 1, ARITH)
+MO_METHODS(, mo_array_arith_methods, ARITH_METHODS);

@@ -287,11 +287,12 @@ static int array_find(lua_State *L) {
   return 0;
 }
 
-const mo_method mo_array_bulk_methods[] = {
-  {"fill", array_fill, 3, MO_M_WRITES | MO_M_BYTES},
-  {"copy", array_copy, 2, MO_M_WRITES | MO_M_BYTES},
-  {"totable", array_totable, 2, MO_M_BYTES},
-  /* pinned: a strided range is gathered into a new userdata */
-  {"sort", array_sort, 2, MO_M_PINS | MO_M_WRITES | MO_M_BYTES},
-  {"find", array_find, 2, MO_M_BYTES},
-  {NULL, NULL, 0, 0}};
+/* sort is pinned: a strided range is gathered into a new userdata */
+#define MO_METHOD_KIND mo_array_kind
+#define BULK_METHODS(X)                                             \
+  X("fill", array_fill, 3, MO_M_WRITES | MO_M_BYTES)                \
+  X("copy", array_copy, 2, MO_M_WRITES | MO_M_BYTES)                \
+  X("totable", array_totable, 2, MO_M_BYTES)                        \
+  X("sort", array_sort, 2, MO_M_PINS | MO_M_WRITES | MO_M_BYTES)    \
+  X("find", array_find, 2, MO_M_BYTES)
+MO_METHODS(, mo_array_bulk_methods, BULK_METHODS);

@@ -349,11 +349,12 @@ static int array_dot(lua_State *L) {
   }
 }
 
-const mo_method mo_array_kernel_methods[] = {
-  {"sum", array_sum, 2, MO_M_BYTES},
-  {"min", array_min, 2, MO_M_BYTES},
-  {"max", array_max, 2, MO_M_BYTES},
-  {"minmax", array_minmax, 2, MO_M_BYTES},
-  {"mean", array_mean, 2, MO_M_BYTES},
-  {"dot", array_dot, 1, MO_M_BYTES},
-  {NULL, NULL, 0, 0}};
+#define MO_METHOD_KIND mo_array_kind
+#define KERNEL_METHODS(X)                    \
+  X("sum", array_sum, 2, MO_M_BYTES)         \
+  X("min", array_min, 2, MO_M_BYTES)         \
+  X("max", array_max, 2, MO_M_BYTES)         \
+  X("minmax", array_minmax, 2, MO_M_BYTES)   \
+  X("mean", array_mean, 2, MO_M_BYTES)       \
+  X("dot", array_dot, 1, MO_M_BYTES)
+MO_METHODS(, mo_array_kernel_methods, KERNEL_METHODS);

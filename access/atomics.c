@@ -214,14 +214,15 @@ static int array_notify(lua_State *L) {
   return 1;
 }
 
-static const mo_method atomic_methods[] = {
-  {"atomic_load", array_atomic_load, 1, MO_M_BYTES},
-  {"atomic_store", array_atomic_store, 2, MO_M_WRITES | MO_M_BYTES},
-  {"atomic_add", array_atomic_add, 2, MO_M_WRITES | MO_M_BYTES},
-  {"atomic_cas", array_atomic_cas, 3, MO_M_WRITES | MO_M_BYTES},
-  {"wait", array_wait, 3, MO_M_BYTES},
-  {"notify", array_notify, 2, MO_M_BYTES},
-  {NULL, NULL, 0, 0}};
+#define MO_METHOD_KIND mo_array_kind
+#define ATOMIC_METHODS(X)                                            \
+  X("atomic_load", array_atomic_load, 1, MO_M_BYTES)                 \
+  X("atomic_store", array_atomic_store, 2, MO_M_WRITES | MO_M_BYTES) \
+  X("atomic_add", array_atomic_add, 2, MO_M_WRITES | MO_M_BYTES)     \
+  X("atomic_cas", array_atomic_cas, 3, MO_M_WRITES | MO_M_BYTES)     \
+  X("wait", array_wait, 3, MO_M_BYTES)                               \
+  X("notify", array_notify, 2, MO_M_BYTES)
+MO_METHODS(static, atomic_methods, ATOMIC_METHODS);
 
 void mo_atomics_open(lua_State *L) {
   mo_array_declare(L, atomic_methods);

@@ -530,24 +530,25 @@ static int bytes_equals(lua_State *L) {
 
 /* ---- Registration ---- */
 
-static const mo_viewkind bytes_kind = {"bytes", MO_TAG_BYTES, "byte view",
-                                       &bytes_mtkey, NULL};
+const mo_viewkind mo_bytes_kind = {"bytes", MO_TAG_BYTES, "byte view",
+                                   &bytes_mtkey, NULL};
 
-static const mo_method bytes_methods[] = {
-  {"len", bytes_lenm, 0, 0},
-  {"byte", bytes_byte, 2, MO_M_BYTES},
-  {"sub", bytes_sub, 2, 0},
-  {"string", bytes_string, 2, MO_M_BYTES},
-  {"unpack", bytes_unpack, 2, MO_M_BYTES},
-  {"rep", bytes_rep, 2, MO_M_BYTES},
-  {"upper", bytes_upper, 0, MO_M_BYTES},
-  {"lower", bytes_lower, 0, MO_M_BYTES},
-  {"reverse", bytes_reverse, 0, MO_M_BYTES},
-  {"equals", bytes_equals, 1, MO_M_BYTES},
-  {"put", bytes_put, 2, MO_M_WRITES | MO_M_BYTES},
-  {"fill", bytes_fill, 3, MO_M_WRITES | MO_M_BYTES},
-  {"pack", bytes_pack, MO_NARGS_ANY, MO_M_WRITES | MO_M_BYTES},
-  {NULL, NULL, 0, 0}};
+#define MO_METHOD_KIND mo_bytes_kind
+#define BYTES_METHODS(X)                                         \
+  X("len", bytes_lenm, 0, 0)                                     \
+  X("byte", bytes_byte, 2, MO_M_BYTES)                           \
+  X("sub", bytes_sub, 2, 0)                                      \
+  X("string", bytes_string, 2, MO_M_BYTES)                       \
+  X("unpack", bytes_unpack, 2, MO_M_BYTES)                       \
+  X("rep", bytes_rep, 2, MO_M_BYTES)                             \
+  X("upper", bytes_upper, 0, MO_M_BYTES)                         \
+  X("lower", bytes_lower, 0, MO_M_BYTES)                         \
+  X("reverse", bytes_reverse, 0, MO_M_BYTES)                     \
+  X("equals", bytes_equals, 1, MO_M_BYTES)                       \
+  X("put", bytes_put, 2, MO_M_WRITES | MO_M_BYTES)               \
+  X("fill", bytes_fill, 3, MO_M_WRITES | MO_M_BYTES)             \
+  X("pack", bytes_pack, MO_NARGS_ANY, MO_M_WRITES | MO_M_BYTES)
+MO_METHODS(static, bytes_methods, BYTES_METHODS);
 
 static const luaL_Reg bytes_meta[] = {
   {"__len", bytes_len},           {"__newindex", bytes_newindex},
@@ -564,15 +565,17 @@ static const mo_method bytes_declared_meta[] = {
 /* m:bytes(...) on memory objects and a:bytes(...) on typed arrays */
 static const mo_method mem_methods[] = {
   {"bytes", mo_bytes_lnew, 4, 0}, {NULL, NULL, 0, 0}};
-static const mo_method array_methods[] = {
-  {"bytes", mo_bytes_lnew, 3, 0}, {NULL, NULL, 0, 0}};
+#undef MO_METHOD_KIND
+#define MO_METHOD_KIND mo_array_kind
+#define ARRAY_BYTES_METHODS(X) X("bytes", mo_bytes_lnew, 3, 0)
+MO_METHODS(static, array_methods, ARRAY_BYTES_METHODS);
 
 void mo_bytes_open(lua_State *L) {
   mo_pattern_initclasses();
   mo_view_newmeta(L, &bytes_mtkey, NULL, bytes_meta, bytes_index);
-  mo_view_declare(L, &bytes_kind, bytes_methods);
-  mo_view_declare(L, &bytes_kind, mo_bytes_match_methods);
-  mo_meta_declare(L, &bytes_kind, bytes_declared_meta);
+  mo_view_declare(L, &mo_bytes_kind, bytes_methods);
+  mo_view_declare(L, &mo_bytes_kind, mo_bytes_match_methods);
+  mo_meta_declare(L, &mo_bytes_kind, bytes_declared_meta);
   /* pack and unpack run string.pack/string.unpack: keep them here so
   ** that changes to the global table do not reach us */
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);

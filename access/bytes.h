@@ -34,5 +34,6 @@ size_t mo_bytes_posrelat(lua_Integer pos, size_t len);
 int mo_bytes_released(lua_State *L);
 /* find, match, gmatch, gsub (bytes_match.c) */
 extern const mo_method mo_bytes_match_methods[];
+extern const mo_viewkind mo_bytes_kind;  /* bytes.c */
 
 #endif

@@ -261,11 +261,13 @@ static int bytes_gsub(lua_State *L) {
   return 2;
 }
 
-const mo_method mo_bytes_match_methods[] = {
-  {"find", bytes_find, 3, MO_M_BYTES},
-  {"match", bytes_match, 2, MO_M_BYTES},
-  {"gmatch", bytes_gmatch, 2, 0},  /* its iterator checks faults */
-  /* pinned: a replacement function or table runs Lua code, and the
-  ** result buffer grows by allocating, while src points into the view */
-  {"gsub", bytes_gsub, 3, MO_M_PINS | MO_M_BYTES},
-  {NULL, NULL, 0, 0}};
+/* gmatch's iterator checks faults itself. gsub is pinned: a replacement
+** function or table runs Lua code, and the result buffer grows by
+** allocating, while src points into the view. */
+#define MO_METHOD_KIND mo_bytes_kind
+#define MATCH_METHODS(X)                           \
+  X("find", bytes_find, 3, MO_M_BYTES)             \
+  X("match", bytes_match, 2, MO_M_BYTES)           \
+  X("gmatch", bytes_gmatch, 2, 0)                  \
+  X("gsub", bytes_gsub, 3, MO_M_PINS | MO_M_BYTES)
+MO_METHODS(, mo_bytes_match_methods, MATCH_METHODS);

@@ -429,16 +429,18 @@ static const mo_viewkind file_kind = {"file", MO_TAG_FILE, "memobj.file",
                                       &file_mtkey,
                                       "attempt to use a closed file"};
 
-/* read, write and lines take any number of formats or values, as io. */
-static const mo_method file_methods[] = {
-  {"read", f_read, MO_NARGS_ANY, 0},  /* g_read checks faults (lines too) */
-  {"write", f_write, MO_NARGS_ANY, MO_M_BYTES},
-  {"seek", f_seek, 2, 0},
-  {"lines", f_lines, MO_NARGS_ANY, 0},
-  {"flush", f_flush, 0, 0},
-  {"setvbuf", f_setvbuf, 2, 0},
-  {"close", f_close, 0, 0},
-  {NULL, NULL, 0, 0}};
+/* read, write and lines take any number of formats or values, as io;
+** read checks faults in g_read (which lines' iterator shares). */
+#define MO_METHOD_KIND file_kind
+#define FILE_METHODS(X)                              \
+  X("read", f_read, MO_NARGS_ANY, 0)                 \
+  X("write", f_write, MO_NARGS_ANY, MO_M_BYTES)      \
+  X("seek", f_seek, 2, 0)                            \
+  X("lines", f_lines, MO_NARGS_ANY, 0)               \
+  X("flush", f_flush, 0, 0)                          \
+  X("setvbuf", f_setvbuf, 2, 0)                      \
+  X("close", f_close, 0, 0)
+MO_METHODS(static, file_methods, FILE_METHODS);
 
 static const luaL_Reg file_meta[] = {
   {"__tostring", f_tostring}, {NULL, NULL}};

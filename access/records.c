@@ -490,12 +490,13 @@ static const mo_bufdesc records_bufdesc = {records_describe};
 static const mo_viewkind records_kind = {"records", MO_TAG_RECORDS,
                                          "records view", &records_mtkey, NULL};
 
-static const mo_method records_methods[] = {
-  {"get", records_get, 2, MO_M_BYTES},
-  {"set", records_set, 3, MO_M_WRITES | MO_M_BYTES},
-  {"slice", records_slice, 2, 0},
-  {"field", records_field, 1, 0},
-  {NULL, NULL, 0, 0}};
+#define MO_METHOD_KIND records_kind
+#define RECORDS_METHODS(X)                            \
+  X("get", records_get, 2, MO_M_BYTES)                \
+  X("set", records_set, 3, MO_M_WRITES | MO_M_BYTES)  \
+  X("slice", records_slice, 2, 0)                     \
+  X("field", records_field, 1, 0)
+MO_METHODS(static, records_methods, RECORDS_METHODS);
 
 static const luaL_Reg records_meta[] = {
   {"__len", records_len},

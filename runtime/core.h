@@ -12,8 +12,8 @@
 #include "core/lock.h"   /* locks and where they were taken */
 #include "core/view.h"   /* the view base, byte sources */
 #include "core/pin.h"    /* call-scope pins */
-#include "core/method.h" /* declared view methods, the trampoline */
 #include "core/fault.h"  /* lost pages of mapped files */
 #include "core/kinds.h"  /* the kind registry, the C-API table */
+#include "core/method.h" /* declared view methods, the trampoline */
 
 #endif

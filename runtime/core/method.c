@@ -1,6 +1,8 @@
 /*
-** method.c: the trampoline of declared view methods (method.h), the
-** pointer accessors, and the introspection table the tests iterate.
+** method.c: the registration of declared methods (method.h), the
+** trampoline of functions without a view self, the out-of-line parts of
+** the view methods' prologue, the pointer accessors, and the
+** introspection table the tests iterate.
 */
 #include <string.h>
 #include "../core.h"
@@ -15,31 +17,20 @@ int mo_method_given(lua_State *L) {
   return given;
 }
 
-/* Every declared view method is this closure: upvalue 1 is its
-** descriptor, upvalue 2 its view kind (both static C data). */
-static int view_trampoline(lua_State *L) {
-  const mo_method *d = (const mo_method *)lua_touserdata(L, lua_upvalueindex(1));
-  const mo_viewkind *k = (const mo_viewkind *)lua_touserdata(L, lua_upvalueindex(2));
-  mo_view *v = k->closed ? mo_toview(L, 1, k->tag)
-                         : mo_checkview(L, 1, k->tag, k->tname);
-  int n;
-  if (k->closed && (v == NULL || v->released)) {
-    if (v == NULL) luaL_typeerror(L, 1, k->tname);
-    luaL_error(L, "%s", k->closed);
-  }
-  if (d->nargs != MO_NARGS_ANY && lua_gettop(L) > d->nargs + 1)
-    mo_noextra(L, d->nargs + 1);
-  if (d->flags & MO_M_WRITES) mo_checkwritable(L, v);
-  if (d->flags & MO_M_PINS) {  /* nargs is fixed (checked at declaration) */
-    given = lua_gettop(L);
-    mo_pinview(L, 1, d->nargs + 1, k->tag, k->tname);
-  }
-  n = d->fn(L);
-  if (d->flags & MO_M_BYTES) mo_fault_check(L);
-  return n;
+mo_view *mo_method_checkclosed(lua_State *L, const mo_viewkind *k) {
+  mo_view *v = mo_toview(L, 1, k->tag);
+  if (v == NULL) luaL_typeerror(L, 1, k->tname);
+  if (v->released) luaL_error(L, "%s", k->closed);
+  return v;
 }
 
-/* A declared module function: no self. */
+void mo_method_pin(lua_State *L, const mo_viewkind *k, int nargs) {
+  given = lua_gettop(L);
+  mo_pinview(L, 1, nargs + 1, k->tag, k->tname);
+}
+
+/* A declared function without a view self (not a hot path): one closure
+** whose upvalue is its descriptor. */
 static int func_trampoline(lua_State *L) {
   const mo_method *d = (const mo_method *)lua_touserdata(L, lua_upvalueindex(1));
   int n;
@@ -87,9 +78,7 @@ void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
   lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
   for (d = list; d->name; d++) {
     checkdesc(L, d);
-    lua_pushlightuserdata(L, (void *)d);
-    lua_pushlightuserdata(L, (void *)k);
-    lua_pushcclosure(L, view_trampoline, 2);
+    lua_pushcfunction(L, d->fn);  /* the wrapper MO_METHODS made */
     lua_setfield(L, -2, d->name);
   }
   lua_pop(L, 3);
