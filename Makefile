@@ -78,7 +78,7 @@ $(BUILD)/cmodule.so: examples/cmodule/cmodule.c runtime/memobj.h
 # C test programs that specs run: the arena against libc, and two threads
 # each with its own Lua state on the arena.
 TEST_PROGS := $(BUILD)/arena_diff $(BUILD)/arena_threads $(BUILD)/arena_uaf \
-  $(BUILD)/arena_uaf_asan
+  $(BUILD)/arena_uaf_asan $(BUILD)/crc32c_sw
 testprogs: $(TEST_PROGS)
 # a use after free in an arena, for valgrind (never built with sanitizers,
 # even in build/asan) and for ASan
@@ -91,6 +91,9 @@ $(BUILD)/arena_uaf_asan: tests/c/arena_uaf.c runtime/tools/arena.c runtime/tools
 $(BUILD)/arena_diff: tests/c/arena_diff.c runtime/tools/arena.c runtime/tools/arena.h runtime/core/os.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -o $@ tests/c/arena_diff.c runtime/tools/arena.c runtime/core/os.c
+$(BUILD)/crc32c_sw: tests/c/crc32c_sw.c memobj/crc32c.c memobj/crc32c.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< -lpthread
 $(BUILD)/arena_threads: tests/c/arena_threads.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
@@ -250,6 +253,8 @@ lint:
 	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
 	@echo "== include layers"
 	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+	@echo "== system calls only through the OS layer"
+	@$(LUA) tools/syscalls.lua $(SRCS)
 
 # Line coverage of the suite, per file of runtime/, memobj/, access/ and
 # bindings/ (gcov through gcovr), from a build in build/cov.

@@ -460,10 +460,28 @@ static int dict(parser *ps, mo_npy *h) {
   return 1;
 }
 
+/*
+** The count of h's shape, if the shape could describe a file: the product
+** of its dimensions other than 0, in bytes, at most INT64_MAX (the largest
+** file), each dimension a Lua integer. A 0 makes the count 0 but does not
+** excuse the others (numpy refuses them too): (0, 2^64-1) is no shape.
+*/
+static int shape_fits(mo_npy *h) {
+  uint64_t prod = h->itemsize ? h->itemsize : 1;
+  int i, zero = 0;
+  for (i = 0; i < h->ndim; i++) {
+    if (h->shape[i] == 0) { zero = 1; continue; }
+    if (h->shape[i] > (uint64_t)INT64_MAX / prod) return 0;
+    prod *= h->shape[i];
+  }
+  h->count = zero ? 0 : prod / (h->itemsize ? h->itemsize : 1);
+  return 1;
+}
+
 int mo_npy_parse(mo_npy *h, const unsigned char *p, size_t n,
                  uint64_t filesize, char *err, size_t errlen) {
   parser ps;
-  size_t fixed, i, hl;
+  size_t fixed, hl;
   memset(h, 0, sizeof *h);
   if ((hl = mo_npy_headerlen(p, n, err, errlen)) == 0) return -1;
   if (hl > filesize) {
@@ -491,18 +509,7 @@ int mo_npy_parse(mo_npy *h, const unsigned char *p, size_t n,
   h->minor = p[7];
   h->dataoff = n;
   if (!dict(&ps, h)) goto error;
-  h->count = 1;
-  for (i = 0; i < (size_t)h->ndim; i++) {  /* a zero makes any product fit */
-    if (h->shape[i] == 0) { h->count = 0; break; }
-  }
-  for (i = 0; h->count && i < (size_t)h->ndim; i++) {
-    if (h->shape[i] > UINT64_MAX / h->count) {
-      fail(&ps, "shape too large");
-      goto error;
-    }
-    h->count *= h->shape[i];
-  }
-  if (h->count && h->itemsize > UINT64_MAX / h->count) {
+  if (!shape_fits(h)) {
     fail(&ps, "shape too large");
     goto error;
   }

@@ -6,14 +6,12 @@
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include "../runtime/core.h"
+#include "../runtime/core/os.h"
 #include "../access/array.h"
 #include "../access/records.h"
 #include "../access/npy_format.h"
@@ -74,18 +72,6 @@ static int badfile(lua_State *L, const char *path, const char *why) {
   return 3;
 }
 
-/* Read n bytes at offset off; 0 or an errno value (EIO when short). */
-static int readall(int fd, unsigned char *p, size_t n, off_t off) {
-  while (n > 0) {
-    ssize_t k = pread(fd, p, n, off);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return errno;
-    if (k == 0) return EIO;
-    p += k, n -= (size_t)k, off += k;
-  }
-  return 0;
-}
-
 /* Read and parse the header of the file at path into b. Returns 0, or the
 ** number of results (nil, message [, errno]) it pushed. */
 static int read_header(lua_State *L, const char *path, npybox *b) {
@@ -93,39 +79,35 @@ static int read_header(lua_State *L, const char *path, npybox *b) {
   unsigned char pre[MO_NPY_PRELUDE];
   struct stat st;
   size_t hl, n;
-  ssize_t k;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e;
-  if (fd < 0) return mo_failresult(L, path, errno);
-  if (fstat(fd, &st) != 0) {
-    e = errno;
-    close(fd);
+  int fd, e = mo_os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0, &fd);
+  if (e) return mo_failresult(L, path, e);
+  if ((e = mo_os_fstat(fd, &st)) != 0) {
+    mo_os_close(fd);
     return mo_failresult(L, path, e);
   }
   if (!S_ISREG(st.st_mode)) {
-    close(fd);
+    mo_os_close(fd);
     return badfile(L, path, "not a regular file");
   }
-  do k = pread(fd, pre, sizeof pre, 0); while (k < 0 && errno == EINTR);
-  if (k < 0) {
-    e = errno;
-    close(fd);
+  n = (uint64_t)st.st_size < sizeof pre ? (size_t)st.st_size : sizeof pre;
+  if ((e = mo_os_pread_all(fd, pre, n, 0)) != 0) {
+    mo_os_close(fd);
     return mo_failresult(L, path, e);
   }
-  n = (size_t)k;
   if ((hl = mo_npy_headerlen(pre, n, err, sizeof err)) == 0) {
-    close(fd);
+    mo_os_close(fd);
     return badfile(L, path, err);
   }
   if ((uint64_t)hl > (uint64_t)st.st_size) {
-    close(fd);
+    mo_os_close(fd);
     return badfile(L, path, ".npy header length beyond the end of the file");
   }
   if ((b->buf = (unsigned char *)malloc(hl)) == NULL) {
-    close(fd);
+    mo_os_close(fd);
     return luaL_error(L, "memobj: npy.open: out of memory");
   }
-  e = readall(fd, b->buf, hl, 0);
-  close(fd);
+  e = mo_os_pread_all(fd, b->buf, hl, 0);
+  mo_os_close(fd);
   if (e) return mo_failresult(L, path, e);
   if (mo_npy_parse(&b->h, b->buf, hl, (uint64_t)st.st_size, err, sizeof err) != 0)
     return badfile(L, path, err);
@@ -201,8 +183,10 @@ static int npy_open(lua_State *L) {
 /* ---- save ---- */
 
 /* The shape argument at arg (default {count}) into h; checks that its
-** product is count. */
-static void check_shape(lua_State *L, int arg, mo_npy *h, size_t count) {
+** product is count. The product of the dimensions other than 0, in
+** bytes, must fit in a file (as npy.open demands), even beside a 0. */
+static void check_shape(lua_State *L, int arg, mo_npy *h, size_t count,
+                        size_t itemsize) {
   uint64_t prod = 1;
   int d, zero = 0, over = 0;
   if (lua_isnoneornil(L, arg)) {
@@ -227,23 +211,12 @@ static void check_shape(lua_State *L, int arg, mo_npy *h, size_t count) {
     else if (prod > UINT64_MAX / (uint64_t)n) over = 1;
     else prod *= (uint64_t)n;
   }
-  if (zero) prod = 0;
-  if (over && !zero)
+  if (over || (itemsize && prod > (uint64_t)INT64_MAX / itemsize))
     luaL_argerror(L, arg, "shape too large");
+  if (zero) prod = 0;
   if (prod != count)
     luaL_argerror(L, arg, lua_pushfstring(L, "shape holds %I items, the view %I",
                   (lua_Integer)prod, (lua_Integer)count));
-}
-
-/* Write n bytes; 0 or an errno value. */
-static int writeall(int fd, const unsigned char *p, size_t n) {
-  while (n > 0) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return errno;
-    p += k, n -= (size_t)k;
-  }
-  return 0;
 }
 
 /* Write the elements of a strided array in order, through a buffer on
@@ -256,7 +229,7 @@ static int write_strided(int fd, const mo_array *a) {
     int e;
     for (j = 0; j < n; j++)
       memcpy(buf + j * a->itemsize, MO_AELEM(a, k + j), a->itemsize);
-    if ((e = writeall(fd, buf, n * a->itemsize)) != 0) return e;
+    if ((e = mo_os_write_all(fd, buf, n * a->itemsize)) != 0) return e;
     k += n;
   }
   return 0;
@@ -305,47 +278,49 @@ static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
   return NULL;
 }
 
-/* Write the header and the view's bytes to fd; 0 or an errno value. */
-static int write_npy(int fd, const char *hdr, size_t len, mo_view *v) {
-  int e = writeall(fd, (const unsigned char *)hdr, len);
+/* Write the header and the view's bytes to fd; 0 or an errno value. The
+** bytes may be pages of a mapped file that another process truncated:
+** such a save fails (EIO or ENOSPC, *lost says why), and the fault it
+** took is not left pending for the next call to raise. */
+static int write_npy(int fd, const char *hdr, size_t len, mo_view *v,
+                     const char **lost) {
+  const unsigned char *lo = v->mem->ptr;
+  size_t span = v->mem->size;
+  int e;
+  if ((*lost = mo_fault_lost_at(lo, span)) != NULL) return EIO;
+  e = mo_os_write_all(fd, hdr, len);
   if (!e && v->tag == MO_TAG_ARRAY && !mo_array_contiguous((mo_array *)v))
     e = write_strided(fd, (mo_array *)v);
   else if (!e)
-    e = writeall(fd, v->ptr, v->length);
+    e = mo_os_write_all(fd, v->ptr, v->length);
+  /* the strided copy read lost pages as zeros (the fault handler's page);
+  ** write(2) of a contiguous view stops at them with EFAULT */
+  if ((*lost = mo_fault_take(lo, span)) != NULL ||
+      (*lost = mo_fault_lost_at(lo, span)) != NULL)
+    return strstr(*lost, "no space") ? ENOSPC : EIO;
   return e;
 }
 
 /*
-** Write the file next to its final place and rename it there: the view
-** may be a mapping of the very file being replaced (truncating it first
-** would lose the data being saved), and a failure leaves the old file
-** whole. A symbolic link is followed, so the link stays; an existing
+** Write the file under a temporary name next to its final place and
+** rename it there (runtime/core/os.h, mo_os_newfile): the view may be a
+** mapping of the very file being replaced (truncating it first would
+** lose the data being saved), and a failure leaves the old file whole.
+** Symbolic links are followed, also a dangling one, whose target is
+** created (as open(O_CREAT) does), so a link stays a link; an existing
 ** file keeps its permissions. 0 or an errno value.
 */
-static int save_file(const char *path, const char *hdr, size_t len, mo_view *v) {
-  char target[PATH_MAX], tmp[PATH_MAX + 64];
-  struct stat st;
-  struct timespec ts;
-  int fd = -1, e, k, exists;
-  if (strlen(path) >= sizeof target) return ENAMETOOLONG;
-  strcpy(target, path);
-  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(path, target) == NULL)
-    strcpy(target, path);  /* a dangling link: replace the link */
-  exists = stat(target, &st) == 0;
-  if (exists && !S_ISREG(st.st_mode)) return S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  for (k = 0; k < 100 && fd < 0; k++) {
-    snprintf(tmp, sizeof tmp, "%s.%ld-%lx.tmp", target, (long)getpid(),
-             (unsigned long)ts.tv_nsec + (unsigned long)k * 7919u);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) return errno;
-  }
-  if (fd < 0) return EEXIST;
-  e = exists && fchmod(fd, st.st_mode & 07777) != 0 ? errno : 0;
-  if (!e) e = write_npy(fd, hdr, len, v);
-  if (close(fd) != 0 && !e) e = errno;
-  if (!e && rename(tmp, target) != 0) e = errno;
-  if (e) unlink(tmp);
+static int save_file(const char *path, const char *hdr, size_t len, mo_view *v,
+                     const char **lost) {
+  mo_os_newfile f;
+  int e = mo_os_newfile_begin(&f, path, 0666);
+  *lost = NULL;
+  if (e) return e;
+  e = write_npy(f.fd, hdr, len, v, lost);
+  if (!e) e = mo_os_close(f.fd);
+  f.fd = -1;
+  if (!e) e = mo_os_newfile_commit(&f, MO_OS_REPLACE, 0);
+  mo_os_newfile_end(&f);
   return e;
 }
 
@@ -356,19 +331,26 @@ static int npy_save(lua_State *L) {
   mo_npy h;
   mo_view *v;
   char *hdr;
+  const char *lost;
   size_t len;
   int e;
   lua_settop(L, 3);
   memset(&h, 0, sizeof h);
   v = describe(L, 2, &h);                         /* 4: fields */
-  check_shape(L, 3, &h, v->count);
+  check_shape(L, 3, &h, v->count, h.itemsize);
   if ((len = mo_npy_header(&h, NULL, 0, err, sizeof err)) == 0)
     return luaL_error(L, "memobj: npy.save: %s", err);
   hdr = (char *)lua_newuserdatauv(L, len, 0);
   mo_npy_header(&h, hdr, len, err, sizeof err);
   /* no Lua allocation from here on: the view's bytes are read as they are */
   if (v->released) return luaL_error(L, "memobj: view is released");
-  if ((e = save_file(path, hdr, len, v)) != 0) return mo_failresult(L, path, e);
+  if ((e = save_file(path, hdr, len, v, &lost)) != 0) {
+    if (lost == NULL) return mo_failresult(L, path, e);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, lost);
+    lua_pushinteger(L, e);
+    return 3;
+  }
   lua_pushboolean(L, 1);
   return 1;
 }

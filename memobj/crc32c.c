@@ -7,17 +7,25 @@
 #include <string.h>
 #include "crc32c.h"
 
-static uint32_t table[256];
+/* The table of the software path, computed by the compiler: a constant,
+** so threads share it with nothing to initialise (a table filled on
+** first use needs a barrier off x86). T1 is one step of the bitwise
+** algorithm (reflected polynomial 0x82f63b78), T8 a byte's eight. */
+#define T1(r) (((r) >> 1) ^ (0x82f63b78u & (0u - ((r) & 1u))))
+#define T2(r) T1(T1(r))
+#define T8(r) T2(T2(T2(T2(r))))
+#define R4(i) T8((i) + 0u), T8((i) + 1u), T8((i) + 2u), T8((i) + 3u)
+#define R16(i) R4(i), R4(i + 4u), R4(i + 8u), R4(i + 12u)
+#define R64(i) R16(i), R16(i + 16u), R16(i + 32u), R16(i + 48u)
+static const uint32_t table[256] = {R64(0), R64(64), R64(128), R64(192)};
+#undef T1
+#undef T2
+#undef T8
+#undef R4
+#undef R16
+#undef R64
 
 static uint32_t sw_extend(uint32_t c, const unsigned char *p, size_t n) {
-  if (table[1] == 0) {
-    uint32_t i, k;
-    for (i = 0; i < 256; i++) {
-      uint32_t r = i;
-      for (k = 0; k < 8; k++) r = (r >> 1) ^ (0x82f63b78u & (0u - (r & 1)));
-      table[i] = r;
-    }
-  }
   while (n--) c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
   return c;
 }
@@ -57,14 +65,17 @@ static void hw_pages3(const unsigned char *p, uint32_t *out) {
   out[2] = ~(uint32_t)c;
 }
 
+/* 0: not known yet, 1: no, 2: yes. One atomic word: a thread sees the
+** answer or asks the CPU itself (racing first calls store the same). */
 static int have_hw(void) {
-  static int known, hw;
-  if (!known) {
+  static int known;
+  int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+  if (k == 0) {
     __builtin_cpu_init();
-    hw = __builtin_cpu_supports("sse4.2");
-    known = 1;
+    k = __builtin_cpu_supports("sse4.2") ? 2 : 1;
+    __atomic_store_n(&known, k, __ATOMIC_RELAXED);
   }
-  return hw;
+  return k == 2;
 }
 #else
 static uint32_t hw_extend(uint32_t c, const unsigned char *p, size_t n) {

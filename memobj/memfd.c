@@ -124,7 +124,7 @@ static int l_memfd(lua_State *L) {
   mm->base.ptr = mo_fmap_data(&mm->f);
   mm->base.size = size;
   mm->base.max = max;
-  lua_pushfstring(L, "/proc/%d/fd/%d", (int)getpid(), fd);
+  lua_pushfstring(L, "/proc/%d/fd/%d", (int)mo_os_pid(), fd);
   lua_setiuservalue(L, -2, 1);
   return 1;
 }

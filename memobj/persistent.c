@@ -35,8 +35,14 @@ static int map_data(pmem *pm) {
   if (pm->map) mo_os_unmap(pm->map, pm->maplen);
   pm->map = (unsigned char *)p;
   pm->maplen = len;
-  if (pm->faultslot < 0) pm->faultslot = mo_fault_register(p, len);
-  else mo_fault_update(pm->faultslot, p, len);
+  if (pm->faultslot < 0) {
+    pm->faultslot = mo_fault_register(p, len);
+    /* a lost page is then explained: truncated, or no space for a page
+    ** of the sparse file (a full file system) */
+    mo_fault_describe(pm->faultslot, pm->pool.fd, 0, 0);
+  } else {
+    mo_fault_update(pm->faultslot, p, len);
+  }
   pm->base.ptr = pm->map + MO_POOL_DATAOFF;
   pm->pool.data = pm->base.ptr;
   pm->base.size = (size_t)pm->pool.datasize;
@@ -108,6 +114,10 @@ static int h_commit(memobj_mem *m, mo_tx *t, int *err) {
 static const char *h_check(memobj_mem *m) {
   if (((pmem *)m)->pool.failed)
     return "a write to the pool failed after a commit; reopen it to recover";
+  if (mo_pool_forked(&((pmem *)m)->pool))
+    return "the pool belongs to the process that opened it, not to this "
+           "forked child (its commits would be lost); open it again here "
+           "after the parent closes it";
   return NULL;
 }
 
@@ -179,18 +189,53 @@ static int l_persistent(lua_State *L) {
   return 1;
 }
 
+/* Name the data pages of the mapping's lost range [lo, hi) (offsets from
+** the start of the mapping, header pages included) and why they were
+** lost. */
+static int lost_report(lua_State *L, pmem *pm, const char *why) {
+  size_t lo, hi, end = pm->maplen - MO_POOL_DATAOFF;
+  mo_fault_lostrange(pm->faultslot, &lo, &hi);
+  lo = lo > MO_POOL_DATAOFF ? lo - MO_POOL_DATAOFF : 0;
+  hi = hi > MO_POOL_DATAOFF ? hi - MO_POOL_DATAOFF : 0;
+  if (hi > end) hi = end;
+  luaL_pushfail(L);
+  if (hi <= lo)
+    lua_pushfstring(L, "damaged pool data: %s", why);
+  else if ((hi - 1) / MO_POOL_PAGE == lo / MO_POOL_PAGE)
+    lua_pushfstring(L, "damaged pool data: page %I (bytes %I-%I): %s",
+                    (lua_Integer)(lo / MO_POOL_PAGE), (lua_Integer)lo,
+                    (lua_Integer)hi - 1, why);
+  else
+    lua_pushfstring(L, "damaged pool data: pages %I-%I (bytes %I-%I): %s",
+                    (lua_Integer)(lo / MO_POOL_PAGE),
+                    (lua_Integer)((hi - 1) / MO_POOL_PAGE), (lua_Integer)lo,
+                    (lua_Integer)hi - 1, why);
+  return 2;
+}
+
 /* m:verify(): true, or nil and a report naming each damaged page. It
-** checks the committed state, so not inside a transaction. */
+** checks the committed state, so not inside a transaction. Pages the
+** mapping lost (the file truncated by another process, no space for a
+** page) are reported as such: their zeros are not the pool's data. */
 static int l_verify(lua_State *L) {
   memobj_mem *m = mo_checkmem(L, 1);
+  pmem *pm = (pmem *)m;
   char report[400];
+  const char *why;
   uint64_t nbad;
   if (m->kind != &persistent_kind)
     return luaL_error(L, "memobj: verify: only persistent memory has "
                       "page checksums");
   if (m->tx && ((const mo_tx *)m->tx)->depth)
     return luaL_error(L, "memobj: verify: a transaction is open");
-  nbad = mo_pool_verify(&((pmem *)m)->pool, report, sizeof report);
+  if ((why = mo_fault_lost_at(pm->map, pm->maplen)) != NULL)
+    return lost_report(L, pm, why);
+  nbad = mo_pool_verify(&pm->pool, report, sizeof report);
+  /* the walk itself may have met lost pages: take the fault here, so
+  ** that it is not left pending for the next call to raise */
+  if ((why = mo_fault_take(pm->map, pm->maplen)) != NULL ||
+      (why = mo_fault_lost_at(pm->map, pm->maplen)) != NULL)
+    return lost_report(L, pm, why);
   if (nbad == 0) {
     lua_pushboolean(L, 1);
     return 1;

@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "../runtime/core/os.h"
 #include "poolint.h"
 
@@ -234,8 +232,8 @@ static int verify_file(mo_pool *p, char *msg, size_t msgsize) {
     if (bytes > (uint64_t)CHUNK * PAGE) bytes = (uint64_t)CHUNK * PAGE;
     e = mo_pool_pread(p->fd, b, (size_t)bytes, MO_POOL_DATAOFF + pg * PAGE);
     if (e) break;
-    posix_fadvise(p->fd, (off_t)(MO_POOL_DATAOFF + pg * PAGE + bytes),
-                  (off_t)CHUNK * PAGE, POSIX_FADV_WILLNEED);
+    mo_os_willneed(p->fd, (off_t)(MO_POOL_DATAOFF + pg * PAGE + bytes),
+                   (off_t)CHUNK * PAGE);
     whole = bytes / PAGE;
     mo_crc32c_pages(b, (size_t)whole, crc);
     if (bytes % PAGE)
@@ -325,7 +323,7 @@ int mo_pool_open_fd(mo_pool *p, int verify, char *msg, size_t msgsize) {
   uint64_t count;
   size_t have;
   int e;
-  if (fstat(p->fd, &st) != 0) return errno;
+  if ((e = mo_os_fstat(p->fd, &st)) != 0) return e;
   if (st.st_size < 8) return mo_pool_fail(msg, msgsize,
                                           "not a memobj pool (file too short)");
   have = (uint64_t)st.st_size < sizeof b ? (size_t)st.st_size : sizeof b;
@@ -362,28 +360,30 @@ int mo_pool_open_fd(mo_pool *p, int verify, char *msg, size_t msgsize) {
 ** upgrade may have replaced it)? */
 static int same_file(int fd, const char *path) {
   struct stat a, b;
-  return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-         a.st_ino == b.st_ino;
+  return mo_os_fstat(fd, &a) == 0 && mo_os_stat(path, &b) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 static int open_locked(mo_pool *p, const char *path, uint64_t size,
                        int create, char *msg, size_t msgsize) {
   int tries, e;
   for (tries = 0; tries < 100; tries++) {
-    p->fd = open(path, O_RDWR | O_CLOEXEC);
-    if (p->fd < 0 && errno == ENOENT && create) {
+    e = mo_os_open(path, O_RDWR | O_CLOEXEC, 0, &p->fd);
+    if (e == ENOENT && create) {
       if ((e = mo_pool_create(path, size)) != 0) return e;
-      p->fd = open(path, O_RDWR | O_CLOEXEC);
+      e = mo_os_open(path, O_RDWR | O_CLOEXEC, 0, &p->fd);
     }
-    if (p->fd < 0) return errno;
-    if (flock(p->fd, LOCK_EX | LOCK_NB) != 0) {
-      e = errno;
+    if (e) {
+      p->fd = -1;
+      return e;
+    }
+    if ((e = mo_os_trylock(p->fd)) != 0) {
       if (e == EWOULDBLOCK)
         snprintf(msg, msgsize, "pool is open in another process or object");
       return e;
     }
     if (same_file(p->fd, path)) return 0;
-    close(p->fd);
+    mo_os_close(p->fd);
     p->fd = -1;
   }
   return EAGAIN;
@@ -395,6 +395,7 @@ int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
   int e;
   memset(p, 0, sizeof *p);
   p->sync = sync;
+  p->pid = mo_os_pid();
   msg[0] = '\0';
   e = open_locked(p, path, size, create, msg, msgsize);
   if (e == 0 && mo_pool_pread(p->fd, b, sizeof b, 0) == 0 &&
@@ -402,7 +403,7 @@ int mo_pool_open(mo_pool *p, const char *path, uint64_t size, int create,
     e = mo_pool_upgrade_v1(p, path, msg, msgsize);
   if (e == 0) e = mo_pool_open_fd(p, verify, msg, msgsize);
   if (e) {
-    if (p->fd >= 0) close(p->fd);
+    mo_os_close(p->fd);
     free(p->rec);
     free(p->crc);
     memset(p, 0, sizeof *p);
@@ -562,7 +563,7 @@ int mo_pool_commit(mo_pool *p, const mo_tx *t, int *err) {
   const mo_txent *ents = t->ents;
   size_t n = t->nents, body = 0, len, npg, i;
   uint64_t seq = p->seq + 1, at;
-  if ((*err = p->failed) != 0) return MO_TX_NOT_COMMITTED;
+  if ((*err = mo_pool_usable(p)) != 0) return MO_TX_NOT_COMMITTED;
   if (n > UINT32_MAX) return (*err = EFBIG), MO_TX_NOT_COMMITTED;
   if ((*err = touched_pages(p, t, &npg)) != 0) return MO_TX_NOT_COMMITTED;
   if (npg > UINT32_MAX || npg > (SIZE_MAX - RECHEAD) / PAGEENT / 2)
@@ -603,9 +604,24 @@ int mo_pool_commit(mo_pool *p, const mo_tx *t, int *err) {
 
 /* ---- Sync, verify, close ---- */
 
+int mo_pool_forked(const mo_pool *p) {
+  return mo_os_pid() != p->pid;
+}
+
+/*
+** 0 if p may write its file. A forked child shares the parent's
+** descriptor and lock but not its memory: its commits would be written
+** into a log the parent overwrites, a silent loss. So the pool belongs
+** to the process that opened it, and a child is refused (EPERM).
+*/
+int mo_pool_usable(const mo_pool *p) {
+  if (p->failed) return p->failed;
+  return mo_pool_forked(p) ? EPERM : 0;
+}
+
 int mo_pool_sync(mo_pool *p, const mo_tx *t) {
   int e;
-  if (p->failed) return p->failed;
+  if ((e = mo_pool_usable(p)) != 0) return e;
   if ((e = mo_pool_checkpoint(p, 0, t)) != 0) return e;
   return mo_os_datasync(p->fd);
 }
@@ -621,9 +637,10 @@ uint64_t mo_pool_verify(mo_pool *p, char *report, size_t reportsize) {
 
 void mo_pool_close(mo_pool *p) {
   if (p->fd < 0) return;
-  /* a clean mark promises that every record is applied */
-  if (!p->failed) mo_pool_checkpoint(p, 1, NULL);
-  close(p->fd);
+  /* a clean mark promises that every record is applied; a forked child
+  ** writes nothing (the file is its parent's) */
+  if (mo_pool_usable(p) == 0) mo_pool_checkpoint(p, 1, NULL);
+  mo_os_close(p->fd);
   free(p->rec);
   free(p->dirty);
   free(p->crc);

@@ -22,6 +22,8 @@ typedef struct mo_pool {
   int sync;              /* durability "sync": fdatasync at each commit */
   int failed;            /* errno of a data write that failed after the
                             commit point: no more commits, no clean mark */
+  long pid;              /* the process that opened it (a forked child
+                            may not write it: mo_pool_usable) */
   uint64_t datasize;     /* bytes of data */
   uint64_t logoff;       /* file offset of the log */
   uint64_t logcap;       /* bytes of log */
@@ -61,7 +63,13 @@ int mo_pool_sync(mo_pool *p, const mo_tx *t);
 ** page checksums. Returns the number of damaged pages; names up to a
 ** few of them in report. */
 uint64_t mo_pool_verify(mo_pool *p, char *report, size_t reportsize);
-/* Close with no transaction open (the caller rolls it back first). */
+/* Close with no transaction open (the caller rolls it back first). In
+** a forked child it only closes the descriptor. */
 void mo_pool_close(mo_pool *p);
+/* 1 in a child forked after the pool was opened. */
+int mo_pool_forked(const mo_pool *p);
+/* 0 if p may write its file; the errno of an earlier failure, or EPERM
+** in a forked child (commit, resize and sync refuse with it). */
+int mo_pool_usable(const mo_pool *p);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "crc32c.h"
 #include "pool.h"
+#include "../runtime/core/os.h"
 
 #define PAGE MO_POOL_PAGE
 #define VERSION 2u
@@ -88,12 +89,12 @@ int mo_pool_fail(char *msg, size_t n, const char *what);
 int mo_pool_relayout(mo_pool *p, uint64_t n, uint64_t cap);
 /* Make a new pool file of n data bytes at path (not there yet). */
 int mo_pool_create(const char *path, uint64_t n);
-/* A fresh pool file of n zero bytes under a temporary name next to path,
-** described by q (layout, checksums, fd; sync on), its name in *tmp
-** (malloc'd). Neither table nor header is written yet. */
+/* A fresh pool file of n zero bytes under a temporary name next to path
+** (links followed: runtime/core/os.h, mo_os_newfile), described by q (layout,
+** checksums, fd = f->fd; sync on). Neither table nor header is written
+** yet. On success the caller ends f (and frees q->crc). */
 int mo_pool_create_tmp(const char *path, uint64_t n, mo_pool *q,
-                       char **tmp);
-void mo_pool_sync_dir(const char *path);
+                       mo_os_newfile *f);
 
 /* ---- poolv1.c ---- */
 /* p->fd is a version-1 pool: build a version-2 pool with the same

@@ -4,19 +4,15 @@
 ** is written before a header that no longer uses it is durable.
 */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "../runtime/core/os.h"
 #include "poolint.h"
 
 static uint64_t file_size(int fd) {
   struct stat st;
-  return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  return mo_os_fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
@@ -106,7 +102,7 @@ static int publish_smaller(mo_pool *p, uint64_t n) {
 
 int mo_pool_resize(mo_pool *p, uint64_t n, const mo_tx *t) {
   int e;
-  if (p->failed) return p->failed;
+  if ((e = mo_pool_usable(p)) != 0) return e;
   /* a checkpoint must not see uncommitted bytes */
   if (t && t->depth) return EBUSY;
   if (n > MAXOFF / 2) return EFBIG;
@@ -118,12 +114,12 @@ int mo_pool_resize(mo_pool *p, uint64_t n, const mo_tx *t) {
 /* ---- Creation ---- */
 
 int mo_pool_create_tmp(const char *path, uint64_t n, mo_pool *q,
-                       char **tmp) {
-  size_t len = strlen(path);
+                       mo_os_newfile *f) {
   uint64_t pg;
   int e = 0;
   memset(q, 0, sizeof *q);
   q->sync = 1;
+  q->fd = -1;
   if (n > MAXOFF / 4) return EFBIG;
   q->datasize = n;
   q->logcap = n / 4 < MINLOG ? MINLOG : n / 4 > MAXLOG ? MAXLOG
@@ -132,39 +128,18 @@ int mo_pool_create_tmp(const char *path, uint64_t n, mo_pool *q,
   q->tableoff = q->logoff + q->logcap;
   if ((e = mo_pool_setpages(q, n)) != 0) return e;
   for (pg = 0; pg < npages(n); pg++) q->crc[pg] = mo_crc32c_page(NULL, 0);
-  if ((*tmp = (char *)malloc(len + 16)) == NULL) {
-    free(q->crc);
-    return ENOMEM;
+  /* a new pool is private to its owner (an upgrade keeps the old mode) */
+  if ((e = mo_os_newfile_begin(f, path, 0600)) == 0) {
+    q->fd = f->fd;
+    e = mo_pool_truncate(q->fd, q->tableoff + tabsize(n));
+    if (!e) e = mo_pool_prealloc(q->fd, q->logoff, q->logcap);
+    if (e) mo_os_newfile_end(f);
   }
-  snprintf(*tmp, len + 16, "%s.tmp.XXXXXX", path);
-  q->fd = mkstemp(*tmp);  /* mode 0600 */
-  if (q->fd < 0) e = errno;
-  else if (fchmod(q->fd, 0600) != 0) e = errno;
-  if (!e) e = mo_pool_truncate(q->fd, q->tableoff + tabsize(n));
-  if (!e) e = mo_pool_prealloc(q->fd, q->logoff, q->logcap);
   if (e) {
-    if (q->fd >= 0) {
-      close(q->fd);
-      unlink(*tmp);
-    }
-    free(*tmp);
     free(q->crc);
     q->crc = NULL;
   }
   return e;
-}
-
-/* Sync the directory holding path, so a new name survives power loss. */
-void mo_pool_sync_dir(const char *path) {
-  char *copy = strdup(path);
-  int fd;
-  if (copy == NULL) return;
-  fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(copy);
 }
 
 /* Create a fresh pool under a temporary name and link it into place, so
@@ -172,17 +147,16 @@ void mo_pool_sync_dir(const char *path) {
 ** made it first, and the caller opens theirs. */
 int mo_pool_create(const char *path, uint64_t n) {
   mo_pool q;
-  char *tmp;
-  int e = mo_pool_create_tmp(path, n, &q, &tmp);
+  mo_os_newfile f;
+  int e = mo_pool_create_tmp(path, n, &q, &f);
   if (e) return e;
   e = mo_pool_write_table(&q, q.tableoff, 0, n / PAGE);
   if (!e) e = mo_pool_psync(&q);
   if (!e) e = mo_pool_write_header(&q, 1);
-  close(q.fd);
   free(q.crc);
-  if (!e && (e = mo_os_link(tmp, path)) == EEXIST) e = 0;
-  unlink(tmp);
-  free(tmp);
-  if (!e) mo_pool_sync_dir(path);
+  /* the header is synced (write_header): the name may point at it */
+  if (!e && (e = mo_os_newfile_commit(&f, MO_OS_CREATE, 0)) == EEXIST) e = 0;
+  if (!e) e = mo_os_syncdir(f.target);
+  mo_os_newfile_end(&f);
   return e;
 }

@@ -7,12 +7,9 @@
 ** point leaves the version-1 pool or the version-2 one, never a mix.
 */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "../runtime/core/os.h"
 #include "poolint.h"
 
@@ -29,7 +26,7 @@ typedef struct v1pool {
 static const char *v1_header(int fd, v1pool *v) {
   unsigned char b[V1HDR];
   struct stat st;
-  if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < V1HDR ||
+  if (mo_os_fstat(fd, &st) != 0 || (uint64_t)st.st_size < V1HDR ||
       mo_pool_pread(fd, b, V1HDR, 0) != 0)
     return "truncated pool file (no complete header)";
   if (get32(b + 60) != mo_crc32c(b, 60))
@@ -156,31 +153,30 @@ static int build_v2(const v1pool *v, mo_pool *q) {
   return e;
 }
 
+/* The new file gets the old one's name (links followed, the mode kept:
+** mo_os_newfile), locked before it has the name, so no one else can open
+** it first. Its bytes are synced (build_v2), then the rename and the
+** directory: a crash leaves the version-1 pool or the whole new one. */
 int mo_pool_upgrade_v1(mo_pool *p, const char *path, char *msg,
                        size_t msgsize) {
   v1pool v;
   mo_pool q;
-  char *tmp;
+  mo_os_newfile f;
   const char *why;
   int e;
   v.fd = p->fd;
   if ((why = v1_header(p->fd, &v)) != NULL)
     return mo_pool_fail(msg, msgsize, why);
-  if ((e = mo_pool_create_tmp(path, v.datasize, &q, &tmp)) != 0) return e;
+  if ((e = mo_pool_create_tmp(path, v.datasize, &q, &f)) != 0) return e;
   e = build_v2(&v, &q);
-  /* locked before it has the name: no one else can open it first */
-  if (!e && flock(q.fd, LOCK_EX | LOCK_NB) != 0) e = errno;
-  if (!e) e = mo_os_rename(tmp, path);
   free(q.crc);
-  if (e) {
-    close(q.fd);
-    unlink(tmp);
-    free(tmp);
-    return e;
+  if (!e) e = mo_os_trylock(f.fd);
+  if (!e) e = mo_os_newfile_commit(&f, MO_OS_REPLACE, 1);
+  if (!e) {
+    mo_os_close(p->fd);
+    p->fd = f.fd;
+    f.fd = -1;  /* taken */
   }
-  free(tmp);
-  mo_pool_sync_dir(path);
-  close(p->fd);
-  p->fd = q.fd;
-  return 0;
+  mo_os_newfile_end(&f);
+  return e;
 }

@@ -72,19 +72,12 @@ static int create_unnamed(size_t size, mode_t perm, int *fd) {
   return err;
 }
 
-/*
-** Give the unnamed object on fd the name; 0 or an errno value (EEXIST
-** when the name is taken). linkat with AT_SYMLINK_FOLLOW through
-** /proc/self/fd is the unprivileged way to name an O_TMPFILE file (plain
-** link() would not follow the /proc link). It is not a memory call, so
-** it is not in the OS layer's table.
-*/
+/* Give the unnamed object on fd the name; 0 or an errno value (EEXIST
+** when the name is taken). */
 static int publish(int fd, const char *name) {
-  char from[64], to[sizeof SHM_DIR + NAME_MAX + 1];
-  snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+  char to[sizeof SHM_DIR + NAME_MAX + 1];
   snprintf(to, sizeof to, "%s%s", SHM_DIR, name);
-  return linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0 ? errno
-                                                                      : 0;
+  return mo_os_link_fd(fd, to);
 }
 
 /* ---- Arguments ---- */

@@ -16,7 +16,9 @@ describe("OS layer", function()
     for _, n in ipairs({"mmap", "munmap", "mremap", "mprotect", "madvise", "msync",
                         "open", "close", "fstat", "ftruncate", "fallocate", "fdatasync",
                         "fsync", "pwrite", "pread", "write", "rename", "link", "unlink",
-                        "shm_open", "shm_unlink", "memfd_create", "fcntl"}) do
+                        "shm_open", "shm_unlink", "memfd_create", "fcntl", "stat",
+                        "lstat", "fchmod", "flock", "fadvise", "readlink", "getpid",
+                        "fstatvfs", "linkat"}) do
       assert.is_true(names[n], n)
     end
   end)
@@ -67,5 +69,101 @@ describe("OS layer", function()
     oshook.calls("munmap")
     m:close()
     assert.equal(1, oshook.calls("munmap"))
+  end)
+end)
+
+-- Issue 20 item 4: the pool and .npy reach the OS only through the table,
+-- and one temporary-file routine (mo_os_newfile) writes files whole.
+describe("files written whole (mo_os_newfile)", function()
+  local dir
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. dir))
+  end)
+  after_each(function()
+    oshook.reset()
+    os.execute("rm -rf " .. dir)
+  end)
+  local function ls()
+    local p = io.popen("ls -A " .. dir)
+    local s = p:read("a")
+    p:close()
+    return s
+  end
+  local function readfile(p)
+    local f = assert(io.open(p, "rb"))
+    local s = f:read("a")
+    f:close()
+    return s
+  end
+
+  it("npy.save: a failure at any step leaves the old file and no temporary", function()
+    local path = dir .. "/a.npy"
+    assert.is_true(memobj.npy.save(path, memobj.array("u8", {1, 2, 3})))
+    local old = readfile(path)
+    local a = memobj.array("u8", {4, 5})
+    for _, step in ipairs({{"lstat", "EIO"}, {"stat", "EACCES"}, {"open", "ENOSPC"},
+                           {"fchmod", "EPERM"}, {"write", "ENOSPC"}, {"close", "EIO"},
+                           {"rename", "EIO"}}) do
+      oshook.fail(step[1], step[2])
+      local ok, msg, errno = memobj.npy.save(path, a)
+      oshook.reset()
+      assert.is_nil(ok, step[1])
+      assert.is_string(msg)
+      assert.is_number(errno)
+      assert.equal(old, readfile(path), step[1])
+      assert.equal("a.npy\n", ls(), step[1])
+    end
+    -- a temporary name that is taken is skipped (O_EXCL, then another)
+    oshook.fail("open", 17)  -- EEXIST
+    assert.is_true(memobj.npy.save(path, a))
+    assert.equal(2, oshook.calls("open"))
+    oshook.reset()
+    oshook.fail("readlink", "EIO")
+    assert(os.execute(("ln -s a.npy %s/l.npy"):format(dir)))
+    assert.is_nil(memobj.npy.save(dir .. "/l.npy", a))
+  end)
+
+  it("pools: creation and the version-1 upgrade go through the table", function()
+    local path = dir .. "/p"
+    for _, name in ipairs({"open", "flock", "fstat", "stat", "fchmod", "rename",
+                           "link", "fsync", "fdatasync", "getpid"}) do
+      oshook.calls(name)
+    end
+    local m = assert(memobj.persistent(path, 4096))
+    m:close()
+    assert.is_true(oshook.calls("link") >= 1)      -- made under a temporary name
+    assert.is_true(oshook.calls("flock") >= 1)
+    assert.is_true(oshook.calls("fsync") >= 1)     -- the directory
+    assert.is_true(oshook.calls("getpid") >= 1)    -- the owner, for fork
+    -- a failing step of creation: nil, message, errno, nothing left
+    for _, step in ipairs({{"link", "EIO"}, {"fallocate", "EIO"}, {"fdatasync", "EIO"},
+                           {"ftruncate", "EIO"}}) do
+      os.remove(path)
+      oshook.fail(step[1], step[2])
+      local m2, msg, errno = memobj.persistent(path, 4096)
+      oshook.reset()
+      assert.is_nil(m2, step[1])
+      assert.matches("Input/output error", msg)
+      assert.equal(5, errno)
+      assert.equal("", ls(), step[1])
+    end
+    -- the upgrade: a failure before the rename leaves the version-1 pool
+    local v1 = readfile("tests/fixtures/pool-v1-clean.pool")
+    for _, step in ipairs({{"fsync", "EIO"}, {"rename", "EIO"}, {"flock", "EIO", 2}}) do
+      local f = assert(io.open(path, "wb"))
+      f:write(v1)
+      f:close()
+      oshook.fail(step[1], step[2], step[3])
+      local m2 = memobj.persistent(path)
+      oshook.reset()
+      assert.is_nil(m2, step[1])
+      assert.equal(v1, readfile(path), step[1])
+      assert.equal("p\n", ls(), step[1])
+    end
+    m = assert(memobj.persistent(path))
+    assert.equal(1000, m:array("int64")[1])
+    m:close()
   end)
 end)

@@ -432,3 +432,148 @@ describe("damaged and foreign files", function()
     end
   end)
 end)
+
+-- Issue 20: findings from an outside attack, each fixed with this test.
+describe("pools: links, forks, truncation and a full disk (issue 20)", function()
+  local inproc = it
+  if (os.getenv("LUA_WRAPPER") or ""):match("valgrind") then
+    inproc = function(name) pending(name .. " (not under valgrind)") end
+  end
+
+  local function stat(fmt, ...)
+    local p = io.popen(("stat -c '%s' %s"):format(fmt, table.concat({...}, " ")))
+    local s = p:read("a")
+    p:close()
+    return s
+  end
+
+  it("checksums with a constant software CRC-32C table, also from many threads", function()
+    -- tests/c/crc32c_sw.c does not compile while the table is filled lazily
+    local build = os.getenv("MEMOBJ_BUILD") or "build"
+    local p = assert(io.popen(build .. "/crc32c_sw 2>&1"))
+    local out = p:read("a")
+    assert.is_true(p:close(), out)
+    assert.matches("crc32c: ok", out)
+  end)
+
+  it("upgrades a version-1 pool through a symbolic link, keeping the link and the mode", function()
+    local real, link = newpath(), newpath()
+    writefile(real, readfile("tests/fixtures/pool-v1-clean.pool"))
+    assert(os.execute(("chmod 640 %s && ln -s %s %s"):format(real, real:match("[^/]+$"), link)))
+    local m = assert(memobj.persistent(link))
+    assert.are.equal(1000, m:array("int64")[1])
+    m:close()
+    assert.are.equal("symbolic link\nregular file 640\n", stat("%F%n", link):gsub(link, "") ..
+      stat("%F %a", real))
+    assert.are.equal(2, string.unpack("<I4", readfile(real), 9))  -- the real pool is version 2
+    m = assert(memobj.persistent(link))
+    assert.are.equal(6, m:array("int64")[2])
+    m:close()
+    -- a new pool through a dangling link is made at the link's target
+    local target = newpath()
+    assert(os.execute(("ln -s %s %s"):format(target, newpath())))
+    m = assert(memobj.persistent(dir .. "/pool" .. n, 4096))
+    m:close()
+    assert.are.equal("regular file\n", stat("%F", target))
+  end)
+
+  it("refuses a pool in a forked child: its commit would be lost", function()
+    local ffi = require("memobj.ffi")
+    local libc = assert(ffi.load("libc.so.6"))
+    local fork = libc:func("fork", "int", {})
+    local waitpid = libc:func("waitpid", "int", {"int", "wbuffer", "int"})
+    local exit = libc:func("_exit", "void", {"int"})
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 4096))
+    local a = m:array("int64")
+    m:transaction(function() a[1] = 1 end)
+    local status = memobj.array("int32", 1)
+    local pid = fork()
+    if pid == 0 then
+      -- the child: every use that would write the pool is refused
+      local code = 0
+      local ok, msg = pcall(m.transaction, m, function() a[2] = 42 end)
+      if ok or not msg:find("forked child", 1, true) then code = code | 1 end
+      -- sync and resize raise (the kind's errno: EPERM)
+      ok, msg = pcall(m.sync, m)
+      if ok or not tostring(msg):find("Operation not permitted", 1, true) then code = code | 2 end
+      a:release()
+      ok, msg = pcall(m.resize, m, 8192)
+      if ok or not tostring(msg):find("Operation not permitted", 1, true) then code = code | 4 end
+      ok = pcall(m.close, m)  -- closing is allowed, and writes nothing
+      if not ok then code = code | 8 end
+      exit(code)
+    end
+    assert.is_true(pid > 0)
+    assert.are.equal(pid, waitpid(pid, status, 0))
+    local st = status[1]
+    assert.are.equal(0, st >> 8 & 0xff)  -- the child's exit code: each step refused
+    m:transaction(function() a[3] = 3 end)
+    a:release()
+    m:close()
+    m = assert(memobj.persistent(path))
+    a = m:array("int64")
+    assert.are.same({1, 0, 3}, {a[1], a[2], a[3]})
+    a:release()
+    m:close()
+  end)
+
+  inproc("verify reports pages lost to a truncation, leaving no fault pending", function()
+    local path = newpath()
+    local m = assert(memobj.persistent(path, 8 * 4096))
+    local a = m:array("int64")
+    m:transaction(function() a:fill(5) end)
+    assert.is_true(m:sync())
+    a:release()
+    m:close()
+    m = assert(memobj.persistent(path))
+    -- another process cuts the file inside the data (two data pages kept)
+    assert(os.execute(("truncate -s %d %s"):format(8192 + 2 * 4096, path)))
+    local ok, report = m:verify()
+    assert.is_nil(ok)
+    assert.matches("pages 2%-7 %(bytes 8192%-32767%): access to pages lost by a truncated file", report)
+    -- nothing pending: an unrelated call goes through
+    assert.are.equal(6, memobj.array("f64", {1, 2, 3}):sum())
+    ok, report = m:verify()
+    assert.is_nil(ok)
+    assert.matches("access to pages lost", report)
+    m:close()
+  end)
+
+  local can = os.execute("unshare -rm true >/dev/null 2>&1")
+  local full = can and inproc or function(name) pending(name .. " (needs unshare -rm)") end
+  full("on a full file system says no space left", function()
+    local tdir = os.tmpname()
+    os.remove(tdir)
+    assert(os.execute("mkdir " .. tdir))
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local memobj = require("memobj")
+      local dir = ...
+      local m = assert(memobj.persistent(dir .. "/pool", 64 * 4096))
+      m:close()
+      -- fill the file system
+      local fill = assert(io.open(dir .. "/fill", "wb"))
+      local chunk = ("x"):rep(4096)
+      while fill:write(chunk) and fill:flush() do end
+      fill:close()
+      m = assert(memobj.persistent(dir .. "/pool"))
+      print("sum", pcall(function() return m:array("int64"):sum() end))
+      print("tx", pcall(m.transaction, m, function() m:array("u8"):fill(1) end))
+      m:close()
+    ]])
+    f:close()
+    local cmd = ("unshare -rm sh -c 'mount -t tmpfs -o size=160k tmpfs %s && " ..
+                 "LUA_CPATH=\"%s\" %s %s %s' 2>&1"):format(tdir, package.cpath,
+                 require("mo_procs").lua, script, tdir)
+    local h = assert(io.popen(cmd))
+    local out = h:read("a")
+    h:close()
+    os.remove(script)
+    os.remove(tdir)
+    print(out)
+    assert.matches("sum\tfalse\t[^\n]*no space left on the file system", out)
+    assert.is_nil(out:find("truncated", 1, true), out)
+  end)
+end)

@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include "os.h"
 #include "../core.h"
@@ -177,13 +176,12 @@ void mo_fault_unregister(int id) {
 ** failed. Under `lock`. */
 static int diagnose(const slot *s, uintptr_t addr) {
   struct stat st;
-  struct statvfs vfs;
   off_t at;
   int fd = atomic_load(&s->fd);
   if (fd < 0 || mo_os_fstat(fd, &st) != 0) return WHY_TRUNCATED;
   at = atomic_load(&s->foff) + (off_t)(addr - atomic_load(&s->start));
   if (at >= st.st_size) return WHY_TRUNCATED;
-  if (fstatvfs(fd, &vfs) == 0 && vfs.f_bavail == 0) return WHY_NOSPACE;
+  if (mo_os_fsfull(fd)) return WHY_NOSPACE;
   return WHY_IO;
 }
 

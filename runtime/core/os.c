@@ -6,11 +6,16 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 #include "os.h"
 
@@ -28,13 +33,22 @@ static int sys_fcntl(int fd, int cmd, int arg) {
   return fcntl(fd, cmd, arg);
 }
 
+/* posix_fadvise returns its error; the table's entries set errno */
+static int sys_fadvise(int fd, off_t off, off_t len, int advice) {
+  int e = posix_fadvise(fd, off, len, advice);
+  if (e == 0) return 0;
+  errno = e;
+  return -1;
+}
+
 /* ---- The table ---- */
 
 enum {
   S_MMAP, S_MUNMAP, S_MREMAP, S_MPROTECT, S_MADVISE, S_MSYNC,
   S_OPEN, S_CLOSE, S_FSTAT, S_FTRUNCATE, S_FALLOCATE, S_FDATASYNC, S_FSYNC,
   S_PWRITE, S_PREAD, S_WRITE, S_RENAME, S_LINK, S_UNLINK,
-  S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_COUNT
+  S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_STAT, S_LSTAT,
+  S_FCHMOD, S_FLOCK, S_FADVISE, S_READLINK, S_GETPID, S_FSTATVFS, S_LINKAT, S_COUNT
 };
 
 typedef struct entry {
@@ -56,7 +70,11 @@ static entry sys[S_COUNT] = {
   E("rename", rename),       E("link", link),
   E("unlink", unlink),       E("shm_open", shm_open),
   E("shm_unlink", shm_unlink), E("memfd_create", memfd_create),
-  E("fcntl", sys_fcntl),
+  E("fcntl", sys_fcntl),     E("stat", stat),
+  E("lstat", lstat),         E("fchmod", fchmod),
+  E("flock", flock),         E("fadvise", sys_fadvise),
+  E("readlink", readlink),   E("getpid", getpid),
+  E("fstatvfs", fstatvfs),   E("linkat", linkat),
 };
 #undef E
 
@@ -187,6 +205,14 @@ typedef int (*path2_fn)(const char *, const char *);
 typedef int (*path_fn)(const char *);
 typedef int (*memfd_fn)(const char *, unsigned);
 typedef int (*fcntl_fn)(int, int, int);
+typedef int (*stat_fn)(const char *, struct stat *);
+typedef int (*fchmod_fn)(int, mode_t);
+typedef int (*flock_fn)(int, int);
+typedef int (*fadvise_fn)(int, off_t, off_t, int);
+typedef ssize_t (*readlink_fn)(const char *, char *, size_t);
+typedef pid_t (*getpid_fn)(void);
+typedef int (*fstatvfs_fn)(int, struct statvfs *);
+typedef int (*linkat_fn)(int, const char *, int, const char *, int);
 
 /* 0, or the errno value of a call that returned -1 */
 static int result(int rc) {
@@ -298,8 +324,162 @@ int mo_os_link(const char *from, const char *to) {
   return SYS(S_LINK, path2_fn)(from, to) != 0 ? err_now() : 0;
 }
 
+int mo_os_link_fd(int fd, const char *to) {
+  char from[64];
+  snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+  return SYS(S_LINKAT, linkat_fn)(AT_FDCWD, from, AT_FDCWD, to,
+                                  AT_SYMLINK_FOLLOW) != 0 ? err_now() : 0;
+}
+
 int mo_os_unlink(const char *path) {
   return SYS(S_UNLINK, path_fn)(path) != 0 ? err_now() : 0;
+}
+
+int mo_os_stat(const char *path, struct stat *st) {
+  return SYS(S_STAT, stat_fn)(path, st) != 0 ? err_now() : 0;
+}
+
+int mo_os_lstat(const char *path, struct stat *st) {
+  return SYS(S_LSTAT, stat_fn)(path, st) != 0 ? err_now() : 0;
+}
+
+int mo_os_fchmod(int fd, mode_t mode) {
+  return SYS(S_FCHMOD, fchmod_fn)(fd, mode) != 0 ? err_now() : 0;
+}
+
+int mo_os_trylock(int fd) {
+  int rc;
+  do rc = SYS(S_FLOCK, flock_fn)(fd, LOCK_EX | LOCK_NB);
+  while (rc == -1 && errno == EINTR);  /* interrupted: try again */
+  return result(rc);
+}
+
+int mo_os_willneed(int fd, off_t off, off_t len) {
+  return result(SYS(S_FADVISE, fadvise_fn)(fd, off, len, POSIX_FADV_WILLNEED));
+}
+
+long mo_os_pid(void) {
+  return (long)SYS(S_GETPID, getpid_fn)();
+}
+
+int mo_os_fsfull(int fd) {
+  struct statvfs vfs;
+  return SYS(S_FSTATVFS, fstatvfs_fn)(fd, &vfs) == 0 && vfs.f_bavail == 0;
+}
+
+/* The directory part of path ("." for a bare name) into out. */
+static int dir_of(const char *path, char *out, size_t size) {
+  const char *slash = strrchr(path, '/');
+  size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+  if (n >= size) return ENAMETOOLONG;
+  memcpy(out, slash == NULL ? "." : path, n);
+  out[n] = '\0';
+  return 0;
+}
+
+int mo_os_syncdir(const char *path) {
+  char dir[PATH_MAX];
+  int fd, e = dir_of(path, dir, sizeof dir);
+  if (e || (e = mo_os_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &fd)))
+    return e;
+  e = mo_os_fsync(fd);
+  mo_os_close(fd);
+  return e;
+}
+
+/* ---- A file that takes a name whole ---- */
+
+/* Follow the symbolic links of path's last component (up to 40, as the
+** kernel does) into out: the name a file at path really has. A missing
+** name ends the walk (a dangling link: its target). */
+static int resolve(const char *path, char *out, size_t size) {
+  char link[PATH_MAX];
+  struct stat st;
+  int hops;
+  if (strlen(path) >= size) return ENAMETOOLONG;
+  strcpy(out, path);
+  for (hops = 0; hops <= 40; hops++) {
+    ssize_t n;
+    size_t keep;
+    int e = mo_os_lstat(out, &st);
+    if (e == ENOENT) return 0;
+    if (e) return e;
+    if (!S_ISLNK(st.st_mode)) return 0;
+    n = SYS(S_READLINK, readlink_fn)(out, link, sizeof link - 1);
+    if (n < 0) return err_now();
+    link[n] = '\0';
+    /* a relative target is relative to the link's directory */
+    keep = link[0] == '/' || strrchr(out, '/') == NULL
+               ? 0 : (size_t)(strrchr(out, '/') - out) + 1;
+    if (keep + (size_t)n >= size) return ENAMETOOLONG;
+    memcpy(out + keep, link, (size_t)n + 1);
+  }
+  return ELOOP;
+}
+
+/* Open a fresh temporary name next to the target (O_EXCL: never someone
+** else's file). */
+static int open_tmp(mo_os_newfile *f, mode_t mode) {
+  static unsigned long counter;  /* atomic: threads make names too */
+  size_t len = strlen(f->target) + 64;
+  struct timespec ts;
+  int k, e = EEXIST;
+  if ((f->tmp = (char *)malloc(len)) == NULL) return ENOMEM;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  for (k = 0; k < 100 && e == EEXIST; k++) {
+    unsigned long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    snprintf(f->tmp, len, "%s.%ld-%lx.tmp", f->target, mo_os_pid(),
+             (unsigned long)ts.tv_nsec ^ (n * 7919u));
+    e = mo_os_open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode,
+                   &f->fd);
+  }
+  if (e) {
+    free(f->tmp);
+    f->tmp = NULL;
+  }
+  return e;
+}
+
+int mo_os_newfile_begin(mo_os_newfile *f, const char *path, mode_t mode) {
+  char target[PATH_MAX];
+  struct stat st;
+  int e, exists;
+  f->fd = -1;
+  f->target = f->tmp = NULL;
+  if ((e = resolve(path, target, sizeof target)) != 0) return e;
+  e = mo_os_stat(target, &st);
+  if (e && e != ENOENT) return e;
+  exists = e == 0;
+  if (exists && !S_ISREG(st.st_mode))
+    return S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+  if ((f->target = strdup(target)) == NULL) return ENOMEM;
+  if ((e = open_tmp(f, mode)) == 0 && exists)
+    e = mo_os_fchmod(f->fd, st.st_mode & 07777);
+  if (e) mo_os_newfile_end(f);
+  return e;
+}
+
+int mo_os_newfile_commit(mo_os_newfile *f, int how, int sync) {
+  int e = sync ? mo_os_fsync(f->fd) : 0;
+  if (e) return e;
+  if (how == MO_OS_REPLACE) {
+    if ((e = mo_os_rename(f->tmp, f->target)) != 0) return e;
+  } else {
+    if ((e = mo_os_link(f->tmp, f->target)) != 0) return e;
+    mo_os_unlink(f->tmp);
+  }
+  free(f->tmp);
+  f->tmp = NULL;
+  return sync ? mo_os_syncdir(f->target) : 0;
+}
+
+void mo_os_newfile_end(mo_os_newfile *f) {
+  mo_os_close(f->fd);
+  f->fd = -1;
+  if (f->tmp) mo_os_unlink(f->tmp);
+  free(f->tmp);
+  free(f->target);
+  f->tmp = f->target = NULL;
 }
 
 /* ---- Shared memory names and memfd ---- */

@@ -87,7 +87,61 @@ int mo_os_pread_all(int fd, void *buf, size_t n, off_t off);
 int mo_os_write_all(int fd, const void *buf, size_t n);
 int mo_os_rename(const char *from, const char *to);
 int mo_os_link(const char *from, const char *to);
+/* Give the unnamed file open on fd (O_TMPFILE) the name `to`: linkat
+** through /proc/self/fd with AT_SYMLINK_FOLLOW, the unprivileged way
+** (plain link() would not follow the /proc link). EEXIST if taken. */
+int mo_os_link_fd(int fd, const char *to);
 int mo_os_unlink(const char *path);
+int mo_os_stat(const char *path, struct stat *st);
+int mo_os_lstat(const char *path, struct stat *st);
+int mo_os_fchmod(int fd, mode_t mode);
+/* flock(fd, LOCK_EX | LOCK_NB): EWOULDBLOCK when another holds it. */
+int mo_os_trylock(int fd);
+/* posix_fadvise(fd, off, len, POSIX_FADV_WILLNEED): a hint. */
+int mo_os_willneed(int fd, off_t off, off_t len);
+/* fsync the directory that holds path, so that a new name in it
+** survives power loss. */
+int mo_os_syncdir(const char *path);
+/* The process id (getpid: not cached, so a forked child sees its own). */
+long mo_os_pid(void);
+/* 1 when the file system holding fd has no block left for a user (a
+** page of a sparse file could not be given), else 0. */
+int mo_os_fsfull(int fd);
+
+/* ---- A file that takes a name whole (temporary file and rename) ---- */
+
+/*
+** The one way memobj writes a file that must appear whole or not at all
+** (npy.save, a new pool, a version-1 pool's upgrade): write it under a
+** temporary name next to its final place, then rename or link it there.
+** Symbolic links in path are followed to the final name (a dangling
+** link: its target is created, as open(O_CREAT) does), so a link stays
+** a link. A file that is replaced keeps its permission bits (not its
+** owner); a new one gets `mode` less the umask.
+*/
+typedef struct mo_os_newfile {
+  int fd;          /* the temporary file, open for reading and writing */
+  char *target;    /* the final name, links followed (malloc'd) */
+  char *tmp;       /* the temporary name, NULL once it is gone */
+} mo_os_newfile;
+
+/* Create the temporary file for path. An existing target that is not a
+** regular file is refused (EISDIR for a directory, else EINVAL); ELOOP
+** after 40 links. On failure nothing is left and f needs no end. */
+int mo_os_newfile_begin(mo_os_newfile *f, const char *path, mode_t mode);
+enum { MO_OS_REPLACE, MO_OS_CREATE };
+/*
+** Give the file its final name: MO_OS_REPLACE renames it over the target;
+** MO_OS_CREATE links it there only if no file has that name (EEXIST
+** otherwise) and removes the temporary name. With sync, the file is
+** synced first (its bytes are durable before the name points at them)
+** and the directory after (the name is durable). The descriptor stays
+** open.
+*/
+int mo_os_newfile_commit(mo_os_newfile *f, int how, int sync);
+/* Close the descriptor (unless the caller took it: fd = -1), remove the
+** temporary name if it is still there, free the names. */
+void mo_os_newfile_end(mo_os_newfile *f);
 
 /* POSIX shared memory names. */
 int mo_os_shm_open(const char *name, int flags, mode_t mode, int *fd);
@@ -116,6 +170,12 @@ int mo_os_get_seals(int fd, int *seals);
 **   "rename" "link" int (const char *, const char *)   "unlink" int (const char *)
 **   "shm_open" int (const char *, int, mode_t)   "shm_unlink" int (const char *)
 **   "memfd_create" int (const char *, unsigned)   "fcntl" int (int, int, int)
+**   "stat" "lstat" int (const char *, struct stat *)
+**   "fchmod" int (int, mode_t)   "flock" int (int, int)
+**   "fadvise" int (int, off_t, off_t, int) (-1 and errno, unlike
+**     posix_fadvise)   "readlink" ssize_t (const char *, char *, size_t)
+**   "getpid" pid_t (void)   "fstatvfs" int (int, struct statvfs *)
+**   "linkat" int (int, const char *, int, const char *, int)
 ** A replacement behaves like the call: -1 and errno on failure.
 */
 typedef void (*mo_os_fn)(void);

@@ -146,6 +146,44 @@ static int W_fstat(int fd, struct stat *st) {
   return PREV(&P_fstat, int (*)(int, struct stat *))(fd, st);
 }
 
+#define STAT2(id, nm)                                             \
+  static plan P_##id;                                             \
+  static int W_##id(const char *s, struct stat *st) {             \
+    switch (trip(&P_##id)) {                                      \
+      case FAIL: FAILED(&P_##id, -1);                             \
+      case CRASH: _exit(77);                                      \
+    }                                                             \
+    return PREV(&P_##id, int (*)(const char *, struct stat *))(s, st); \
+  }
+#define FDINT(id, nm, type)                                       \
+  static plan P_##id;                                             \
+  static int W_##id(int fd, type x) {                             \
+    switch (trip(&P_##id)) {                                      \
+      case FAIL: FAILED(&P_##id, -1);                             \
+      case CRASH: _exit(77);                                      \
+    }                                                             \
+    return PREV(&P_##id, int (*)(int, type))(fd, x);              \
+  }
+STAT2(stat, "stat")
+STAT2(lstat, "lstat")
+FDINT(fchmod, "fchmod", mode_t)
+FDINT(flock, "flock", int)
+
+static plan P_readlink;
+static ssize_t W_readlink(const char *s, char *b, size_t n) {
+  switch (trip(&P_readlink)) {
+    case FAIL: FAILED(&P_readlink, -1);
+    case CRASH: _exit(77);
+  }
+  return PREV(&P_readlink, ssize_t (*)(const char *, char *, size_t))(s, b, n);
+}
+
+static plan P_getpid;
+static pid_t W_getpid(void) {
+  if (trip(&P_getpid) == CRASH) _exit(77);
+  return PREV(&P_getpid, pid_t (*)(void))();
+}
+
 static plan P_ftruncate;
 static int W_ftruncate(int fd, off_t n) {
   switch (trip(&P_ftruncate)) {
@@ -233,7 +271,9 @@ static const struct {
   ROW(pread, "pread"), ROW(write, "write"), ROW(rename, "rename"),
   ROW(link, "link"), ROW(unlink, "unlink"), ROW(shm_open, "shm_open"),
   ROW(shm_unlink, "shm_unlink"), ROW(memfd, "memfd_create"),
-  ROW(fcntl, "fcntl"),
+  ROW(fcntl, "fcntl"), ROW(stat, "stat"), ROW(lstat, "lstat"),
+  ROW(fchmod, "fchmod"), ROW(flock, "flock"), ROW(readlink, "readlink"),
+  ROW(getpid, "getpid"),
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
