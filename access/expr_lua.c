@@ -301,11 +301,7 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
       job.out.stride = out->stride;
       job.out.et = out->etype;
     }
-    if (c.n > 0) {
-      size_t off, len;
-      mo_array_span(out, 0, c.n, &off, &len);
-      mo_prewrite(L, out->v.mem, off, len);
-    }
+    if (c.n > 0) mo_array_wspan(L, out, 0, c.n);  /* live, writable, logged */
   }
   if (mo_expr_run(&job, &red, err) != 0) xerror(L, err);
   mo_fault_check(L);
@@ -315,8 +311,7 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
     o.base = MO_AELEM(out, 0);
     o.stride = out->stride;
     o.et = out->etype;
-    mo_expr_store(&o, 0, c.n, t, tmp);
-    mo_fault_check(L);
+    mo_expr_store(&o, 0, c.n, t, tmp);  /* faults: checked after the call */
   }
   lua_pushvalue(L, resultidx ? resultidx : outidx);
   return 1;
@@ -326,7 +321,6 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
 
 static int xf_call(lua_State *L) {
   if (toxf(L, 1) == NULL) return luaL_typeerror(L, 1, "memobj.expr function");
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   luaL_checktype(L, 2, LUA_TTABLE);
   return run(L, 1, 2, 3);
@@ -343,7 +337,6 @@ static int xf_tostring(lua_State *L) {
 static int l_expr(lua_State *L) {
   int nthreads = 1;
   luaL_checktype(L, 1, LUA_TSTRING);
-  mo_noextra(L, 2);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_pushnil(L);
@@ -370,7 +363,6 @@ static int l_expr(lua_State *L) {
 static int l_eval(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   luaL_checktype(L, 2, LUA_TTABLE);
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);  /* 4: the cache */
   lua_pushvalue(L, 1);
@@ -397,10 +389,16 @@ static int l_eval(lua_State *L) {
   return run(L, 5, 2, 3);
 }
 
+/* Declared (runtime/core/method.h): extra arguments refused, and a pending
+** fault raised after a call that ran the expression. */
+static const mo_method expr_funcs[] = {
+  {"expr", l_expr, 2, 0}, {"eval", l_eval, 3, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+static const mo_method expr_meta[] = {
+  {"__call", xf_call, 3, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+
 void mo_expr_open(lua_State *L) {
   lua_newtable(L);
-  lua_pushcfunction(L, xf_call);
-  lua_setfield(L, -2, "__call");
+  mo_funcs_declare(L, "expr meta", expr_meta);
   lua_pushcfunction(L, xf_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "memobj.expr");
@@ -408,8 +406,5 @@ void mo_expr_open(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &xf_mtkey);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_key);
-  lua_pushcfunction(L, l_expr);
-  lua_setfield(L, -2, "expr");
-  lua_pushcfunction(L, l_eval);
-  lua_setfield(L, -2, "eval");
+  mo_funcs_declare(L, "memobj", expr_funcs);
 }
