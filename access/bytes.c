@@ -294,9 +294,8 @@ static int bytes_pack(lua_State *L) {
   for (k = 3; k <= top; k++) lua_pushvalue(L, k);
   if (lua_pcall(L, top - 2, 1, 0) != LUA_OK) return rethrow(L, 1);
   s = lua_tolstring(L, -1, &n);
-  if (v->released) return mo_bytes_released(L);  /* string.pack allocated */
   off = checkput(L, v->length, i, n);
-  memcpy(mo_view_wptr(L, v, off, n), s, n);
+  memcpy(mo_view_wptr(L, v, off, n), s, n);  /* live after string.pack? */
   lua_pushinteger(L, (lua_Integer)(off + n) + 1);
   return 1;
 }
@@ -339,10 +338,9 @@ static int bytes_put(lua_State *L) {
   size_t n, off;
   const unsigned char *s;
   lua_settop(L, 3);
-  s = mo_bytes_checkstr(L, 3, &n);  /* converting a number allocates */
-  if (v->released) return mo_bytes_released(L);
+  s = mo_bytes_checkstr(L, 3, &n);  /* converting a number allocates: */
   off = checkput(L, v->length, i, n);
-  /* s may be a view of the same memory */
+  /* the view still live? (wptr); s may be a view of the same memory */
   memmove(mo_view_wptr(L, v, off, n), s, n);
   lua_pushinteger(L, (lua_Integer)(off + n) + 1);
   return 1;
