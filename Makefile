@@ -20,11 +20,36 @@ OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard runtime/*.h runtime/core/*.h runtime/tools/*.h memobj/*.h access/*.h bindings/*.h)
 SO := $(BUILD)/memobj.so
 
-# Debian packages the build and the tests need (python3-numpy: the .npy
-# specs check files against numpy itself).
-DEB_PKGS := lua5.4 liblua5.4-dev libffi-dev zlib1g lua-busted pkg-config gcc make \
-  libmimalloc2.0 python3-numpy
-CHECK_PKGS := valgrind
+# Every Debian package any target needs, in this one list (`make deps`
+# installs what is missing; every target runs it first). Keep one package
+# a line, with what needs it.
+DEB_PKGS := \
+  gcc make pkg-config \
+  lua5.4 liblua5.4-dev libffi-dev zlib1g \
+  lua-busted \
+  libmimalloc2.0 \
+  python3-numpy \
+  valgrind \
+  lua-check cppcheck \
+  gcovr \
+  clang libclang-rt-14-dev \
+  luarocks \
+  lua-sql-sqlite3 liblmdb-dev \
+  gnuplot-nox
+# gcc make pkg-config lua5.4 liblua5.4-dev libffi-dev: the build;
+# zlib1g: the ffi specs call libz; lua-busted: the specs; libmimalloc2.0:
+# set_allocator specs; python3-numpy: the .npy specs and bench/kernels.lua;
+# valgrind: make check; lua-check cppcheck: make lint; gcovr: make
+# coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
+# make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
+# and LMDB baselines; gnuplot-nox: make plots.
+
+# The sanitizer runtime, preloaded into the uninstrumented lua5.4 of every
+# run under ASan and UBSan (make check, fuzz, chaos).
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)
+SAN_ENV = ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1 LD_PRELOAD="$(SAN_PRELOAD)"
 
 .PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
@@ -64,10 +89,8 @@ deps:
 	  fi; \
 	fi
 
-# The benchmarks also compare with SQLite (lua-sql-sqlite3) and LMDB
-# (liblmdb-dev, bench/tx.lua), and the kernels with numpy (bench/kernels.lua).
-bench-deps:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) lua-sql-sqlite3 liblmdb-dev python3-numpy"
+# (kept for scripts that call it: the one list has the benchmarks' packages)
+bench-deps: deps
 
 # Example C module that uses memobj.h only (no link to memobj.so).
 cmodule: $(BUILD)/cmodule.so
@@ -98,25 +121,27 @@ $(BUILD)/arena_threads: tests/c/arena_threads.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
 
-# The power-loss simulator links the pool's files directly (no Lua).
+# The power-loss simulator links the pool's files directly (no Lua): the
+# objects of the library's own build, so `make coverage` counts its runs.
 POOL_SRCS := $(wildcard memobj/pool*.c) memobj/crc32c.c runtime/core/os.c
+POOL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(POOL_SRCS))
 POWERLOSS := $(BUILD)/powerloss
 powerloss: $(POWERLOSS)
-$(POWERLOSS): tests/crash/powerloss.c $(POOL_SRCS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/core/os.h
+$(POWERLOSS): tests/crash/powerloss.c $(POOL_OBJS) memobj/pool.h memobj/poolint.h memobj/crc32c.h runtime/core/os.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -o $@ tests/crash/powerloss.c $(POOL_SRCS)
+	$(CC) $(CFLAGS) $(WARN) -o $@ tests/crash/powerloss.c $(POOL_OBJS)
 
-# Test-only programs (never installed): the OS-table hook of tests/oshook
-# and the two-thread harness of tests/threads.
+# Test-only programs (never installed): the OS-table hook of tests/c/oshook.c
+# and the two-thread harness of tests/c/threads.c.
 testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
-$(BUILD)/test/registry: tests/registry/registry.c $(OBJS)
+$(BUILD)/test/registry: tests/c/registry.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \
 	  $(shell pkg-config --libs lua$(LUA_VERSION)) $(PKG_LIBS) -lrt -lm -ldl -lpthread
-$(BUILD)/test/threads: tests/threads/threads.c
+$(BUILD)/test/threads: tests/c/threads.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(shell pkg-config --libs lua$(LUA_VERSION)) -lpthread
-$(BUILD)/test/oshook.so: tests/oshook/oshook.c runtime/core/os.h
+$(BUILD)/test/oshook.so: tests/c/oshook.c runtime/core/os.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -Iruntime -shared -o $@ $<
 
@@ -125,15 +150,12 @@ test: deps
 	@LUA=$(LUA) MEMOBJ_BUILD=$(BUILD) sh tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan (the sanitizer runtime is
-# preloaded into the uninstrumented lua5.4), then under valgrind memcheck.
-SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-check:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(CHECK_PKGS)"
+# preloaded into the uninstrumented lua5.4: SAN_ENV), then under valgrind
+# memcheck.
+check: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all cmodule testmods testprogs powerloss
 	@echo "== AddressSanitizer + UBSan"
-	@ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
+	@$(SAN_ENV) LUA=$(LUA) MEMOBJ_BUILD=build/asan sh tests/run.sh
 	@$(MAKE) --no-print-directory all cmodule testmods testprogs powerloss
 	@echo "== valgrind memcheck"
 	@# once, on the default allocator: the arena run is covered under ASan
@@ -175,7 +197,6 @@ install: $(SO)
 
 # The plots of doc/performance.md, from a fresh measurement.
 plots: deps
-	@$(MAKE) --no-print-directory deps DEB_PKGS="gnuplot-nox lua-sql-sqlite3"
 	@$(MAKE) --no-print-directory all
 	@mkdir -p doc/img
 	LUA_CPATH="$(BUILD)/?.so;;" LUA_PATH="bench/?.lua;;" $(LUA) bench/plots.lua
@@ -191,8 +212,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_lua.h $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Iruntime -o $@ $< $(SRCS) \
 	  $(shell pkg-config --libs lua5.4 libffi) -lrt -lm -ldl
-fuzz:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) clang libclang-rt-14-dev"
+fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS) BUILD=$(BUILD)
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/corpus/$$(basename $$t); \
@@ -204,23 +224,19 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all
 	@echo "== random operations under ASan"
 	@for seed in 1 2 3 4 5 6 7 8; do \
-	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
-	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/ops.lua $$seed 20000 2>&1 | grep -v WARNING || exit 1; \
+	  $(SAN_ENV) LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/ops.lua $$seed 20000 2>&1 | grep -v WARNING || exit 1; \
 	done
 	@echo "== typed arrays against the string.pack model under ASan"
 	@for seed in 1 2 3 4 5 6 7 8; do \
-	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
-	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/arrays.lua $$seed $(FUZZ_ARRAY_STEPS) \
+	  $(SAN_ENV) LUA_CPATH="build/asan/?.so" $(LUA) tests/fuzz/arrays.lua $$seed $(FUZZ_ARRAY_STEPS) \
 	    >build/asan/fuzz-arrays.out 2>&1; \
 	  grep -v WARNING build/asan/fuzz-arrays.out; \
 	  grep -q "steps: ok" build/asan/fuzz-arrays.out || exit 1; \
 	done
 	@$(MAKE) --no-print-directory chaos CHAOS_SECONDS=$(LUAFUZZ_SECONDS)
 	@echo "== byte views against the string library, file views against io"
-	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/bytesdiff.lua $(LUAFUZZ_SECONDS) 5000
-	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/filediff.lua $(LUAFUZZ_SECONDS) 300
+	@LUA=$(LUA) SAN_PRELOAD="$(SAN_PRELOAD)" sh tests/fuzz/luafuzz.sh tests/fuzz/bytesdiff.lua $(LUAFUZZ_SECONDS) 5000
+	@LUA=$(LUA) SAN_PRELOAD="$(SAN_PRELOAD)" sh tests/fuzz/luafuzz.sh tests/fuzz/filediff.lua $(LUAFUZZ_SECONDS) 300
 
 # The Lua-level fuzzers under ASan, LUAFUZZ_SECONDS each (make fuzz) or
 # CHAOS_SECONDS for the finalizer-chaos fuzzer alone (make chaos):
@@ -230,22 +246,19 @@ CHAOS_SECONDS ?= 300
 chaos:
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all
 	@echo "== finalizer chaos under ASan ($(CHAOS_SECONDS) s)"
-	@LUA=$(LUA) CC=$(CC) sh tests/fuzz/luafuzz.sh tests/fuzz/chaos.lua $(CHAOS_SECONDS) 3000
+	@LUA=$(LUA) SAN_PRELOAD="$(SAN_PRELOAD)" sh tests/fuzz/luafuzz.sh tests/fuzz/chaos.lua $(CHAOS_SECONDS) 3000
 
 # Packaging checks: `make install DESTDIR=...` and `luarocks make` into a
 # temporary tree, offline, then require the installed module.
 packagecheck: deps
-	@$(MAKE) --no-print-directory deps DEB_PKGS="luarocks"
-	@sh tests/packaging.sh
+	@sh tests/helpers/packaging.sh
 
 # Static checks: luacheck on every Lua file (.luacheckrc), cppcheck on every
 # C file (tools/cppcheck.supp), and the include rules of doc/internals.md
 # (tools/layers.lua).
-LINT_PKGS := lua-check cppcheck
 LUA_FILES = $(shell find bench examples tests tools -name '*.lua' -not -path '*/build/*')
 C_FILES = $(shell find runtime memobj access bindings examples tests bench -name '*.c')
-lint:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(LINT_PKGS)"
+lint: deps
 	@echo "== luacheck"
 	@luacheck -q --no-color $(LUA_FILES)
 	@echo "== cppcheck"
@@ -257,13 +270,14 @@ lint:
 	@$(LUA) tools/syscalls.lua $(SRCS)
 
 # Line coverage of the suite, per file of runtime/, memobj/, access/ and
-# bindings/ (gcov through gcovr), from a build in build/cov.
-COV_PKGS := gcovr
-coverage:
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(COV_PKGS)"
+# bindings/ (gcov through gcovr), from a build in build/cov. The power-loss
+# harness links the pool's objects of that build, so its runs (the crash
+# spec) count for the pool's files too. Prints the failed tests and the
+# suite's "N passed, N failed" before the table.
+coverage: deps
 	@rm -rf build/cov
 	@$(MAKE) --no-print-directory BUILD=build/cov \
-	  CFLAGS="-O0 -g --coverage -fprofile-update=atomic" all cmodule testmods powerloss
+	  CFLAGS="-O0 -g --coverage -fprofile-update=atomic" all cmodule testmods testprogs powerloss
 	@LUA=$(LUA) MEMOBJ_BUILD=build/cov sh tests/run.sh >build/cov/tests.log 2>&1; \
 	  grep "^not ok" build/cov/tests.log; tail -1 build/cov/tests.log
 	@gcovr -r . --gcov-ignore-parse-errors --object-directory build/cov/obj \

@@ -30,7 +30,7 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, MEMOBJ_VERSION);
   lua_setfield(L, -2, "version");
-  /* the OS table, for test modules written in C (tests/oshook) */
+  /* the OS table, for test modules written in C (tests/c/oshook.c) */
   lua_pushlightuserdata(L, (void *)&mo_os_seam_table);
   lua_setfield(L, LUA_REGISTRYINDEX, MO_OS_SEAM_KEY);
   mo_set_cfunc_resolver(ffi_cfunc);

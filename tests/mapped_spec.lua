@@ -457,7 +457,7 @@ describe("memobj.map of special files", function()
   end)
 end)
 
--- Failures of the OS, injected through the OS layer's table (tests/oshook).
+-- Failures of the OS, injected through the OS layer's table (tests/c/oshook.c).
 describe("memobj.map when the OS fails", function()
   local oshook = assert(package.loadlib((os.getenv("MEMOBJ_BUILD") or "build") ..
                                         "/test/oshook.so", "luaopen_oshook"))()

@@ -1,5 +1,5 @@
 -- The OS layer (runtime/core/os.h): every memory system call goes through a
--- table that a test replaces entry by entry (tests/oshook), so failures
+-- table that a test replaces entry by entry (tests/c/oshook.c), so failures
 -- of the OS are injected without test code in memobj itself.
 local memobj = require("memobj")
 local build = os.getenv("MEMOBJ_BUILD") or "build"

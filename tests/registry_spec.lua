@@ -1,4 +1,4 @@
--- The runtime's registries have no fixed size (tests/registry/registry.c:
+-- The runtime's registries have no fixed size (tests/c/registry.c:
 -- 40 kinds, all durable, and 40 view tags, where stats once had 16 slots,
 -- transactions 4 durable kinds and view.c a closed list of 3 tags).
 local build = os.getenv("MEMOBJ_BUILD") or "build"

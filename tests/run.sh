@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run every busted spec in tests/ against build/, twice: with the state's
 # own allocator, then with the state switched to memobj's arena before the
-# first spec (tests/arena_helper.lua). Ends with the line "N passed, N
+# first spec (tests/helpers/arena_helper.lua). Ends with the line "N passed, N
 # failed" over both runs. Exit status is non-zero on any failure.
 # MEMOBJ_ARENA_RUN=0 skips the second run.
 #
@@ -16,7 +16,7 @@ BUILD=${MEMOBJ_BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 export MEMOBJ_BUILD="$BUILD"
 export LUA_CPATH="$BUILD/?.so;;"
-export LUA_PATH="$PWD/tests/?.lua;;"
+export LUA_PATH="$PWD/tests/helpers/?.lua;;"
 # busted from PATH; --ignore-lua keeps it in $LUA (and under $LUA_WRAPPER)
 # rather than re-running itself in the interpreter .busted names.
 BUSTED=$(command -v busted) || { echo "busted not found on PATH"; exit 1; }
@@ -92,7 +92,7 @@ suite() {
 BUSTED_OPTS=
 suite "the state's own allocator"
 if [ "${MEMOBJ_ARENA_RUN:-1}" != 0 ]; then
-  BUSTED_OPTS="--helper=tests/arena_helper.lua"
+  BUSTED_OPTS="--helper=tests/helpers/arena_helper.lua"
   suite "the Lua state on memobj's arena"
 fi
 echo "$passed passed, $failed failed"

@@ -401,7 +401,7 @@ describe("a:wait and a signal", function()
   end
 end)
 
--- Failures of the OS, injected through the OS layer's table (tests/oshook).
+-- Failures of the OS, injected through the OS layer's table (tests/c/oshook.c).
 describe("shared memory when the OS fails", function()
   local oshook = assert(package.loadlib((os.getenv("MEMOBJ_BUILD") or "build") ..
                                         "/test/oshook.so", "luaopen_oshook"))()

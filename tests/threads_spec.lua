@@ -1,5 +1,5 @@
 -- Two Lua states in two POSIX threads use memobj at the same time
--- (tests/threads/threads.c): heap, mapped files, views, transactions, the
+-- (tests/c/threads.c): heap, mapped files, views, transactions, the
 -- debug heap switched on in one state only, and a truncated mapping in one
 -- thread only. Nothing may cross over.
 local build = os.getenv("MEMOBJ_BUILD") or "build"

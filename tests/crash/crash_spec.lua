@@ -7,7 +7,9 @@
 -- 3. simulated power loss (tests/crash/powerloss.c, built by make): every
 --    crash state of recorded workloads, including every step of commit,
 --    checkpoint, log growth, resize and recovery, opens to a committed
---    state no older than the last acknowledged one
+--    state no older than the last acknowledged one; every crash state of
+--    pool creation and of the version-1 upgrade (files, names, directory
+--    syncs) gives no pool / the old pool, or the whole new one
 --    (MEMOBJ_POWERLOSS_STATES, default 3000; make crashtest runs 100,000).
 local memobj = require("memobj")
 
@@ -151,5 +153,9 @@ describe("simulated power loss", function()
     io.stderr:write(out:match("powerloss: %d+ states[^\n]*"), "\n")
     assert.is_true(tonumber(n) >= states)
     assert.are.equal("0", wrong, out)
+    -- creation and the version-1 upgrade are crashed too (issue 20.4)
+    local made, upgraded = out:match("(%d+) of pool creation, (%d+) of version%-1 upgrades")
+    assert.is_true(tonumber(made) > 100, out)
+    assert.is_true(tonumber(upgraded) > 100, out)
   end)
 end)

@@ -20,8 +20,20 @@
 ** two header copies are both valid, each header page is also zeroed:
 ** the state must open just the same.
 **
+** Creation and the version-1 upgrade are simulated at the level of the
+** directory (scenarios below): the files a pool is made from, their
+** names (create, link, rename, unlink) and their syncs, the directory's
+** included. A crash state keeps each file's synced bytes plus any of its
+** later writes, and the names made durable by a directory sync plus any
+** prefix of the later name changes. Opening the pool's name in such a
+** state must give no pool or a complete new one (creation), or the
+** version-1 pool's committed data (upgrade: the old pool or the new).
+** The version-1 pools are tests/fixtures/pool-v1-*.pool
+** (POWERLOSS_FIXTURES names another directory).
+**
 ** usage: powerloss DIR STATES [SEED]   prints "powerloss: N states, W wrong"
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -58,7 +70,125 @@ static struct {
   ssize_t (*pwrite)(int, const void *, size_t, off_t);
   int (*ftruncate)(int, off_t);
   int (*fallocate)(int, int, off_t, off_t);
+  int (*open)(const char *, int, mode_t);
+  int (*fsync)(int);
+  int (*rename)(const char *, const char *);
+  int (*link)(const char *, const char *);
+  int (*unlink)(const char *);
 } real;
+
+/* ---- Recording a directory (creation and upgrade scenarios) ---- */
+
+enum { D_WRITE, D_TRUNC, D_ALLOC, D_SYNC, D_CREATE, D_RENAME, D_LINK,
+       D_UNLINK, D_DIRSYNC };
+
+typedef struct dop {
+  int type;
+  ino_t ino;             /* data ops, D_SYNC, D_CREATE */
+  uint64_t off, len;
+  unsigned char *data;
+  char a[64], b[64];     /* names (basenames in the directory) */
+} dop;
+
+static struct {
+  int on;
+  char dir[4096];        /* recorded directory */
+  dev_t dev;
+  dop *ops;
+  size_t n, cap;
+} drec;
+
+static dop *dadd(int type) {
+  dop *o;
+  if (drec.n == drec.cap) {
+    drec.cap = drec.cap ? 2 * drec.cap : 256;
+    drec.ops = (dop *)realloc(drec.ops, drec.cap * sizeof *o);
+    if (!drec.ops) abort();
+  }
+  o = &drec.ops[drec.n++];
+  memset(o, 0, sizeof *o);
+  o->type = type;
+  return o;
+}
+
+/* The inode of fd when it is a regular file of the recorded directory's
+** file system (0: not recorded); *isdir for a directory. */
+static ino_t dfile(int fd, int *isdir) {
+  struct stat st;
+  *isdir = 0;
+  if (!drec.on || fstat(fd, &st) != 0 || st.st_dev != drec.dev) return 0;
+  *isdir = S_ISDIR(st.st_mode);
+  return S_ISREG(st.st_mode) ? st.st_ino : 0;
+}
+
+/* The name of path inside the recorded directory, or NULL. */
+static const char *dname(const char *path) {
+  size_t n = strlen(drec.dir);
+  if (!drec.on || strncmp(path, drec.dir, n) != 0 || path[n] != '/' ||
+      strchr(path + n + 1, '/') || strlen(path + n + 1) >= 64)
+    return NULL;
+  return path + n + 1;
+}
+
+static void ddata(int type, int fd, uint64_t off, uint64_t len,
+                  const void *b) {
+  int isdir;
+  ino_t ino = dfile(fd, &isdir);
+  dop *o;
+  if (ino == 0) return;
+  o = dadd(type);
+  o->ino = ino;
+  o->off = off;
+  o->len = len;
+  if (b) {
+    o->data = (unsigned char *)malloc((size_t)len + 1);
+    if (!o->data) abort();
+    memcpy(o->data, b, (size_t)len);
+  }
+}
+
+static void dnames(int type, const char *from, const char *to) {
+  const char *a = dname(from), *b = to ? dname(to) : NULL;
+  dop *o;
+  if (a == NULL || (to && b == NULL)) return;
+  o = dadd(type);
+  snprintf(o->a, sizeof o->a, "%s", a);
+  if (b) snprintf(o->b, sizeof o->b, "%s", b);
+}
+
+static int r_open(const char *path, int flags, mode_t mode) {
+  int fd = real.open(path, flags, mode), isdir;
+  const char *n = (flags & O_CREAT) && fd >= 0 ? dname(path) : NULL;
+  if (n) {
+    ino_t ino = dfile(fd, &isdir);
+    dop *o = dadd(D_CREATE);
+    o->ino = ino;
+    snprintf(o->a, sizeof o->a, "%s", n);
+  }
+  return fd;
+}
+static int r_fsync(int fd) {
+  int isdir;
+  ino_t ino = dfile(fd, &isdir);
+  if (isdir) dadd(D_DIRSYNC);
+  else if (ino) dadd(D_SYNC)->ino = ino;
+  return real.fsync(fd);
+}
+static int r_rename(const char *a, const char *b) {
+  int r = real.rename(a, b);
+  if (r == 0) dnames(D_RENAME, a, b);
+  return r;
+}
+static int r_link(const char *a, const char *b) {
+  int r = real.link(a, b);
+  if (r == 0) dnames(D_LINK, a, b);
+  return r;
+}
+static int r_unlink(const char *a) {
+  int r = real.unlink(a);
+  if (r == 0) dnames(D_UNLINK, a, NULL);
+  return r;
+}
 
 static int recorded(int fd) {
   struct stat st;
@@ -95,6 +225,7 @@ static op *add_op(int type, uint64_t off, uint64_t len) {
 
 static ssize_t r_pwrite(int fd, const void *b, size_t n, off_t off) {
   ssize_t w = real.pwrite(fd, b, n, off);
+  if (w > 0) ddata(D_WRITE, fd, (uint64_t)off, (uint64_t)w, b);
   if (w > 0 && recorded(fd)) {
     op *o = add_op(OP_WRITE, (uint64_t)off, (uint64_t)w);
     o->data = (unsigned char *)malloc((size_t)w);
@@ -105,16 +236,21 @@ static ssize_t r_pwrite(int fd, const void *b, size_t n, off_t off) {
 }
 static int r_ftruncate(int fd, off_t len) {
   int r = real.ftruncate(fd, len);
+  if (r == 0) ddata(D_TRUNC, fd, (uint64_t)len, 0, NULL);
   if (r == 0 && recorded(fd)) add_op(OP_TRUNC, (uint64_t)len, 0);
   return r;
 }
 static int r_fallocate(int fd, int mode, off_t off, off_t len) {
   int r = real.fallocate(fd, mode, off, len);
+  if (r == 0) ddata(D_ALLOC, fd, (uint64_t)off, (uint64_t)len, NULL);
   if (r == 0 && recorded(fd)) add_op(OP_ALLOC, (uint64_t)off, (uint64_t)len);
   return r;
 }
 /* The file is never shared with a real power loss: skip the flush. */
 static int r_fdatasync(int fd) {
+  int isdir;
+  ino_t ino = dfile(fd, &isdir);
+  if (ino) dadd(D_SYNC)->ino = ino;
   if (recorded(fd)) add_op(OP_SYNC, 0, 0);
   return 0;
 }
@@ -658,6 +794,280 @@ static void check_workload_state(void *ctx, const interval *iv,
   if (nstates % 5 == 0) zero_a_header(c, lo, hi);  /* last: changes got */
 }
 
+/* ---- Creation and upgrade: crash states of a directory ---- */
+
+typedef struct dent {
+  char name[64];
+  ino_t ino;
+} dent;
+
+typedef struct scenario {
+  const char *what;      /* "creation" or "upgrade" */
+  int upgrade;
+  const image *expect;   /* the data the pool must hold */
+  dent init;             /* the file there before (upgrade), ino 0: none */
+  const image *initimg;
+  uint64_t seed;
+  size_t randoms;
+} scenario;
+
+static size_t ncreate, nupgrade;
+static char cdir[4096], sdir[4096];
+
+/* Remove every entry of directory d (test code: plain libc). */
+static void empty_dir(const char *d) {
+  DIR *h = opendir(d);
+  struct dirent *e;
+  char p[8300];
+  if (!h) abort();
+  while ((e = readdir(h)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+    unlink(p);
+  }
+  closedir(h);
+}
+
+static int is_name(const dop *o) { return o->type >= D_CREATE && o->type <= D_UNLINK; }
+
+/* The names after the ops before j: every name op before the last
+** directory sync, then the first k of those after it. */
+static size_t names_at(const scenario *sc, size_t j, size_t k, dent *out,
+                       size_t cap) {
+  size_t i, n = 0, lastdir = 0, taken = 0;
+  if (sc->init.ino) out[n++] = sc->init;
+  for (i = 0; i < j; i++)
+    if (drec.ops[i].type == D_DIRSYNC) lastdir = i + 1;
+  for (i = 0; i < j; i++) {
+    const dop *o = &drec.ops[i];
+    size_t m, at = n;
+    ino_t ino = o->ino;
+    if (!is_name(o)) continue;
+    if (i >= lastdir && taken++ >= k) break;
+    if (o->type == D_LINK || o->type == D_RENAME) {
+      ino = 0;
+      for (m = 0; m < n; m++)
+        if (strcmp(out[m].name, o->a) == 0) ino = out[m].ino;
+      if (ino == 0) continue;  /* its source never became durable */
+    }
+    if (o->type == D_RENAME || o->type == D_UNLINK) {
+      for (m = 0; m < n; m++)
+        if (strcmp(out[m].name, o->a) == 0) out[m] = out[--n];
+    }
+    if (o->type == D_UNLINK) continue;
+    for (m = 0; m < n; m++)
+      if (strcmp(out[m].name, o->type == D_CREATE ? o->a : o->b) == 0) at = m;
+    if (at == n && n == cap) abort();
+    snprintf(out[at].name, sizeof out[at].name, "%s",
+             o->type == D_CREATE ? o->a : o->b);
+    out[at].ino = ino;
+    if (at == n) n++;
+  }
+  return n;
+}
+
+/* The bytes of file ino after the ops before j: its synced writes, then
+** of the later ones all (v 0), none (v 1) or a random torn subset. */
+static void file_at(const scenario *sc, ino_t ino, size_t j, int v,
+                    image *m) {
+  size_t i, lastsync = 0;
+  m->len = 0;
+  if (ino == sc->init.ino) img_copy(m, sc->initimg);
+  for (i = 0; i < j; i++)
+    if (drec.ops[i].type == D_SYNC && drec.ops[i].ino == ino) lastsync = i + 1;
+  for (i = 0; i < j; i++) {
+    const dop *o = &drec.ops[i];
+    op w;
+    if (o->ino != ino || o->type > D_ALLOC) continue;
+    if (i >= lastsync && v == 1) continue;
+    w.type = o->type == D_WRITE ? OP_WRITE : o->type == D_TRUNC ? OP_TRUNC
+                                                                : OP_ALLOC;
+    w.off = o->off;
+    w.len = o->len;
+    w.data = o->data;
+    if (i >= lastsync && v >= 2) {
+      uint64_t c = below(4);
+      if (c == 0) continue;
+      if (c == 1 && w.type == OP_WRITE) {
+        apply_torn(m, &w);
+        continue;
+      }
+    }
+    img_apply(m, &w);
+  }
+}
+
+/* Build the state (ops before j, k pending name ops, variant v) in sdir
+** and open its pool. */
+static void check_dir_state(const scenario *sc, size_t j, size_t k, int v) {
+  dent names[16];
+  size_t n = names_at(sc, j, k, names, 16), i;
+  char path[8300], msg[200] = "";
+  struct stat st;
+  image f = {0};
+  int ok;
+  empty_dir(sdir);
+  for (i = 0; i < n; i++) {
+    snprintf(path, sizeof path, "%s/%s", sdir, names[i].name);
+    file_at(sc, names[i].ino, j, v, &f);
+    img_store(&f, path);
+  }
+  free(f.b);
+  nstates++;
+  if (sc->upgrade) nupgrade++;
+  else ncreate++;
+  snprintf(path, sizeof path, "%s/pool", sdir);
+  if (!sc->upgrade && stat(path, &st) != 0) return;  /* no pool yet: fine */
+  ok = open_state(path, &got, msg, sizeof msg, 0) == 0;
+  if (ok && !(got.len == sc->expect->len &&
+              (got.len == 0 || memcmp(got.b, sc->expect->b, got.len) == 0)))
+    ok = 0, snprintf(msg, sizeof msg, "not the expected data");
+  if (!ok) {
+    char why[300];
+    snprintf(why, sizeof why, "%s: state after op %zu of %zu (%zu name ops "
+             "pending, variant %d)", sc->what, j, drec.n, k, v);
+    wrong(-1, why, msg, sc->seed);
+  }
+}
+
+/* Every crash state of the recorded ops of a scenario. */
+static void dir_states(const scenario *sc) {
+  size_t j, i, k;
+  int v;
+  for (j = 0; j <= drec.n; j++) {
+    size_t lastdir = 0, pnames = 0, pdata = 0;
+    for (i = 0; i < j; i++)
+      if (drec.ops[i].type == D_DIRSYNC) lastdir = i + 1;
+    for (i = lastdir; i < j; i++) pnames += is_name(&drec.ops[i]);
+    for (i = 0; i < j; i++) pdata += drec.ops[i].type <= D_ALLOC;
+    for (k = 0; k <= pnames; k++)
+      for (v = 0; v < (pdata ? 2 + (int)sc->randoms : 1); v++)
+        check_dir_state(sc, j, k, v);
+  }
+}
+
+static void clear_dops(void) {
+  size_t i;
+  for (i = 0; i < drec.n; i++) free(drec.ops[i].data);
+  drec.n = 0;
+}
+
+static void start_recording(void) {
+  struct stat st;
+  if (stat(cdir, &st) != 0) abort();
+  drec.dev = st.st_dev;
+  snprintf(drec.dir, sizeof drec.dir, "%s", cdir);
+  clear_dops();
+  drec.on = 1;
+}
+
+/* The ops must include a new name and a directory sync: else the
+** recording missed them and the states would prove nothing. */
+static void check_recorded(const char *what, uint64_t seed) {
+  size_t i, names = 0, dirsyncs = 0;
+  for (i = 0; i < drec.n; i++) {
+    names += drec.ops[i].type == D_LINK || drec.ops[i].type == D_RENAME;
+    dirsyncs += drec.ops[i].type == D_DIRSYNC;
+  }
+  if (!names || !dirsyncs) wrong(-1, what, "no name change or directory "
+                                 "sync was recorded", seed);
+}
+
+static void creation(uint64_t n, uint64_t seed, size_t randoms) {
+  char path[8300];
+  image zeros = {0};
+  scenario sc;
+  int e;
+  empty_dir(cdir);
+  snprintf(path, sizeof path, "%s/pool", cdir);
+  start_recording();
+  e = mo_pool_create(path, n);
+  drec.on = 0;
+  if (e) {
+    fprintf(stderr, "powerloss: create: %s\n", strerror(e));
+    abort();
+  }
+  check_recorded("creation", seed);
+  img_setlen(&zeros, (size_t)n);
+  memset(&sc, 0, sizeof sc);
+  sc.what = "creation";
+  sc.expect = &zeros;
+  sc.seed = seed;
+  sc.randoms = randoms;
+  dir_states(&sc);
+  free(zeros.b);
+}
+
+static void upgrade(const char *fixture, uint64_t seed, size_t randoms) {
+  char path[8300], msg[200] = "";
+  image v1 = {0}, expect = {0};
+  struct stat st;
+  scenario sc;
+  mo_pool q;
+  img_read(&v1, fixture);
+  /* the committed data, from an unrecorded upgrade of a copy */
+  empty_dir(cdir);
+  snprintf(path, sizeof path, "%s/pool", cdir);
+  img_store(&v1, path);
+  if (open_state(path, &expect, msg, sizeof msg, 0) != 0) {
+    fprintf(stderr, "powerloss: %s: %s\n", fixture, msg);
+    abort();
+  }
+  empty_dir(cdir);
+  img_store(&v1, path);
+  if (stat(path, &st) != 0) abort();
+  start_recording();
+  if (mo_pool_open(&q, path, 0, 0, 1, 1, msg, sizeof msg) != 0) abort();
+  mo_pool_close(&q);
+  drec.on = 0;
+  check_recorded("upgrade", seed);
+  memset(&sc, 0, sizeof sc);
+  sc.what = "upgrade";
+  sc.upgrade = 1;
+  sc.expect = &expect;
+  snprintf(sc.init.name, sizeof sc.init.name, "pool");
+  sc.init.ino = st.st_ino;
+  sc.initimg = &v1;
+  sc.seed = seed;
+  sc.randoms = randoms;
+  dir_states(&sc);
+  free(v1.b);
+  free(expect.b);
+}
+
+/* The scenarios: pools of several sizes made, the two version-1 fixtures
+** upgraded. */
+static void scenarios(uint64_t seed, size_t target) {
+  static const uint64_t sizes[] = {0, 100, 4096, 5000, 3 * 4096 + 7,
+                                   70000, 300000};
+  const char *fx = getenv("POWERLOSS_FIXTURES");
+  size_t randoms = 2 + target / 20000, i;
+  char path[8300];
+  snprintf(cdir, sizeof cdir, "%s/made", dir);
+  snprintf(sdir, sizeof sdir, "%s/crashed", dir);
+  if ((mkdir(cdir, 0700) != 0 && errno != EEXIST) ||
+      (mkdir(sdir, 0700) != 0 && errno != EEXIST))
+    abort();
+  for (i = 0; i < sizeof sizes / sizeof *sizes; i++)
+    creation(sizes[i], seed, randoms);
+  for (i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/pool-v1-%s.pool", fx ? fx : "tests/fixtures",
+             i ? "recover" : "clean");
+    if (access(path, R_OK) != 0) {
+      fprintf(stderr, "powerloss: %s: not found (run from the top directory "
+              "or set POWERLOSS_FIXTURES)\n", path);
+      exit(2);
+    }
+    upgrade(path, seed, randoms);
+  }
+  clear_dops();
+  free(drec.ops);
+  empty_dir(cdir);
+  empty_dir(sdir);
+  rmdir(cdir);
+  rmdir(sdir);
+}
+
 int main(int argc, char **argv) {
   size_t target, per;
   uint64_t seed;
@@ -680,9 +1090,15 @@ int main(int argc, char **argv) {
                 (mo_os_fn *)&real.ftruncate) ||
       mo_os_set("fallocate", (mo_os_fn)r_fallocate,
                 (mo_os_fn *)&real.fallocate) ||
-      mo_os_set("fdatasync", (mo_os_fn)r_fdatasync, NULL))
+      mo_os_set("fdatasync", (mo_os_fn)r_fdatasync, NULL) ||
+      mo_os_set("open", (mo_os_fn)r_open, (mo_os_fn *)&real.open) ||
+      mo_os_set("fsync", (mo_os_fn)r_fsync, (mo_os_fn *)&real.fsync) ||
+      mo_os_set("rename", (mo_os_fn)r_rename, (mo_os_fn *)&real.rename) ||
+      mo_os_set("link", (mo_os_fn)r_link, (mo_os_fn *)&real.link) ||
+      mo_os_set("unlink", (mo_os_fn)r_unlink, (mo_os_fn *)&real.unlink))
     abort();
   snprintf(statepath, sizeof statepath, "%s/state", dir);
+  scenarios(seed, target);
   per = target / 12 + 1;  /* states per workload, roughly */
   for (w = 0; nstates < target; w++) {
     size_t before = nstates, syncs = 0, i;
@@ -712,8 +1128,9 @@ int main(int argc, char **argv) {
   unlink(statepath);
   unlink(poolpath);
   printf("powerloss: %zu states, %zu wrong (%zu of them in interrupted "
-         "recoveries, %zu with a header page zeroed; %d workloads: %zu log "
-         "wraps in commits, %zu log growths, %zu resizes)\n", nstates,
-         nwrong, nrecovery, nzeroed, w, nckpt, ngrow, nresize);
+         "recoveries, %zu with a header page zeroed, %zu of pool creation, "
+         "%zu of version-1 upgrades; %d workloads: %zu log wraps in commits, "
+         "%zu log growths, %zu resizes)\n", nstates, nwrong, nrecovery,
+         nzeroed, ncreate, nupgrade, w, nckpt, ngrow, nresize);
   return nwrong != 0;
 }

@@ -2,12 +2,13 @@
 # Run a Lua fuzzer (tests/fuzz/*.lua taking `seed steps`) under ASan and
 # UBSan with one seed after another until SECONDS have passed; stop at
 # the first failure or sanitizer report and print the seed to replay.
-# usage: sh tests/fuzz/luafuzz.sh SCRIPT SECONDS STEPS [FIRST_SEED]
-# Needs build/asan (make BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all).
+# usage: SAN_PRELOAD=... sh tests/fuzz/luafuzz.sh SCRIPT SECONDS STEPS [FIRST_SEED]
+# Needs build/asan (make BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all) and
+# the sanitizer runtime to preload (the Makefile's SAN_PRELOAD: make fuzz
+# and make chaos pass it).
 script=$1 seconds=${2:-60} steps=${3:-2000} seed=${4:-$(date +%s)}
 LUA=${LUA:-lua5.4}
-CC=${CC:-gcc}
-preload="$($CC -print-file-name=libasan.so) $($CC -print-file-name=libubsan.so)"
+preload=${SAN_PRELOAD:?"SAN_PRELOAD is not set (run it through make fuzz or make chaos)"}
 end=$(( $(date +%s) + seconds ))
 runs=0
 out=$(mktemp)

@@ -2,7 +2,7 @@
 # Install with `make install DESTDIR=` and with `luarocks make` into
 # temporary trees, then load the installed module from each.
 set -e
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 make --no-print-directory install PREFIX=/usr/local DESTDIR="$tmp/dest" >/dev/null
