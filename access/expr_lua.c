@@ -137,10 +137,15 @@ static int result_etype(int t) {
   return t == MO_XT_FLT ? MO_F64 : t == MO_XT_INT ? MO_I64 : MO_U8;
 }
 
-/* Does out overlap array a other than element for element? */
+/* Does out overlap array a other than element for element? Two objects
+** another mapping can open by name may show the same bytes at two
+** addresses (a file mapped twice): counted as overlapping, as
+** mo_array_mayshare does. */
 static int overlaps(const mo_array *out, const mo_array *a) {
   const unsigned char *o0 = out->v.ptr, *a0 = a->v.ptr;
   if (out->v.length == 0 || a->v.length == 0) return 0;
+  if (out->v.mem != a->v.mem && out->v.mem->kind->label && a->v.mem->kind->label)
+    return 1;
   if (!(o0 < a0 + a->v.length && a0 < o0 + out->v.length)) return 0;
   return !(MO_AELEM(out, 0) == MO_AELEM(a, 0) && out->stride == a->stride &&
            out->itemsize == a->itemsize);
