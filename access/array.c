@@ -20,9 +20,13 @@ mo_array *mo_checkarray(lua_State *L, int idx) {
 }
 
 /*
-** The hot-path test: a full userdata of exactly our size with our tag.
-** Lua code cannot forge either, and it avoids luaL_checkudata's lookup
-** of the metatable by name.
+** The hot-path test of the metamethods a[i] and a[i] = v: a full userdata
+** of exactly our size with our tag, no metatable lookup. The VM calls a
+** metamethod with the object that has our metatable; calling it with
+** another value takes the debug library, which could as well move our
+** metatable onto that value, and memobj makes no userdata whose first
+** word a program writes (doc/internals.md, "Identity"). Methods, which
+** any code can call with any value, check by metatable (mo_checkarray).
 */
 static inline mo_array *toarray_fast(lua_State *L, int idx) {
   mo_array *a = (mo_array *)lua_touserdata(L, idx);
@@ -129,7 +133,7 @@ mo_array *mo_array_new_strided(lua_State *L, const mo_source *s, size_t off,
 }
 
 void mo_array_source(lua_State *L, int idx, mo_array *a, mo_source *s) {
-  lua_getiuservalue(L, idx, 1);
+  mo_view_pushmem(L, idx, &a->v);
   s->mem = a->v.mem;
   s->memidx = lua_gettop(L);
   s->offset = a->v.offset;
@@ -188,7 +192,7 @@ static int l_array(lua_State *L) {
     mo_noextra(L, 2);
     size_t count = istable ? lua_rawlen(L, 2) : mo_checksize(L, 2);
     mo_array *a;
-    luaL_argcheck(L, count <= SIZE_MAX / size, 2, "too many elements");
+    luaL_argcheck(L, count <= (size_t)LUA_MAXINTEGER / size, 2, "too many elements");
     s.mem = mo_mem_zeroed(L, count * size);
     s.memidx = lua_gettop(L);
     s.offset = 0;
@@ -380,6 +384,8 @@ static void push_elements(lua_State *L, const mo_array *a, size_t from, size_t n
 
 /* a:unpack([i [, j]]): elements i..j as values, nil outside 1..#a, as
 ** table.unpack does. */
+/* A method: a.unpack can be called with any value, so identity is by
+** metatable here (the tag alone is for metamethods, see toarray_fast). */
 static int array_unpack(lua_State *L) {
   mo_array *a = SELF(L);
   lua_Integer i, j, k;
@@ -402,9 +408,17 @@ static int array_unpack(lua_State *L) {
   return (int)n;
 }
 
+/* The iterator of pairs(a): a C closure over a, so each step tests the
+** upvalue as the hot path does (only debug.setupvalue can replace it; see
+** doc/internals.md, "Identity") and that the loop's state is that a. */
 static int array_next(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = toarray_fast(L, lua_upvalueindex(1));
   lua_Integer i = luaL_checkinteger(L, 2);
+  if (MO_UNLIKELY(a == NULL || !lua_rawequal(L, 1, lua_upvalueindex(1)))) {
+    if (a == NULL) return luaL_error(L, "memobj: pairs: the iterator's array was replaced");
+    return luaL_argerror(L, 1, "not the array this iterator was made for");
+  }
+  if (MO_UNLIKELY(a->v.released)) return luaL_error(L, "memobj: view is released");
   if (i < 0 || (lua_Unsigned)i >= a->v.count) return 0;
   lua_pushinteger(L, i + 1);
   mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, i)));
@@ -414,7 +428,8 @@ static int array_next(lua_State *L) {
 
 static int array_pairs(lua_State *L) {
   mo_checkarray(L, 1);
-  lua_pushcfunction(L, array_next);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, array_next, 1);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, 0);
   return 3;

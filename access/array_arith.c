@@ -183,7 +183,7 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
   if (mo_array_mayshare(a, b)) {
     mo_value *all;
     if (n > SIZE_MAX / sizeof(mo_value)) luaL_error(L, "memobj: not enough memory");
-    all = lua_newuserdatauv(L, n * sizeof(mo_value), 0);
+    all = mo_scratch(L, n * sizeof(mo_value));
     /* a and b are pinned (arith): their bytes stay, but a finalizer run
     ** by the allocation may have released either view */
     mo_array_live(L, a);

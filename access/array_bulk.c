@@ -134,7 +134,7 @@ static int array_copy(lua_State *L) {
     memmove(MO_AELEM(a, start), src->v.ptr, bytes);
   } else {
     /* a scratch userdata: collected even if a conversion raises */
-    unsigned char *buf = lua_newuserdatauv(L, bytes, 0);
+    unsigned char *buf = mo_scratch(L, bytes);
     if (src) {
       mo_array_live(L, src);
       convert_array(L, a, src, n, buf);
@@ -219,7 +219,7 @@ static int array_sort(lua_State *L) {
     mo_array_wspan(L, a, start, n);
     p = MO_AELEM(a, start);
   } else {  /* gathered into a new userdata */
-    p = lua_newuserdatauv(L, n * a->itemsize, 0);
+    p = mo_scratch(L, n * a->itemsize);
     mo_array_wspan(L, a, start, n);
     for (k = 0; k < n; k++)
       memcpy(p + k * a->itemsize, MO_AELEM(a, start + k), a->itemsize);

@@ -108,7 +108,7 @@ static int bytes_sub(lua_State *L) {
     off = from - 1;
     len = to - from + 1;
   }
-  lua_getiuservalue(L, 1, 1);
+  mo_view_pushmem(L, 1, v);
   s.mem = v->mem;
   s.memidx = lua_gettop(L);
   s.offset = v->offset;
@@ -504,7 +504,8 @@ static int bytes_le(lua_State *L) {
 static int bytes_eq(lua_State *L) {
   size_t la, lb;
   const unsigned char *a, *b;
-  if (mo_bytes_to(L, 1) == NULL || mo_bytes_to(L, 2) == NULL) {
+  /* by metatable: the other operand is any userdata */
+  if (mo_toview(L, 1, MO_TAG_BYTES) == NULL || mo_toview(L, 2, MO_TAG_BYTES) == NULL) {
     lua_pushboolean(L, 0);
     return 1;
   }

@@ -14,8 +14,9 @@ int mo_bytes_lnew(lua_State *L);
 
 /* ---- For the files that implement byte view methods ---- */
 
-/* A byte view at idx (live or released), or NULL. A tag and the size of
-** the userdata: Lua code cannot forge either. */
+/* A byte view at idx (live or released), or NULL: the tag and the size
+** of the userdata, for the metamethods b[i] and b[i] = v only (the VM
+** passes them our object; see toarray_fast in array.c). */
 static inline mo_view *mo_bytes_to(lua_State *L, int idx) {
   mo_view *v = (mo_view *)lua_touserdata(L, idx);
   if (v == NULL || lua_rawlen(L, idx) < sizeof(mo_view) ||

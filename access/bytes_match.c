@@ -32,7 +32,7 @@ static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
   if ((size = mo_pattern_size(lp)) == 0)
     luaL_error(L, "memobj: pattern too long");
   if (size > sizeof *buf) {
-    pt = (mo_pattern *)lua_newuserdatauv(L, size, 0);
+    pt = (mo_pattern *)mo_scratch(L, size);
     p = refetch(L, arg, size, &lp);
   }
   mo_pattern_compile(pt, p, lp, anchor_ok);
@@ -100,13 +100,21 @@ static int bytes_match(lua_State *L) {
 /* gmatch state: the upvalue after the view. Positions are offsets into
 ** the view; lastmatch is 1 + the end of the last match, 0 for none. */
 typedef struct gmatch_state {
+  uint32_t tag;   /* GMATCH_TAG: its metatable is its identity (type.h) */
   size_t pos, lastmatch;
   mo_pattern pt;  /* must be last: variable size */
 } gmatch_state;
 
+#define GMATCH_TAG 0x474d4154u
+static const char gmatch_mtkey = 0;  /* registry: the states' metatable */
+
+/* Upvalues can be replaced (debug.setupvalue): both are checked by
+** identity, as every argument is. */
 static int gmatch_aux(lua_State *L) {
-  mo_view *v = mo_bytes_to(L, lua_upvalueindex(1));
-  gmatch_state *g = (gmatch_state *)lua_touserdata(L, lua_upvalueindex(2));
+  mo_view *v = mo_toview(L, lua_upvalueindex(1), MO_TAG_BYTES);
+  gmatch_state *g = (gmatch_state *)mo_type_test(L, lua_upvalueindex(2), GMATCH_TAG);
+  if (v == NULL || g == NULL)
+    return luaL_error(L, "memobj: gmatch: the iterator's state was replaced");
   const unsigned char *start, *e, *last, *s;
   size_t ls;
   mo_match ms;
@@ -144,6 +152,17 @@ static int bytes_gmatch(lua_State *L) {
     return luaL_error(L, "memobj: pattern too long");
   g = (gmatch_state *)lua_newuserdatauv(
       L, sizeof(gmatch_state) - sizeof(mo_pattern) + size, 0);
+  g->tag = GMATCH_TAG;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &gmatch_mtkey) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "memobj.gmatch");
+    lua_setfield(L, -2, "__metatable");
+    mo_type_register(L, -1, GMATCH_TAG, sizeof(gmatch_state) - sizeof(mo_pattern), 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &gmatch_mtkey);
+  }
+  lua_setmetatable(L, -2);
   g->pos = init - 1;
   g->lastmatch = 0;
   p = refetch(L, 2, size, &lp);  /* after the allocation: fetch again */

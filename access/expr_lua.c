@@ -28,11 +28,9 @@ typedef struct xfunc {
 
 static const char xf_mtkey = 0, cache_key = 0;
 
+/* Identity by metatable (runtime/core/type.h), as every memobj object. */
 static xfunc *toxf(lua_State *L, int idx) {
-  xfunc *f = (xfunc *)lua_touserdata(L, idx);
-  if (f == NULL || lua_rawlen(L, idx) != sizeof(xfunc) || f->tag != XF_TAG)
-    return NULL;
-  return f;
+  return (xfunc *)mo_type_test(L, idx, XF_TAG);
 }
 
 /* Raise "memobj.expr: msg"; messages from the runtime keep their own. */
@@ -72,8 +70,12 @@ typedef struct callctx {
 static void push_name(lua_State *L, const xfunc *f, int fidx, int k) {
   size_t len;
   const char *src;
-  lua_getiuservalue(L, fidx, 1);
+  /* the source text the names point into; Lua code can replace it */
+  if (lua_getiuservalue(L, fidx, 1) != LUA_TSTRING)
+    luaL_error(L, "memobj.expr: the function's source was replaced");
   src = lua_tolstring(L, -1, &len);
+  if ((size_t)f->ast.namepos[k] - 1 + f->ast.namelen[k] > len)
+    luaL_error(L, "memobj.expr: the function's source was replaced");
   lua_pushlstring(L, src + f->ast.namepos[k] - 1, f->ast.namelen[k]);
   lua_remove(L, -2);
 }
@@ -221,7 +223,7 @@ static void check_live(lua_State *L, const callctx *c, int nn, const mo_array *o
 static void *newbuf(lua_State *L, size_t n, size_t size) {
   if (size != 0 && n > (SIZE_MAX - 64) / size)
     luaL_error(L, "memobj.expr: not enough memory");
-  return lua_newuserdatauv(L, n * size + 64, 0);
+  return mo_scratch(L, n * size + 64);  /* never passes as an object */
 }
 
 /* f (at fidx) over inputs (table at inidx), out at outidx (or nil). */
@@ -408,6 +410,7 @@ void mo_expr_open(lua_State *L) {
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "memobj.expr");
   lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, XF_TAG, sizeof(xfunc), 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &xf_mtkey);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_key);

@@ -314,8 +314,11 @@ static int f_seek(lua_State *L) {
 
 /* The iterator of f:lines(...): upvalues file, n, formats. */
 static int lines_next(lua_State *L) {
-  mo_file *f = (mo_file *)lua_touserdata(L, lua_upvalueindex(1));
-  int i, n = (int)lua_tointeger(L, lua_upvalueindex(2));
+  mo_file *f = (mo_file *)mo_toview(L, lua_upvalueindex(1), MO_TAG_FILE);
+  lua_Integer ln = lua_tointeger(L, lua_upvalueindex(2));
+  int i, n = (int)ln;
+  if (f == NULL || ln < 0 || ln > MAXARGLINE)  /* debug.setupvalue */
+    return luaL_error(L, "memobj: lines: the iterator's state was replaced");
   if (f->v.released) return luaL_error(L, "file is already closed");
   if (n == 0 && f->canread) {  /* the common case, without the stack work */
     int ok = read_line(L, f, 1);

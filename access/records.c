@@ -125,7 +125,7 @@ static void push_record(lua_State *L, mo_records *r, size_t i) {
   unsigned char small[256], *copy = small;
   size_t k;
   if (l->recsize > sizeof small)
-    copy = (unsigned char *)lua_newuserdatauv(L, l->recsize, 0);
+    copy = (unsigned char *)mo_scratch(L, l->recsize);
   memcpy(copy, mo_view_rptr(L, &r->v, i * l->recsize, l->recsize), l->recsize);
   mo_fault_check(L);  /* before the table is made of the copy */
   lua_createtable(L, 0, (int)(l->nfields < 1000 ? l->nfields : 1000));
@@ -232,7 +232,7 @@ static int l_records(lua_State *L) {
     mo_records *r;
     luaL_argcheck(L, lua_isnil(L, 3) && lua_isnil(L, 4) && lua_isnil(L, 5), 3,
                   "no more arguments expected after a count or a table");
-    luaL_argcheck(L, count <= SIZE_MAX / l->recsize, 2, "too many records");
+    luaL_argcheck(L, count <= (size_t)LUA_MAXINTEGER / l->recsize, 2, "too many records");
     s.mem = mo_mem_zeroed(L, count * l->recsize);
     s.memidx = lua_gettop(L);
     s.offset = 0;
@@ -347,7 +347,7 @@ static int records_get(lua_State *L) {
   const unsigned char *p;
   if ((lua_Unsigned)i - 1 >= r->v.count) return 0;
   if (f->etype == MO_REC_BYTES && f->size > sizeof small)  /* see push_record */
-    copy = (unsigned char *)lua_newuserdatauv(L, f->size, 0);
+    copy = (unsigned char *)mo_scratch(L, f->size);
   p = mo_view_rptr(L, &r->v, (size_t)(i - 1) * r->lay.recsize + f->offset,
                    f->size);
   if (f->etype == MO_REC_BYTES) {

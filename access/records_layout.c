@@ -238,7 +238,7 @@ mo_layout *mo_layout_check(lua_State *L, int arg) {
   spanoff = align_up(total, sizeof(size_t));
   /* the only allocation; a finalizer it runs may change the table, so the
   ** second pass checks again and refuses if the measures changed */
-  l = (mo_layout *)lua_newuserdatauv(L, spanoff + (size_t)n * sizeof(span), 0);
+  l = (mo_layout *)mo_scratch(L, spanoff + (size_t)n * sizeof(span));
   memset(l, 0, total);
   l->nfields = (size_t)n;
   l->hashsize = hashsize;
@@ -350,7 +350,7 @@ void mo_records_pushformat(lua_State *L, const mo_layout *l) {
   size_t n = mo_lay_format(l, NULL, 0);
   char *buf;
   if (n == 0) luaL_error(L, "memobj: records: not enough memory");
-  buf = (char *)lua_newuserdatauv(L, n, 0);
+  buf = (char *)mo_scratch(L, n);
   if (mo_lay_format(l, buf, n) != n) luaL_error(L, "memobj: records: not enough memory");
   lua_pushlstring(L, buf, n - 1);
   lua_remove(L, -2);

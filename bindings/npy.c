@@ -17,24 +17,41 @@
 #include "../access/npy_format.h"
 #include "npy.h"
 
-/* ---- A box that frees the parser's allocations on any exit ---- */
+/* ---- A box that frees the parser's allocations ----
+** Its __gc can be called by Lua code (debug.getmetatable, debug.getlocal
+** on npy.open's frame), so it is checked by identity and does nothing
+** while `busy`: npy.open keeps it busy from the parse until it has
+** copied what it needs, then frees it itself (box_done). Only a memory
+** error inside that window leaves the parser's bytes to the process. */
+
+#define NPYBOX_TAG 0x4e505942u
 
 typedef struct npybox {
+  uint32_t tag;        /* NPYBOX_TAG: its metatable is its identity */
+  int busy;
   mo_npy h;
   unsigned char *buf;  /* the header bytes */
 } npybox;
 
-static int box_gc(lua_State *L) {
-  npybox *b = (npybox *)lua_touserdata(L, 1);
+static void box_done(npybox *b) {
+  b->busy = 0;
   mo_npy_free(&b->h);
+  memset(&b->h, 0, sizeof b->h);
   free(b->buf);
   b->buf = NULL;
+}
+
+static int box_gc(lua_State *L) {
+  npybox *b = (npybox *)mo_type_test(L, 1, NPYBOX_TAG);
+  if (b && !b->busy) box_done(b);
   return 0;
 }
 
 static npybox *newbox(lua_State *L) {
   npybox *b = (npybox *)lua_newuserdatauv(L, sizeof(npybox), 0);
   memset(b, 0, sizeof *b);
+  b->tag = NPYBOX_TAG;
+  b->busy = 1;
   lua_pushvalue(L, lua_upvalueindex(2));  /* the box metatable */
   lua_setmetatable(L, -2);
   return b;
@@ -144,39 +161,52 @@ static void push_layout(lua_State *L, const mo_npy *h) {
 static int npy_open(lua_State *L) {
   static const char *const modes[] = {"r", "rw", "private", NULL};
   const char *path = luaL_checkstring(L, 1);
-  int mode = luaL_checkoption(L, 2, "r", modes), n, d;
+  int mode = luaL_checkoption(L, 2, "r", modes), n, d, structured;
+  uint64_t dataoff, databytes, count;
   npybox *b;
   mo_noextra(L, 2);
   lua_settop(L, 2);
   b = newbox(L);                                  /* 3 */
-  if ((n = read_header(L, path, b)) != 0) return n;
+  if ((n = read_header(L, path, b)) != 0) {
+    box_done(b);
+    return n;
+  }
+  /* copy what the header says, then free the parser's bytes: no Lua code
+  ** runs before they are freed (see the box) */
+  structured = b->h.structured;
+  dataoff = b->h.dataoff;
+  databytes = b->h.databytes;
+  count = b->h.count;
+  if (structured) push_layout(L, &b->h);          /* 4: type or layout */
+  else etype_name(L, &b->h.fields[0]);
+  lua_createtable(L, b->h.ndim, 0);               /* 5: the shape */
+  for (d = 0; d < b->h.ndim; d++) {
+    lua_pushinteger(L, (lua_Integer)b->h.shape[d]);
+    lua_rawseti(L, -2, d + 1);
+  }
+  box_done(b);
   /* map the data part: memobj.map(path, {mode=, offset=, size=}) */
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, modes[mode]);
   lua_setfield(L, -2, "mode");
-  lua_pushinteger(L, (lua_Integer)b->h.dataoff);
+  lua_pushinteger(L, (lua_Integer)dataoff);
   lua_setfield(L, -2, "offset");
-  lua_pushinteger(L, (lua_Integer)b->h.databytes);
+  lua_pushinteger(L, (lua_Integer)databytes);
   lua_setfield(L, -2, "size");
-  lua_call(L, 2, 3);                              /* 4, 5, 6 */
-  if (lua_isnil(L, 4)) return 3;
-  lua_settop(L, 4);
+  lua_call(L, 2, 3);                              /* 6, 7, 8 */
+  if (lua_isnil(L, 6)) return 3;
+  lua_settop(L, 6);
   /* view it: m:array(type, 0, count, vmode) or m:records(layout, ...) */
-  lua_getfield(L, 4, b->h.structured ? "records" : "array");
+  lua_getfield(L, 6, structured ? "records" : "array");
+  lua_pushvalue(L, 6);
   lua_pushvalue(L, 4);
-  if (b->h.structured) push_layout(L, &b->h);
-  else etype_name(L, &b->h.fields[0]);
   lua_pushinteger(L, 0);
-  lua_pushinteger(L, (lua_Integer)b->h.count);
+  lua_pushinteger(L, (lua_Integer)count);
   lua_pushstring(L, mode == 0 ? "r" : "rw");
-  lua_call(L, 5, 1);                              /* 5: the view */
-  lua_createtable(L, b->h.ndim, 0);
-  for (d = 0; d < b->h.ndim; d++) {
-    lua_pushinteger(L, (lua_Integer)b->h.shape[d]);
-    lua_rawseti(L, -2, d + 1);
-  }
+  lua_call(L, 5, 1);                              /* 7: the view */
+  lua_pushvalue(L, 5);
   return 2;
 }
 
@@ -241,7 +271,7 @@ static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
   mo_view *v;
   if ((v = mo_toview(L, idx, MO_TAG_ARRAY)) != NULL) {
     mo_array *a = mo_checkarray(L, idx);
-    h->fields = (mo_npy_field *)lua_newuserdatauv(L, sizeof(mo_npy_field), 0);
+    h->fields = (mo_npy_field *)mo_scratch(L, sizeof(mo_npy_field));
     memset(h->fields, 0, sizeof(mo_npy_field));
     etype_field(a->etype, h->fields);
     h->nfields = 1;
@@ -252,7 +282,7 @@ static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
     mo_records *r = mo_checkrecords(L, idx);
     const mo_layout *l = &r->lay;
     size_t k;
-    h->fields = (mo_npy_field *)lua_newuserdatauv(L, l->nfields * sizeof(mo_npy_field), 0);
+    h->fields = (mo_npy_field *)mo_scratch(L, l->nfields * sizeof(mo_npy_field));
     h->names = (char *)mo_lay_name(l, 0) - mo_lay_fields(l)[0].name;
     for (k = 0; k < l->nfields; k++) {
       const mo_recfield *rf = mo_lay_fields(l) + k;
@@ -340,7 +370,7 @@ static int npy_save(lua_State *L) {
   check_shape(L, 3, &h, v->count, h.itemsize);
   if ((len = mo_npy_header(&h, NULL, 0, err, sizeof err)) == 0)
     return luaL_error(L, "memobj: npy.save: %s", err);
-  hdr = (char *)lua_newuserdatauv(L, len, 0);
+  hdr = (char *)mo_scratch(L, len);
   mo_npy_header(&h, hdr, len, err, sizeof err);
   /* no Lua allocation from here on: the view's bytes are read as they are */
   if (v->released) return luaL_error(L, "memobj: view is released");
@@ -364,9 +394,12 @@ static const mo_method npy_funcs[] = {
 void mo_npy_open(lua_State *L) {
   lua_createtable(L, 0, 2);
   lua_getfield(L, -2, "map");           /* upvalue 1: memobj.map */
-  lua_createtable(L, 0, 1);             /* upvalue 2: the box metatable */
+  lua_createtable(L, 0, 2);             /* upvalue 2: the box metatable */
   lua_pushcfunction(L, box_gc);
   lua_setfield(L, -2, "__gc");
+  lua_pushliteral(L, "memobj.npy box");
+  lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, NPYBOX_TAG, sizeof(npybox), 0);
   lua_pushvalue(L, -2);
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, npy_open, 2);

@@ -25,7 +25,7 @@ static void foreign_release(memobj_mem *m) {
 /* Permission is enforced by views, as for heap memory: the pages belong
 ** to C code and are never mprotect'ed. */
 static int foreign_protect(memobj_mem *m, int writable) {
-  return writable && !((foreign_mem *)m)->maywrite ? EACCES : 0;
+  return writable && !((foreign_mem *)m)->maywrite ? -EACCES : 0;  /* refused */
 }
 
 static const memobj_kind foreign_kind = {
@@ -76,13 +76,12 @@ static int l_foreign(lua_State *L) {
   luaL_argcheck(L, (uintptr_t)addr <= UINTPTR_MAX - size, 2,
                 "range wraps around the address space");
   f = (foreign_mem *)mo_mem_new(L, &foreign_kind, sizeof(foreign_mem));
-  f->base.ptr = (unsigned char *)(uintptr_t)addr;
-  f->base.size = size;
   f->base.writable = (uint8_t)rw;
   f->maywrite = rw;
   f->freefn = freefn;
   lua_insert(L, -2);
   lua_setiuservalue(L, -2, 1);
+  mo_mem_publish(L, &f->base, (unsigned char *)(uintptr_t)addr, size);
   return 1;
 }
 

@@ -121,19 +121,16 @@ static const memobj_kind heap_kind = {
 
 /* ---- Lua constructor ---- */
 
-/* memobj.heap(size [, {zero=, align=, max=}]) */
-static int l_heap(lua_State *L) {
-  static const char *const options[] = {"zero", "align", "max", NULL};
-  size_t size = mo_checksize(L, 1);
-  size_t align = mo_optsize_field(L, 2, "align", MALLOC_ALIGN);
-  size_t max = mo_optsize_field(L, 2, "max", 0);
-  int zero = mo_optbool_field(L, 2, "zero", 1);
-  int err;
+/*
+** Push a new heap object of size bytes; 0, or an errno value with the
+** object pushed closed. Shared by memobj.heap and the core's zeroed
+** memory (memobj.array(type, n)), so neither blames the other's name.
+*/
+static int heap_new(lua_State *L, size_t size, size_t align, size_t max,
+                    int zero) {
+  int err = 0;
   heap_mem *h;
-  mo_checkoptions(L, 2, options);
-  luaL_argcheck(L, align > 0 && (align & (align - 1)) == 0, 2,
-                "align must be a power of two");
-  luaL_argcheck(L, max == 0 || max >= size, 2, "max is smaller than size");
+  unsigned char *p = NULL;
   /* before the bytes exist: what the collector frees now is not part of
   ** the peak (finalizers may run here, before the object is made) */
   mo_gc_pace(L, size);
@@ -143,33 +140,42 @@ static int l_heap(lua_State *L) {
   if (max) {
     err = reserve(h, max);
     if (!err) err = commit_to(h, size);
-    if (err) {
-      heap_release(&h->base);
-      h->base.closed = 1;
-      return mo_failresult(L, "heap", err);
-    }
+    if (err) heap_release(&h->base);
+    p = h->base.ptr;
   } else {
-    h->base.ptr = mo_block_alloc(L, &h->blk, &h->base, size, align);
-    if (h->base.ptr == NULL) {
-      h->base.closed = 1;
-      return mo_failresult(L, "heap", ENOMEM);
-    }
-    if (zero) memset(h->base.ptr, 0, size);
-    h->base.size = size;
+    p = mo_block_alloc(L, &h->blk, &h->base, size, align);
+    if (p == NULL) err = ENOMEM;
+    else if (zero) memset(p, 0, size);
   }
+  if (!err) mo_mem_publish(L, &h->base, p, size);  /* else: never opened */
+  return err;
+}
+
+/* memobj.heap(size [, {zero=, align=, max=}]) */
+static int l_heap(lua_State *L) {
+  static const char *const options[] = {"zero", "align", "max", NULL};
+  size_t size = mo_checksize(L, 1);
+  size_t align = mo_optsize_field(L, 2, "align", MALLOC_ALIGN);
+  size_t max = mo_optsize_field(L, 2, "max", 0);
+  int zero = mo_optbool_field(L, 2, "zero", 1);
+  int err;
+  mo_checkoptions(L, 2, options);
+  luaL_argcheck(L, align > 0 && (align & (align - 1)) == 0, 2,
+                "align must be a power of two");
+  luaL_argcheck(L, max == 0 || max >= size, 2, "max is smaller than size");
+  if ((err = heap_new(L, size, align, max, zero)) != 0)
+    return mo_failresult(L, "heap", err);
   return 1;
 }
 
-/* The zeroed memory of the core (mo_mem_zeroed): n at idx. */
+/* The zeroed memory of the core (mo_mem_zeroed): n, a non-negative
+** integer, at idx; raises when it cannot be had. */
 static memobj_mem *heap_make(lua_State *L, int idx) {
-  int top = lua_gettop(L);
-  idx = lua_absindex(L, idx);
-  lua_pushcfunction(L, l_heap);
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 3);
-  if (lua_isnil(L, -3))
-    luaL_error(L, "memobj: heap: %s", lua_tostring(L, -2));
-  lua_settop(L, top + 1);
+  size_t n = (size_t)lua_tointeger(L, idx);
+  int err = heap_new(L, n, MALLOC_ALIGN, 0, 1);
+  if (err)
+    luaL_error(L, "memobj: not enough memory for %I bytes: %s",
+               (lua_Integer)n, strerror(err));
   return (memobj_mem *)lua_touserdata(L, -1);
 }
 

@@ -50,13 +50,24 @@ static int set_length(void *ctx) {
 ** which undoes the mapping if the file cannot change: a failed resize
 ** leaves size, address, content and file as they were.
 */
+/* A file whose size is sealed (a memfd another process shares, seen
+** through /proc/<pid>/fd) cannot change that way: refused by intent, as
+** a read-only map is, not left to the EPERM ftruncate would answer. */
+static int size_sealed(const mapped_mem *mm, size_t n) {
+  int seals;
+  if (mo_os_get_seals(mm->f.fd, &seals) != 0) return 0;  /* not a memfd */
+  return (n < mm->base.size && (seals & F_SEAL_SHRINK)) ||
+         (n > mm->base.size && (seals & F_SEAL_GROW));
+}
+
 static int mapped_resize(memobj_mem *m, size_t n) {
   mapped_mem *mm = (mapped_mem *)m;
   off_t filelen = 0;
   int err;
-  if (mm->mode == MODE_R) return EACCES;
-  if (mm->device) return EOPNOTSUPP;  /* a device has no length to set */
+  if (mm->mode == MODE_R) return -EACCES;  /* refused: misuse, raises */
+  if (mm->device) return -EOPNOTSUPP;  /* a device has no length to set */
   if (n > (size_t)INT64_MAX - (size_t)mm->offset) return EFBIG;
+  if (mm->mode == MODE_RW && size_sealed(mm, n)) return -EPERM;
   if (mm->mode == MODE_PRIVATE) {  /* the file is never touched */
     if ((err = file_length(mm->f.fd, &filelen)) != 0) return err;
     return mo_fmapped_resize(m, n, filelen, NULL, NULL);
@@ -65,9 +76,16 @@ static int mapped_resize(memobj_mem *m, size_t n) {
   return mo_fmapped_resize(m, n, mm->newlen, set_length, mm);
 }
 
+/* "rw" on a file opened "r" is refused here, by intent, rather than left
+** to the EACCES mprotect would answer (an OS errno is an OS failure). */
+static int mapped_protect(memobj_mem *m, int writable) {
+  if (writable && ((mapped_mem *)m)->mode == MODE_R) return -EACCES;
+  return mo_fmapped_protect(m, writable);
+}
+
 static const memobj_kind mapped_kind = {
   "mapped", "file", "path", mapped_resize, mo_fmapped_release,
-  mo_fmapped_sync, mo_fmapped_protect, mo_fmapped_advise
+  mo_fmapped_sync, mapped_protect, mo_fmapped_advise
 };
 
 /* ---- Options ---- */
@@ -162,9 +180,9 @@ static int l_map(lua_State *L) {
   off_t filelen = 0;
   int fd, err, dev;
   check_opts(L, 2, &o);
-  /* the object first, closed until mapped: a Lua error cannot leak the fd */
+  /* the object first, closed until published: a Lua error cannot leak
+  ** the fd */
   mm = (mapped_mem *)mo_mem_new(L, &mapped_kind, sizeof(mapped_mem));
-  mm->base.closed = 1;
   mm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -199,11 +217,9 @@ static int l_map(lua_State *L) {
   mm->mode = o.mode;
   mm->device = dev;
   mm->offset = (off_t)o.offset;
-  mm->base.ptr = mo_fmap_data(&mm->f);
-  mm->base.size = o.size;
   mm->base.max = o.max;
   mm->base.writable = o.mode != MODE_R;
-  mm->base.closed = 0;
+  mo_mem_publish(L, &mm->base, mo_fmap_data(&mm->f), o.size);
   return 1;
 }
 

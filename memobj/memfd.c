@@ -41,7 +41,7 @@ static int set_length(void *ctx) {
 ** mapping if the file cannot change (osmap.c). */
 static int memfd_resize(memobj_mem *m, size_t n) {
   memfd_mem *mm = (memfd_mem *)m;
-  if (mm->sealed) return EPERM;  /* what ftruncate answers on a sealed file */
+  if (mm->sealed) return -EPERM;  /* refused: what ftruncate answers when sealed */
   if (n > (size_t)INT64_MAX) return EFBIG;
   mm->newlen = (off_t)n;
   return mo_fmapped_resize(m, n, mm->newlen, set_length, mm);
@@ -116,16 +116,12 @@ static int l_memfd(lua_State *L) {
   err = make_file(name, size, seal, &fd);
   if (!err && (err = mo_fmap_open(&mm->f, fd, 0, size, max, 1, 0)) != 0)
     mo_fmap_close(&mm->f);  /* closes fd */
-  if (err) {
-    mm->base.closed = 1;
-    return mo_failresult(L, "memfd", err);
-  }
+  if (err) return mo_failresult(L, "memfd", err);  /* never published */
   mm->sealed = seal;
-  mm->base.ptr = mo_fmap_data(&mm->f);
-  mm->base.size = size;
   mm->base.max = max;
   lua_pushfstring(L, "/proc/%d/fd/%d", (int)mo_os_pid(), fd);
   lua_setiuservalue(L, -2, 1);
+  mo_mem_publish(L, &mm->base, mo_fmap_data(&mm->f), size);
   return 1;
 }
 

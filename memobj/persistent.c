@@ -51,9 +51,14 @@ static int map_data(pmem *pm) {
 
 /* ---- kind operations ---- */
 
+/* A forked child's use of the pool is refused by intent (misuse, raises:
+** the negated errno of object.h), not left to the EPERM the pool answers,
+** which the core would take for a failure of the system. */
 static int p_resize(memobj_mem *m, size_t n) {
   pmem *pm = (pmem *)m;
-  int e = mo_pool_resize(&pm->pool, n, (const mo_tx *)m->tx);
+  int e;
+  if (mo_pool_forked(&pm->pool)) return -EPERM;
+  e = mo_pool_resize(&pm->pool, n, (const mo_tx *)m->tx);
   /* a resize that failed half way may have published the smaller size */
   if (e == 0 || pm->pool.datasize != m->size) {
     int e2 = map_data(pm);
@@ -77,6 +82,7 @@ static void p_release(memobj_mem *m) {
 static int p_sync(memobj_mem *m, size_t off, size_t len) {
   (void)off;
   (void)len;
+  if (mo_pool_forked(&((pmem *)m)->pool)) return -EPERM;  /* see p_resize */
   return mo_pool_sync(&((pmem *)m)->pool, (const mo_tx *)m->tx);
 }
 
@@ -163,8 +169,8 @@ static int l_persistent(lua_State *L) {
   char msg[160];
   pmem *pm;
   int e;
+  /* closed until published: __gc does nothing to a pool not open */
   pm = (pmem *)mo_mem_new(L, &persistent_kind, sizeof(pmem));
-  pm->base.closed = 1;  /* until the pool is open: __gc does nothing */
   pm->pool.fd = -1;
   pm->faultslot = -1;
   e = mo_pool_open(&pm->pool, path, size, create, o.sync, o.verify, msg,
@@ -182,10 +188,10 @@ static int l_persistent(lua_State *L) {
     return mo_failresult(L, path, e);
   }
   pm->tx.owned = 1;
-  pm->base.closed = 0;
   pm->base.guarded = 1;  /* writes outside a transaction raise */
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
+  mo_mem_publish(L, &pm->base, pm->base.ptr, pm->base.size);  /* map_data's */
   return 1;
 }
 

@@ -50,15 +50,21 @@ static int set_size(void *ctx) {
 /* Other processes keep their mappings and the sizes they attached with. */
 static int shared_resize(memobj_mem *m, size_t n) {
   shared_mem *sm = (shared_mem *)m;
-  if (!sm->fdwritable) return EACCES;
+  if (!sm->fdwritable) return -EACCES;  /* refused: attached read-only */
   if (n > (size_t)INT64_MAX) return EFBIG;
   sm->newsize = n;
   return mo_fmapped_resize(m, n, 0, set_size, sm);
 }
 
+/* "rw" on an object attached read-only: refused by intent (see mapped.c). */
+static int shared_protect(memobj_mem *m, int writable) {
+  if (writable && !((shared_mem *)m)->fdwritable) return -EACCES;
+  return mo_fmapped_protect(m, writable);
+}
+
 static const memobj_kind shared_kind = {
   "shared", "kernel", "name", shared_resize, mo_fmapped_release,
-  mo_fmapped_sync, mo_fmapped_protect, mo_fmapped_advise
+  mo_fmapped_sync, shared_protect, mo_fmapped_advise
 };
 
 /* ---- Creating complete, then publishing ---- */
@@ -136,12 +142,9 @@ static int setup(shared_mem *sm, int fd, int fdwritable,
   sm->fdwritable = fdwritable;
   err = mo_fmap_open(&sm->f, fd, 0, size, o->max, o->writable, 0);
   if (err) return err;
-  sm->base.ptr = mo_fmap_data(&sm->f);
-  sm->base.size = size;
   sm->base.max = o->max;
   sm->base.writable = (uint8_t)o->writable;
-  sm->base.closed = 0;
-  return 0;
+  return 0;  /* the constructor publishes it */
 }
 
 /* Open the existing object `name`: its descriptor and size, or -1 and an
@@ -202,14 +205,17 @@ static int l_shared(lua_State *L) {
   luaL_argcheck(L, !create || size <= (size_t)INT64_MAX, 2, "size too large");
   luaL_argcheck(L, !create || o.max == 0 || o.max >= size, 3,
                 "max is smaller than size");
-  /* the object first, closed until mapped: a Lua error cannot leak the fd */
+  /* the object first, closed until published: a Lua error cannot leak
+  ** the fd */
   sm = (shared_mem *)mo_mem_new(L, &shared_kind, sizeof(shared_mem));
-  sm->base.closed = 1;
   sm->f.fd = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   if (create) {
-    if ((err = create_named(sm, name, size, &o)) == 0) return 1;
+    if ((err = create_named(sm, name, size, &o)) == 0) {
+      mo_mem_publish(L, &sm->base, mo_fmap_data(&sm->f), size);
+      return 1;
+    }
     if (err != EEXIST || o.exclusive) return fail(L, name, NULL, err);
   }
   /* attach (also: create with exclusive = false found the name taken) */
@@ -231,6 +237,7 @@ static int l_shared(lua_State *L) {
     drop(sm);
     return fail(L, name, NULL, err);
   }
+  mo_mem_publish(L, &sm->base, mo_fmap_data(&sm->f), have);
   return 1;
 }
 
@@ -242,7 +249,9 @@ static int l_unlink(lua_State *L) {
   if (m->kind != &shared_kind)
     return luaL_error(L, "memobj: unlink: %s memory has no name to unlink",
                       m->kind->name);
-  lua_getiuservalue(L, 1, 1);
+  /* a user value is Lua's to replace (debug.setuservalue): check it */
+  if (lua_getiuservalue(L, 1, 1) != LUA_TSTRING)
+    return luaL_error(L, "memobj: unlink: the object's name was replaced");
   name = lua_tostring(L, -1);
   if ((err = mo_os_shm_unlink(name)) != 0) return fail(L, name, NULL, err);
   lua_pushboolean(L, 1);

@@ -15,7 +15,7 @@ static void string_release(memobj_mem *m) {
 /* Only "r" is possible: the bytes of a Lua string are immutable. */
 static int string_protect(memobj_mem *m, int writable) {
   (void)m;
-  return writable ? EACCES : 0;
+  return writable ? -EACCES : 0;  /* refused: misuse, raises */
 }
 
 static const memobj_kind string_kind = {
@@ -29,11 +29,10 @@ static memobj_mem *string_new(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   s = lua_tolstring(L, idx, &len);
   m = mo_mem_new(L, &string_kind, sizeof(memobj_mem));
-  m->ptr = (unsigned char *)s;
-  m->size = len;
   m->writable = 0;
   lua_pushvalue(L, idx);
   lua_setiuservalue(L, -2, 1);
+  mo_mem_publish(L, m, (unsigned char *)s, len);
   return m;
 }
 

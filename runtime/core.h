@@ -8,8 +8,10 @@
 
 #include "core/base.h"   /* hints, counters, tags, the object layout */
 #include "core/args.h"   /* argument helpers and the two error channels */
+#include "core/type.h"   /* identity by metatable, scratch space */
 #include "core/mem.h"    /* memory objects, the write guard */
-#include "core/lock.h"   /* locks and where they were taken */
+#include "core/where.h"  /* where was this made: the one recorder */
+#include "core/lock.h"   /* locks */
 #include "core/view.h"   /* the view base, byte sources */
 #include "core/pin.h"    /* call-scope pins */
 #include "core/fault.h"  /* lost pages of mapped files */

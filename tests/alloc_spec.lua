@@ -272,6 +272,34 @@ describe("memobj.objects", function()
     assert.equal(0, count())
     assert.is_nil(arr)
   end)
+  -- issue 20: a leak made through a helper names its caller
+  it("records a caller chain with {frames = n}", function()
+    local inner = here() + 1
+    local function helper(n) return memobj.heap(n) end
+    local function find(size)
+      for _, o in ipairs(memobj.objects()) do
+        if o.kind == "heap" and o.size == size then return o end
+      end
+    end
+    assert.is_nil(find(4321) and find(4321).callers)
+    memobj.objects({frames = 3})
+    local outer = here() + 1
+    local m = helper(4321)
+    local chained = find(4321)
+    memobj.objects({frames = 1})
+    local m2 = helper(4322)
+    assert.equal(inner, chained.line)
+    assert.matches("alloc_spec.lua$", chained.callers[1].source)
+    assert.equal(outer, chained.callers[1].line)
+    assert.is_true(#chained.callers <= 2)
+    assert.is_nil(find(4322).callers)        -- back to the line alone
+    assert.equal(inner, find(4322).line)
+    assert.has_error(function() memobj.objects({frames = 0}) end)
+    assert.has_error(function() memobj.objects({frames = 17}) end)
+    assert.has_error(function() memobj.objects({frame = 2}) end)
+    m:close()
+    m2:close()
+  end)
 end)
 
 describe("native bytes in trace snapshots", function()

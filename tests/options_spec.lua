@@ -53,4 +53,17 @@ describe("options", function()
     refuses("unknown option 'erno'", libc.func, libc, "abs", "int", {"int"},
             {erno = true})
   end)
+
+  -- issue 20: {seal = "no"} read as true under Lua's truthiness
+  it("a boolean option is a boolean, or a clear argument error", function()
+    refuses("bad argument #2 to '[%w.]*heap' %(option 'zero' must be a boolean, not string%)",
+            memobj.heap, 16, {zero = "no"})
+    refuses("option 'zero' must be a boolean, not number", memobj.heap, 16, {zero = 0})
+    if memobj.memfd then
+      refuses("option 'seal' must be a boolean, not string", memobj.memfd, 16, {seal = "no"})
+    end
+    assert.equal(16, memobj.heap(16, {zero = false}).size)
+    local ffi = require("memobj.ffi")
+    refuses("option 'lazy' must be a boolean", ffi.load, nil, {lazy = 1})
+  end)
 end)

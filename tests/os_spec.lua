@@ -70,6 +70,52 @@ describe("OS layer", function()
     m:close()
     assert.equal(1, oshook.calls("munmap"))
   end)
+
+  -- issue 20: misuse and OS failure told apart by intent, not by the
+  -- errno value (EACCES, EPERM and EROFS from the OS used to raise)
+  describe("an errno from the OS is an OS failure, whatever its value", function()
+    local path
+    before_each(function()
+      path = os.tmpname()
+      local f = assert(io.open(path, "wb")); f:write(("x"):rep(4096)); f:close()
+    end)
+    after_each(function() oshook.reset(); os.remove(path) end)
+
+    it("a genuine EACCES on open returns nil, message, errno", function()
+      oshook.fail("open", "EACCES")
+      local m, msg, err = memobj.map(path)
+      assert.is_nil(m)
+      assert.equal(13, err)
+      assert.matches("Permission denied", msg)
+    end)
+
+    it("EACCES, EPERM from ftruncate on resize return nil, message, errno", function()
+      local m = assert(memobj.map(path, {mode = "rw"}))
+      for _, e in ipairs({{"EACCES", 13}, {"EPERM", 1}}) do
+        oshook.fail("ftruncate", e[1])
+        local r, msg, err = m:resize(8192)
+        assert.is_nil(r, e[1])
+        assert.equal(e[2], err)
+        assert.matches("^resize: ", msg)
+        oshook.reset()
+      end
+      assert.equal(4096, m.size)
+      m:close()
+    end)
+
+    it("what the object cannot do still raises (refused by its kind)", function()
+      local m = assert(memobj.map(path))            -- "r"
+      assert.has_error(function() m:resize(10) end, "memobj: resize: Permission denied")
+      assert.has_error(function() m:protect("rw") end, "memobj: protect: Permission denied")
+      m:close()
+      assert.has_error(function() memobj.string("abc"):protect("rw") end,
+        "memobj: protect: Permission denied")
+      if memobj.memfd then
+        assert.has_error(function() memobj.memfd(16):resize(32) end,
+          "memobj: resize: Operation not permitted")
+      end
+    end)
+  end)
 end)
 
 -- Issue 20 item 4: the pool and .npy reach the OS only through the table,

@@ -290,3 +290,166 @@ describe("transactions after a collection", function()
     assert.is_nil(procs and nil)
   end)
 end)
+
+-- Identity (issue 20): a userdata is memobj's object because of its
+-- metatable, never because of bytes inside it, and nothing the debug
+-- library does to an object (getlocal, setuservalue, setmetatable,
+-- calling __gc or __close directly) crashes the process.
+describe("identity: the debug library cannot forge or break objects", function()
+  -- The bytes of a memory object header (runtime/core/object.h) over
+  -- `target`'s first `size` bytes: tag, writable, closed, guarded, stat,
+  -- then ptr and size.
+  local function fake_header(target, size)
+    return string.pack("<I4BBBBI8I8", 0x4d454d4f, 1, 0, 0, 0, target.pointer, size)
+  end
+
+  it("a scratch copy whose bytes read like a memory object is not one", function()
+    local target = memobj.heap(16)
+    target:bytes():fill(0x53)
+    local r = memobj.records({{"raw", "bytes", 300}}, 1)
+    local hdr = fake_header(target, 16)
+    r[1] = {raw = hdr .. string.rep("\0", 300 - #hdr)}
+    local probe = memobj.bytes("SSSS")
+    local tried, forged = 0, 0
+    collectgarbage("generational", 1, 100)
+    for _ = 1, 100000 do
+      setmetatable({}, {__gc = function()
+        -- level 2: the C function whose allocation ran this finalizer
+        if debug.getinfo(2, "S").what ~= "C" then return end
+        for i = 1, 40 do
+          local name, v = debug.getlocal(2, i)
+          if name == nil then break end
+          if type(v) == "userdata" and debug.getmetatable(v) == nil then
+            tried = tried + 1
+            if pcall(probe.find, probe, v, 1, true) then forged = forged + 1 end
+          end
+        end
+      end})
+      local _ = r[1]  -- copies the record into scratch space, then allocates
+      if tried >= 20 then break end
+    end
+    collectgarbage("incremental")
+    assert.is_true(tried > 0, "no scratch space was seen")
+    assert.equal(0, forged)
+  end)
+
+  it("a metatable moved onto another object does not make it that object", function()
+    local m = memobj.heap(64)
+    local a = memobj.array("u8", 64)
+    local b = m:bytes()
+    local mem_mt = debug.getmetatable(m)
+    debug.setmetatable(a, mem_mt)           -- an array that says "memory"
+    assert.has_error(function() return a:resize(10) end)
+    assert.has_error(function() return memobj.bytes(a) end)
+    debug.setmetatable(b, debug.getmetatable(memobj.array("f64", 1)))
+    assert.has_error(function() return b[1] end)
+    assert.has_error(function() return b:sum() end)
+    debug.setmetatable(a, debug.getmetatable(memobj.array("u8", 1)))
+    assert.equal(0, a[1])
+  end)
+
+  it("a replaced user value never reaches the OS or the core", function()
+    local name = "/memobj_id_" .. tostring(os.time()) .. "_" .. math.random(1e9)
+    local m = assert(memobj.shared(name, 4096))
+    debug.setuservalue(m, {}, 1)
+    assert.has_error(function() m:unlink() end, "memobj: unlink: the object's name was replaced")
+    debug.setuservalue(m, name, 1)
+    assert.is_true(m:unlink())
+    local v = memobj.heap(32):bytes()
+    debug.setuservalue(v, memobj.heap(32), 1)
+    assert.has_error(function() return v.memory end,
+      "memobj: the view's memory reference was replaced")
+    assert.has_error(function() return memobj.bytes(v) end)
+    assert.is_nil(v:find("x"))  -- the view's own lock keeps its bytes
+    m:close()
+  end)
+
+  it("replaced iterator upvalues raise (debug.setupvalue)", function()
+    local b = memobj.bytes("a b c")
+    local it = b:gmatch("%a")
+    assert.equal("a", it())
+    debug.setupvalue(it, 2, memobj.heap(4096))
+    assert.has_error(it, "memobj: gmatch: the iterator's state was replaced")
+    local it2 = b:gmatch("%a")
+    debug.setupvalue(it2, 1, memobj.array("u8", 8))
+    assert.has_error(it2, "memobj: gmatch: the iterator's state was replaced")
+  end)
+
+  it("calling __gc or __close directly on every object and view kind", function()
+    local name = "/memobj_id2_" .. tostring(os.time()) .. "_" .. math.random(1e9)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb")); f:write(string.rep("x", 4096)); f:close()
+    local objects = {
+      memobj.heap(64), memobj.string("abc"), assert(memobj.shared(name, 4096)),
+      assert(memobj.map(path)),
+    }
+    if memobj.memfd then objects[#objects + 1] = assert(memobj.memfd(64)) end
+    local m = memobj.heap(64)
+    local views = {m:bytes(), m:array("u16"), m:array("u8", 0, 32):slice(1, 32, 2), m:file(),
+      memobj.records({{"a", "u8"}}, 4)}
+    for _, o in ipairs(objects) do
+      local mt = debug.getmetatable(o)
+      for _, k in ipairs({"__gc", "__close", "__len", "__tostring", "__index"}) do
+        if mt[k] then
+          pcall(mt[k], o)
+          pcall(mt[k], o, "size")
+          pcall(mt[k], {}, 1)
+          pcall(mt[k], io.stdout, 1)
+          pcall(mt[k], m:bytes(), 1)
+        end
+      end
+    end
+    for _, v in ipairs(views) do
+      local mt = debug.getmetatable(v)
+      for _, k in ipairs({"__gc", "__close", "__len", "__tostring", "__index", "__newindex"}) do
+        if mt[k] then
+          pcall(mt[k], v)
+          pcall(mt[k], v, 1, 1)
+          pcall(mt[k], m, 1, 1)
+          pcall(mt[k], io.stdout, 1, 1)
+          pcall(mt[k], {}, 1, 1)
+        end
+      end
+      assert.is_true(v.released)
+    end
+    -- the memory whose views were released directly closes and frees
+    assert.is_true(m:close())
+    for _, o in ipairs(objects) do pcall(o.close, o) end
+    assert.is_true(assert(memobj.shared(name, 4096, {exclusive = false})):unlink())
+    os.remove(path)
+    collectgarbage()
+    collectgarbage()
+  end)
+
+  it("npy.open survives its box's __gc called from a finalizer", function()
+    local npy = require("memobj").npy
+    local path = os.tmpname()
+    local a = memobj.array("f64", 8)
+    for i = 1, 8 do a[i] = i end
+    assert(npy.save(path, a))
+    local calls = 0
+    collectgarbage("generational", 1, 100)
+    for _ = 1, 50000 do
+      setmetatable({}, {__gc = function()
+        if debug.getinfo(2, "S").what ~= "C" then return end
+        for i = 1, 40 do
+          local name, v = debug.getlocal(2, i)
+          if name == nil then break end
+          local mt = type(v) == "userdata" and debug.getmetatable(v)
+          -- the parser's box: a __gc and no other metamethod
+          if mt and mt.__gc and not mt.__index and not mt.__close then
+            calls = calls + 1
+            pcall(mt.__gc, v)
+          end
+        end
+      end})
+      local v = assert(npy.open(path))
+      assert.equal(8, v[8])
+      v:release()
+      if calls >= 5 then break end
+    end
+    collectgarbage("incremental")
+    os.remove(path)
+    assert.is_true(calls > 0, "the box was never reached")
+  end)
+end)

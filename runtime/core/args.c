@@ -94,10 +94,19 @@ void mo_checkoptions(lua_State *L, int idx, const char *const known[]) {
   }
 }
 
+/*
+** A boolean option is true, false or absent: {seal = "no"} would read as
+** true under Lua's truthiness, the opposite of what it says, so anything
+** else is refused against the options argument.
+*/
 int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
-  int v = def;
+  int v = def, t;
   if (lua_type(L, idx) != LUA_TTABLE) return def;
-  if (lua_getfield(L, idx, field) != LUA_TNIL) v = lua_toboolean(L, -1);
+  t = lua_getfield(L, idx, field);
+  if (t == LUA_TBOOLEAN) v = lua_toboolean(L, -1);
+  else if (t != LUA_TNIL)
+    luaL_argerror(L, idx, lua_pushfstring(L, "option '%s' must be a boolean, "
+                                          "not %s", field, luaL_typename(L, -1)));
   lua_pop(L, 1);
   return v;
 }

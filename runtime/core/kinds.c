@@ -105,6 +105,8 @@ memobj_mem *mo_mem_from_string(lua_State *L, int idx) {
 
 memobj_mem *mo_mem_zeroed(lua_State *L, size_t n) {
   memobj_mem *m;
+  if (n > (size_t)LUA_MAXINTEGER)  /* callers check their counts first */
+    luaL_error(L, "memobj: not enough memory for %f bytes", (lua_Number)n);
   lua_pushinteger(L, (lua_Integer)n);
   m = by_role(L, MO_ROLE_ZEROED, "zeroed memory")->make(L, -1);
   lua_remove(L, -2);

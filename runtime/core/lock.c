@@ -3,41 +3,8 @@
 ** holds a lock on its memory object; resize, close and protect check
 ** the locks first and name their holders when they refuse.
 */
-#include <stdio.h>
 #include <string.h>
 #include "../core.h"
-
-/* "source:line" into buf (size > 0), truncated as snprintf would. Done
-** by hand: this runs for every view and every locked C buffer (each
-** memobj.ffi buffer argument), and snprintf was most of its cost. */
-static void putwhere(char *buf, size_t size, const char *src, int line) {
-  char digits[12];
-  int nd = 0;
-  unsigned u = (unsigned)line;
-  size_t n = strlen(src), room = size - 1;
-  do {
-    digits[nd++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (n > room) n = room;
-  memcpy(buf, src, n);
-  if (n < room) buf[n++] = ':';
-  while (nd > 0 && n < room) buf[n++] = digits[--nd];
-  buf[n] = '\0';
-}
-
-void mo_where(lua_State *L, char *buf, size_t size) {
-  lua_Debug ar;
-  int level;
-  /* the first Lua function up the stack is the one that asked */
-  for (level = 1; lua_getstack(L, level, &ar); level++) {
-    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-      putwhere(buf, size, ar.short_src, ar.currentline);
-      return;
-    }
-  }
-  snprintf(buf, size, "C code");
-}
 
 void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
              size_t len, int write, const char *what) {

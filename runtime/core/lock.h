@@ -18,7 +18,5 @@ void mo_unlock(memobj_lock *lk);
 void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
                          int writers_only, size_t newsize);
 
-/* Record "source:line" of the running Lua code into buf. */
-void mo_where(lua_State *L, char *buf, size_t size);
 
 #endif

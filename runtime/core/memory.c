@@ -6,11 +6,42 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include "../tools/tools.h"
+#include <pthread.h>
+#include "../core.h"
 #include "tx.h"
 
 static const char mem_mtkey = 0;       /* registry: memory metatable */
 static const char mem_methodskey = 0;  /* registry: memory methods */
+
+/* ---- Observers ----
+** An append-only list: writers under a lock, readers with acquire loads,
+** so that two states opening memobj in two threads can both register. */
+
+static mo_observer *observers;
+static pthread_mutex_t observers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void mo_observe(mo_observer *o) {
+  mo_observer **tail;
+  pthread_mutex_lock(&observers_lock);
+  for (tail = &observers; *tail && *tail != o; tail = &(*tail)->next) {}
+  if (*tail == NULL) {
+    o->next = NULL;
+    __atomic_store_n(tail, o, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&observers_lock);
+}
+
+#define EACH_OBSERVER(o) \
+  for (mo_observer *o = __atomic_load_n(&observers, __ATOMIC_ACQUIRE); o; \
+       o = __atomic_load_n(&o->next, __ATOMIC_ACQUIRE))
+
+static void notify_released(memobj_mem *m) {
+  EACH_OBSERVER(o) if (o->released) o->released(m);
+}
+
+static void notify_settled(lua_State *L, int raise) {
+  EACH_OBSERVER(o) if (o->settled) o->settled(L, raise);
+}
 
 /* ---- Creating and checking ---- */
 
@@ -21,20 +52,23 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   m->tag = MO_TAG_MEM;
   m->kind = k;
   m->writable = 1;
-  mo_stats_new(m);
-  mo_objects_add(L, m);
+  m->closed = 1;  /* until mo_mem_publish */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_setmetatable(L, -2);
   return m;
 }
 
+void mo_mem_publish(lua_State *L, memobj_mem *m, unsigned char *ptr,
+                    size_t size) {
+  m->ptr = ptr;
+  m->size = size;
+  m->closed = 0;
+  EACH_OBSERVER(o) if (o->made) o->made(L, m);
+}
+
+/* Identity by metatable (type.c): bytes a Lua program wrote never pass. */
 memobj_mem *mo_tomem(lua_State *L, int idx) {
-  memobj_mem *m;
-  if (lua_type(L, idx) != LUA_TUSERDATA ||
-      lua_rawlen(L, idx) < sizeof(memobj_mem))
-    return NULL;
-  m = (memobj_mem *)lua_touserdata(L, idx);
-  return m->tag == MO_TAG_MEM ? m : NULL;
+  return (memobj_mem *)mo_type_test(L, idx, MO_TAG_MEM);
 }
 
 memobj_mem *mo_checkmem(lua_State *L, int idx) {
@@ -59,8 +93,7 @@ void mo_mem_declare(lua_State *L, const mo_method *list) {
 /* ---- Methods ---- */
 
 static void mem_release(memobj_mem *m) {
-  mo_stats_release(m);
-  mo_objects_remove(m);
+  notify_released(m);
   if (m->closed) return;
   mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
   m->kind->release(m);
@@ -90,7 +123,7 @@ static int mem_close(lua_State *L) {
   if (m == NULL) return luaL_typeerror(L, 1, "memory object");
   if (!m->closed && refuse_if_busy(L, m, "close", 0, SIZE_MAX)) {
     mem_release(m);
-    mo_debug_after(L, 1);  /* a damaged debug block raises */
+    notify_settled(L, 1);  /* a damaged debug block raises */
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -100,36 +133,33 @@ static int mem_close(lua_State *L) {
 ** code can replace that (debug.setuservalue). While a lock is held, the
 ** memory must outlive it: set the metatable again, which marks the object
 ** for finalization once more, so it stays allocated (with its bytes) and
-** this runs again at a later cycle. */
+** this runs again at a later cycle. A pinned object is never garbage (its
+** pin refers to it): only Lua code calling __gc directly (debug library)
+** gets here with pins, and a running call's bytes stay. */
 static int mem_gc(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
-  if (m == NULL) return 0;
+  if (m == NULL || m->npins > 0) return 0;
   if (m->nlocks > 0) {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
     lua_setmetatable(L, 1);
     return 0;
   }
-  mo_stats_release(m);
-  mo_objects_remove(m);
   mem_release(m);
-  mo_debug_after(L, 0);  /* a damaged debug block warns on stderr */
+  notify_settled(L, 0);  /* a damaged debug block warns on stderr */
   return 0;
 }
 
 /*
-** The error convention (doc/manual.md) for a kind operation's errno: what
-** this object cannot do at all (a read-only file, a sealed size, a device
-** with no length) is misuse and raises; the system failing to do what the
-** object allows (no space, no memory, an I/O error, lost pages) returns
-** nil, message, errno as io does.
+** The error convention (doc/manual.md), chosen by intent, never by the
+** errno value: what this object cannot do at all (a read-only file, a
+** sealed size, a device with no length) is refused by its kind with a
+** negated errno (object.h) and raises; any positive errno is the system
+** failing to do what the object allows (even EACCES or EROFS from the
+** OS) and returns nil, message, errno as io does.
 */
 static int opresult(lua_State *L, const char *op, int err) {
-  switch (err) {
-    case EACCES: case EPERM: case EOPNOTSUPP: case EROFS:
-      return mo_oserror(L, op, err);
-    default:
-      return mo_failresult(L, op, err);
-  }
+  if (err < 0) return mo_oserror(L, op, -err);
+  return mo_failresult(L, op, err);
 }
 
 static int mem_resize(lua_State *L) {
@@ -145,12 +175,15 @@ static int mem_resize(lua_State *L) {
                       "of %I", (lua_Integer)n, (lua_Integer)m->max);
   /* growth paces the collector first (objects dropped meanwhile are not
   ** part of the peak); finalizers may run, so the checks come after */
-  if (n > m->size) mo_gc_pace(L, n - m->size);
+  if (n > m->size) {
+    size_t grow = n - m->size;
+    EACH_OBSERVER(o) if (o->growing) o->growing(L, m, grow);
+  }
   if (!refuse_if_busy(L, m, "resize", 0, n))
     return luaL_error(L, "memobj: memory object is closed");
   err = m->kind->resize(m, n);
-  if (err == 0) mo_stats_resize(m);
-  mo_debug_after(L, 1);  /* the old block of a debug resize was damaged */
+  if (err == 0) EACH_OBSERVER(o) if (o->resized) o->resized(L, m);
+  notify_settled(L, 1);  /* the old block of a debug resize was damaged */
   if (err) return opresult(L, "resize", err);
   lua_settop(L, 1);
   return 1;
@@ -292,6 +325,7 @@ void mo_memory_open(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pushliteral(L, "memobj.memory");
   lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, MO_TAG_MEM, sizeof(memobj_mem), 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
   lua_pop(L, 1);
 }

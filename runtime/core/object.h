@@ -27,9 +27,12 @@ typedef struct memobj_lock {
 } memobj_lock;
 
 /*
-** A memory kind is a table of operations. Each returns 0 or an errno
-** value; the core validates arguments and locks before calling them, so
-** an operation only talks to the operating system or the allocator.
+** A memory kind is a table of operations. Each returns 0, an errno value
+** when the system failed (returned as nil, message, errno), or a negated
+** errno value (-EACCES) when the object refuses the operation by its
+** nature (misuse: raises). The core validates arguments and locks before
+** calling them, so an operation only talks to the operating system or the
+** allocator.
 */
 struct memobj_kind {
   const char *name;         /* m.kind */

@@ -22,10 +22,7 @@ typedef struct mo_pinud {
 static const char pin_mtkey = 0;  /* registry: pin metatable */
 
 static mo_pinud *topin(lua_State *L, int idx) {
-  mo_pinud *p = (mo_pinud *)lua_touserdata(L, idx);
-  if (p == NULL || lua_rawlen(L, idx) != sizeof(mo_pinud) || p->tag != PIN_TAG)
-    return NULL;
-  return p;
+  return (mo_pinud *)mo_type_test(L, idx, PIN_TAG);
 }
 
 /* Drop one hold. A slot never releases more than it took: `held` stops
@@ -47,7 +44,9 @@ static int pin_close(lua_State *L) {
 ** coroutine is collected. */
 static int pin_gc(lua_State *L) {
   mo_pinud *p = topin(L, 1);
-  while (p && p->held) unhold(p);
+  /* the cached pin is garbage only with its memory, when no slot can hold
+  ** it: a held one here is Lua code calling __gc directly */
+  while (p && p->percall && p->held) unhold(p);
   return 0;
 }
 
@@ -113,14 +112,13 @@ mo_view *mo_pinview(lua_State *L, int idx, int top, uint32_t tag,
     mo_noextra(L, top);
     lua_settop(L, top);
   }
-  lua_getiuservalue(L, idx, 1);
-  if (mo_tomem(L, -1) != m)  /* replaced by debug.setuservalue */
-    luaL_error(L, "memobj: the view's memory reference was replaced");
+  mo_view_pushmem(L, idx, v);
   p = pushpin(L, m, lua_gettop(L));
   lua_replace(L, -2);  /* one slot: the pin (it keeps the memory alive) */
-  take(L, p, m);
-  /* the allocation of a pin may have run a finalizer that released v */
+  /* the allocation of a pin may have run a finalizer that released v
+  ** (and then closed its memory): name the view, which the caller used */
   if (v->released) luaL_error(L, "memobj: view is released");
+  take(L, p, m);
   return v;
 }
 
@@ -150,5 +148,6 @@ void mo_pin_open(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pushliteral(L, "memobj.pin");
   lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, PIN_TAG, sizeof(mo_pinud), 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &pin_mtkey);
 }

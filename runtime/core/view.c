@@ -3,56 +3,25 @@
 ** object, view or Lua string), creating and locking, the common fields,
 ** release, and string.sub-style ranges.
 */
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include "../core.h"
 
-/* ---- View tags ----
-** The runtime names no view: a tag is a view's when mo_view_new has made
-** a view with it (no object carries a tag before its first view exists).
-** The set grows without a limit; nodes are appended under a lock and never
-** freed, so readers walk it without one. */
-
-typedef struct tagnode {
-  uint32_t tag;
-  struct tagnode *next;
-} tagnode;
-
-static tagnode *tags;
-static pthread_mutex_t tags_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int is_view_tag(uint32_t tag) {
-  const tagnode *n;
-  for (n = __atomic_load_n(&tags, __ATOMIC_ACQUIRE); n;
-       n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
-    if (n->tag == tag) return 1;
-  return 0;
-}
-
-/* Record tag as a view tag; raises only when out of memory. */
-static void learn_tag(lua_State *L, uint32_t tag) {
-  tagnode *n, **tail;
-  int known;
-  pthread_mutex_lock(&tags_lock);
-  for (tail = &tags; *tail && (*tail)->tag != tag; tail = &(*tail)->next) {}
-  known = *tail != NULL;
-  if (!known && (n = (tagnode *)calloc(1, sizeof *n)) != NULL) {
-    n->tag = tag;
-    __atomic_store_n(tail, n, __ATOMIC_RELEASE);
-    known = 1;
-  }
-  pthread_mutex_unlock(&tags_lock);
-  if (!known) luaL_error(L, "memobj: not enough memory for a view");
-}
+/* ---- Identity ----
+** A view is a userdata whose metatable mo_view_new registered (type.c)
+** as a view's: the core names no view, it learns their metatables. */
 
 mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
-  mo_view *v;
-  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof(mo_view))
-    return NULL;
-  v = (mo_view *)lua_touserdata(L, idx);
-  if (tag ? v->tag != tag : !is_view_tag(v->tag)) return NULL;
-  return v;
+  int view = 0;
+  uint32_t t = mo_type_of(L, idx, &view);
+  if (t == 0 || !view || (tag && t != tag)) return NULL;
+  return (mo_view *)lua_touserdata(L, idx);
+}
+
+memobj_mem *mo_view_pushmem(lua_State *L, int idx, const mo_view *v) {
+  lua_getiuservalue(L, idx, 1);
+  if (mo_tomem(L, -1) != v->mem)  /* replaced by debug.setuservalue */
+    luaL_error(L, "memobj: the view's memory reference was replaced");
+  return v->mem;
 }
 
 mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname) {
@@ -106,7 +75,7 @@ int mo_tosource(lua_State *L, int idx, mo_source *s) {
     s->mem = mo_mem_from_string(L, idx);
   } else {
     s->mem = b.mem;
-    if (b.view) lua_getiuservalue(L, idx, 1);
+    if (b.view) mo_view_pushmem(L, idx, b.view);
     else lua_pushvalue(L, idx);
   }
   s->offset = b.offset;
@@ -134,7 +103,9 @@ mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
                      size_t len, int readonly, const char *what) {
   memobj_mem *m = s->mem;
   mo_view *v;
-  if (MO_UNLIKELY(!is_view_tag(tag))) learn_tag(L, tag);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);  /* its metatable is a view's */
+  mo_type_register(L, -1, tag, sizeof(mo_view), 1);
+  lua_pop(L, 1);
   v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
   memset(v, 0, udsize);
   /* The allocation may have run a finalizer that closed, shrank or
@@ -179,7 +150,7 @@ int mo_view_field(lua_State *L, int idx, mo_view *v, const char *k) {
     lua_pushboolean(L, v->released);
     return 1;
   }
-  if (strcmp(k, "memory") == 0) lua_getiuservalue(L, idx, 1);
+  if (strcmp(k, "memory") == 0) mo_view_pushmem(L, idx, v);
   else if (strcmp(k, "offset") == 0) lua_pushinteger(L, (lua_Integer)v->offset);
   else if (strcmp(k, "length") == 0) lua_pushinteger(L, (lua_Integer)v->length);
   else if (strcmp(k, "readonly") == 0) lua_pushboolean(L, v->readonly);

@@ -85,6 +85,9 @@ mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
                      size_t len, int readonly, const char *what);
 /* The view at idx with this tag, or NULL. */
 mo_view *mo_toview(lua_State *L, int idx, uint32_t tag);
+/* Push the memory object of the view v at idx (its user value 1),
+** raising if Lua code replaced it (debug.setuservalue). */
+memobj_mem *mo_view_pushmem(lua_State *L, int idx, const mo_view *v);
 /* The live view at idx, or raise. */
 mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname);
 void mo_view_release(mo_view *v);

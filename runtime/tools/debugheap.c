@@ -353,3 +353,6 @@ int mo_l_check(lua_State *L) {
   free(bad);
   return 3;
 }
+
+/* After a kind freed or moved a block (close, resize, __gc). */
+mo_observer mo_debug_observer = {.settled = mo_debug_after};

@@ -19,6 +19,7 @@
 typedef struct mo_site {
   int line;
   uint32_t hash;
+  struct mo_site *parent;   /* the caller's site (memobj.objects{frames}) */
   size_t native;            /* scratch for mo_objects_native */
   char src[LUA_IDSIZE];     /* short source, as in error messages */
 } mo_site;
@@ -29,14 +30,16 @@ typedef struct rtstate {
   size_t nsites, cap;
   struct { const char *key; int line; mo_site *s; } cache[NCACHE];
   int closed;               /* the state is closing: sites are gone */
+  int frames;               /* Lua frames recorded per object (1: its line) */
 } rtstate;
 
 static const char rt_key = 0;  /* registry: the rtstate userdata */
 
 /* ---- Sites ---- */
 
-static uint32_t site_hash(const char *src, int line) {
-  uint32_t h = 2166136261u ^ (uint32_t)line;
+static uint32_t site_hash(const mo_site *parent, const char *src, int line) {
+  uint32_t h = (2166136261u ^ (uint32_t)line) * 16777619u ^
+               (uint32_t)((uintptr_t)parent >> 4);
   for (; *src; src++) h = (h ^ (unsigned char)*src) * 16777619u;
   return h;
 }
@@ -58,17 +61,22 @@ static int sites_grow(rtstate *rt) {
   return 1;
 }
 
-/* The site of (short source, line); NULL when out of memory. */
-static mo_site *site_intern(rtstate *rt, const char *src, int line) {
-  uint32_t h = site_hash(src, line);
+/* The site of (caller's site, short source, line); NULL when out of
+** memory. */
+static mo_site *site_intern(rtstate *rt, mo_site *parent, const char *src,
+                            int line) {
+  uint32_t h = site_hash(parent, src, line);
   size_t i;
   mo_site *s;
   if (2 * (rt->nsites + 1) > rt->cap && !sites_grow(rt)) return NULL;
   for (i = h & (rt->cap - 1); (s = rt->sites[i]) != NULL; i = (i + 1) & (rt->cap - 1))
-    if (s->hash == h && s->line == line && strcmp(s->src, src) == 0) return s;
+    if (s->hash == h && s->line == line && s->parent == parent &&
+        strcmp(s->src, src) == 0)
+      return s;
   s = (mo_site *)calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   s->line = line;
+  s->parent = parent;
   s->hash = h;
   memcpy(s->src, src, strnlen(src, sizeof s->src - 1));  /* calloc: ends in 0 */
   rt->sites[i] = s;
@@ -77,29 +85,37 @@ static mo_site *site_intern(rtstate *rt, const char *src, int line) {
   return s;
 }
 
-/* The site of the first Lua function up the stack (NULL for C code).
-** The cache is keyed by Lua's source pointer and line; a hit is checked
-** against the short source, so a new chunk whose source reuses the
-** address of a collected one cannot take a wrong site. */
+/* The site of the first Lua function up the stack (NULL for C code),
+** read through the core's recorder (runtime/core/where.h), with its
+** callers when rt->frames > 1. For one frame a cache keyed by Lua's
+** source pointer and line comes first; a hit is checked against the
+** short source, so a new chunk whose source reuses the address of a
+** collected one cannot take a wrong site. */
 static mo_site *site_here(lua_State *L, rtstate *rt) {
-  lua_Debug ar;
-  int level;
-  for (level = 1; lua_getstack(L, level, &ar); level++) {
-    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-      size_t k = (((uintptr_t)ar.source >> 4) ^ (unsigned)ar.currentline * 31u) &
-                 (NCACHE - 1);
-      mo_site *s = rt->cache[k].s;
-      if (s && rt->cache[k].key == ar.source && rt->cache[k].line == ar.currentline &&
-          strcmp(s->src, ar.short_src) == 0)
-        return s;
-      s = site_intern(rt, ar.short_src, ar.currentline);
-      rt->cache[k].key = ar.source;
-      rt->cache[k].line = ar.currentline;
-      rt->cache[k].s = s;
+  mo_frame fr[MO_WHERE_MAX];
+  mo_site *s = NULL;
+  int n = mo_where_frames(L, 1, fr, rt->frames), i;
+  if (n == 0) return NULL;
+  if (n == 1) {
+    size_t k = (((uintptr_t)fr[0].source >> 4) ^ (unsigned)fr[0].line * 31u) &
+               (NCACHE - 1);
+    s = rt->cache[k].s;
+    if (s && rt->cache[k].key == fr[0].source && rt->cache[k].line == fr[0].line &&
+        s->parent == NULL && strcmp(s->src, fr[0].short_src) == 0)
       return s;
-    }
+    s = site_intern(rt, NULL, fr[0].short_src, fr[0].line);
+    rt->cache[k].key = fr[0].source;
+    rt->cache[k].line = fr[0].line;
+    rt->cache[k].s = s;
+    return s;
   }
-  return NULL;
+  for (i = n - 1; i >= 0; i--) {  /* outermost first: each is the parent */
+    mo_site *up = s;
+    if ((s = site_intern(rt, up, fr[i].short_src, fr[i].line)) == NULL)
+      return site_intern(rt, NULL, fr[0].short_src, fr[0].line);  /* no room
+                                                    for the chain: its line */
+  }
+  return s;
 }
 
 /* ---- The state's record ---- */
@@ -122,7 +138,10 @@ static rtstate *rt_get(lua_State *L) {
   int made;
   rtstate *rt = (rtstate *)mo_state_udata(L, &rt_key, sizeof(rtstate), rt_gc,
                                           1, &made);
-  if (made) rt->live.prev = rt->live.next = &rt->live;
+  if (made) {
+    rt->live.prev = rt->live.next = &rt->live;
+    rt->frames = 1;
+  }
   return rt;
 }
 
@@ -148,6 +167,9 @@ void mo_objects_remove(memobj_mem *m) {
   m->link.prev = m->link.next = &m->link;
 }
 
+mo_observer mo_objects_observer = {.made = mo_objects_add,
+                                   .released = mo_objects_remove};
+
 /* Bytes outside the Lua heap: not a string's (inside it), not foreign
 ** (C code's). */
 static int native_kind(const memobj_mem *m) {
@@ -165,13 +187,47 @@ static void setint(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
-/* memobj.objects() -> {{kind =, size =, source =, line =, locks =}, ...},
-** newest first. source is "C code" and line 0 for objects made by C. */
+/* The callers of site s as {{source =, line =}, ...}, nearest first. */
+static void push_callers(lua_State *L, const mo_site *s) {
+  lua_Integer k = 0;
+  lua_newtable(L);
+  for (s = s->parent; s; s = s->parent) {
+    lua_createtable(L, 0, 2);
+    setstr(L, "source", s->src);
+    setint(L, "line", s->line);
+    lua_rawseti(L, -2, ++k);
+  }
+}
+
+/* The option {frames = n}: Lua frames recorded for objects made from now
+** on (1 to MO_WHERE_MAX; 1, the default, records the line that made it). */
+static void objects_options(lua_State *L, rtstate *rt) {
+  static const char *const known[] = {"frames", NULL};
+  lua_Integer n;
+  mo_checkoptions(L, 1, known);
+  mo_noextra(L, 1);
+  if (lua_type(L, 1) != LUA_TTABLE) return;
+  if (lua_getfield(L, 1, "frames") != LUA_TNIL) {
+    int ok;
+    n = lua_tointegerx(L, -1, &ok);
+    luaL_argcheck(L, ok && n >= 1 && n <= MO_WHERE_MAX, 1,
+                  "frames must be an integer from 1 to 16");
+    rt->frames = (int)n;
+  }
+  lua_pop(L, 1);
+}
+
+/* memobj.objects([{frames = n}]) -> {{kind =, size =, source =, line =,
+** locks = [, callers =]}, ...}, newest first. source is "C code" and
+** line 0 for objects made by C; callers (objects recorded with frames >
+** 1 that had Lua callers) lists them, nearest first. */
 int mo_l_objects(lua_State *L) {
   rtstate *rt = rt_get(L);
   mo_objlink *l;
   lua_Integer i = 0;
-  int running = lua_gc(L, LUA_GCISRUNNING);
+  int running;
+  objects_options(L, rt);
+  running = lua_gc(L, LUA_GCISRUNNING);
   /* a collection step would run finalizers that unlink objects (and make
   ** new ones) under the walk: no collection until it is done */
   lua_gc(L, LUA_GCSTOP);
@@ -185,6 +241,10 @@ int mo_l_objects(lua_State *L) {
     setstr(L, "source", m->site ? m->site->src : "C code");
     setint(L, "line", m->site ? m->site->line : 0);
     setint(L, "locks", (lua_Integer)m->nlocks);
+    if (m->site && m->site->parent) {
+      push_callers(L, m->site);
+      lua_setfield(L, -2, "callers");
+    }
     lua_rawseti(L, -2, ++i);
   }
   if (running) lua_gc(L, LUA_GCRESTART);
@@ -203,11 +263,14 @@ void mo_objects_native(lua_State *L, void (*f)(void *, const char *, int, size_t
   lua_gc(L, LUA_GCSTOP);
   for (l = rt->live.next; l != &rt->live; l = l->next) {
     memobj_mem *m = mem_of(l);
-    if (!m->closed && m->site && native_kind(m)) m->site->native += m->size;
+    mo_site *s = m->site;
+    /* by line: a site with callers counts on its line's own site */
+    if (s && s->parent) s = site_intern(rt, NULL, s->src, s->line);
+    if (!m->closed && s && native_kind(m)) s->native += m->size;
   }
   for (i = 0; i < rt->cap; i++) {
     mo_site *s = rt->sites[i];
-    if (s && s->native) {
+    if (s && s->native && s->parent == NULL) {
       f(ud, s->src, s->line, s->native);
       s->native = 0;
     }

@@ -27,3 +27,10 @@ void mo_gc_pace(lua_State *L, size_t n) {
   /* LUA_GCSTEP takes an int of KiB; 2^31 KiB is 2 TiB */
   lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
 }
+
+static void pace_growing(lua_State *L, memobj_mem *m, size_t n) {
+  (void)m;
+  mo_gc_pace(L, n);
+}
+
+mo_observer mo_pace_observer = {.growing = pace_growing};

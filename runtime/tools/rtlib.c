@@ -33,6 +33,10 @@ static const luaL_Reg rt_funcs[] = {
   {NULL, NULL}};
 
 void mo_runtime_open(lua_State *L) {
+  mo_observe(&mo_stats_observer);
+  mo_observe(&mo_objects_observer);
+  mo_observe(&mo_pace_observer);
+  mo_observe(&mo_debug_observer);
   luaL_setfuncs(L, rt_funcs, 0);
   mo_objects_open(L);
   mo_trace_open(L);

@@ -1,21 +1,15 @@
 /*
 ** stats.c: memobj.stats(): live count, bytes and peak bytes per memory
-** kind, and the Lua heap. The generic create/resize/release paths of
-** runtime/core/memory.c call the hooks here, so no kind needs to.
+** kind, and the Lua heap. It observes the core's objects (made, resized,
+** released: runtime/core/mem.h), so no kind needs to call it.
 */
 #include "tools.h"
 
 /* m->stat: where an object stands in the counts */
-#define ST_NONE 0     /* not counted (never, or released) */
-#define ST_PENDING 1  /* created; its constructor may still set its size */
+#define ST_NONE 0     /* not counted (never published, or released) */
 #define ST_COUNTED 2  /* counted with m->stat_bytes bytes */
 
 static size_t runtime_bytes;
-
-/* A constructor sets the size after mo_mem_new: the newest object is
-** counted when the next runtime event (another object, stats(), resize,
-** release) comes, by which time its constructor has returned. */
-static MO_TLS memobj_mem *pending;
 
 /* ---- Counting ---- */
 
@@ -31,39 +25,31 @@ static void add(mo_kindnode *s, long count, long long bytes) {
   if (bytes > 0 && now > peak) __atomic_store_n(&s->peak, now, __ATOMIC_RELAXED);
 }
 
-static void settle(memobj_mem *m) {
-  mo_kindnode *s;
-  if (pending == m) pending = NULL;
-  if (m->stat != ST_PENDING) return;
-  if (m->closed) {  /* the constructor failed */
-    m->stat = ST_NONE;
-    return;
-  }
-  s = mo_kind_node(m->kind);
+/* The core's events (runtime/core/mem.h): an object is counted from its
+** publication, with the size it was published with. */
+static void stats_made(lua_State *L, memobj_mem *m) {
+  mo_kindnode *s = mo_kind_node(m->kind);
+  (void)L;
   m->stat = s ? ST_COUNTED : ST_NONE;  /* NULL: out of memory, uncounted */
   m->stat_bytes = m->size;
   add(s, 1, (long long)m->size);
 }
 
-void mo_stats_new(memobj_mem *m) {
-  if (pending) settle(pending);
-  m->stat = ST_PENDING;
-  pending = m;
-}
-
-void mo_stats_release(memobj_mem *m) {
-  if (pending == m) pending = NULL;
+static void stats_released(memobj_mem *m) {
   if (m->stat == ST_COUNTED)
     add(mo_kind_node(m->kind), -1, -(long long)m->stat_bytes);
   m->stat = ST_NONE;
 }
 
-void mo_stats_resize(memobj_mem *m) {
-  if (m->stat == ST_PENDING) settle(m);
+static void stats_resized(lua_State *L, memobj_mem *m) {
+  (void)L;
   if (m->stat != ST_COUNTED) return;
   add(mo_kind_node(m->kind), 0, (long long)m->size - (long long)m->stat_bytes);
   m->stat_bytes = m->size;
 }
+
+mo_observer mo_stats_observer = {.made = stats_made, .resized = stats_resized,
+                                 .released = stats_released};
 
 void mo_stats_runtime(long long delta) {
   MO_COUNT_ADD(&runtime_bytes, (size_t)delta);
@@ -84,7 +70,6 @@ static size_t lua_heap_bytes(lua_State *L) {
 int mo_l_stats(lua_State *L) {
   mo_kindnode *s;
   size_t outside = __atomic_load_n(&runtime_bytes, __ATOMIC_RELAXED), heap;
-  if (pending) settle(pending);
   lua_newtable(L);
   for (s = mo_kind_first(); s; s = mo_kind_next(s)) {
     const mo_kinddesc *d = __atomic_load_n(&s->desc, __ATOMIC_ACQUIRE);

@@ -98,9 +98,12 @@ int mo_trace_inner(lua_State *L, lua_Alloc **f, void ***ud);
 
 /* ---- Statistics (runtime/tools/stats.c) ---- */
 
-void mo_stats_new(memobj_mem *m);        /* mo_mem_new */
-void mo_stats_release(memobj_mem *m);    /* close and __gc; idempotent */
-void mo_stats_resize(memobj_mem *m);     /* after a successful resize */
+/* The tools' observers of the core's objects (runtime/core/mem.h),
+** registered by mo_runtime_open: stats counts them, objects lists them
+** with their creation site, pacing tells the collector of growth, the
+** debug heap reports damaged blocks after a release or a resize. */
+extern mo_observer mo_stats_observer, mo_objects_observer, mo_pace_observer,
+    mo_debug_observer;
 /* Bytes of runtime bookkeeping (debug records and guards, trace tables),
 ** part of what memobj holds outside the Lua heap. */
 void mo_stats_runtime(long long delta);

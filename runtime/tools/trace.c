@@ -11,7 +11,7 @@
 #include <string.h>
 #include "tools.h"
 
-#define MAXFRAMES 16
+#define MAXFRAMES MO_WHERE_MAX
 #define NPEND 8    /* blocks whose table slot is being prefetched */
 
 /* A place in the code: a source line, with its callers when frames > 1.
@@ -241,15 +241,16 @@ static site *site_find(tracer *t, site *parent, const char *src, int line) {
   return NULL;
 }
 
-static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
+static site *site_get(tracer *t, site *parent, const char *source,
+                      const char *short_src, int line) {
   size_t h, lsrc, lshort;
-  site *s = site_find(t, parent, ar->source, line);
+  site *s = site_find(t, parent, source, line);
   if (s) return s;
   if (t->sitecap == 0 && !sites_grow(t)) return NULL;
-  h = sitehash(parent, ar->source, line, t->sitecap);
+  h = sitehash(parent, source, line, t->sitecap);
   if (2 * (t->nsites + 1) > t->sitecap) {
     if (!sites_grow(t)) return NULL;
-    h = sitehash(parent, ar->source, line, t->sitecap);
+    h = sitehash(parent, source, line, t->sitecap);
   }
   if (t->nsites == t->sitevcap) {
     size_t cap = t->sitevcap ? 2 * t->sitevcap : 256;
@@ -259,15 +260,15 @@ static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
     t->sitev = nv;
     t->sitevcap = cap;
   }
-  lsrc = strlen(ar->source) + 1;
-  lshort = strlen(ar->short_src) + 1;
+  lsrc = strlen(source) + 1;
+  lshort = strlen(short_src) + 1;
   s = (site *)malloc(sizeof *s + lshort + lsrc);
   if (s == NULL) return NULL;
-  memcpy(s->short_src, ar->short_src, lshort);
+  memcpy(s->short_src, short_src, lshort);
   s->source = s->short_src + lshort;
-  memcpy(s->source, ar->source, lsrc);
-  s->srcptr = ar->source;
-  set_vsrc(t, ar->source);
+  memcpy(s->source, source, lsrc);
+  s->srcptr = source;
+  set_vsrc(t, source);
   s->line = line;
   s->parent = parent;
   s->bytes = s->count = 0;
@@ -282,18 +283,17 @@ static site *site_get(tracer *t, site *parent, const lua_Debug *ar, int line) {
   return s;
 }
 
-/* The site of the Lua code at `level` (0: the function running a hook)
-** and its callers up to t->frames in all; NULL when no Lua code is there. */
+/* The site of the Lua code at `level` (0: the function running a hook),
+** with ar filled for it, and its Lua callers up to t->frames frames in
+** all, read through the core's recorder (runtime/core/where.h); NULL
+** when out of memory. */
 static site *site_at(tracer *t, lua_State *L, int level, lua_Debug *ar) {
   site *parent = NULL;
-  lua_Debug up;
-  int lvl;
-  for (lvl = level + t->frames - 1; lvl > level; lvl--) {
-    if (lua_getstack(L, lvl, &up) && lua_getinfo(L, "Sl", &up) &&
-        up.currentline > 0)
-      parent = site_get(t, parent, &up, up.currentline);
-  }
-  return site_get(t, parent, ar, ar->currentline);
+  mo_frame fr[MO_WHERE_MAX];
+  int n = mo_where_frames(L, level + 1, fr, t->frames - 1), i;
+  for (i = n - 1; i >= 0; i--)  /* outermost first: each is the parent */
+    parent = site_get(t, parent, fr[i].source, fr[i].short_src, fr[i].line);
+  return site_get(t, parent, ar->source, ar->short_src, ar->currentline);
 }
 
 static tracer *active(lua_State *L) {
@@ -330,7 +330,7 @@ static void trace_hook(lua_State *L, lua_Debug *ar) {
     if (lua_getstack(L, 1, &up) && lua_getinfo(L, "Sl", &up) &&
         up.currentline > 0) {  /* a Lua caller */
       t->cur = t->frames > 1 ? site_at(t, L, 1, &up)
-                             : site_get(t, NULL, &up, up.currentline);
+                             : site_get(t, NULL, up.source, up.short_src, up.currentline);
       t->cursrc = up.source;
     }
     return;
@@ -354,7 +354,7 @@ static void trace_hook(lua_State *L, lua_Debug *ar) {
   } else {
     if (!lua_getinfo(L, "S", ar)) return;
     t->cursrc = ar->source;  /* alive while its function runs */
-    t->cur = s = site_get(t, NULL, ar, ar->currentline);
+    t->cur = s = site_get(t, NULL, ar->source, ar->short_src, ar->currentline);
   }
   if (s && t->cursrc == t->vsrc) {
     lc->src = t->cursrc;
@@ -518,11 +518,11 @@ static size_t gather(lua_State *L, tracer *t, agg **out) {
   site *s, **v;
   agg *a;
   for (s = t->all; s; s = s->next) n += s->count > 0;
-  v = (site **)lua_newuserdatauv(L, n * sizeof *v + 1, 0);
+  v = (site **)mo_scratch(L, n * sizeof *v + 1);
   for (i = 0, s = t->all; s; s = s->next)
     if (s->count > 0) v[i++] = s;
   qsort(v, n, sizeof *v, by_place);
-  a = (agg *)lua_newuserdatauv(L, n * sizeof *a + 1, 0);
+  a = (agg *)mo_scratch(L, n * sizeof *a + 1);
   for (i = 0, k = 0; i < n; i++) {
     if (k > 0 && site_cmp(a[k - 1].s, v[i]) == 0) {
       a[k - 1].bytes += v[i]->bytes;
@@ -594,7 +594,7 @@ static int by_key(const void *x, const void *y) {
 static void sort_list(lua_State *L, int idx, lua_Integer n, const char *f1,
                       const char *f2) {
   lua_Integer i;
-  order *o = (order *)lua_newuserdatauv(L, (size_t)n * sizeof *o + 1, 0);
+  order *o = (order *)mo_scratch(L, (size_t)n * sizeof *o + 1);
   for (i = 0; i < n; i++) {
     lua_Integer v;
     lua_rawgeti(L, idx, i + 1);
@@ -794,7 +794,7 @@ static int snap_compare(lua_State *L) {
     }
     lua_pop(L, 2);
   }
-  d = (diff *)lua_newuserdatauv(L, (size_t)k * sizeof *d + 1, 0);
+  d = (diff *)mo_scratch(L, (size_t)k * sizeof *d + 1);
   for (i = 0; i < k; i++) {  /* Lua and native bytes rank together */
     lua_rawgeti(L, 4, i + 1);
     d[i].bytes = intfield(L, -1, "bytes") + intfield(L, -1, "native");

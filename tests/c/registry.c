@@ -90,9 +90,8 @@ int main(void) {
   top = lua_gettop(L);
   for (i = 0; i < NKINDS; i++) {
     memobj_mem *m = mo_mem_new(L, &kinds[i], sizeof(memobj_mem));
-    m->ptr = bytes[i];
-    m->size = sizeof bytes[i];
     m->guarded = 1;  /* durable kinds are guarded outside transactions */
+    mo_mem_publish(L, m, bytes[i], sizeof bytes[i]);
   }
   for (i = 0; i < NKINDS; i++)
     if (count_of(L, names[i]) != 1) return fail("a kind missing from stats()");
