@@ -128,6 +128,15 @@ static int array_atomic_cas(lua_State *L) {
 
 /* ---- Wait and notify ---- */
 
+/* Raise for a failed futex call. EFAULT: the kernel could not read the
+** word, a lost page of a mapped file? Touching it lets the fault handler
+** say so, and the fault is what is raised. */
+static int futex_error(lua_State *L, const char *op, int err, uint32_t *word) {
+  if (err == EFAULT) (void)*(volatile uint32_t *)word;
+  mo_fault_check(L);
+  return mo_oserror(L, op, err);
+}
+
 static long futex(uint32_t *addr, int op, uint32_t val,
                   const struct timespec *ts, uint32_t val3) {
   return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
@@ -182,12 +191,7 @@ static int array_wait(lua_State *L) {
     if (errno == EAGAIN) r = 1;
     else if (errno == ETIMEDOUT) r = 2;
     else if (errno != EINTR) {
-      int err = errno;
-      /* the kernel could not read the word: a lost page of a mapped
-      ** file? Touching it lets the fault handler say so */
-      if (err == EFAULT) (void)*(volatile uint32_t *)word;
-      mo_fault_check(L);
-      return mo_oserror(L, "wait", err);
+      return futex_error(L, "wait", errno, word);
     }
   }
   lua_pushstring(L, results[r]);
@@ -204,11 +208,7 @@ static int array_notify(lua_State *L) {
   if (count > INT_MAX) count = INT_MAX;
   n = futex(futex_word(a, p), FUTEX_WAKE, (uint32_t)count, NULL, 0);
   if (n < 0) {
-    int err = errno;
-    /* a lost page of a mapped file? touching it lets the handler say so */
-    if (err == EFAULT) (void)*(volatile uint32_t *)futex_word(a, p);
-    mo_fault_check(L);
-    return mo_oserror(L, "notify", err);
+    return futex_error(L, "notify", errno, futex_word(a, p));
   }
   lua_pushinteger(L, n);
   return 1;

@@ -363,6 +363,15 @@ static int bytes_fill(lua_State *L) {
 /* ---- New strings: rep, upper, lower, reverse, .. ---- */
 
 #define MAXRESULT (((size_t)-1) >> 1)
+
+/* Push the n bytes built in b (copied from the view) as the result. A
+** pending fault raises first: making the string may run finalizers, and a
+** memobj call in one would take the fault (runtime/core/method.h). */
+static int pushresult(lua_State *L, luaL_Buffer *b, size_t n) {
+  mo_fault_check(L);
+  luaL_pushresultsize(b, n);
+  return 1;
+}
 #define MAXREP ((size_t)INT_MAX)  /* string.rep's MAXSIZE in Lua 5.4 */
 
 /* b:rep(n [, sep]): as string.rep, with its limit: a result over
@@ -400,9 +409,7 @@ static int bytes_rep(lua_State *L) {
       p += lsep;
     }
   }
-  mo_fault_check(L);  /* before the string is made (it may run finalizers) */
-  luaL_pushresultsize(&b, total);
-  return 1;
+  return pushresult(L, &b, total);
 }
 
 /* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
@@ -420,9 +427,7 @@ static int transform(lua_State *L, int how) {
     else if (how == 1) p[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     else p[n - 1 - k] = (char)c;
   }
-  mo_fault_check(L);  /* before the string is made (it may run finalizers) */
-  luaL_pushresultsize(&b, n);
-  return 1;
+  return pushresult(L, &b, n);
 }
 
 static int bytes_upper(lua_State *L) {
@@ -459,9 +464,7 @@ static int bytes_concat(lua_State *L) {
     return luaL_error(L, "memobj: an operand of .. changed size");
   memcpy(p, a, la);
   memcpy(p + la, b, lb);
-  mo_fault_check(L);
-  luaL_pushresultsize(&buf, la + lb);
-  return 1;
+  return pushresult(L, &buf, la + lb);
 }
 
 /* ---- Comparison: byte order (Lua's, in the C locale) ---- */
