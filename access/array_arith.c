@@ -221,10 +221,14 @@ static int arith(lua_State *L, int op) {
   mo_value x;
   x.u = 0;
   mo_pinarg(L, 2);  /* self is pinned by the trampoline */
+  if (MO_ISBOOL(a->etype))
+    return luaL_error(L, "memobj: %s: bool arrays take no arithmetic", name);
   if (!isfloat && op == OP_DIV)
     return luaL_error(L, "memobj: div: %s is an integer array (use a float "
                       "array)", mo_etype_name(a->etype));
-  if (lua_type(L, 2) == LUA_TNUMBER) {
+  if (lua_type(L, 2) == LUA_TNUMBER ||
+      (lua_type(L, 2) == LUA_TSTRING && lua_isnumber(L, 2))) {
+    /* numeric strings as every store takes them ("2", "0x10") */
     if (isfloat) {
       x.d = lua_tonumber(L, 2);
     } else {

@@ -577,6 +577,7 @@ void mo_bytes_open(lua_State *L) {
   mo_view_newmeta(L, &bytes_mtkey, NULL, bytes_meta, bytes_index);
   mo_view_declare(L, &mo_bytes_kind, bytes_methods);
   mo_view_declare(L, &mo_bytes_kind, mo_bytes_match_methods);
+  mo_view_declare(L, &mo_bytes_kind, mo_bytes_io_methods);
   mo_meta_declare(L, &mo_bytes_kind, bytes_declared_meta);
   /* pack and unpack run string.pack/string.unpack: keep them here so
   ** that changes to the global table do not reach us */

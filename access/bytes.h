@@ -36,5 +36,7 @@ int mo_bytes_released(lua_State *L);
 /* find, match, gmatch, gsub (bytes_match.c) */
 extern const mo_method mo_bytes_match_methods[];
 extern const mo_viewkind mo_bytes_kind;  /* bytes.c */
+/* readfrom, writeto (bytes_io.c) */
+extern const mo_method mo_bytes_io_methods[];
 
 #endif
