@@ -36,6 +36,7 @@ DEB_PKGS := \
   clang libclang-rt-14-dev \
   luarocks \
   lua-sql-sqlite3 liblmdb-dev \
+  openmpi-bin libopenmpi-dev python3-mpi4py \
   gnuplot-nox
 # gcc make pkg-config lua5.4 liblua5.4-dev libffi-dev: the build;
 # zlib1g: the ffi specs call libz; lua-busted: the specs; lua-socket
@@ -46,7 +47,9 @@ DEB_PKGS := \
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
 # make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
-# and LMDB baselines; gnuplot-nox: make plots.
+# and LMDB baselines; openmpi-bin libopenmpi-dev: memobj.mpi and its
+# specs (mpirun), python3-mpi4py: make bench-mpi's baseline; gnuplot-nox:
+# make plots.
 
 # The sanitizer runtime, preloaded into the uninstrumented lua5.4 of every
 # run under ASan and UBSan (make check, fuzz, chaos).
@@ -55,10 +58,26 @@ SAN_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=li
 SAN_ENV = ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
   UBSAN_OPTIONS=print_stacktrace=1 LD_PRELOAD="$(SAN_PRELOAD)"
 
-.PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
+# memobj.mpi (build/memobj/mpi.so): built when Open MPI's headers are
+# found. A module apart: memobj.so never links libmpi; mpi.so reaches
+# memobj through the C API of memobj.h only (doc/mpi.md). -z nodelete:
+# MPI keeps threads and an atexit finalizer that must outlive lua_close.
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi 2>/dev/null)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi 2>/dev/null)
+MPI_SRCS := $(wildcard bindings/mpi/*.c)
+MPI_HEADER := $(firstword $(wildcard $(patsubst -I%,%/mpi.h,$(filter -I%,$(MPI_CFLAGS)))))
+MPI_SO := $(if $(and $(MPI_LIBS),$(MPI_HEADER)),$(BUILD)/memobj/mpi.so)
+
+.PHONY: all deps mpi bench-mpi bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
 
-all: $(SO)
+all: $(SO) $(MPI_SO)
+
+mpi: $(MPI_SO)
+$(BUILD)/memobj/mpi.so: $(MPI_SRCS) bindings/mpi/mpi.h runtime/memobj.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) $(MPI_CFLAGS) -shared -o $@ \
+	  $(MPI_SRCS) $(MPI_LIBS) -Wl,-z,nodelete
 
 # LUA_INCDIR (set by luarocks) overrides pkg-config for the Lua headers.
 PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
@@ -188,13 +207,20 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
 
+# memobj.mpi against mpi4py (bench/mpi.lua starts mpirun -np 2 itself).
+bench-mpi: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) sh bench/run.sh bench/mpi.lua
+
 LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 INCLUDE_DIR ?= $(PREFIX)/include
 PC_DIR ?= $(PREFIX)/lib/pkgconfig
 VERSION := $(shell sed -n 's/^#define MEMOBJ_VERSION "\(.*\)"/\1/p' runtime/memobj.h)
-install: $(SO)
+install: $(SO) $(MPI_SO)
 	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(INCLUDE_DIR) $(DESTDIR)$(PC_DIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj.so
+	$(if $(MPI_SO),install -d $(DESTDIR)$(LUA_CMOD_DIR)/memobj && \
+	  install -m 0755 $(MPI_SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj/mpi.so)
 	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
 	  > $(DESTDIR)$(PC_DIR)/memobj.pc
@@ -269,7 +295,7 @@ lint: deps
 	@cppcheck -q --error-exitcode=1 --include=tools/cppcheck.h --inline-suppr --suppressions-list=tools/cppcheck.supp \
 	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
 	@echo "== include layers"
-	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+	@$(LUA) tools/layers.lua $(SRCS) $(HDRS) $(MPI_SRCS) bindings/mpi/mpi.h
 	@echo "== system calls only through the OS layer"
 	@$(LUA) tools/syscalls.lua $(SRCS)
 
