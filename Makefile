@@ -29,7 +29,7 @@ DEB_PKGS := \
   lua-busted \
   lua-socket lua-luv lua-zlib lua-lpeg lua-cjson \
   libmimalloc2.0 \
-  python3-numpy \
+  python3-numpy python3-numexpr \
   valgrind \
   lua-check cppcheck \
   gcovr \
@@ -43,7 +43,8 @@ DEB_PKGS := \
 # lua-luv lua-zlib lua-lpeg lua-cjson: readfrom/writeto and export/import
 # specs (LuaSocket over loopback, luv threads), examples, doc/interop.md
 # and bench/io.lua; libmimalloc2.0:
-# set_allocator specs; python3-numpy: the .npy specs and bench/kernels.lua;
+# set_allocator specs; python3-numpy: the .npy and expr specs and
+# bench/kernels.lua; python3-numexpr: bench/expr.lua's baseline;
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
 # make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
@@ -192,15 +193,16 @@ demo: deps
 
 # The crash harness of persistent pools: simulated power loss over at
 # least 100,000 crash states (make test: 3,000), then 2000 SIGKILLs
-# (make test: 200). POWERLOSS_SEED replays a run.
+# (make test: 200), then 1000 SIGKILLs of processes using queues and
+# dictionaries (make test: 100). POWERLOSS_SEED replays a run.
 POWERLOSS_STATES ?= 100000
 crashtest: deps
 	@$(MAKE) --no-print-directory all powerloss
 	@d=$$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d) && \
 	  $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
-	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
-	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
+	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_STRUCT_KILLS=1000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" LUA_PATH="$(CURDIR)/tests/helpers/?.lua;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
