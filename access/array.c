@@ -148,7 +148,6 @@ static int l_mem_array(lua_State *L) {
   int et = checketype(L, 2);
   size_t size = mo_base_size[MO_BASE(et)], off, avail, count;
   int readonly;
-  mo_noextra(L, 5);
   lua_settop(L, 5);  /* mo_checksource pushes the memory object above */
   mo_checksource(L, 1, &s);
   off = lua_isnoneornil(L, 3) ? 0 : mo_checksize(L, 3);
@@ -187,7 +186,6 @@ static int l_array(lua_State *L) {
   int et = checketype(L, 1);
   size_t size = mo_base_size[MO_BASE(et)];
   mo_source s;
-  mo_noextra(L, 3);
   lua_settop(L, 3);  /* mo_checksource and mo_mem_zeroed push above */
   if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TTABLE) {
     int istable = lua_istable(L, 2);
@@ -264,14 +262,6 @@ static int strided_index(lua_State *L) {
   return index_field(L, a);
 }
 
-/* Store the value at `vidx` into the element at p (checked). */
-static inline void store(lua_State *L, mo_array *a, unsigned char *p, int vidx) {
-  mo_value v = mo_value_check(L, a->etype, vidx);
-  mo_prewrite(L, a->v.mem, a->v.offset + (size_t)(p - a->v.ptr), a->itemsize);
-  mo_elem_store(a->etype, p, v);
-  mo_fault_check(L);
-}
-
 /* A value a[i] = value cannot store: name the assignment, not the
 ** metamethod (an argument error would say "bad argument #3 to
 ** 'newindex'"). */
@@ -330,24 +320,26 @@ static int strided_newindex(lua_State *L) {
 
 /* ---- Per-element methods ---- */
 
+/* The methods below run through the trampoline (runtime/core/method.h): self
+** is a live typed array. */
+#define SELF(L) ((mo_array *)mo_self(L))
+
 static int array_get(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = SELF(L);
   lua_Integer i = luaL_checkinteger(L, 2);
-  mo_noextra(L, 2);
   if ((lua_Unsigned)i - 1 >= a->v.count) return 0;
   mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, i - 1)));
-  mo_fault_check(L);
   return 1;
 }
 
 static int array_set(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
-  size_t i;
-  mo_checkwritable(L, &a->v);
-  i = mo_array_checkindex(L, a, 2);
+  mo_array *a = SELF(L);
+  size_t i = mo_array_checkindex(L, a, 2), off, len;
+  mo_value v;
   luaL_checkany(L, 3);
-  mo_noextra(L, 3);
-  store(L, a, MO_AELEM(a, i), 3);
+  v = mo_value_check(L, a->etype, 3);
+  mo_array_span(a, i, 1, &off, &len);
+  mo_elem_store(a->etype, mo_view_wptr(L, &a->v, off - a->v.offset, len), v);
   return 0;
 }
 
@@ -383,12 +375,11 @@ static void push_elements(lua_State *L, const mo_array *a, size_t from, size_t n
 /* A method: a.unpack can be called with any value, so identity is by
 ** metatable here (the tag alone is for metamethods, see toarray_fast). */
 static int array_unpack(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = SELF(L);
   lua_Integer i, j, k;
   lua_Unsigned n;
   i = luaL_optinteger(L, 2, 1);
   j = luaL_opt(L, luaL_checkinteger, 3, (lua_Integer)a->v.count);
-  if (MO_UNLIKELY(lua_gettop(L) > 3)) mo_noextra(L, 3);
   if (i > j) return 0;
   n = (lua_Unsigned)j - (lua_Unsigned)i;
   if (n >= (unsigned)INT_MAX || !lua_checkstack(L, (int)(++n)))
@@ -402,7 +393,6 @@ static int array_unpack(lua_State *L) {
       if (k == j) break;  /* j may be LUA_MAXINTEGER */
     }
   }
-  mo_fault_check(L);
   return (int)n;
 }
 
@@ -455,12 +445,11 @@ static void push_subarray(lua_State *L, mo_array *a, size_t k, size_t n,
 ** stride cannot overflow.
 */
 static int array_slice(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = SELF(L);
   lua_Integer i = luaL_checkinteger(L, 2), step = luaL_optinteger(L, 4, 1), j;
   lua_Integer n = (lua_Integer)a->v.count;
   size_t from, to, count = 0;
   luaL_argcheck(L, step != 0, 4, "step is zero");
-  mo_noextra(L, 4);
   if (step > 0) {
     j = luaL_optinteger(L, 3, -1);
     mo_range(i, j, a->v.count, &from, &to);
@@ -497,10 +486,8 @@ static int chunks_next(lua_State *L) {
 }
 
 static int array_chunks(lua_State *L) {
-  mo_checkarray(L, 1);
   lua_Integer n = luaL_checkinteger(L, 2);
   luaL_argcheck(L, n >= 1, 2, "chunk size must be at least 1");
-  mo_noextra(L, 2);
   lua_pushinteger(L, n);
   lua_pushcclosure(L, chunks_next, 1);
   lua_pushvalue(L, 1);
@@ -510,11 +497,10 @@ static int array_chunks(lua_State *L) {
 
 /* a:cast(type): the same bytes seen as another element type. */
 static int array_cast(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = SELF(L);
   int et = checketype(L, 2);
   size_t size = mo_base_size[MO_BASE(et)];
   mo_source s;
-  mo_noextra(L, 2);
   if (!mo_array_contiguous(a))
     luaL_error(L, "memobj: cast: a strided array is not a contiguous byte range");
   checkwhole(L, "cast", a->v.length, size);
@@ -542,19 +528,31 @@ static int array_tostring(lua_State *L) {
 
 /* ---- Registration ---- */
 
-void mo_array_addmethods(lua_State *L, const luaL_Reg *l) {
-  mo_view_addmethods(L, &array_mtkey, l);
-  mo_view_addmethods(L, &strided_mtkey, l);
+/* Contiguous and strided arrays have the same methods (and tag): one kind
+** whose methods go into both metatables. */
+const mo_viewkind mo_array_kind = {"array", MO_TAG_ARRAY, "typed array",
+                                   &array_mtkey, NULL};
+static const mo_viewkind strided_kind = {"array", MO_TAG_ARRAY, "typed array",
+                                         &strided_mtkey, NULL};
+
+void mo_array_declare(lua_State *L, const mo_method *list) {
+  mo_view_declare(L, &mo_array_kind, list);
+  mo_view_declare_more(L, &strided_kind, list);
 }
 
-extern const luaL_Reg mo_array_bulk_methods[];
-extern const luaL_Reg mo_array_kernel_methods[];
-extern const luaL_Reg mo_array_arith_methods[];
+extern const mo_method mo_array_bulk_methods[];
+extern const mo_method mo_array_kernel_methods[];
+extern const mo_method mo_array_arith_methods[];
 
-static const luaL_Reg array_methods[] = {
-  {"get", array_get},     {"set", array_set},     {"unpack", array_unpack},
-  {"slice", array_slice}, {"cast", array_cast},   {"chunks", array_chunks},
-  {NULL, NULL}};
+#define MO_METHOD_KIND mo_array_kind
+#define ARRAY_METHODS(X)                               \
+  X("get", array_get, 1, MO_M_BYTES)                   \
+  X("set", array_set, 2, MO_M_WRITES | MO_M_BYTES)     \
+  X("unpack", array_unpack, 2, MO_M_BYTES)             \
+  X("slice", array_slice, 3, 0)                        \
+  X("cast", array_cast, 1, 0)                          \
+  X("chunks", array_chunks, 1, 0)
+MO_METHODS(static, array_methods, ARRAY_METHODS);
 
 static const luaL_Reg array_meta[] = {
   {"__newindex", array_newindex}, {"__len", array_len},
@@ -566,17 +564,21 @@ static const luaL_Reg strided_meta[] = {
   {"__pairs", array_pairs},         {"__tostring", array_tostring},
   {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"array", l_mem_array}, {NULL, NULL}};
+/* m:array(type [, offset [, count [, mode]]]), memobj.array(type, ...) */
+static const mo_method mem_methods[] = {
+  {"array", l_mem_array, 5, 0}, {NULL, NULL, 0, 0}};
+static const mo_method module_funcs[] = {
+  {"array", l_array, 3, 0}, {NULL, NULL, 0, 0}};
 
 void mo_array_open(lua_State *L) {
-  mo_view_newmeta(L, &array_mtkey, array_methods, array_meta, array_index);
-  mo_view_newmeta(L, &strided_mtkey, array_methods, strided_meta, strided_index);
+  mo_view_newmeta(L, &array_mtkey, NULL, array_meta, array_index);
+  mo_view_newmeta(L, &strided_mtkey, NULL, strided_meta, strided_index);
   mo_view_setbufdesc(L, &array_mtkey, &array_bufdesc);
   mo_view_setbufdesc(L, &strided_mtkey, &array_bufdesc);
-  mo_array_addmethods(L, mo_array_bulk_methods);
-  mo_array_addmethods(L, mo_array_kernel_methods);
-  mo_array_addmethods(L, mo_array_arith_methods);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_array);
-  lua_setfield(L, -2, "array");
+  mo_array_declare(L, array_methods);
+  mo_array_declare(L, mo_array_bulk_methods);
+  mo_array_declare(L, mo_array_kernel_methods);
+  mo_array_declare(L, mo_array_arith_methods);
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", module_funcs);
 }

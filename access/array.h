@@ -7,6 +7,7 @@
 #define MO_ARRAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "../runtime/core.h"
 #include "elemtype.h"
 
@@ -38,9 +39,11 @@ mo_array *mo_checkarray(lua_State *L, int idx);
 ** write or read that must exist; raises "index out of range". Returns
 ** the 0-based index. */
 size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg);
-/* Add methods to every typed array (called from openers after
-** mo_array_open). */
-void mo_array_addmethods(lua_State *L, const luaL_Reg *l);
+/* Declare methods of every typed array, contiguous and strided (called
+** from openers after mo_array_open; runtime/core/method.h). */
+void mo_array_declare(lua_State *L, const mo_method *list);
+/* The kind of typed arrays, for MO_METHOD_KIND (array.c). */
+extern const mo_viewkind mo_array_kind;
 
 /*
 ** Push a typed array of `count` elements of type et over s->mem: element
@@ -67,6 +70,37 @@ static inline void mo_array_span(const mo_array *a, size_t k, size_t n,
   size_t o1 = mo_array_elemoff(a, k), o2 = mo_array_elemoff(a, k + n - 1);
   *off = o1 < o2 ? o1 : o2;
   *len = (o1 < o2 ? o2 - o1 : o1 - o2) + a->itemsize;
+}
+/* Before writing elements k .. k+n-1 (n >= 1): mo_view_wptr over their
+** span (the array still live, writable, the span logged). MO_AELEM is
+** valid afterwards, until the next allocation. */
+static inline void mo_array_wspan(lua_State *L, mo_array *a, size_t k,
+                                  size_t n) {
+  size_t off, len;
+  mo_array_span(a, k, n, &off, &len);
+  mo_view_wptr(L, &a->v, off - a->v.offset, len);
+}
+/* Before reading elements after an allocation: the array still live. */
+static inline void mo_array_live(lua_State *L, mo_array *a) {
+  mo_view_rptr(L, &a->v, 0, 0);
+}
+/*
+** May writing a change what b reads, other than element for element?
+** By address, as numpy compares them, since two memory objects can show
+** the same bytes at one address (memobj.foreign over m.pointer). And two
+** objects that another mapping can open by name (a file, shm, memfd: a
+** kind with a label) may show the same bytes at two addresses (a file
+** mapped twice): counted as sharing unless they are the same object.
+*/
+static inline int mo_array_mayshare(const mo_array *a, const mo_array *b) {
+  uintptr_t pa = (uintptr_t)a->v.ptr, pb = (uintptr_t)b->v.ptr;
+  if (a->v.count == 0 || b->v.count == 0) return 0;
+  if (a->v.mem != b->v.mem && a->v.mem->kind->label && b->v.mem->kind->label)
+    return 1;
+  if (pa + a->first == pb + b->first && a->stride == b->stride &&
+      a->etype == b->etype)
+    return 0;  /* element for element: each is read before it is written */
+  return pa < pb + b->v.length && pb < pa + a->v.length;
 }
 /* Clamp the optional range arguments i, j at arg, arg+1 (string.sub
 ** rules) to a 0-based start; returns the count (0 when empty). */

@@ -7,6 +7,7 @@
 ** first write, so a refused call changes nothing. Built with -O3 (see the
 ** Makefile) so the contiguous loops vectorise.
 */
+#include <stdint.h>
 #include "array.h"
 #include "array_kernels.h"
 
@@ -173,33 +174,22 @@ static inline mo_value operand(const mo_array *a, const mo_array *b, size_t k) {
   return v;
 }
 
-/* Do the bytes of a and b overlap, other than element for element (same
-** start and stride: each element is read before it is written)? */
-static int overlaps(const mo_array *a, const mo_array *b) {
-  if (a->v.mem != b->v.mem || a->v.count == 0) return 0;
-  if (a->v.offset + a->first == b->v.offset + b->first && a->stride == b->stride &&
-      a->etype == b->etype)
-    return 0;
-  return a->v.offset < b->v.offset + b->v.length &&
-         b->v.offset < a->v.offset + a->v.length;
-}
-
 /* Array operand, same length. An operand overlapping a is first copied
 ** whole (so every value is read before any is written, as numpy does);
 ** otherwise it is converted block by block. */
 static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
   size_t n = a->v.count, k0, k;
   mo_value buf[BLOCK];
-  if (overlaps(a, b)) {
+  if (mo_array_mayshare(a, b)) {
     mo_value *all;
     if (n > SIZE_MAX / sizeof(mo_value)) luaL_error(L, "memobj: not enough memory");
     all = mo_scratch(L, n * sizeof(mo_value));
     /* a and b are pinned (arith): their bytes stay, but a finalizer run
     ** by the allocation may have released either view */
-    if (a->v.released || b->v.released)
-      luaL_error(L, "memobj: view is released");
+    mo_array_live(L, a);
+    mo_array_live(L, b);
     for (k = 0; k < n; k++) all[k] = operand(a, b, k);
-    mo_fault_check(L);
+    mo_fault_check(L);  /* never write what lost pages read as */
     apply_generic(a, 0, n, op, all[0], all);
     lua_pop(L, 1);
     return;
@@ -225,17 +215,12 @@ static void apply_array(lua_State *L, mo_array *a, mo_array *b, int op) {
 /* ---- Lua methods ---- */
 
 static int arith(lua_State *L, int op) {
-  mo_array *a, *b = NULL;
-  int isfloat;
+  mo_array *a = (mo_array *)mo_self(L), *b = NULL;
+  int isfloat = MO_ISFLOAT(a->etype);
   const char *name = opnames[op];
   mo_value x;
   x.u = 0;
-  mo_noextra(L, 2);
-  /* pinned: an overlapping operand is copied into a new userdata */
-  a = (mo_array *)mo_pinview(L, 1, 2, MO_TAG_ARRAY, "typed array");
-  mo_pinarg(L, 2);
-  isfloat = MO_ISFLOAT(a->etype);
-  mo_checkwritable(L, &a->v);
+  mo_pinarg(L, 2);  /* self is pinned by the trampoline */
   if (MO_ISBOOL(a->etype))
     return luaL_error(L, "memobj: %s: bool arrays take no arithmetic", name);
   if (!isfloat && op == OP_DIV)
@@ -265,12 +250,9 @@ static int arith(lua_State *L, int op) {
                         mo_etype_name(b->etype));
   }
   if (a->v.count > 0) {
-    size_t off, len;
-    mo_array_span(a, 0, a->v.count, &off, &len);
-    mo_prewrite(L, a->v.mem, off, len);
+    mo_array_wspan(L, a, 0, a->v.count);
     if (b) apply_array(L, a, b, op);
     else apply_scalar(a, op, x);
-    mo_fault_check(L);
   }
   lua_settop(L, 1);
   return 1;
@@ -281,6 +263,12 @@ static int array_sub(lua_State *L) { return arith(L, OP_SUB); }
 static int array_mul(lua_State *L) { return arith(L, OP_MUL); }
 static int array_div(lua_State *L) { return arith(L, OP_DIV); }
 
-const luaL_Reg mo_array_arith_methods[] = {
-  {"add", array_add}, {"sub", array_sub}, {"mul", array_mul},
-  {"div", array_div}, {NULL, NULL}};
+/* pinned: an overlapping operand is copied into a new userdata */
+#define ARITH (MO_M_PINS | MO_M_WRITES | MO_M_BYTES)
+#define MO_METHOD_KIND mo_array_kind
+#define ARITH_METHODS(X)           \
+  X("add", array_add, 1, ARITH)    \
+  X("sub", array_sub, 1, ARITH)    \
+  X("mul", array_mul, 1, ARITH)    \
+  X("div", array_div, 1, ARITH)
+MO_METHODS(, mo_array_arith_methods, ARITH_METHODS);

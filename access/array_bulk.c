@@ -22,27 +22,22 @@ size_t mo_array_range(lua_State *L, mo_array *a, int arg, size_t *start) {
   return to - from + 1;
 }
 
-/* Announce a write to elements k .. k+n-1 (n >= 1). */
-static void prewrite(lua_State *L, mo_array *a, size_t k, size_t n) {
-  size_t off, len;
-  mo_array_span(a, k, n, &off, &len);
-  mo_prewrite(L, a->v.mem, off, len);
-}
+/* The methods below run through the trampoline (runtime/core/method.h): self
+** is a live typed array. */
+#define SELF(L) ((mo_array *)mo_self(L))
 
 /* ---- fill ---- */
 
 static int array_fill(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = SELF(L);
   mo_value v;
   unsigned char pattern[8];
   size_t start, n, k;
   unsigned char *p;
-  mo_checkwritable(L, &a->v);
   v = mo_value_check(L, a->etype, 2);
   n = mo_array_range(L, a, 3, &start);
-  mo_noextra(L, 4);
   if (n == 0) return 0;
-  prewrite(L, a, start, n);
+  mo_array_wspan(L, a, start, n);
   mo_elem_store(a->etype, pattern, v);
   p = MO_AELEM(a, start);
   if (!mo_array_contiguous(a)) {
@@ -55,7 +50,6 @@ static int array_fill(lua_State *L) {
       default: for (k = 0; k < n; k++) memcpy(p + 8 * k, pattern, 8); break;
     }
   }
-  mo_fault_check(L);
   return 0;
 }
 
@@ -85,7 +79,6 @@ static void convert_array(lua_State *L, mo_array *a, mo_array *src, size_t n,
   if (src->etype == a->etype) {
     for (i = 0; i < n; i++)
       memcpy(buf + i * a->itemsize, MO_AELEM(src, i), a->itemsize);
-    mo_fault_check(L);
     return;
   }
   for (i = 0; i < n; i++) {
@@ -94,7 +87,6 @@ static void convert_array(lua_State *L, mo_array *a, mo_array *src, size_t n,
     if (why) luaL_error(L, "memobj: copy: item %I: %s", (lua_Integer)i + 1, why);
     mo_elem_store(a->etype, buf + i * a->itemsize, v);
   }
-  mo_fault_check(L);
 }
 
 /* Write n contiguous items of buf (a's format) to elements start... */
@@ -112,13 +104,10 @@ static void scatter(mo_array *a, size_t start, size_t n, const unsigned char *bu
 ** Everything is converted before any byte of a changes, into a scratch
 ** buffer when the formats or the layouts differ (so overlap is safe). */
 static int array_copy(lua_State *L) {
-  mo_array *a, *src = NULL;
+  mo_array *a = SELF(L), *src = NULL;
   lua_Integer i;
   size_t n, start, bytes;
-  mo_noextra(L, 3);
-  a = mo_checkarray(L, 1);
   i = luaL_optinteger(L, 3, 1);
-  mo_checkwritable(L, &a->v);
   if (lua_istable(L, 2)) n = lua_rawlen(L, 2);
   else n = (src = mo_checkarray(L, 2))->v.count;
   if (i < 0) i = (lua_Integer)a->v.count + i + 1;
@@ -130,20 +119,24 @@ static int array_copy(lua_State *L) {
   bytes = n * a->itemsize;
   if (n == 0) return lua_settop(L, 1), 1;
   if (src && src->etype == a->etype && mo_array_contiguous(a) &&
-      mo_array_contiguous(src)) {  /* same format: overlap-safe move */
-    prewrite(L, a, start, n);
+      mo_array_contiguous(src) &&  /* same format: memmove is overlap-safe */
+      (src->v.mem == a->v.mem || !mo_array_mayshare(a, src))) {  /* unless
+                                      the same bytes are at two addresses */
+    mo_array_wspan(L, a, start, n);
     memmove(MO_AELEM(a, start), src->v.ptr, bytes);
   } else {
     /* a scratch userdata: collected even if a conversion raises */
     unsigned char *buf = mo_scratch(L, bytes);
-    if (a->v.released || (src && src->v.released))
-      return luaL_error(L, "memobj: view is released");
-    if (src) convert_array(L, a, src, n, buf);
-    else convert_table(L, a, 2, n, buf);
-    prewrite(L, a, start, n);
+    if (src) {
+      mo_array_live(L, src);
+      convert_array(L, a, src, n, buf);
+      mo_fault_check(L);  /* never write what lost pages read as */
+    } else {
+      convert_table(L, a, 2, n, buf);
+    }
+    mo_array_wspan(L, a, start, n);
     scatter(a, start, n, buf);
   }
-  mo_fault_check(L);
   lua_settop(L, 1);
   return 1;
 }
@@ -151,19 +144,17 @@ static int array_copy(lua_State *L) {
 /* ---- totable ---- */
 
 static int array_totable(lua_State *L) {
-  mo_array *a;
+  mo_array *a = SELF(L);
   size_t start, n, k;
-  mo_noextra(L, 3);
-  a = mo_checkarray(L, 1);
   n = mo_array_range(L, a, 2, &start);
   luaL_argcheck(L, n < (size_t)INT_MAX, 1, "too many elements for a table");
   lua_createtable(L, (int)n, 0);
-  if (a->v.released) return luaL_error(L, "memobj: view is released");
+  mo_array_live(L, a);  /* after the allocation; the sets below allocate
+                           nothing (the table has its n slots) */
   for (k = 0; k < n; k++) {
     mo_value_push(L, a->etype, mo_elem_load(a->etype, MO_AELEM(a, start + k)));
     lua_rawseti(L, -2, (lua_Integer)k + 1);
   }
-  mo_fault_check(L);
   return 1;
 }
 
@@ -211,31 +202,25 @@ static void swap_items(unsigned char *p, size_t n, size_t size) {
 /* a:sort([i [, j]]): ascending, in place. A strided range is gathered
 ** into a scratch buffer, sorted there and written back. */
 static int array_sort(lua_State *L) {
-  mo_array *a;
+  mo_array *a = SELF(L);
   size_t start, n, k;
   unsigned char *p;
-  mo_noextra(L, 3);
-  /* pinned: a strided range is gathered into a new userdata */
-  a = (mo_array *)mo_pinview(L, 1, 3, MO_TAG_ARRAY, "typed array");
   n = mo_array_range(L, a, 2, &start);
-  mo_checkwritable(L, &a->v);
   if (n < 2) return 0;
   if (mo_array_contiguous(a)) {
-    prewrite(L, a, start, n);
+    mo_array_wspan(L, a, start, n);
     p = MO_AELEM(a, start);
-  } else {
+  } else {  /* gathered into a new userdata */
     p = mo_scratch(L, n * a->itemsize);
-    if (a->v.released) return luaL_error(L, "memobj: view is released");
+    mo_array_wspan(L, a, start, n);
     for (k = 0; k < n; k++)
       memcpy(p + k * a->itemsize, MO_AELEM(a, start + k), a->itemsize);
-    mo_fault_check(L);
-    prewrite(L, a, start, n);
+    mo_fault_check(L);  /* never write back what lost pages read as */
   }
   if (MO_SWAPPED(a->etype)) swap_items(p, n, a->itemsize);
   qsort(p, n, a->itemsize, comparators[MO_BASE(a->etype)]);
   if (MO_SWAPPED(a->etype)) swap_items(p, n, a->itemsize);
   if (!mo_array_contiguous(a)) scatter(a, start, n, p);
-  mo_fault_check(L);
   return 0;
 }
 
@@ -267,12 +252,11 @@ static int float_needle(lua_State *L, int idx, int f32, double *out) {
 ** in Lua) from init (a negative init counts from the end), or nil. A
 ** value the type cannot hold is simply not found. */
 static int array_find(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = SELF(L);
   lua_Integer init = luaL_optinteger(L, 3, 1);
   size_t n = a->v.count, k;
   mo_value want;
   int bad;
-  mo_noextra(L, 3);
   if (init < 0) init = init < -(lua_Integer)n ? 1 : (lua_Integer)n + init + 1;
   if (init < 1) init = 1;
   if (MO_ISFLOAT(a->etype)) {
@@ -291,15 +275,19 @@ static int array_find(lua_State *L) {
   for (k = (size_t)init - 1; k < n; k++) {
     mo_value v = mo_elem_load(a->etype, MO_AELEM(a, k));
     if (MO_ISFLOAT(a->etype) ? v.d == want.d : v.u == want.u) {
-      mo_fault_check(L);
       lua_pushinteger(L, (lua_Integer)k + 1);
       return 1;
     }
   }
-  mo_fault_check(L);
   return 0;
 }
 
-const luaL_Reg mo_array_bulk_methods[] = {
-  {"fill", array_fill}, {"copy", array_copy}, {"totable", array_totable},
-  {"sort", array_sort}, {"find", array_find}, {NULL, NULL}};
+/* sort is pinned: a strided range is gathered into a new userdata */
+#define MO_METHOD_KIND mo_array_kind
+#define BULK_METHODS(X)                                             \
+  X("fill", array_fill, 3, MO_M_WRITES | MO_M_BYTES)                \
+  X("copy", array_copy, 2, MO_M_WRITES | MO_M_BYTES)                \
+  X("totable", array_totable, 2, MO_M_BYTES)                        \
+  X("sort", array_sort, 2, MO_M_PINS | MO_M_WRITES | MO_M_BYTES)    \
+  X("find", array_find, 2, MO_M_BYTES)
+MO_METHODS(, mo_array_bulk_methods, BULK_METHODS);

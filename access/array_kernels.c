@@ -254,10 +254,11 @@ static inline double elem_double(const mo_array *a, size_t k) {
 
 /* ---- Lua methods: reductions ---- */
 
+/* The methods run through the trampoline (runtime/core/method.h): self is a
+** live typed array, and a pending fault raises after them. */
 static mo_array *checkrange(lua_State *L, size_t *start, size_t *n) {
-  mo_array *a = mo_checkarray(L, 1);
+  mo_array *a = (mo_array *)mo_self(L);
   *n = mo_array_range(L, a, 2, start);
-  mo_noextra(L, 3);
   return a;
 }
 
@@ -266,7 +267,6 @@ static int array_sum(lua_State *L) {
   size_t start, n;
   mo_array *a = checkrange(L, &start, &n);
   mo_value r = sum_range(a, start, n);
-  mo_fault_check(L);
   if (MO_ISFLOAT(a->etype)) lua_pushnumber(L, r.d);
   else lua_pushinteger(L, r.i);
   return 1;
@@ -279,7 +279,6 @@ static int push_minmax(lua_State *L, int which) {
   mo_value lo, hi;
   if (n == 0) return 0;
   minmax_range(a, start, n, which, &lo, &hi);
-  mo_fault_check(L);
   if (which & 1) mo_value_push(L, a->etype, lo);
   if (which & 2) mo_value_push(L, a->etype, hi);
   return which == 3 ? 2 : 1;
@@ -307,7 +306,6 @@ static int array_mean(lua_State *L) {
       acc[k & 3] += elem_double(a, start + k);
     s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
   }
-  mo_fault_check(L);
   lua_pushnumber(L, s / (double)n);
   return 1;
 }
@@ -316,10 +314,9 @@ static int array_mean(lua_State *L) {
 ** types: an integer (wrapping) when both are integer arrays, else a
 ** float. */
 static int array_dot(lua_State *L) {
-  mo_array *a = mo_checkarray(L, 1), *b = mo_checkarray(L, 2);
+  mo_array *a = (mo_array *)mo_self(L), *b = mo_checkarray(L, 2);
   size_t n = a->v.count, k;
   int fa = MO_ISFLOAT(a->etype), fb = MO_ISFLOAT(b->etype);
-  mo_noextra(L, 2);
   if (MO_ISBOOL(a->etype) && MO_ISBOOL(b->etype))
     return luaL_error(L, "memobj: dot: both arrays are bool (numpy's answer "
                       "is a bool; count with a:sum() or copy into integers)");
@@ -334,7 +331,6 @@ static int array_dot(lua_State *L) {
     else for (k = 0; k < n; k++)
       s += mo_elem_load(a->etype, MO_AELEM(a, k)).u *
            mo_elem_load(b->etype, MO_AELEM(b, k)).u;
-    mo_fault_check(L);
     lua_pushinteger(L, (lua_Integer)s);
     return 1;
   }
@@ -352,13 +348,17 @@ static int array_dot(lua_State *L) {
         acc[k & 3] += elem_double(a, k) * elem_double(b, k);
       s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
     }
-    mo_fault_check(L);
     lua_pushnumber(L, s);
     return 1;
   }
 }
 
-const luaL_Reg mo_array_kernel_methods[] = {
-  {"sum", array_sum},       {"min", array_min},   {"max", array_max},
-  {"minmax", array_minmax}, {"mean", array_mean}, {"dot", array_dot},
-  {NULL, NULL}};
+#define MO_METHOD_KIND mo_array_kind
+#define KERNEL_METHODS(X)                    \
+  X("sum", array_sum, 2, MO_M_BYTES)         \
+  X("min", array_min, 2, MO_M_BYTES)         \
+  X("max", array_max, 2, MO_M_BYTES)         \
+  X("minmax", array_minmax, 2, MO_M_BYTES)   \
+  X("mean", array_mean, 2, MO_M_BYTES)       \
+  X("dot", array_dot, 1, MO_M_BYTES)
+MO_METHODS(, mo_array_kernel_methods, KERNEL_METHODS);

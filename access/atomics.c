@@ -19,12 +19,9 @@
 
 /* ---- Checking ---- */
 
-/* The array at 1 of a method that takes nargs arguments (self included). */
-static mo_array *checkargs(lua_State *L, int nargs) {
-  mo_array *a = mo_checkarray(L, 1);
-  mo_noextra(L, nargs);
-  return a;
-}
+/* The methods run through the trampoline (runtime/core/method.h): self is a
+** live typed array, checked writable for the writing ones. */
+#define SELF(L) ((mo_array *)mo_self(L))
 
 /* The element i (1-based, at arg) of an array fit for atomics, or raise. */
 static unsigned char *checkatomic(lua_State *L, mo_array *a, const char *op,
@@ -41,11 +38,6 @@ static unsigned char *checkatomic(lua_State *L, mo_array *a, const char *op,
   return MO_AELEM(a, i);
 }
 
-static unsigned char *checkwrite(lua_State *L, mo_array *a, const char *op) {
-  unsigned char *p = checkatomic(L, a, op, 2);
-  mo_checkwritable(L, &a->v);
-  return p;
-}
 
 /* A 32-bit operand of atomic_add wraps: accept both the signed and the
 ** unsigned range, so that adding -1 to a uint32 counter works. */
@@ -66,47 +58,45 @@ static void pushbits(lua_State *L, mo_array *a, uint64_t bits) {
   }
 }
 
+/* The element at p, about to be written (runtime/core/method.h). */
 static void prewrite(lua_State *L, mo_array *a, unsigned char *p) {
-  mo_prewrite(L, a->v.mem, a->v.offset + (size_t)(p - a->v.ptr), a->itemsize);
+  mo_view_wptr(L, &a->v, (size_t)(p - a->v.ptr), a->itemsize);
 }
 
 /* ---- Load, store, add, compare-and-swap ---- */
 
 static int array_atomic_load(lua_State *L) {
-  mo_array *a = checkargs(L, 2);
+  mo_array *a = SELF(L);
   unsigned char *p = checkatomic(L, a, "atomic_load", 2);
   uint64_t v = a->itemsize == 4
                    ? __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST)
                    : __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
-  mo_fault_check(L);
   pushbits(L, a, v);
   return 1;
 }
 
 static int array_atomic_store(lua_State *L) {
-  mo_array *a = checkargs(L, 3);
-  unsigned char *p = checkwrite(L, a, "atomic_store");
+  mo_array *a = SELF(L);
+  unsigned char *p = checkatomic(L, a, "atomic_store", 2);
   mo_value v = mo_value_check(L, a->etype, 3);
   prewrite(L, a, p);
   if (a->itemsize == 4)
     __atomic_store_n((uint32_t *)p, (uint32_t)v.u, __ATOMIC_SEQ_CST);
   else
     __atomic_store_n((uint64_t *)p, v.u, __ATOMIC_SEQ_CST);
-  mo_fault_check(L);
   return 0;
 }
 
 /* a:atomic_add(i, v): adds (wrapping) and returns the old value. */
 static int array_atomic_add(lua_State *L) {
-  mo_array *a = checkargs(L, 3);
-  unsigned char *p = checkwrite(L, a, "atomic_add");
+  mo_array *a = SELF(L);
+  unsigned char *p = checkatomic(L, a, "atomic_add", 2);
   uint64_t n = (uint64_t)checkaddend(L, a, 3), old;
   prewrite(L, a, p);
   if (a->itemsize == 4)
     old = __atomic_fetch_add((uint32_t *)p, (uint32_t)n, __ATOMIC_SEQ_CST);
   else
     old = __atomic_fetch_add((uint64_t *)p, n, __ATOMIC_SEQ_CST);
-  mo_fault_check(L);
   pushbits(L, a, old);
   return 1;
 }
@@ -115,8 +105,8 @@ static int array_atomic_add(lua_State *L) {
 ** expected; returns the old value either way (equal to expected when it
 ** succeeded). */
 static int array_atomic_cas(lua_State *L) {
-  mo_array *a = checkargs(L, 4);
-  unsigned char *p = checkwrite(L, a, "atomic_cas");
+  mo_array *a = SELF(L);
+  unsigned char *p = checkatomic(L, a, "atomic_cas", 2);
   mo_value e = mo_value_check(L, a->etype, 3);
   mo_value n = mo_value_check(L, a->etype, 4);
   uint64_t old;
@@ -132,12 +122,20 @@ static int array_atomic_cas(lua_State *L) {
                                 __ATOMIC_SEQ_CST);
     old = x;
   }
-  mo_fault_check(L);
   pushbits(L, a, old);
   return 1;
 }
 
 /* ---- Wait and notify ---- */
+
+/* Raise for a failed futex call. EFAULT: the kernel could not read the
+** word, a lost page of a mapped file? Touching it lets the fault handler
+** say so, and the fault is what is raised. */
+static int futex_error(lua_State *L, const char *op, int err, uint32_t *word) {
+  if (err == EFAULT) (void)*(volatile uint32_t *)word;
+  mo_fault_check(L);
+  return mo_oserror(L, op, err);
+}
 
 static long futex(uint32_t *addr, int op, uint32_t val,
                   const struct timespec *ts, uint32_t val3) {
@@ -167,7 +165,7 @@ static uint32_t *futex_word(mo_array *a, unsigned char *p) {
 */
 static int array_wait(lua_State *L) {
   static const char *const results[] = {"ok", "not-equal", "timed-out"};
-  mo_array *a = checkargs(L, 4);
+  mo_array *a = SELF(L);
   unsigned char *p = checkatomic(L, a, "wait", 2);
   mo_value e = mo_value_check(L, a->etype, 3);
   struct timespec deadline, *dl = NULL;
@@ -193,22 +191,16 @@ static int array_wait(lua_State *L) {
     if (errno == EAGAIN) r = 1;
     else if (errno == ETIMEDOUT) r = 2;
     else if (errno != EINTR) {
-      int err = errno;
-      /* the kernel could not read the word: a lost page of a mapped
-      ** file? Touching it lets the fault handler say so */
-      if (err == EFAULT) (void)*(volatile uint32_t *)word;
-      mo_fault_check(L);
-      return mo_oserror(L, "wait", err);
+      return futex_error(L, "wait", errno, word);
     }
   }
-  mo_fault_check(L);
   lua_pushstring(L, results[r]);
   return 1;
 }
 
 /* a:notify(i [, count]) -> number of waiters woken (default: all). */
 static int array_notify(lua_State *L) {
-  mo_array *a = checkargs(L, 3);
+  mo_array *a = SELF(L);
   unsigned char *p = checkatomic(L, a, "notify", 2);
   lua_Integer count = luaL_optinteger(L, 3, INT_MAX);
   long n;
@@ -216,22 +208,22 @@ static int array_notify(lua_State *L) {
   if (count > INT_MAX) count = INT_MAX;
   n = futex(futex_word(a, p), FUTEX_WAKE, (uint32_t)count, NULL, 0);
   if (n < 0) {
-    int err = errno;
-    /* a lost page of a mapped file? touching it lets the handler say so */
-    if (err == EFAULT) (void)*(volatile uint32_t *)futex_word(a, p);
-    mo_fault_check(L);
-    return mo_oserror(L, "notify", err);
+    return futex_error(L, "notify", errno, futex_word(a, p));
   }
   lua_pushinteger(L, n);
   return 1;
 }
 
-static const luaL_Reg atomic_methods[] = {
-  {"atomic_load", array_atomic_load}, {"atomic_store", array_atomic_store},
-  {"atomic_add", array_atomic_add},   {"atomic_cas", array_atomic_cas},
-  {"wait", array_wait},               {"notify", array_notify},
-  {NULL, NULL}};
+#define MO_METHOD_KIND mo_array_kind
+#define ATOMIC_METHODS(X)                                            \
+  X("atomic_load", array_atomic_load, 1, MO_M_BYTES)                 \
+  X("atomic_store", array_atomic_store, 2, MO_M_WRITES | MO_M_BYTES) \
+  X("atomic_add", array_atomic_add, 2, MO_M_WRITES | MO_M_BYTES)     \
+  X("atomic_cas", array_atomic_cas, 3, MO_M_WRITES | MO_M_BYTES)     \
+  X("wait", array_wait, 3, MO_M_BYTES)                               \
+  X("notify", array_notify, 2, MO_M_BYTES)
+MO_METHODS(static, atomic_methods, ATOMIC_METHODS);
 
 void mo_atomics_open(lua_State *L) {
-  mo_array_addmethods(L, atomic_methods);
+  mo_array_declare(L, atomic_methods);
 }

@@ -83,7 +83,6 @@ int mo_bytes_lnew(lua_State *L) {
   mo_source s;
   size_t off, len;
   int ro;
-  mo_noextra(L, 4);
   lua_settop(L, 4);
   mo_checksource(L, 1, &s);
   off = lua_isnil(L, 2) ? 0 : mo_checksize(L, 2);
@@ -97,10 +96,9 @@ int mo_bytes_lnew(lua_State *L) {
 
 /* b:sub(i [, j]): a view of the same memory, clamped like string.sub. */
 static int bytes_sub(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t from, to, off, len;
   mo_source s;
-  mo_noextra(L, 3);
   mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), v->length,
            &from, &to);
   if (from > to) {  /* empty: keep the offset inside the view */
@@ -152,40 +150,43 @@ static int bytes_len(lua_State *L) {
   return 1;
 }
 
+/* b:len() through the trampoline (#b is bytes_len) */
+static int bytes_lenm(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)mo_self(L)->length);
+  return 1;
+}
+
 /* b:byte([i [, j]]): as string.byte. */
 static int bytes_byte(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   lua_Integer pi = luaL_optinteger(L, 2, 1);
   size_t from, to, n, k;
-  mo_noextra(L, 3);
+  const unsigned char *p;
   mo_range(pi, luaL_optinteger(L, 3, pi), v->length, &from, &to);
   if (from > to) return 0;
   if (to - from >= (size_t)INT_MAX)
     return luaL_error(L, "string slice too long");
   n = to - from + 1;
   luaL_checkstack(L, (int)n, "string slice too long");
-  for (k = 0; k < n; k++) lua_pushinteger(L, v->ptr[from - 1 + k]);
-  mo_fault_check(L);
+  p = mo_view_rptr(L, v, from - 1, n);  /* after growing the stack */
+  for (k = 0; k < n; k++) lua_pushinteger(L, p[k]);
   return (int)n;
 }
 
 /* b:string([i [, j]]): a copy as a Lua string, clamped like string.sub. */
 static int bytes_string(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t from, to;
-  mo_noextra(L, 3);
   mo_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), v->length,
            &from, &to);
   if (from > to) lua_pushliteral(L, "");
   else lua_pushlstring(L, (const char *)v->ptr + from - 1, to - from + 1);
-  mo_fault_check(L);
   return 1;
 }
 
 static int bytes_tostring(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   lua_pushlstring(L, (const char *)v->ptr, v->length);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -236,12 +237,11 @@ static int window_too_short(lua_State *L) {
 ** view, so "!" alignment gives the same answers as on the whole view.
 */
 static int bytes_unpack(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t len = v->length, pos, base, avail, win;
   const unsigned char *ptr;
   int n;
   luaL_checkstring(L, 2);
-  mo_noextra(L, 3);
   pos = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), len) - 1;
   luaL_argcheck(L, pos <= len, 3, "initial position out of string");
   lua_settop(L, 2);
@@ -251,11 +251,10 @@ static int bytes_unpack(lua_State *L) {
     int full = win >= avail;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &unpack_key);
     lua_pushvalue(L, 2);
-    /* string.unpack of the last window may have run a finalizer: the
-    ** view must still be live (then its bytes are in place; core.h) */
-    ptr = mo_bytes_check(L, 1)->ptr;
-    lua_pushlstring(L, (const char *)ptr + base, full ? avail : win);
-    mo_fault_check(L);
+    /* string.unpack of the last window may have run a finalizer */
+    ptr = mo_view_rptr(L, v, base, full ? avail : win);
+    lua_pushlstring(L, (const char *)ptr, full ? avail : win);
+    mo_fault_check(L);  /* before string.unpack runs on lost pages */
     lua_pushinteger(L, (lua_Integer)(pos - base) + 1);
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) break;
     if (full || !window_too_short(L)) return rethrow(L, 0);
@@ -286,25 +285,17 @@ static size_t checkput(lua_State *L, size_t len, lua_Integer i, size_t n) {
 /* b:pack(i, fmt, ...): string.pack written in place at i; returns the
 ** index after it. */
 static int bytes_pack(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   lua_Integer i = luaL_checkinteger(L, 2);
   int top = lua_gettop(L), k;
-  size_t n, off, len;
-  unsigned char *ptr;
+  size_t n, off;
   const char *s;
-  mo_checkwritable(L, v);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pack_key);
   for (k = 3; k <= top; k++) lua_pushvalue(L, k);
   if (lua_pcall(L, top - 2, 1, 0) != LUA_OK) return rethrow(L, 1);
   s = lua_tolstring(L, -1, &n);
-  v = mo_bytes_check(L, 1);  /* string.pack allocated: still live? (core.h) */
-  mo_checkwritable(L, v);
-  ptr = v->ptr;
-  len = v->length;
-  off = checkput(L, len, i, n);
-  mo_prewrite(L, v->mem, v->offset + off, n);
-  memcpy(ptr + off, s, n);
-  mo_fault_check(L);
+  off = checkput(L, v->length, i, n);
+  memcpy(mo_view_wptr(L, v, off, n), s, n);  /* live after string.pack? */
   lua_pushinteger(L, (lua_Integer)(off + n) + 1);
   return 1;
 }
@@ -342,23 +333,15 @@ static int bytes_newindex(lua_State *L) {
 /* b:put(i, s): copy the bytes of s (string, view or memory) in at i;
 ** returns the index after them. */
 static int bytes_put(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   lua_Integer i = luaL_checkinteger(L, 2);
-  unsigned char *ptr;
-  size_t n, off, len;
+  size_t n, off;
   const unsigned char *s;
-  mo_noextra(L, 3);
   lua_settop(L, 3);
-  mo_checkwritable(L, v);
   s = mo_bytes_checkstr(L, 3, &n);  /* converting a number allocates: */
-  v = mo_bytes_check(L, 1);         /* the view again (core.h) */
-  mo_checkwritable(L, v);
-  ptr = v->ptr;
-  len = v->length;
-  off = checkput(L, len, i, n);
-  mo_prewrite(L, v->mem, v->offset + off, n);
-  memmove(ptr + off, s, n);  /* s may be a view of the same memory */
-  mo_fault_check(L);
+  off = checkput(L, v->length, i, n);
+  /* the view still live? (wptr); s may be a view of the same memory */
+  memmove(mo_view_wptr(L, v, off, n), s, n);
   lua_pushinteger(L, (lua_Integer)(off + n) + 1);
   return 1;
 }
@@ -366,18 +349,13 @@ static int bytes_put(lua_State *L) {
 /* b:fill(byte [, i [, j]]): the range clamps like string.sub (as a:fill
 ** does for arrays); an empty range writes nothing. */
 static int bytes_fill(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   unsigned char c = checkbyte(L, 2);
   size_t from, to;
-  mo_noextra(L, 4);
-  mo_checkwritable(L, v);
   mo_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), v->length,
            &from, &to);
-  if (from <= to) {
-    mo_prewrite(L, v->mem, v->offset + from - 1, to - from + 1);
-    memset(v->ptr + from - 1, c, to - from + 1);
-    mo_fault_check(L);
-  }
+  if (from <= to)
+    memset(mo_view_wptr(L, v, from - 1, to - from + 1), c, to - from + 1);
   lua_settop(L, 1);
   return 1;
 }
@@ -385,19 +363,27 @@ static int bytes_fill(lua_State *L) {
 /* ---- New strings: rep, upper, lower, reverse, .. ---- */
 
 #define MAXRESULT (((size_t)-1) >> 1)
+
+/* Push the n bytes built in b (copied from the view) as the result. A
+** pending fault raises first: making the string may run finalizers, and a
+** memobj call in one would take the fault (runtime/core/method.h). */
+static int pushresult(lua_State *L, luaL_Buffer *b, size_t n) {
+  mo_fault_check(L);
+  luaL_pushresultsize(b, n);
+  return 1;
+}
 #define MAXREP ((size_t)INT_MAX)  /* string.rep's MAXSIZE in Lua 5.4 */
 
 /* b:rep(n [, sep]): as string.rep, with its limit: a result over
 ** INT_MAX bytes is "resulting string too large", checked before
 ** allocating. */
 static int bytes_rep(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   lua_Integer n = luaL_checkinteger(L, 2);
   const unsigned char *src, *sep = empty_bytes;
   size_t l = v->length, lsep = 0, total, k, lsep2;
   luaL_Buffer b;
   char *p;
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   if (!lua_isnil(L, 3)) sep = mo_bytes_checkstr(L, 3, &lsep);
   if (n <= 0 || (l == 0 && lsep == 0)) {
@@ -410,7 +396,7 @@ static int bytes_rep(lua_State *L) {
   p = luaL_buffinitsize(L, &b, total);
   /* the allocation may have run a finalizer: the view again, and the
   ** separator (a memory object has no lock) */
-  src = mo_bytes_check(L, 1)->ptr;
+  src = mo_view_rptr(L, v, 0, l);
   if (lsep) {
     sep = mo_bytes_checkstr(L, 3, &lsep2);
     if (lsep2 != lsep) return luaL_error(L, "memobj: rep: the separator changed");
@@ -423,30 +409,25 @@ static int bytes_rep(lua_State *L) {
       p += lsep;
     }
   }
-  mo_fault_check(L);
-  luaL_pushresultsize(&b, total);
-  return 1;
+  return pushresult(L, &b, total);
 }
 
 /* Copy the view through a byte mapping: 0 upper, 1 lower, 2 reverse. */
 static int transform(lua_State *L, int how) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t n = v->length, k;
   const unsigned char *s;
   luaL_Buffer b;
   char *p;
-  mo_noextra(L, 1);
   p = luaL_buffinitsize(L, &b, n);
-  s = mo_bytes_check(L, 1)->ptr;  /* after the allocation (core.h) */
+  s = mo_view_rptr(L, v, 0, n);  /* after the allocation */
   for (k = 0; k < n; k++) {
     unsigned char c = s[k];
     if (how == 0) p[k] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
     else if (how == 1) p[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     else p[n - 1 - k] = (char)c;
   }
-  mo_fault_check(L);
-  luaL_pushresultsize(&b, n);
-  return 1;
+  return pushresult(L, &b, n);
 }
 
 static int bytes_upper(lua_State *L) {
@@ -483,9 +464,7 @@ static int bytes_concat(lua_State *L) {
     return luaL_error(L, "memobj: an operand of .. changed size");
   memcpy(p, a, la);
   memcpy(p + la, b, lb);
-  mo_fault_check(L);
-  luaL_pushresultsize(&buf, la + lb);
-  return 1;
+  return pushresult(L, &buf, la + lb);
 }
 
 /* ---- Comparison: byte order (Lua's, in the C locale) ---- */
@@ -513,7 +492,6 @@ static int bytes_lt(lua_State *L) {
   size_t la, lb;
   const unsigned char *a = cmpoperand(L, 1, &la), *b = cmpoperand(L, 2, &lb);
   lua_pushboolean(L, compare(a, la, b, lb) < 0);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -521,7 +499,6 @@ static int bytes_le(lua_State *L) {
   size_t la, lb;
   const unsigned char *a = cmpoperand(L, 1, &la), *b = cmpoperand(L, 2, &lb);
   lua_pushboolean(L, compare(a, la, b, lb) <= 0);
-  mo_fault_check(L);
   return 1;
 }
 
@@ -538,55 +515,70 @@ static int bytes_eq(lua_State *L) {
   a = mo_bytes_checkstr(L, 1, &la);
   b = mo_bytes_checkstr(L, 2, &lb);
   lua_pushboolean(L, la == lb && compare(a, la, b, lb) == 0);
-  mo_fault_check(L);
   return 1;
 }
 
 /* b:equals(x): same bytes as the string, view or memory x; false for
 ** any other value. */
 static int bytes_equals(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t lb;
   const unsigned char *b;
-  mo_noextra(L, 2);
-  b = lua_type(L, 2) == LUA_TNUMBER ? NULL
-                                                         : tostr(L, 2, &lb);
+  b = lua_type(L, 2) == LUA_TNUMBER ? NULL : tostr(L, 2, &lb);
   lua_pushboolean(L, b != NULL && lb == v->length &&
                          compare(v->ptr, v->length, b, lb) == 0);
-  mo_fault_check(L);
   return 1;
 }
 
 /* ---- Registration ---- */
 
-static const luaL_Reg bytes_methods[] = {
-  {"len", bytes_len},         {"byte", bytes_byte},
-  {"sub", bytes_sub},         {"string", bytes_string},
-  {"unpack", bytes_unpack},
-  {"rep", bytes_rep},         {"upper", bytes_upper},
-  {"lower", bytes_lower},     {"reverse", bytes_reverse},
-  {"equals", bytes_equals},   {"put", bytes_put},
-  {"fill", bytes_fill},       {"pack", bytes_pack},
-  {NULL, NULL}};
+const mo_viewkind mo_bytes_kind = {"bytes", MO_TAG_BYTES, "byte view",
+                                   &bytes_mtkey, NULL};
+
+#define MO_METHOD_KIND mo_bytes_kind
+#define BYTES_METHODS(X)                                         \
+  X("len", bytes_lenm, 0, 0)                                     \
+  X("byte", bytes_byte, 2, MO_M_BYTES)                           \
+  X("sub", bytes_sub, 2, 0)                                      \
+  X("string", bytes_string, 2, MO_M_BYTES)                       \
+  X("unpack", bytes_unpack, 2, MO_M_BYTES)                       \
+  X("rep", bytes_rep, 2, MO_M_BYTES)                             \
+  X("upper", bytes_upper, 0, MO_M_BYTES)                         \
+  X("lower", bytes_lower, 0, MO_M_BYTES)                         \
+  X("reverse", bytes_reverse, 0, MO_M_BYTES)                     \
+  X("equals", bytes_equals, 1, MO_M_BYTES)                       \
+  X("put", bytes_put, 2, MO_M_WRITES | MO_M_BYTES)               \
+  X("fill", bytes_fill, 3, MO_M_WRITES | MO_M_BYTES)             \
+  X("pack", bytes_pack, MO_NARGS_ANY, MO_M_WRITES | MO_M_BYTES)
+MO_METHODS(static, bytes_methods, BYTES_METHODS);
 
 static const luaL_Reg bytes_meta[] = {
   {"__len", bytes_len},           {"__newindex", bytes_newindex},
-  {"__tostring", bytes_tostring}, {"__concat", bytes_concat},
-  {"__eq", bytes_eq},             {"__lt", bytes_lt},
-  {"__le", bytes_le},             {NULL, NULL}};
+  {"__concat", bytes_concat},     {NULL, NULL}};
+
+/* metamethods that read the bytes: a pending fault raises after them */
+static const mo_method bytes_declared_meta[] = {
+  {"__tostring", bytes_tostring, MO_NARGS_ANY, MO_M_BYTES},
+  {"__eq", bytes_eq, MO_NARGS_ANY, MO_M_BYTES},
+  {"__lt", bytes_lt, MO_NARGS_ANY, MO_M_BYTES},
+  {"__le", bytes_le, MO_NARGS_ANY, MO_M_BYTES},
+  {NULL, NULL, 0, 0}};
 
 /* m:bytes(...) on memory objects and a:bytes(...) on typed arrays */
-static const luaL_Reg mem_methods[] = {{"bytes", mo_bytes_lnew}, {NULL, NULL}};
-
-void mo_bytes_addmethods(lua_State *L, const luaL_Reg *l) {
-  mo_view_addmethods(L, &bytes_mtkey, l);
-}
+static const mo_method mem_methods[] = {
+  {"bytes", mo_bytes_lnew, 4, 0}, {NULL, NULL, 0, 0}};
+#undef MO_METHOD_KIND
+#define MO_METHOD_KIND mo_array_kind
+#define ARRAY_BYTES_METHODS(X) X("bytes", mo_bytes_lnew, 3, 0)
+MO_METHODS(static, array_methods, ARRAY_BYTES_METHODS);
 
 void mo_bytes_open(lua_State *L) {
   mo_pattern_initclasses();
-  mo_view_newmeta(L, &bytes_mtkey, bytes_methods, bytes_meta, bytes_index);
-  mo_view_addmethods(L, &bytes_mtkey, mo_bytes_match_methods);
-  mo_view_addmethods(L, &bytes_mtkey, mo_bytes_io_methods);
+  mo_view_newmeta(L, &bytes_mtkey, NULL, bytes_meta, bytes_index);
+  mo_view_declare(L, &mo_bytes_kind, bytes_methods);
+  mo_view_declare(L, &mo_bytes_kind, mo_bytes_match_methods);
+  mo_view_declare(L, &mo_bytes_kind, mo_bytes_io_methods);
+  mo_meta_declare(L, &mo_bytes_kind, bytes_declared_meta);
   /* pack and unpack run string.pack/string.unpack: keep them here so
   ** that changes to the global table do not reach us */
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
@@ -595,8 +587,7 @@ void mo_bytes_open(lua_State *L) {
   lua_getfield(L, -1, "unpack");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &unpack_key);
   lua_pop(L, 1);
-  lua_pushcfunction(L, mo_bytes_lnew);
-  lua_setfield(L, -2, "bytes");
-  mo_mem_addmethods(L, mem_methods);
-  mo_array_addmethods(L, mem_methods);  /* a:bytes([offset [, length [, mode]]]) */
+  mo_funcs_declare(L, "memobj", mem_methods);  /* memobj.bytes(src, ...) */
+  mo_mem_declare(L, mem_methods);
+  mo_array_declare(L, array_methods);  /* a:bytes([offset [, length [, mode]]]) */
 }

@@ -161,7 +161,7 @@ static int stream_write(stream *s, const unsigned char *p, size_t n,
 /* The byte range i..j of the view at 1 (clamped like string.sub): its
 ** 0-based start and length. */
 static mo_view *checkrange(lua_State *L, size_t *off, size_t *len) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t from, to;
   mo_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), v->length,
            &from, &to);
@@ -187,22 +187,16 @@ static int bytes_readfrom(lua_State *L) {
   mo_view *v;
   size_t off, len, got;
   int err;
-  mo_noextra(L, 4);
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "file, file descriptor or "
                 "object with getfd expected");
   checkstream(L, 2, 1, &s);
-  /* pinned: the view's bytes stay while the system call writes them */
-  v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
-  mo_checkwritable(L, v);
-  checkrange(L, &off, &len);
+  v = checkrange(L, &off, &len);
   if (len == 0) {
     lua_pushinteger(L, 0);
     return 1;
   }
   /* a transaction logs the whole range: any byte of it may change */
-  mo_prewrite(L, v->mem, v->offset + off, len);
-  err = stream_read(&s, v->ptr + off, len, &got);
-  mo_fault_check(L);
+  err = stream_read(&s, mo_view_wptr(L, v, off, len), len, &got);
   if (err) {
     if (err == EFAULT && mo_fault_lost_at(v->ptr + off, len))
       return luaL_error(L, "memobj: readfrom: %s",
@@ -219,18 +213,15 @@ static int bytes_writeto(lua_State *L) {
   mo_view *v;
   size_t off, len, done;
   int err;
-  mo_noextra(L, 4);
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "file, file descriptor or "
                 "object with getfd expected");
   checkstream(L, 2, 0, &s);
-  v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
-  checkrange(L, &off, &len);
+  v = checkrange(L, &off, &len);
   if (len == 0) {
     lua_pushinteger(L, 0);
     return 1;
   }
-  err = stream_write(&s, v->ptr + off, len, &done);
-  mo_fault_check(L);
+  err = stream_write(&s, mo_view_rptr(L, v, off, len), len, &done);
   if (err) {
     if (err == EFAULT && mo_fault_lost_at(v->ptr + off, len))
       return luaL_error(L, "memobj: writeto: %s",
@@ -241,5 +232,10 @@ static int bytes_writeto(lua_State *L) {
   return 1;
 }
 
-const luaL_Reg mo_bytes_io_methods[] = {
-  {"readfrom", bytes_readfrom}, {"writeto", bytes_writeto}, {NULL, NULL}};
+/* Declared (runtime/core/method.h): pinned, the view's bytes stay while
+** the system call reads or writes them; a pending fault raises after. */
+#define MO_METHOD_KIND mo_bytes_kind
+#define IO_METHODS(X)                                                   \
+  X("readfrom", bytes_readfrom, 3, MO_M_PINS | MO_M_WRITES | MO_M_BYTES) \
+  X("writeto", bytes_writeto, 3, MO_M_PINS | MO_M_BYTES)
+MO_METHODS(, mo_bytes_io_methods, IO_METHODS);

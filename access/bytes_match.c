@@ -45,22 +45,20 @@ static mo_pattern *compile(lua_State *L, int arg, patbuf *buf, int anchor_ok) {
 ** its bytes read; captures check it again between their strings.
 */
 static int find_aux(lua_State *L, int find) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t ls, lp, init;
   const unsigned char *s, *p;
   lua_Integer pos = luaL_optinteger(L, 3, 1);
   int plain;
   patbuf buf;
   mo_pattern *pt = NULL;
-  mo_noextra(L, find ? 4 : 3);
   p = mo_bytes_checkstr(L, 2, &lp);  /* converting a number allocates */
   plain = find && (lua_toboolean(L, 4) ||
                    !mo_pattern_hasspecials((const char *)p, lp));
   if (!plain) pt = compile(L, 2, &buf, 1);
-  v = mo_bytes_check(L, 1);          /* still live: its bytes are in place */
-  p = mo_bytes_checkstr(L, 2, &lp);  /* (a memory object has no lock) */
+  p = mo_bytes_checkstr(L, 2, &lp);  /* again: a memory object has no lock */
   ls = v->length;
-  s = v->ptr;
+  s = mo_view_rptr(L, v, 0, ls);     /* still live: its bytes are in place */
   init = mo_bytes_posrelat(pos, ls);
   if (init > ls + 1) {  /* start after the end: no match, as Lua */
     luaL_pushfail(L);
@@ -68,7 +66,6 @@ static int find_aux(lua_State *L, int find) {
   }
   if (plain) {
     const unsigned char *q = mo_memfind(s + init - 1, ls - init + 1, p, lp);
-    mo_fault_check(L);
     if (q != NULL) {
       lua_pushinteger(L, (lua_Integer)(q - s) + 1);
       lua_pushinteger(L, (lua_Integer)(q - s + lp));
@@ -80,7 +77,7 @@ static int find_aux(lua_State *L, int find) {
     mo_match_init(&ms, L, pt, s, ls);
     ms.released = &v->released;
     e = mo_match_find(&ms, s + init - 1, NULL, &start);
-    mo_fault_check(L);
+    mo_fault_check(L);  /* before captures are made of the bytes */
     if (e != NULL) {
       if (!find) return mo_match_pushcaptures(&ms, start, e, 1);
       lua_pushinteger(L, (lua_Integer)(start - s) + 1);
@@ -142,11 +139,10 @@ static int gmatch_aux(lua_State *L) {
 /* b:gmatch(pattern [, init]): as string.gmatch in Lua 5.4 ('^' is not an
 ** anchor there). */
 static int bytes_gmatch(lua_State *L) {
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);
   size_t lp, size, init;
   const char *p;
   gmatch_state *g;
-  mo_noextra(L, 3);
   init = mo_bytes_posrelat(luaL_optinteger(L, 3, 1), v->length);
   if (init > v->length + 1) init = v->length + 2;  /* no match at all, as Lua */
   lua_settop(L, 2);
@@ -244,19 +240,21 @@ static int add_value(mo_match *ms, luaL_Buffer *b, mo_view *v,
 }
 
 /* b:gsub(pattern, repl [, n]): as string.gsub; returns a Lua string and
-** the number of matches. */
-/* Pinned (core.h): a replacement function or table runs Lua code, and the
-** result buffer grows by allocating, while src points into the view. */
+** the number of matches. Pinned (see its descriptor). */
 static int bytes_gsub(lua_State *L) {
-  mo_view *v = mo_pinview(L, 1, 4, MO_TAG_BYTES, "byte view");
+  mo_view *v = mo_self(L);
   const unsigned char *src = v->ptr, *end = v->ptr + v->length;
   const unsigned char *last = NULL, *e, *start;
   size_t ls = v->length;
-  int tr = lua_type(L, 3);
+  /* absent, not nil, when not given: the trampoline padded the arguments
+  ** with nil below the pin, and Lua's message says "no value" */
+  int tr = mo_method_given(L) < 3 ? LUA_TNONE : lua_type(L, 3);
   lua_Integer max, n = 0;
   patbuf buf;
   mo_match ms;
   luaL_Buffer b;
+  if (tr == LUA_TNONE)
+    return luaL_argerror(L, 3, "string/function/table expected, got no value");
   luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
                       tr == LUA_TFUNCTION || tr == LUA_TTABLE,
                    3, "string/function/table");
@@ -276,13 +274,19 @@ static int bytes_gsub(lua_State *L) {
     if (ms.pt->anchor) break;
   }
   luaL_addlstring(&b, (const char *)src, (size_t)(end - src));
-  mo_fault_check(L);
+  mo_fault_check(L);  /* before the string is made */
   luaL_pushresult(&b);
   lua_pushinteger(L, n);
   return 2;
 }
 
-const luaL_Reg mo_bytes_match_methods[] = {
-  {"find", bytes_find},     {"match", bytes_match},
-  {"gmatch", bytes_gmatch}, {"gsub", bytes_gsub},
-  {NULL, NULL}};
+/* gmatch's iterator checks faults itself. gsub is pinned: a replacement
+** function or table runs Lua code, and the result buffer grows by
+** allocating, while src points into the view. */
+#define MO_METHOD_KIND mo_bytes_kind
+#define MATCH_METHODS(X)                           \
+  X("find", bytes_find, 3, MO_M_BYTES)             \
+  X("match", bytes_match, 2, MO_M_BYTES)           \
+  X("gmatch", bytes_gmatch, 2, 0)                  \
+  X("gsub", bytes_gsub, 3, MO_M_PINS | MO_M_BYTES)
+MO_METHODS(, mo_bytes_match_methods, MATCH_METHODS);

@@ -483,7 +483,6 @@ static int bytes_encode(lua_State *L) {
   lua_Integer i;
   size_t off, len;
   luaL_checkany(L, 2);
-  mo_noextra(L, 3);
   i = luaL_optinteger(L, 3, 1);
   lua_settop(L, 3);
   mo_checkwritable(L, v);
@@ -518,7 +517,6 @@ static int bytes_decode(lua_State *L) {
   mo_view *v = mo_bytes_check(L, 1);
   lua_Integer i;
   size_t pos;
-  mo_noextra(L, 2);
   i = luaL_optinteger(L, 2, 1);
   v = mo_pinview(L, 1, 2, MO_TAG_BYTES, "byte view");
   pos = decode_start(L, i, v->length, 2);
@@ -526,8 +524,12 @@ static int bytes_decode(lua_State *L) {
                                                v->length - pos, pos));
 }
 
-static const luaL_Reg bytes_methods[] = {
-  {"encode", bytes_encode}, {"decode", bytes_decode}, {NULL, NULL}};
+/* Declared (runtime/core/method.h): b:encode writes, both touch bytes. */
+#define MO_METHOD_KIND mo_bytes_kind
+#define CODEC_METHODS(X)                                     \
+  X("encode", bytes_encode, 2, MO_M_WRITES | MO_M_BYTES)     \
+  X("decode", bytes_decode, 1, MO_M_BYTES)
+MO_METHODS(static, codec_methods, CODEC_METHODS);
 
 void mo_codec_open(lua_State *L) {
   lua_newtable(L);
@@ -540,5 +542,5 @@ void mo_codec_open(lua_State *L) {
   lua_setfield(L, -2, "encode");
   lua_pushcfunction(L, l_decode);
   lua_setfield(L, -2, "decode");
-  mo_bytes_addmethods(L, bytes_methods);
+  mo_view_declare(L, &mo_bytes_kind, codec_methods);
 }

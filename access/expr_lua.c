@@ -140,10 +140,15 @@ static int result_etype(int t) {
   return t == MO_XT_FLT ? MO_F64 : t == MO_XT_INT ? MO_I64 : MO_BOOL;
 }
 
-/* Does out overlap array a other than element for element? */
+/* Does out overlap array a other than element for element? Two objects
+** another mapping can open by name may show the same bytes at two
+** addresses (a file mapped twice): counted as overlapping, as
+** mo_array_mayshare does. */
 static int overlaps(const mo_array *out, const mo_array *a) {
   const unsigned char *o0 = out->v.ptr, *a0 = a->v.ptr;
   if (out->v.length == 0 || a->v.length == 0) return 0;
+  if (out->v.mem != a->v.mem && out->v.mem->kind->label && a->v.mem->kind->label)
+    return 1;
   if (!(o0 < a0 + a->v.length && a0 < o0 + out->v.length)) return 0;
   return !(MO_AELEM(out, 0) == MO_AELEM(a, 0) && out->stride == a->stride &&
            out->itemsize == a->itemsize);
@@ -343,11 +348,7 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
       for (k = 0; k < nn && job.direct; k++)
         if (c.arr[k] && touches(out, c.arr[k])) job.direct = 0;
     }
-    if (c.n > 0) {
-      size_t off, len;
-      mo_array_span(out, 0, c.n, &off, &len);
-      mo_prewrite(L, out->v.mem, off, len);
-    }
+    if (c.n > 0) mo_array_wspan(L, out, 0, c.n);  /* live, writable, logged */
   }
   if (mo_expr_run(&job, &red, err) != 0) xerror(L, err);
   mo_fault_check(L);
@@ -385,7 +386,6 @@ static int xf_tostring(lua_State *L) {
 static int l_expr(lua_State *L) {
   int nthreads = 1;
   luaL_checktype(L, 1, LUA_TSTRING);
-  mo_noextra(L, 2);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_pushnil(L);
@@ -439,6 +439,11 @@ static int l_eval(lua_State *L) {
   return run(L, 5, 2, 3);
 }
 
+/* memobj.expr is declared (runtime/core/method.h); eval and __call are
+** closures over memobj.heap, so they check their arguments themselves. */
+static const mo_method expr_funcs[] = {
+  {"expr", l_expr, 2, 0}, {NULL, NULL, 0, 0}};
+
 void mo_expr_open(lua_State *L) {
   lua_newtable(L);
   lua_getfield(L, -2, "heap");  /* result arrays: see new_result */
@@ -452,8 +457,7 @@ void mo_expr_open(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &xf_mtkey);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_key);
-  lua_pushcfunction(L, l_expr);
-  lua_setfield(L, -2, "expr");
+  mo_funcs_declare(L, "memobj", expr_funcs);
   lua_getfield(L, -1, "heap");
   lua_pushcclosure(L, l_eval, 1);
   lua_setfield(L, -2, "eval");

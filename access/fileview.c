@@ -39,14 +39,6 @@ static mo_file *tofile_any(lua_State *L, int idx) {
   return f;
 }
 
-/* The open file view at 1; closed ones raise io's message. */
-static mo_file *tofile(lua_State *L) {
-  mo_file *f = tofile_any(L, 1);
-  if (f == NULL) luaL_typeerror(L, 1, "memobj.file");
-  if (f->v.released) luaL_error(L, "attempt to use a closed file");
-  return f;
-}
-
 /* Bytes left to read; none when a seek went past the logical end. */
 static size_t avail(const mo_file *f) {
   return f->pos < f->end ? f->end - f->pos : 0;
@@ -236,12 +228,13 @@ static const char *write_arg(lua_State *L, int arg, char *nb, size_t nbsize,
 static int put(lua_State *L, mo_file *f, const char *s, size_t l) {
   size_t at = f->append ? f->end : f->pos;
   size_t from = at < f->end ? at : f->end;  /* first byte changed */
+  unsigned char *p;
   if (l > f->v.length - at) return 0;
   if (l == 0) return 1;  /* as fwrite of nothing: no gap is filled */
-  mo_prewrite(L, f->v.mem, f->v.offset + from, at + l - from);
+  p = mo_view_wptr(L, &f->v, from, at + l - from) - from;
   /* s may lie in the same memory, even in the gap: copy it first */
-  memmove(f->v.ptr + at, s, l);
-  if (at > f->end) memset(f->v.ptr + f->end, 0, at - f->end);
+  memmove(p + at, s, l);
+  if (at > f->end) memset(p + f->end, 0, at - f->end);
   f->pos = at + l;
   if (f->pos > f->end) f->end = f->pos;
   return 1;
@@ -270,7 +263,6 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
     if (!f->canwrite) err = l ? EBADF : 0;  /* as fwrite: nothing succeeds */
     else if (!put(L, f, s, l)) err = ENOSPC;
   }
-  mo_fault_check(L);
   if (err == EBADF) return mo_failresult(L, NULL, EBADF);
   if (err) {  /* as io: nil, message, errno (the message names memory) */
     luaL_pushfail(L);
@@ -284,12 +276,16 @@ static int g_write(lua_State *L, mo_file *f, int arg) {
 
 /* ---- Methods ---- */
 
+/* The methods run through the trampoline (runtime/core/method.h), which checked the
+** file view at 1 and that it is open. */
+#define SELF(L) ((mo_file *)mo_self(L))
+
 static int f_read(lua_State *L) {
-  return g_read(L, tofile(L), 2, lua_gettop(L) - 1);
+  return g_read(L, SELF(L), 2, lua_gettop(L) - 1);
 }
 
 static int f_write(lua_State *L) {
-  return g_write(L, tofile(L), 2);
+  return g_write(L, SELF(L), 2);
 }
 
 /*
@@ -299,7 +295,7 @@ static int f_write(lua_State *L) {
 */
 static int f_seek(lua_State *L) {
   static const char *const whences[] = {"set", "cur", "end", NULL};
-  mo_file *f = tofile(L);
+  mo_file *f = SELF(L);
   int op = luaL_checkoption(L, 2, "cur", whences);
   lua_Integer off = luaL_optinteger(L, 3, 0);
   size_t base = op == 0 ? 0 : op == 1 ? f->pos : f->end;
@@ -340,9 +336,7 @@ static int lines_next(lua_State *L) {
 }
 
 static int f_lines(lua_State *L) {
-  int n;
-  tofile(L);
-  n = lua_gettop(L) - 1;
+  int n = lua_gettop(L) - 1;
   luaL_argcheck(L, n <= MAXARGLINE, MAXARGLINE + 2, "too many arguments");
   lua_pushinteger(L, n);
   lua_insert(L, 2);
@@ -353,7 +347,7 @@ static int f_lines(lua_State *L) {
 /* Syncs the bytes a writable view covers to their storage (a no-op for
 ** kinds without storage); fails as fflush does. */
 static int f_flush(lua_State *L) {
-  mo_file *f = tofile(L);
+  mo_file *f = SELF(L);
   memobj_mem *m = f->v.mem;
   if (f->canwrite && m->kind->sync) {
     int err = m->kind->sync(m, f->v.offset, f->v.length);
@@ -366,7 +360,6 @@ static int f_flush(lua_State *L) {
 /* There is no buffer: the arguments are checked as io checks them. */
 static int f_setvbuf(lua_State *L) {
   static const char *const modes[] = {"no", "full", "line", NULL};
-  tofile(L);
   luaL_checkoption(L, 2, NULL, modes);
   luaL_optinteger(L, 3, LUAL_BUFFERSIZE);
   lua_pushboolean(L, 1);
@@ -374,8 +367,7 @@ static int f_setvbuf(lua_State *L) {
 }
 
 static int f_close(lua_State *L) {
-  mo_file *f = tofile(L);
-  mo_view_release(&f->v);
+  mo_view_release(mo_self(L));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -417,7 +409,6 @@ static int l_file(lua_State *L) {
   mo_file *f;
   const char *md;
   int plus;
-  mo_noextra(L, 2);
   lua_settop(L, 2);  /* the source pushes its memory object above these */
   mo_checksource(L, 1, &s);
   md = luaL_optstring(L, 2, "r");
@@ -437,19 +428,32 @@ static int l_file(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg file_methods[] = {
-  {"read", f_read},   {"write", f_write},     {"seek", f_seek},
-  {"lines", f_lines}, {"flush", f_flush},     {"setvbuf", f_setvbuf},
-  {"close", f_close}, {NULL, NULL}};
+static const mo_viewkind file_kind = {"file", MO_TAG_FILE, "memobj.file",
+                                      &file_mtkey,
+                                      "attempt to use a closed file"};
+
+/* read, write and lines take any number of formats or values, as io;
+** read checks faults in g_read (which lines' iterator shares). */
+#define MO_METHOD_KIND file_kind
+#define FILE_METHODS(X)                              \
+  X("read", f_read, MO_NARGS_ANY, 0)                 \
+  X("write", f_write, MO_NARGS_ANY, MO_M_BYTES)      \
+  X("seek", f_seek, 2, 0)                            \
+  X("lines", f_lines, MO_NARGS_ANY, 0)               \
+  X("flush", f_flush, 0, 0)                          \
+  X("setvbuf", f_setvbuf, 2, 0)                      \
+  X("close", f_close, 0, 0)
+MO_METHODS(static, file_methods, FILE_METHODS);
 
 static const luaL_Reg file_meta[] = {
   {"__tostring", f_tostring}, {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"file", l_file}, {NULL, NULL}};
+static const mo_method mem_methods[] = {
+  {"file", l_file, 2, 0}, {NULL, NULL, 0, 0}};
 
 void mo_fileview_open(lua_State *L) {
-  mo_view_newmeta(L, &file_mtkey, file_methods, file_meta, f_index);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_file);
-  lua_setfield(L, -2, "file");
+  mo_view_newmeta(L, &file_mtkey, NULL, file_meta, f_index);
+  mo_view_declare(L, &file_kind, file_methods);
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", mem_methods);  /* memobj.file(src [, mode]) */
 }

@@ -118,9 +118,8 @@ static void push_record(lua_State *L, mo_records *r, size_t i) {
   size_t k;
   if (l->recsize > sizeof small)
     copy = (unsigned char *)mo_scratch(L, l->recsize);
-  if (i >= r->v.count) index_error(L, r, (lua_Integer)i + 1);
-  memcpy(copy, r->v.ptr + i * l->recsize, l->recsize);
-  mo_fault_check(L);
+  memcpy(copy, mo_view_rptr(L, &r->v, i * l->recsize, l->recsize), l->recsize);
+  mo_fault_check(L);  /* before the table is made of the copy */
   lua_createtable(L, 0, (int)(l->nfields < 1000 ? l->nfields : 1000));
   for (k = 0; k < l->nfields; k++) {
     lua_pushlstring(L, mo_lay_name(l, k), f[k].namelen);
@@ -164,9 +163,7 @@ static void write_record(lua_State *L, mo_records *r, size_t i, int t) {
     if (why) luaL_error(L, "memobj: field '%s': %s", name, why);
     lua_pop(L, 1);
   }
-  mo_prewrite(L, r->v.mem, r->v.offset + i * recsize, recsize);
-  if (i >= r->v.count) index_error(L, r, (lua_Integer)i + 1);
-  rec = r->v.ptr + i * recsize;
+  rec = mo_view_wptr(L, &r->v, i * recsize, recsize);
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const mo_recfield *f = key_field(L, r, -2);
@@ -174,7 +171,6 @@ static void write_record(lua_State *L, mo_records *r, size_t i, int t) {
     field_store(L, f, rec, lua_gettop(L), v);
     lua_pop(L, 1);
   }
-  mo_fault_check(L);
 }
 
 /* ---- Creating ---- */
@@ -200,7 +196,6 @@ static int l_mem_records(lua_State *L) {
   mo_layout *l;
   size_t off, avail, count;
   int readonly;
-  mo_noextra(L, 5);
   lua_settop(L, 5);
   l = mo_layout_check(L, 2);            /* 6 */
   mo_checksource(L, 1, &s);             /* 7 */
@@ -221,7 +216,6 @@ static int l_records(lua_State *L) {
   mo_source s;
   mo_layout *l;
   int t;
-  mo_noextra(L, 5);
   lua_settop(L, 5);
   l = mo_layout_check(L, 1);            /* 6 */
   t = lua_type(L, 2);
@@ -269,10 +263,9 @@ static int l_records(lua_State *L) {
 /* r:slice(i [, j]): a records view of records i..j, clamped like
 ** string.sub. */
 static int records_slice(lua_State *L) {
-  mo_records *r = mo_checkrecords(L, 1);
+  mo_records *r = (mo_records *)mo_self(L);
   size_t from, to;
   mo_source s;
-  mo_noextra(L, 3);
   mo_range(luaL_checkinteger(L, 2), luaL_optinteger(L, 3, -1), r->v.count,
            &from, &to);
   if (from > to) from = 1, to = 0;
@@ -339,54 +332,50 @@ static int records_newindex(lua_State *L) {
 
 /* r:get(i, name): one field of record i; nothing outside 1..#r. */
 static int records_get(lua_State *L) {
-  mo_records *r = mo_checkrecords(L, 1);
+  mo_records *r = (mo_records *)mo_self(L);
   lua_Integer i = luaL_checkinteger(L, 2);
   const mo_recfield *f = checkfield(L, r, 3);
   unsigned char small[256], *copy = small;
-  mo_noextra(L, 3);
+  const unsigned char *p;
   if ((lua_Unsigned)i - 1 >= r->v.count) return 0;
   if (f->etype == MO_REC_BYTES && f->size > sizeof small)  /* see push_record */
     copy = (unsigned char *)mo_scratch(L, f->size);
-  if ((lua_Unsigned)i - 1 >= r->v.count) return index_error(L, r, i);
+  p = mo_view_rptr(L, &r->v, (size_t)(i - 1) * r->lay.recsize + f->offset,
+                   f->size);
   if (f->etype == MO_REC_BYTES) {
-    memcpy(copy, r->v.ptr + (size_t)(i - 1) * r->lay.recsize + f->offset, f->size);
-    mo_fault_check(L);
+    memcpy(copy, p, f->size);
+    mo_fault_check(L);  /* before the string is made of the copy */
     lua_pushlstring(L, (const char *)copy, f->size);
   } else {
-    push_field(L, f, r->v.ptr + (size_t)(i - 1) * r->lay.recsize);
-    mo_fault_check(L);
+    push_field(L, f, p - f->offset);
   }
   return 1;
 }
 
 /* r:set(i, name, v) */
 static int records_set(lua_State *L) {
-  mo_records *r = mo_checkrecords(L, 1);
+  mo_records *r = (mo_records *)mo_self(L);
   const mo_recfield *f;
   const char *why;
-  size_t i, off;
+  size_t i;
   mo_value v;
-  mo_checkwritable(L, &r->v);
   i = checkindex(L, r, 2);
   f = checkfield(L, r, 3);
   luaL_checkany(L, 4);
-  mo_noextra(L, 4);
   if ((why = field_convert(L, f, 4, &v)) != NULL) return luaL_argerror(L, 4, why);
-  off = i * r->lay.recsize;
-  mo_prewrite(L, r->v.mem, r->v.offset + off + f->offset, f->size);
-  if (i >= r->v.count) return index_error(L, r, (lua_Integer)i + 1);
-  field_store(L, f, r->v.ptr + off, 4, v);
-  mo_fault_check(L);
+  field_store(L, f,
+              mo_view_wptr(L, &r->v, i * r->lay.recsize + f->offset, f->size) -
+                  f->offset,
+              4, v);
   return 0;
 }
 
 /* r:field(name): a typed array of that field in every record (strided
 ** unless the record is the field). */
 static int records_field(lua_State *L) {
-  mo_records *r = mo_checkrecords(L, 1);
+  mo_records *r = (mo_records *)mo_self(L);
   const mo_recfield *f = checkfield(L, r, 2);
   mo_source s;
-  mo_noextra(L, 2);
   if (f->etype == MO_REC_BYTES)
     return luaL_argerror(L, 2, "a bytes field has no typed array");
   lua_settop(L, 2);
@@ -490,22 +479,37 @@ static const mo_bufdesc records_bufdesc = {records_describe};
 
 /* ---- Registration ---- */
 
-static const luaL_Reg records_methods[] = {
-  {"get", records_get},     {"set", records_set}, {"slice", records_slice},
-  {"field", records_field}, {NULL, NULL}};
+static const mo_viewkind records_kind = {"records", MO_TAG_RECORDS,
+                                         "records view", &records_mtkey, NULL};
+
+#define MO_METHOD_KIND records_kind
+#define RECORDS_METHODS(X)                            \
+  X("get", records_get, 2, MO_M_BYTES)                \
+  X("set", records_set, 3, MO_M_WRITES | MO_M_BYTES)  \
+  X("slice", records_slice, 2, 0)                     \
+  X("field", records_field, 1, 0)
+MO_METHODS(static, records_methods, RECORDS_METHODS);
 
 static const luaL_Reg records_meta[] = {
-  {"__newindex", records_newindex}, {"__len", records_len},
+  {"__len", records_len},
   {"__pairs", records_pairs},       {"__tostring", records_tostring},
   {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"records", l_mem_records}, {NULL, NULL}};
+static const mo_method mem_methods[] = {
+  {"records", l_mem_records, 5, 0}, {NULL, NULL, 0, 0}};
+/* memobj.records(layout, {record, ...}) writes records: faults checked */
+static const mo_method module_funcs[] = {
+  {"records", l_records, 5, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+/* r[i] = t writes a record */
+static const mo_method declared_meta[] = {
+  {"__newindex", records_newindex, MO_NARGS_ANY, MO_M_BYTES},
+  {NULL, NULL, 0, 0}};
 
 void mo_records_open(lua_State *L) {
-  mo_view_newmeta(L, &records_mtkey, records_methods, records_meta,
-                  records_index);
+  mo_view_newmeta(L, &records_mtkey, NULL, records_meta, records_index);
+  mo_view_declare(L, &records_kind, records_methods);
   mo_view_setbufdesc(L, &records_mtkey, &records_bufdesc);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_records);
-  lua_setfield(L, -2, "records");
+  mo_meta_declare(L, &records_kind, declared_meta);
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", module_funcs);
 }

@@ -366,7 +366,6 @@ static int npy_save(lua_State *L) {
   const char *lost;
   size_t len;
   int e;
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   memset(&h, 0, sizeof h);
   v = describe(L, 2, &h);                         /* 4: fields */
@@ -390,6 +389,10 @@ static int npy_save(lua_State *L) {
 
 /* ---- Registration ---- */
 
+/* npy.open is a closure (memobj.map, the box metatable): not declared */
+static const mo_method npy_funcs[] = {
+  {"save", npy_save, 3, 0}, {NULL, NULL, 0, 0}};
+
 void mo_npy_open(lua_State *L) {
   lua_createtable(L, 0, 2);
   lua_getfield(L, -2, "map");           /* upvalue 1: memobj.map */
@@ -404,7 +407,6 @@ void mo_npy_open(lua_State *L) {
   lua_pushcclosure(L, npy_open, 2);
   lua_setfield(L, -4, "open");
   lua_pop(L, 2);
-  lua_pushcfunction(L, npy_save);
-  lua_setfield(L, -2, "save");
+  mo_funcs_declare(L, "npy", npy_funcs);
   lua_setfield(L, -2, "npy");
 }

@@ -16,5 +16,6 @@
 #include "core/pin.h"    /* call-scope pins */
 #include "core/fault.h"  /* lost pages of mapped files */
 #include "core/kinds.h"  /* the kind registry, the C-API table */
+#include "core/method.h" /* declared view methods, the trampoline */
 
 #endif

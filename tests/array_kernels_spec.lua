@@ -240,4 +240,50 @@ describe("in-place arithmetic", function()
     assert.equal(4000, big[2000])
     assert.equal(2 * 2001 * 1000 * 2, big:sum() * 2)
   end)
+
+  -- issue 20: overlap is found by address, not by memory object: the same
+  -- bytes seen through a second memory object give numpy's answer
+  it("find overlap by address: a foreign object over the same bytes", function()
+    for _, n in ipairs{5, 2000} do                -- whole-copy path, both sizes
+      local m = memobj.heap(8 * n)
+      local a = m:array("f64")
+      local f = memobj.foreign(m.pointer, 8 * n)  -- same bytes, another object
+      for i = 1, n do a[i] = i end
+      -- a[2:] += a[:-1] through the foreign object: each element gets the
+      -- old value of its left neighbour, read before anything is written
+      a:slice(2, n):add(f:array("f64"):slice(1, n - 1))
+      for i = 2, n do assert.equal(i + (i - 1), a[i], "element " .. i) end
+      local b = m:array("i32", 0, 2 * n)          -- same-type, reversed operand
+      for i = 1, 2 * n do b[i] = i end
+      b:add(f:array("i32", 0, 2 * n):slice(-1, 1, -1))
+      for i = 1, 2 * n do assert.equal(2 * n + 1, b[i], "i32 element " .. i) end
+      a:release()
+      b:release()
+      f:close()
+      m:close()
+    end
+  end)
+
+  it("find overlap by address: a file mapped twice", function()
+    local path = os.tmpname()
+    local h = assert(io.open(path, "wb"))
+    h:write(string.rep("\0", 8 * 64))
+    h:close()
+    local m1 = assert(memobj.map(path, {mode = "rw"}))
+    local m2 = assert(memobj.map(path, {mode = "rw"}))
+    local a, b = m1:array("f64"), m2:array("f64")
+    for i = 1, 64 do a[i] = i end
+    assert.equal(64, b[64])                      -- one file, two mappings
+    -- two addresses, one file: the operand is read whole before writing
+    a:slice(2, 64):mul(b:slice(1, 63))
+    for i = 2, 64 do assert.equal(i * (i - 1), a[i], "mul element " .. i) end
+    for i = 1, 64 do a[i] = i end
+    a:slice(2, 64):copy(b:slice(1, 63))          -- same type: no plain memmove
+    for i = 2, 64 do assert.equal(i - 1, a[i], "copy element " .. i) end
+    a:release()
+    b:release()
+    m1:close()
+    m2:close()
+    os.remove(path)
+  end)
 end)

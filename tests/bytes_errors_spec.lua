@@ -82,3 +82,20 @@ describe("error messages name the method", function()
     assert.equal(7, a[3])
   end)
 end)
+
+-- issue 20: an absent argument is "no value", as Lua's string library says,
+-- also for a method whose arguments the trampoline pads for its pin (gsub)
+describe("absent arguments", function()
+  it("b:gsub(p) says 'got no value' as s:gsub(p) does", function()
+    local b = memobj.bytes("abc")
+    local function msg(f) local ok, e = pcall(f); assert.is_false(ok); return e end
+    local want = msg(function() return ("abc"):gsub("a") end)
+    local got = msg(function() return b:gsub("a") end)
+    assert.matches("got no value", want, 1, true)
+    assert.equal((want:gsub("^.-:%d+: ", "")), (got:gsub("^.-:%d+: ", "")))
+    -- nil given is "got nil", as Lua says
+    want = msg(function() return ("abc"):gsub("a", nil) end)
+    got = msg(function() return b:gsub("a", nil) end)
+    assert.equal((want:gsub("^.-:%d+: ", "")), (got:gsub("^.-:%d+: ", "")))
+  end)
+end)

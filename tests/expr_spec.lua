@@ -427,6 +427,25 @@ describe("memobj.expr: out", function()
     for i = 1, 3000 do assert.are.equal(3.0 * i, a[i]) end
   end)
 
+  -- issue 20: the same bytes at two addresses (a file mapped twice)
+  it("reads an input first when it is the same file mapped again", function()
+    local path = os.tmpname()
+    local n = 2500                                -- several blocks
+    local h = assert(io.open(path, "wb"))
+    h:write(string.rep("\0", 8 * n))
+    h:close()
+    local m1 = assert(memobj.map(path, {mode = "rw"}))
+    local m2 = assert(memobj.map(path, {mode = "rw"}))
+    local a = m1:array("float64")
+    for i = 1, n do a[i] = i end
+    local out, x = a:slice(2, n), m2:array("float64"):slice(1, n - 1)
+    memobj.eval("x * 3 + 1", {x = x}, out)      -- out[i] = old a[i] * 3 + 1
+    for i = 2, n do assert.are.equal((i - 1) * 3 + 1, a[i], "element " .. i) end
+    a:release(); out:release(); x:release()
+    m1:close(); m2:close()
+    os.remove(path)
+  end)
+
   it("may overlap an input with another layout: the result is as if read first", function()
     for _, case in ipairs({
       {"reversed", function(m) return m:slice(#m, 1, -1) end},

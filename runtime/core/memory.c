@@ -85,6 +85,12 @@ void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
   lua_pop(L, 1);
 }
 
+void mo_mem_declare(lua_State *L, const mo_method *list) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_methodskey);
+  mo_funcs_declare(L, "memory", list);
+  lua_pop(L, 1);
+}
+
 /* ---- Methods ---- */
 
 static void mem_release(memobj_mem *m) {
@@ -319,6 +325,7 @@ static const luaL_Reg mem_meta[] = {
 
 void mo_memory_open(lua_State *L) {
   mo_pin_open(L);
+  mo_method_open(L);
   luaL_newlib(L, mem_methods);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mem_methodskey);

@@ -176,7 +176,7 @@ static int view_gc(lua_State *L) {
 void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
                      const luaL_Reg *meta, lua_CFunction index) {
   lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
+  if (methods) luaL_setfuncs(L, methods, 0);
   lua_pushcfunction(L, view_release);
   lua_setfield(L, -2, "release");
   lua_newtable(L);                    /* metatable */
