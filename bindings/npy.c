@@ -314,8 +314,8 @@ static mo_view *describe(lua_State *L, int idx, mo_npy *h) {
 ** took is not left pending for the next call to raise. */
 static int write_npy(int fd, const char *hdr, size_t len, mo_view *v,
                      const char **lost) {
-  const unsigned char *lo = v->mem->ptr;
-  size_t span = v->mem->size;
+  const unsigned char *lo = v->ptr;  /* the bytes the view covers */
+  size_t span = v->length;
   int e;
   if ((*lost = mo_fault_lost_at(lo, span)) != NULL) return EIO;
   e = mo_os_write_all(fd, hdr, len);
