@@ -96,6 +96,8 @@ typedef union mo_xval { int64_t i; double d; } mo_xval;
 
 typedef struct mo_xprog {
   int ninsn, nregs, result, reduce;
+  int direct;            /* only the last instruction touches the result
+                            register: it may write straight into out */
   uint8_t rtype[MO_EXPR_MAXREGS];   /* MO_XT_* */
   uint8_t rsrc[MO_EXPR_MAXREGS];    /* MO_XR_* */
   int rname[MO_EXPR_MAXREGS];       /* MO_XR_INPUT: the name index */
@@ -132,7 +134,9 @@ typedef struct mo_xjob {
   const mo_xarr *in;     /* by name index (arrays) */
   const mo_xval *scal;   /* by name index (numbers; bools as 0/1) */
   mo_xarr out;           /* base NULL: reduction */
-  int out_tmp;           /* out is a full-size temporary of the result type */
+  int direct;            /* the last instruction writes into out itself
+                            (out holds the register type contiguously and
+                            overlaps no input; p->direct) */
   int nthreads;
   unsigned char *work;   /* nthreads * mo_expr_worksize(p) bytes */
 } mo_xjob;

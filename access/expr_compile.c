@@ -269,5 +269,12 @@ int mo_expr_compile(const mo_xast *ast, const uint8_t *kinds, mo_xprog *p,
   p->ninsn = p->nregs = 0;
   p->reduce = ast->reduce;
   if ((p->result = gen_node(&G, ast->root)) < 0) return -1;
+  p->direct = p->ninsn > 0 && p->code[p->ninsn - 1].dst == p->result;
+  for (k = 0; k + 1 < p->ninsn && p->direct; k++) {
+    const mo_xinsn *in = &p->code[k];
+    if (in->dst == p->result || in->a == p->result || in->b == p->result ||
+        in->c == p->result)
+      p->direct = 0;
+  }
   return 0;
 }

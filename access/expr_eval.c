@@ -8,7 +8,7 @@
 ** Built with -O3 -fno-math-errno (no -ffast-math: results are Lua's),
 ** run_block gets an AVX2 clone (MO_KERNEL). sin cos tan exp log log10 go
 ** through glibc's vector math library (libmvec, documented at <= 4 ulp),
-** the AVX2 entry points where the CPU has them.
+** its AVX-512 or AVX2 entry points where the CPU has them.
 */
 #include <math.h>
 #include <pthread.h>
@@ -58,6 +58,27 @@ V4(exp4, _ZGVdN4v_exp, exp)
 V4(log4, _ZGVdN4v_log, log)
 V4(log104, _ZGVdN4v_log10, log10)
 #pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+__m512d _ZGVeN8v_sin(__m512d);
+__m512d _ZGVeN8v_cos(__m512d);
+__m512d _ZGVeN8v_tan(__m512d);
+__m512d _ZGVeN8v_exp(__m512d);
+__m512d _ZGVeN8v_log(__m512d);
+__m512d _ZGVeN8v_log10(__m512d);
+#define V8(name, f, scalar)                                             \
+  static void name(double *restrict r, const double *restrict a, size_t m) { \
+    size_t k = 0;                                                       \
+    for (; k + 8 <= m; k += 8) _mm512_storeu_pd(r + k, f(_mm512_loadu_pd(a + k))); \
+    for (; k < m; k++) r[k] = scalar(a[k]);                             \
+  }
+V8(sin8, _ZGVeN8v_sin, sin)
+V8(cos8, _ZGVeN8v_cos, cos)
+V8(tan8, _ZGVeN8v_tan, tan)
+V8(exp8, _ZGVeN8v_exp, exp)
+V8(log8, _ZGVeN8v_log, log)
+V8(log108, _ZGVeN8v_log10, log10)
+#pragma GCC pop_options
 #define V2(name, f, scalar)                                             \
   static void name(double *restrict r, const double *restrict a, size_t m) { \
     size_t k = 0;                                                       \
@@ -71,22 +92,25 @@ V2(exp2_, _ZGVbN2v_exp, exp)
 V2(log2_, _ZGVbN2v_log, log)
 V2(log102, _ZGVbN2v_log10, log10)
 
-static int have_avx2(void) {
-  static int known = -1;  /* the same answer in every thread: a benign race */
+/* 2: AVX-512F, 1: AVX2, 0: SSE2 (asked once; the same answer in every
+** thread, so the race is benign). */
+static int vector_level(void) {
+  static int known = -1;
   if (known < 0) {
     __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx2") != 0;
+    known = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
   }
   return known;
 }
 
 /* XI_SIN .. XI_LOG10 order: sin cos tan exp log log10. */
 static vfn vmath(int op) {
-  static const vfn v4[6] = {sin4, cos4, tan4, exp4, log4, log104};
-  static const vfn v2[6] = {sin2, cos2, tan2, exp2_, log2_, log102};
+  static const vfn v[3][6] = {{sin2, cos2, tan2, exp2_, log2_, log102},
+                              {sin4, cos4, tan4, exp4, log4, log104},
+                              {sin8, cos8, tan8, exp8, log8, log108}};
   int i = op == XI_SIN ? 0 : op == XI_COS ? 1 : op == XI_TAN ? 2
         : op == XI_EXP ? 3 : op == XI_LOG ? 4 : 5;
-  return have_avx2() ? v4[i] : v2[i];
+  return v[vector_level()][i];
 }
 #else
 #define SCALARFN(name, f)                                               \
@@ -486,9 +510,10 @@ static void run_range(worker *w) {
       if (p->rsrc[r] == MO_XR_INPUT)
         cur[r] = (void *)load_input(&job->in[p->rname[r]], k0, m, p->rtype[r], reg[r]);
     }
+    if (job->direct) cur[p->result] = job->out.base + (ptrdiff_t)k0 * job->out.stride;
     if ((w->errinsn = run_block(p, cur, m)) != 0) break;
     if (p->reduce >= 0) reduce_block(p->reduce, p->rtype[p->result], cur[p->result], m, &w->red);
-    else store(&job->out, k0, m, p->rtype[p->result], cur[p->result]);
+    else if (!job->direct) store(&job->out, k0, m, p->rtype[p->result], cur[p->result]);
   }
   /* the fault flag is per thread: a worker hands its fault to the caller */
   if (mo_fault_pending) w->fault = mo_fault_take(NULL, SIZE_MAX);
@@ -542,7 +567,7 @@ int mo_expr_run(const mo_xjob *job, mo_xred *red, char *err) {
     if (w[t].errinsn) {
       const mo_xinsn *in = &job->p->code[w[t].errinsn - 1];
       snprintf(err, MO_EXPR_ERRLEN, "attempt to perform 'n%s0' at position %u",
-               in->op == XI_MODI ? "%%" : "//", (unsigned)in->pos);
+               in->op == XI_MODI ? "%" : "//", (unsigned)in->pos);
       return -1;
     }
   }

@@ -148,6 +148,22 @@ static int overlaps(const mo_array *out, const mo_array *a) {
            out->itemsize == a->itemsize);
 }
 
+/* Do the bytes of out and a share anything? */
+static int touches(const mo_array *out, const mo_array *a) {
+  const unsigned char *o0 = out->v.ptr, *a0 = a->v.ptr;
+  return out->v.length > 0 && a->v.length > 0 && o0 < a0 + a->v.length &&
+         a0 < o0 + out->v.length;
+}
+
+/* Does out hold values of register type t as the register does
+** (contiguous, native, same width)? */
+static int holds_register(const mo_array *out, int t) {
+  if (!mo_array_contiguous(out)) return 0;
+  if (t == MO_XT_FLT) return out->etype == MO_F64;
+  if (t == MO_XT_INT) return out->etype == MO_I64 || out->etype == MO_U64;
+  return out->etype == MO_U8 || out->etype == MO_I8;
+}
+
 static void check_out(lua_State *L, mo_array *out, size_t n, int t) {
   mo_checkwritable(L, &out->v);
   if (out->v.count != n)
@@ -156,6 +172,31 @@ static void check_out(lua_State *L, mo_array *out, size_t n, int t) {
   if (t == MO_XT_FLT && !MO_ISFLOAT(out->etype))
     luaL_error(L, "memobj.expr: the result is float, out is %s (an integer "
                "array)", mo_etype_name(out->etype));
+}
+
+/* A new heap array of n elements of type et, its bytes not zeroed (the
+** run writes every one before the array is returned): memobj.heap(size,
+** {zero = false}), upvalue 1 of the calling closure. Pushes the array. */
+static mo_array *new_result(lua_State *L, size_t n, int et) {
+  size_t size = mo_base_size[et];
+  mo_source s;
+  if (n > SIZE_MAX / size || n * size > (size_t)LUA_MAXINTEGER)
+    luaL_error(L, "memobj.expr: not enough memory");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushinteger(L, (lua_Integer)(n * size));
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "zero");
+  lua_call(L, 2, 2);
+  if (lua_isnil(L, -2))
+    luaL_error(L, "memobj.expr: %s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  s.mem = mo_tomem(L, -1);
+  s.memidx = lua_gettop(L);
+  s.offset = 0;
+  s.length = n * size;
+  s.readonly = 0;
+  return mo_array_new_strided(L, &s, 0, n, (ptrdiff_t)size, et, 0);
 }
 
 /* ---- Reductions ---- */
@@ -257,16 +298,7 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
   if (out) {
     mo_pinarg(L, outidx);
   } else if (prog.reduce < 0) {
-    mo_source s;
-    int et = result_etype(t);
-    size_t size = mo_base_size[et];
-    if (c.n > SIZE_MAX / size) luaL_error(L, "memobj.expr: not enough memory");
-    s.mem = mo_mem_zeroed(L, c.n * size);
-    s.memidx = lua_gettop(L);
-    s.offset = 0;
-    s.length = c.n * size;
-    s.readonly = 0;
-    out = mo_array_new_strided(L, &s, 0, c.n, (ptrdiff_t)size, et, 0);
+    out = new_result(L, c.n, result_etype(t));
     resultidx = lua_gettop(L);
   }
   if (out && !resultidx)
@@ -293,6 +325,7 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
   job.scal = c.scal;
   job.nthreads = f->nthreads;
   job.out.base = NULL;
+  job.direct = 0;
   if (out) {
     if (tmp) {
       job.out.base = tmp;
@@ -302,6 +335,9 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
       job.out.base = MO_AELEM(out, 0);
       job.out.stride = out->stride;
       job.out.et = out->etype;
+      job.direct = prog.direct && holds_register(out, t);
+      for (k = 0; k < nn && job.direct; k++)
+        if (c.arr[k] && touches(out, c.arr[k])) job.direct = 0;
     }
     if (c.n > 0) {
       size_t off, len;
@@ -401,7 +437,8 @@ static int l_eval(lua_State *L) {
 
 void mo_expr_open(lua_State *L) {
   lua_newtable(L);
-  lua_pushcfunction(L, xf_call);
+  lua_getfield(L, -2, "heap");  /* result arrays: see new_result */
+  lua_pushcclosure(L, xf_call, 1);
   lua_setfield(L, -2, "__call");
   lua_pushcfunction(L, xf_tostring);
   lua_setfield(L, -2, "__tostring");
@@ -413,6 +450,7 @@ void mo_expr_open(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_key);
   lua_pushcfunction(L, l_expr);
   lua_setfield(L, -2, "expr");
-  lua_pushcfunction(L, l_eval);
+  lua_getfield(L, -1, "heap");
+  lua_pushcclosure(L, l_eval, 1);
   lua_setfield(L, -2, "eval");
 }

@@ -1,5 +1,5 @@
 -- kernels.lua: typed array kernels (sum, min, max, minmax, mean, dot, add,
--- mul) on 64 MiB arrays against numpy on the same bytes, in the same run:
+-- sub, mul, div; integer arrays refuse div) on 64 MiB arrays against numpy on the same bytes, in the same run:
 -- the array is written to a temporary file that a python3 child loads with
 -- numpy.fromfile and times with the same repetitions. Both sides report
 -- the best of RUNS CPU times (time.process_time, os.clock), which is the
@@ -31,8 +31,11 @@ ops = [
   ("mean", lambda: a.mean()),
   ("dot", lambda: a.dot(b)),
   ("add", lambda: np.add(a, x, out=a)),
+  ("sub", lambda: np.subtract(a, x, out=a)),
   ("mul", lambda: np.multiply(a, y, out=a)),
 ]
+if not isint:
+  ops.append(("div", lambda: np.divide(a, y, out=a)))
 for name, fn in ops:
   best = float("inf")
   for _ in range(runs):
@@ -102,7 +105,9 @@ local function row(type)
     mean = function() a:mean() end,
     dot = function() a:dot(b) end,
     add = function() a:add(x) end,
+    sub = function() a:sub(x) end,
     mul = function() a:mul(y) end,
+    div = not isint and function() a:div(y) end or nil,
   }
   local ours, np = {}, {}
   for _ = 1, ROUNDS do
@@ -113,7 +118,8 @@ local function row(type)
     end
   end
   if next(np) == nil then np = nil end
-  for _, op in ipairs({"sum", "min", "max", "minmax", "mean", "dot", "add", "mul"}) do
+  for _, op in ipairs({"sum", "min", "max", "minmax", "mean", "dot", "add", "sub", "mul", "div"}) do
+    if not fns[op] then goto continue end
     local gbs = n * size * (op == "dot" and 2 or 1) / ours[op] / 1e9
     if np and np[op] then
       print(("%-8s %-7s memobj %7.2f ms (%5.1f GB/s)  numpy %7.2f ms  ratio %.2f")
@@ -123,6 +129,7 @@ local function row(type)
       print(("%-8s %-7s memobj %7.2f ms (%5.1f GB/s)  numpy: not available")
         :format(type, op, ours[op] * 1e3, gbs))
     end
+    ::continue::
   end
 end
 

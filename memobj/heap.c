@@ -23,6 +23,7 @@ typedef struct heap_mem {
 } heap_mem;
 
 #define MALLOC_ALIGN 16  /* what malloc guarantees on this platform */
+#define HUGE_MIN ((size_t)4 << 20)  /* numpy's threshold for huge pages */
 
 /* Round n up to a multiple of the power of two a; 0 on overflow. */
 static size_t roundup(size_t n, size_t a) {
@@ -144,8 +145,14 @@ static int heap_new(lua_State *L, size_t size, size_t align, size_t max,
     p = h->base.ptr;
   } else {
     p = mo_block_alloc(L, &h->blk, &h->base, size, align);
-    if (p == NULL) err = ENOMEM;
-    else if (zero) memset(p, 0, size);
+    if (p == NULL) {
+      err = ENOMEM;
+    } else {
+      /* big buffers on huge pages, as numpy's: asked before the first
+      ** touch (the memset), a hint whose failure changes nothing */
+      if (size >= HUGE_MIN && h->blk.dbg == NULL) (void)mo_os_hugepages(p, size);
+      if (zero) memset(p, 0, size);
+    }
   }
   if (!err) mo_mem_publish(L, &h->base, p, size);  /* else: never opened */
   return err;

@@ -254,7 +254,7 @@ describe("memobj.expr: Lua's integer and float rules", function()
     assert.has_error(function() ev("a // z", {a = a, z = z}) end,
                      "memobj.expr: attempt to perform 'n//0' at position 3")
     assert.has_error(function() ev("a + a % z", {a = a, z = z}) end,
-                     "memobj.expr: attempt to perform 'n%%0' at position 7")
+                     "memobj.expr: attempt to perform 'n%0' at position 7")
     assert.has_error(function() ev("a // 0", {a = a}) end,
                      "memobj.expr: attempt to perform 'n//0' at position 3")
     local r = ev("a // 0.0", {a = a}):totable()

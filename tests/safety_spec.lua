@@ -94,7 +94,10 @@ describe("pins: a finalizer inside a call", function()
         if ok then
           if expect then assert.same(expect, r1) end
         else
+          -- (the close can also land while the call takes its pin: the
+          -- pin then refuses the closed memory)
           assert.is_truthy(r1:match("view is released") or
+                           r1:match("memory object is closed") or
                            r1:match("attempt to use a closed file"), r1)
         end
       else         -- closed while pinned: refused, and Lua's answer

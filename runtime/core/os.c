@@ -185,6 +185,21 @@ int mo_os_advise(void *addr, size_t len, int hint, int refetchable) {
                                                                  : 0;
 }
 
+int mo_os_hugepages(void *addr, size_t len) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t unit = (uintptr_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)addr + unit - 1) & ~(unit - 1);
+  uintptr_t hi = ((uintptr_t)addr + len) & ~(unit - 1);
+  if (len > UINTPTR_MAX - (uintptr_t)addr || hi <= lo) return 0;
+  return SYS(S_MADVISE, range3_fn)((void *)lo, hi - lo, MADV_HUGEPAGE) != 0
+             ? err_now() : 0;
+#else
+  (void)addr;
+  (void)len;
+  return 0;
+#endif
+}
+
 int mo_os_discard(void *addr, size_t len) {
   if (len == 0) return 0;
   return SYS(S_MADVISE, range3_fn)(addr, len, MADV_DONTNEED) != 0 ? err_now()
