@@ -27,6 +27,7 @@ DEB_PKGS := \
   gcc make pkg-config \
   lua5.4 liblua5.4-dev libffi-dev zlib1g \
   lua-busted \
+  lua-socket lua-luv lua-zlib lua-lpeg lua-cjson \
   libmimalloc2.0 \
   python3-numpy \
   valgrind \
@@ -37,7 +38,10 @@ DEB_PKGS := \
   lua-sql-sqlite3 liblmdb-dev \
   gnuplot-nox
 # gcc make pkg-config lua5.4 liblua5.4-dev libffi-dev: the build;
-# zlib1g: the ffi specs call libz; lua-busted: the specs; libmimalloc2.0:
+# zlib1g: the ffi specs call libz; lua-busted: the specs; lua-socket
+# lua-luv lua-zlib lua-lpeg lua-cjson: readfrom/writeto and export/import
+# specs (LuaSocket over loopback, luv threads), examples, doc/interop.md
+# and bench/io.lua; libmimalloc2.0:
 # set_allocator specs; python3-numpy: the .npy specs and bench/kernels.lua;
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:

@@ -25,8 +25,14 @@ build = {
       CFLAGS = "$(CFLAGS)",
       LUA_INCDIR = "$(LUA_INCDIR)",
    },
+   -- memobj.h and memobj.pc stay in the rock's own directory of the tree
+   -- (luarocks deploys only lib/, lua/ and bin/): `luarocks show
+   -- --rock-dir memobj` names it, and PKG_CONFIG_PATH=<that>/pkgconfig
+   -- lets `pkg-config --cflags memobj` find the installed header.
    install_variables = {
       LUA_CMOD_DIR = "$(LIBDIR)",
+      PREFIX = "$(PREFIX)",
       INCLUDE_DIR = "$(PREFIX)/include",
+      PC_DIR = "$(PREFIX)/pkgconfig",
    },
 }

@@ -60,8 +60,8 @@ size_t mo_array_checkindex(lua_State *L, mo_array *a, int arg) {
 
 /* Element formats as string.pack and Python's struct write them. */
 static const char *const formats[2][MO_NBASE] = {
-  {"b", "B", "<h", "<H", "<i", "<I", "<q", "<Q", "<f", "<d"},
-  {"b", "B", ">h", ">H", ">i", ">I", ">q", ">Q", ">f", ">d"}};
+  {"b", "B", "<h", "<H", "<i", "<I", "<q", "<Q", "<f", "<d", "?"},
+  {"b", "B", ">h", ">H", ">i", ">I", ">q", ">Q", ">f", ">d", "?"}};
 
 static void array_describe(const mo_view *v, mo_bufinfo *out) {
   const mo_array *a = (const mo_array *)v;
@@ -172,11 +172,11 @@ static void copy_table_in(lua_State *L, mo_array *a, int idx) {
   size_t i;
   for (i = 0; i < a->v.count; i++) {
     mo_value v;
+    const char *why;
     lua_rawgeti(L, idx, (lua_Integer)i + 1);
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "memobj: array: item %I of the table is %s, not a number",
-                 (lua_Integer)i + 1, luaL_typename(L, -1));
-    v = mo_value_check(L, a->etype, -1);
+    if ((why = mo_value_get(L, a->etype, -1, &v)) != NULL)
+      luaL_error(L, "memobj: array: item %I of the table: %s",
+                 (lua_Integer)i + 1, mo_value_why(L, a->etype, -1, why));
     mo_elem_store(a->etype, a->v.ptr + i * a->itemsize, v);
     lua_pop(L, 1);
   }
@@ -286,21 +286,9 @@ static int assign_error(lua_State *L, mo_array *a, const char *why) {
 /* a[i] = value: store, with assign_error's message. */
 static inline void assign(lua_State *L, mo_array *a, unsigned char *p) {
   mo_value v;
-  int ok;
-  const char *why;
-  if (MO_ISFLOAT(a->etype)) {
-    v.d = lua_tonumberx(L, 3, &ok);
-    why = ok ? NULL : "";
-  } else {
-    v.i = lua_tointegerx(L, 3, &ok);
-    why = ok ? mo_int_fits(a->etype, v.i)
-             : lua_isnumber(L, 3) ? "number has no integer representation" : "";
-  }
-  if (MO_UNLIKELY(why != NULL)) {  /* "": luaL_checknumber's reason */
-    if (*why == '\0')
-      why = lua_pushfstring(L, "number expected, got %s", luaL_typename(L, 3));
-    assign_error(L, a, why);
-  }
+  const char *why = mo_value_get(L, a->etype, 3, &v);
+  if (MO_UNLIKELY(why != NULL))
+    assign_error(L, a, mo_value_why(L, a->etype, 3, why));
   mo_prewrite(L, a->v.mem, a->v.offset + (size_t)(p - a->v.ptr), a->itemsize);
   mo_elem_store(a->etype, p, v);
   mo_fault_check(L);

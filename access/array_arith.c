@@ -236,10 +236,14 @@ static int arith(lua_State *L, int op) {
   mo_pinarg(L, 2);
   isfloat = MO_ISFLOAT(a->etype);
   mo_checkwritable(L, &a->v);
+  if (MO_ISBOOL(a->etype))
+    return luaL_error(L, "memobj: %s: bool arrays take no arithmetic", name);
   if (!isfloat && op == OP_DIV)
     return luaL_error(L, "memobj: div: %s is an integer array (use a float "
                       "array)", mo_etype_name(a->etype));
-  if (lua_type(L, 2) == LUA_TNUMBER) {
+  if (lua_type(L, 2) == LUA_TNUMBER ||
+      (lua_type(L, 2) == LUA_TSTRING && lua_isnumber(L, 2))) {
+    /* numeric strings as every store takes them ("2", "0x10") */
     if (isfloat) {
       x.d = lua_tonumber(L, 2);
     } else {

@@ -68,18 +68,10 @@ static void convert_table(lua_State *L, mo_array *a, int idx, size_t n,
   for (i = 0; i < n; i++) {
     mo_value v;
     const char *why;
-    int t = lua_rawgeti(L, idx, (lua_Integer)i + 1);
-    if (t != LUA_TNUMBER)
-      luaL_error(L, "memobj: copy: item %I is %s, not a number",
-                 (lua_Integer)i + 1, luaL_typename(L, -1));
-    if (lua_isinteger(L, -1)) {
-      v.i = lua_tointeger(L, -1);
-      why = mo_value_convert(MO_I64, a->etype, &v);
-    } else {
-      v.d = lua_tonumber(L, -1);
-      why = mo_value_convert(MO_F64, a->etype, &v);
-    }
-    if (why) luaL_error(L, "memobj: copy: item %I: %s", (lua_Integer)i + 1, why);
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    if ((why = mo_value_get(L, a->etype, -1, &v)) != NULL)
+      luaL_error(L, "memobj: copy: item %I: %s", (lua_Integer)i + 1,
+                 mo_value_why(L, a->etype, -1, why));
     mo_elem_store(a->etype, buf + i * a->itemsize, v);
     lua_pop(L, 1);
   }
@@ -203,7 +195,7 @@ CMP_FLOAT_FN(cmp_f64, double)
 
 static int (*const comparators[MO_NBASE])(const void *, const void *) = {
   cmp_i8, cmp_u8, cmp_i16, cmp_u16, cmp_i32, cmp_u32, cmp_i64, cmp_u64,
-  cmp_f32, cmp_f64};
+  cmp_f32, cmp_f64, cmp_u8 /* bool: false (0) first */};
 
 /* Reverse the bytes of each of n items of the given size. */
 static void swap_items(unsigned char *p, size_t n, size_t size) {
@@ -285,6 +277,9 @@ static int array_find(lua_State *L) {
   if (init < 1) init = 1;
   if (MO_ISFLOAT(a->etype)) {
     bad = !float_needle(L, 2, a->itemsize == 4, &want.d);
+  } else if (MO_ISBOOL(a->etype) && lua_type(L, 2) == LUA_TBOOLEAN) {
+    want.u = (uint64_t)lua_toboolean(L, 2);  /* a number is never `==` */
+    bad = 0;
   } else if (lua_isinteger(L, 2)) {
     want.i = lua_tointeger(L, 2);
     bad = mo_value_convert(MO_I64, a->etype, &want) != NULL;

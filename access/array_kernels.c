@@ -193,7 +193,8 @@ static void minmax_generic(const mo_array *a, size_t start, size_t n,
 static void minmax_range(const mo_array *a, size_t start, size_t n, int want,
                          mo_value *lo, mo_value *hi) {
   const unsigned char *p = MO_AELEM(a, start);
-  if (!mo_array_contiguous(a) || MO_SWAPPED(a->etype)) {
+  if (!mo_array_contiguous(a) || MO_SWAPPED(a->etype) || MO_ISBOOL(a->etype)) {
+    /* bool: any nonzero byte is true, so its bytes are not its values */
     minmax_generic(a, start, n, lo, hi);
   } else if (minmax_native(a->etype, p, n, want, lo, hi) &&
              (a->etype == MO_F64 ? hasnan_f64(p, n) : hasnan_f32(p, n))) {
@@ -319,6 +320,9 @@ static int array_dot(lua_State *L) {
   size_t n = a->v.count, k;
   int fa = MO_ISFLOAT(a->etype), fb = MO_ISFLOAT(b->etype);
   mo_noextra(L, 2);
+  if (MO_ISBOOL(a->etype) && MO_ISBOOL(b->etype))
+    return luaL_error(L, "memobj: dot: both arrays are bool (numpy's answer "
+                      "is a bool; count with a:sum() or copy into integers)");
   if (b->v.count != n)
     return luaL_error(L, "memobj: dot: lengths differ (%I and %I)",
                       (lua_Integer)n, (lua_Integer)b->v.count);

@@ -582,6 +582,7 @@ void mo_bytes_open(lua_State *L) {
   mo_pattern_initclasses();
   mo_view_newmeta(L, &bytes_mtkey, bytes_methods, bytes_meta, bytes_index);
   mo_view_addmethods(L, &bytes_mtkey, mo_bytes_match_methods);
+  mo_view_addmethods(L, &bytes_mtkey, mo_bytes_io_methods);
   /* pack and unpack run string.pack/string.unpack: keep them here so
   ** that changes to the global table do not reach us */
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);

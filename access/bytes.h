@@ -35,5 +35,7 @@ size_t mo_bytes_posrelat(lua_Integer pos, size_t len);
 int mo_bytes_released(lua_State *L);
 /* find, match, gmatch, gsub (bytes_match.c) */
 extern const luaL_Reg mo_bytes_match_methods[];
+/* readfrom, writeto (bytes_io.c) */
+extern const luaL_Reg mo_bytes_io_methods[];
 
 #endif

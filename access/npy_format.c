@@ -271,7 +271,6 @@ static int typestr(parser *ps, size_t off, size_t len, mo_npy_field *f,
   switch (kind) {
     case 'c': what = "complex"; goto named;
     case 'O': what = "object"; goto named;
-    case 'b': case '?': what = "boolean"; goto named;
     case 'U': what = "unicode string"; goto named;
     default: break;
   }
@@ -287,6 +286,9 @@ static int typestr(parser *ps, size_t off, size_t len, mo_npy_field *f,
       break;
     case 'f':
       if (size != 4 && size != 8) goto unsupported;
+      break;
+    case 'b':  /* numpy's bool: one byte, "|b1" */
+      if (size != 1) goto unsupported;
       break;
     case 'S':
       if (plain) {

@@ -18,7 +18,7 @@
 /* One field of a structured dtype, or the one element of a plain dtype. */
 typedef struct mo_npy_field {
   size_t name, namelen;  /* UTF-8 name: namelen bytes at names + name */
-  char kind;             /* 'i', 'u', 'f' (numbers) or 'S' (bytes) */
+  char kind;             /* 'i', 'u', 'f' (numbers), 'b' (bool) or 'S' (bytes) */
   char order;            /* '<', '>' or '|' (one byte, no order) */
   size_t size;           /* bytes */
   size_t offset;         /* within the item */

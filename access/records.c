@@ -75,7 +75,7 @@ static void push_field(lua_State *L, const mo_recfield *f,
 */
 static const char *field_convert(lua_State *L, const mo_recfield *f, int idx,
                                  mo_value *v) {
-  int ok;
+  const char *why;
   if (f->etype == MO_REC_BYTES) {
     size_t n;
     if (lua_type(L, idx) != LUA_TSTRING)
@@ -86,16 +86,8 @@ static const char *field_convert(lua_State *L, const mo_recfield *f, int idx,
                              (lua_Integer)n, (lua_Integer)f->size);
     return NULL;
   }
-  if (MO_ISFLOAT(f->etype)) {
-    v->d = lua_tonumberx(L, idx, &ok);
-    return ok ? NULL : lua_pushfstring(L, "number expected, got %s",
-                                       luaL_typename(L, idx));
-  }
-  v->i = lua_tointegerx(L, idx, &ok);
-  if (!ok)
-    return lua_isnumber(L, idx) ? "number has no integer representation"
-           : lua_pushfstring(L, "number expected, got %s", luaL_typename(L, idx));
-  return mo_int_fits(f->etype, v->i);
+  why = mo_value_get(L, f->etype, idx, v);
+  return why ? mo_value_why(L, f->etype, idx, why) : NULL;
 }
 
 /* Store the value at idx (converted to v by field_convert) in field f of

@@ -319,7 +319,7 @@ static void add(char *buf, size_t cap, size_t *len, const char *s, size_t n) {
 }
 
 size_t mo_lay_format(const mo_layout *l, char *buf, size_t cap) {
-  static const char letters[MO_NBASE] = "bBhHiIqQfd";
+  static const char letters[MO_NBASE] = "bBhHiIqQfd?";
   const mo_recfield *f = mo_lay_fields(l);
   size_t *order = byoffset(l), k, pos = 0, len = 0;
   char t[32];

@@ -9,6 +9,7 @@
 #include "../runtime/memobj.h"
 #include "../runtime/core/os.h"
 #include "../runtime/core/tx.h"
+#include "../runtime/core/xstate.h"
 #include "../runtime/tools/tools.h"
 #include "ffi.h"
 #include "luaopen.h"
@@ -38,6 +39,7 @@ LUAMOD_API int luaopen_memobj(lua_State *L) {
   mo_capi_open(L);
   mo_runtime_open(L);
   mo_tx_open(L);
+  mo_xstate_open(L);        /* m:export, memobj.import */
   MO_MEMORY_KINDS(DECLARE)  /* stats() lists every kind from the start */
   MO_MEMORY_KINDS(OPEN)
   MO_ACCESS_KINDS(OPEN)

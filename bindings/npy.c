@@ -59,7 +59,7 @@ static npybox *newbox(lua_State *L) {
 
 /* ---- Element types ---- */
 
-static const char kinds[MO_NBASE] = {'i', 'u', 'i', 'u', 'i', 'u', 'i', 'u', 'f', 'f'};
+static const char kinds[MO_NBASE] = {'i', 'u', 'i', 'u', 'i', 'u', 'i', 'u', 'f', 'f', 'b'};
 
 static char native_order(void) {
   return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
@@ -67,8 +67,10 @@ static char native_order(void) {
 
 /* The memobj element type name of a numeric .npy field ("float64be"). */
 static const char *etype_name(lua_State *L, const mo_npy_field *f) {
-  const char *base = f->kind == 'f' ? "float" : f->kind == 'i' ? "int" : "uint";
-  const char *order = f->order == '|' ? "" : f->order == '<' ? "le" : "be";
+  const char *base, *order;
+  if (f->kind == 'b') return lua_pushliteral(L, "bool");
+  base = f->kind == 'f' ? "float" : f->kind == 'i' ? "int" : "uint";
+  order = f->order == '|' ? "" : f->order == '<' ? "le" : "be";
   return lua_pushfstring(L, "%s%d%s", base, (int)f->size * 8, order);
 }
 

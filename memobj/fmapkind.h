@@ -42,4 +42,10 @@ static int mo_fmapped_advise(memobj_mem *m, int hint) {
   return mo_fmap_advise(&((mo_fmapped *)m)->f, hint);
 }
 
+/* A mapping belongs to the process: any thread may use and unmap it. */
+static const char *mo_fmapped_exportable(memobj_mem *m) {
+  (void)m;
+  return NULL;
+}
+
 #endif

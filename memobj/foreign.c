@@ -9,6 +9,7 @@
 #include <string.h>
 #include "../runtime/core.h"
 #include "openers.h"
+#include "../runtime/core/xstate.h"
 
 typedef struct foreign_mem {
   memobj_mem base;
@@ -26,6 +27,15 @@ static void foreign_release(memobj_mem *m) {
 ** to C code and are never mprotect'ed. */
 static int foreign_protect(memobj_mem *m, int writable) {
   return writable && !((foreign_mem *)m)->maywrite ? -EACCES : 0;  /* refused */
+}
+
+/* Export: a free function may be a memobj.ffi callback or live in a
+** library this state loaded, which die with the state: refused. */
+static const char *foreign_exportable(memobj_mem *m) {
+  return ((foreign_mem *)m)->freefn
+             ? "foreign memory with a free function stays in its state "
+               "(export memory that C code frees itself)"
+             : NULL;
 }
 
 static const memobj_kind foreign_kind = {
@@ -92,4 +102,5 @@ static const mo_kinddesc foreign_desc = {
 
 void mo_foreign_open(lua_State *L) {
   mo_kind_register(L, &foreign_desc);
+  mo_x_exportable(&foreign_kind, foreign_exportable);
 }

@@ -11,6 +11,7 @@
 #include "../runtime/core/os.h"
 #include "../runtime/tools/tools.h"
 #include "openers.h"
+#include "../runtime/core/xstate.h"
 
 typedef struct heap_mem {
   memobj_mem base;
@@ -115,6 +116,15 @@ static int heap_advise(memobj_mem *m, int hint) {
   return mo_os_advise(m->ptr, h->committed, hint, 0);
 }
 
+/* Export (m:export): a debug block is recorded in this state's debug heap
+** (its checks and reports): it stays here. Blocks of any allocator
+** domain can go: domains live as long as the process. */
+static const char *heap_exportable(memobj_mem *m) {
+  return ((heap_mem *)m)->blk.dbg
+             ? "heap memory made under memobj.debug(true) stays in its state"
+             : NULL;
+}
+
 static const memobj_kind heap_kind = {
   "heap", "volatile", NULL, heap_resize, heap_release,
   NULL, heap_protect, heap_advise
@@ -199,4 +209,5 @@ static const mo_kinddesc heap_desc = {
 
 void mo_heap_open(lua_State *L) {
   mo_kind_register(L, &heap_desc);
+  mo_x_exportable(&heap_kind, heap_exportable);
 }

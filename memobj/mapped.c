@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include "fmapkind.h"
 #include "openers.h"
+#include "../runtime/core/xstate.h"
 
 enum { MODE_R, MODE_RW, MODE_PRIVATE };
 
@@ -224,6 +225,7 @@ static int l_map(lua_State *L) {
 }
 
 void mo_mapped_open(lua_State *L) {
+  mo_x_exportable(&mapped_kind, mo_fmapped_exportable);
   lua_pushcfunction(L, l_map);
   lua_setfield(L, -2, "map");
 }

@@ -18,6 +18,7 @@
 #include "../runtime/core/os.h"
 #include "fmapkind.h"
 #include "openers.h"
+#include "../runtime/core/xstate.h"
 
 typedef struct memfd_mem {
   memobj_mem base;
@@ -131,4 +132,5 @@ static const mo_kinddesc memfd_desc = {
 
 void mo_memfd_open(lua_State *L) {
   mo_kind_register(L, &memfd_desc);
+  mo_x_exportable(&memfd_kind, mo_fmapped_exportable);
 }

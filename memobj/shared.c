@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include "fmapkind.h"
 #include "openers.h"
+#include "../runtime/core/xstate.h"
 
 #define SHM_DIR "/dev/shm"
 
@@ -261,6 +262,7 @@ static int l_unlink(lua_State *L) {
 static const luaL_Reg mem_methods[] = {{"unlink", l_unlink}, {NULL, NULL}};
 
 void mo_shared_open(lua_State *L) {
+  mo_x_exportable(&shared_kind, mo_fmapped_exportable);
   mo_mem_addmethods(L, mem_methods);
   lua_pushcfunction(L, l_shared);
   lua_setfield(L, -2, "shared");

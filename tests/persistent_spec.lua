@@ -577,3 +577,48 @@ describe("pools: links, forks, truncation and a full disk (issue 20)", function(
     assert.is_nil(out:find("truncated", 1, true), out)
   end)
 end)
+
+-- A resize that fails at any step (an OS error injected through the OS
+-- table, tests/c/oshook.c) reports it, and the pool reopens whole: the
+-- old size or the new one, with every byte that both hold.
+describe("pools: a resize that fails half way", function()
+  local build = os.getenv("MEMOBJ_BUILD") or "build"
+  local oshook = assert(package.loadlib(build .. "/test/oshook.so", "luaopen_oshook"))()
+  after_each(function() oshook.reset() end)
+
+  it("reopens to the old or the new size, the data intact", function()
+    local failed, cases = 0, 0
+    for _, sizes in ipairs({{4 * 4096 + 10, 40 * 4096 + 3}, {40 * 4096 + 3, 4096 + 1},
+                            {3 * 4096, 300 * 4096}}) do
+      for _, call in ipairs({"pwrite", "ftruncate", "fdatasync", "fallocate"}) do
+        for nth = 1, 10 do
+          local path = newpath()
+          local m = assert(memobj.persistent(path, sizes[1]))
+          local a = m:array("u8")
+          m:transaction(function()
+            for i = 1, #a, 97 do a[i] = i % 251 end
+          end)
+          a:release()
+          oshook.fail(call, "EIO", nth)
+          local ok = m:resize(sizes[2])
+          oshook.reset()
+          cases = cases + 1
+          if not ok then failed = failed + 1 end
+          m:close()
+          m = assert(memobj.persistent(path))
+          assert.is_true(m.size == sizes[1] or m.size == sizes[2],
+            ("%s #%d: size %d"):format(call, nth, m.size))
+          a = m:array("u8")
+          local common = math.min(sizes[1], sizes[2], m.size)
+          for i = 1, common, 97 do
+            assert.are.equal(i % 251, a[i], ("%s #%d: byte %d"):format(call, nth, i))
+          end
+          assert.is_true(m:verify())
+          a:release()
+          m:close()
+        end
+      end
+    end
+    assert.is_true(failed > 10 and failed < cases)  -- failures were injected
+  end)
+end)

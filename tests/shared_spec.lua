@@ -446,3 +446,40 @@ describe("shared memory when the OS fails", function()
     m:unlink()
   end)
 end)
+
+-- doc/interop.md's claims about Python's multiprocessing.shared_memory,
+-- checked with Debian's python3: its names have no "/", and its resource
+-- tracker unlinks at exit a segment it only attached, unless unregistered.
+describe("memobj.shared with Python's multiprocessing.shared_memory", function()
+  local newname, cleanup = P.shm_tracker()
+  after_each(cleanup)
+  local PY = "/usr/bin/python3"
+
+  local function python(name, unregister)
+    local code = ([[
+from multiprocessing import shared_memory, resource_tracker
+shm = shared_memory.SharedMemory(name=%q, create=False)
+%s
+print(bytes(shm.buf[:8]).decode())
+shm.buf[:6] = b"python"
+shm.close()
+]]):format(name:sub(2), unregister
+      and 'resource_tracker.unregister(shm._name, "shared_memory")' or "")
+    local p = assert(io.popen(PY .. " -c '" .. code .. "' 2>/dev/null"))
+    local out = p:read("a")
+    assert(p:close(), "python failed")
+    return out
+  end
+
+  it("the name without its '/'; the tracker unlinks it unless unregistered", function()
+    local name = newname("py")
+    local m = assert(memobj.shared(name, 4096))
+    m:bytes():put(1, "from lua")
+    assert.equal("from lua\n", python(name, true))
+    assert.equal("pythonua", m:bytes():string(1, 8))
+    assert.is_true(exists(name))         -- unregistered: still there
+    assert.equal("pythonua\n", python(name, false))
+    assert.is_false(exists(name))        -- Python's tracker unlinked it
+    assert.equal("pythonua", m:bytes():string(1, 8))  -- our mapping stays
+  end)
+end)

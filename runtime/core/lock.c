@@ -5,6 +5,7 @@
 */
 #include <string.h>
 #include "../core.h"
+#include "xstate.h"
 
 void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
              size_t len, int write, const char *what) {
@@ -20,6 +21,7 @@ void mo_lock(lua_State *L, memobj_mem *m, memobj_lock *lk, size_t off,
   m->locks = lk;
   m->nlocks++;
   if (write) m->nwlocks++;
+  if (MO_UNLIKELY(m->x != NULL)) mo_x_lockdelta(m, write, 1);
 }
 
 void mo_unlock(memobj_lock *lk) {
@@ -30,6 +32,7 @@ void mo_unlock(memobj_lock *lk) {
   if (lk->next) lk->next->prev = lk->prev;
   m->nlocks--;
   if (lk->write) m->nwlocks--;
+  if (MO_UNLIKELY(m->x != NULL)) mo_x_lockdelta(m, lk->write, -1);
   lk->mem = NULL;
 }
 
@@ -43,6 +46,12 @@ static int blocks(const memobj_mem *m, const memobj_lock *lk,
   return 1;
 }
 
+/* Views of the same bytes through other objects (exported memory). A
+** closed object has let go: nothing of the others can reach it. */
+static int others(const memobj_mem *m) {
+  return MO_UNLIKELY(m->x != NULL) && mo_x_others(m) > 0;
+}
+
 void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
                          int writers_only, size_t newsize) {
   luaL_Buffer b;
@@ -50,11 +59,17 @@ void mo_refuse_if_locked(lua_State *L, memobj_mem *m, const char *op,
   int n = 0, shown = 0;
   for (lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
-  if (n == 0) return;
+  if (n == 0 && !others(m)) return;
   /* Views that are garbage still hold their locks until collected, and
   ** `m:array("u8"):fill(0)` makes such a view. Before refusing, collect
   ** them: only live views should refuse. */
   lua_gc(L, LUA_GCCOLLECT, 0);  /* (a finalizer may close m: callers recheck) */
+  /* views over the same bytes in other Lua states, or through another
+  ** object of this one (xstate.c), are counted, not named */
+  if (others(m))
+    luaL_error(L, "memobj: %s: refused, %s memory is locked by %d view%s in "
+               "other Lua states", op, m->kind->name, (int)mo_x_others(m),
+               mo_x_others(m) == 1 ? "" : "s");
   for (n = 0, lk = m->locks; lk; lk = lk->next)
     n += blocks(m, lk, writers_only, newsize);
   if (n == 0) return;

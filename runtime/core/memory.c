@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include "../core.h"
 #include "tx.h"
+#include "xstate.h"
 
 static const char mem_mtkey = 0;       /* registry: memory metatable */
 static const char mem_methodskey = 0;  /* registry: memory methods */
@@ -90,7 +91,8 @@ static void mem_release(memobj_mem *m) {
   notify_released(m);
   if (m->closed) return;
   mo_tx_discard(m);  /* collected inside begin(): nothing to commit */
-  m->kind->release(m);
+  if (m->x) mo_x_release(m);  /* exported: the last state frees the bytes */
+  else m->kind->release(m);
   m->closed = 1;
   m->ptr = NULL;
   m->size = 0;
@@ -161,6 +163,9 @@ static int mem_resize(lua_State *L) {
   size_t n = mo_checksize(L, 2);
   int err;
   mo_noextra(L, 2);
+  if (m->x)
+    return luaL_error(L, "memobj: resize: refused, the memory was exported to "
+                      "other Lua states (its size is fixed from then on)");
   if (m->kind->resize == NULL)
     return luaL_error(L, "memobj: resize: %s memory has a fixed size",
                       m->kind->name);
@@ -210,6 +215,10 @@ static int mem_protect(lua_State *L) {
   int writable = luaL_checkoption(L, 2, NULL, perms);
   int err;
   mo_noextra(L, 2);
+  if (m->x)
+    return luaL_error(L, "memobj: protect: refused, the memory was exported "
+                      "to other Lua states (its permission is fixed from then "
+                      "on)");
   /* "rw" cannot hurt a running call or a rollback; "r" can hurt both */
   if (!writable && !refuse_if_busy(L, m, "protect", 1, SIZE_MAX))
     return luaL_error(L, "memobj: memory object is closed");
@@ -285,7 +294,8 @@ static int mem_index(lua_State *L) {
     lua_pushstring(L, m->writable ? "rw" : "r");
   else if (strcmp(k, "persistence") == 0)
     lua_pushstring(L, m->kind->persistence);
-  else if (strcmp(k, "locks") == 0) lua_pushinteger(L, m->nlocks);
+  else if (strcmp(k, "locks") == 0)  /* every state's, once exported */
+    lua_pushinteger(L, m->x ? mo_x_total(m) : m->nlocks);
   else if (strcmp(k, "max") == 0) lua_pushinteger(L, (lua_Integer)m->max);
   else if (m->kind->label && strcmp(k, m->kind->label) == 0)
     lua_getiuservalue(L, 1, 1);

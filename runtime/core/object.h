@@ -71,6 +71,7 @@ struct memobj_mem {
   unsigned npins;            /* running calls using the bytes (runtime/core/pin.c) */
   mo_objlink link;           /* memobj.objects() (runtime/tools/objects.c) */
   struct mo_site *site;      /* the Lua line that made it (runtime/tools/objects.c) */
+  struct mo_xcore *x;        /* exported: shared with other states (xstate.c) */
 };
 
 #endif

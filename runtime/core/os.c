@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -48,7 +49,8 @@ enum {
   S_OPEN, S_CLOSE, S_FSTAT, S_FTRUNCATE, S_FALLOCATE, S_FDATASYNC, S_FSYNC,
   S_PWRITE, S_PREAD, S_WRITE, S_RENAME, S_LINK, S_UNLINK,
   S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_STAT, S_LSTAT,
-  S_FCHMOD, S_FLOCK, S_FADVISE, S_READLINK, S_GETPID, S_FSTATVFS, S_LINKAT, S_COUNT
+  S_FCHMOD, S_FLOCK, S_FADVISE, S_READLINK, S_GETPID, S_FSTATVFS, S_LINKAT,
+  S_READ, S_POLL, S_COUNT
 };
 
 typedef struct entry {
@@ -75,6 +77,7 @@ static entry sys[S_COUNT] = {
   E("flock", flock),         E("fadvise", sys_fadvise),
   E("readlink", readlink),   E("getpid", getpid),
   E("fstatvfs", fstatvfs),   E("linkat", linkat),
+  E("read", read),           E("poll", poll),
 };
 #undef E
 
@@ -523,4 +526,49 @@ int mo_os_get_seals(int fd, int *seals) {
   if (s < 0) return err_now();
   *seals = s;
   return 0;
+}
+
+/* ---- Streams: pipes, sockets, files (b:readfrom, b:writeto) ---- */
+
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
+
+int mo_os_read(int fd, void *buf, size_t n, size_t *got) {
+  ssize_t r;
+  *got = 0;
+  do {
+    r = SYS(S_READ, read_fn)(fd, buf, n);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return err_now();
+  *got = (size_t)r;
+  return 0;
+}
+
+int mo_os_write_count(int fd, const void *buf, size_t n, size_t *done) {
+  const char *p = (const char *)buf;
+  *done = 0;
+  while (n > 0) {
+    ssize_t w = SYS(S_WRITE, write_fn)(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return err_now();
+    }
+    if (w == 0) return EIO;
+    p += w;
+    n -= (size_t)w;
+    *done += (size_t)w;
+  }
+  return 0;
+}
+
+int mo_os_wait_fd(int fd, int write) {
+  struct pollfd pfd;
+  int r;
+  pfd.fd = fd;
+  pfd.events = write ? POLLOUT : POLLIN;
+  pfd.revents = 0;
+  do {
+    r = SYS(S_POLL, poll_fn)(&pfd, 1, -1);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? err_now() : 0;
 }

@@ -90,6 +90,15 @@ int mo_os_fsync(int fd);
 int mo_os_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 int mo_os_pread_all(int fd, void *buf, size_t n, off_t off);
 int mo_os_write_all(int fd, const void *buf, size_t n);
+/* Streams (pipes, sockets, terminals, files). One read of at most n
+** bytes, EINTR retried: *got is 0 at the end of the stream. */
+int mo_os_read(int fd, void *buf, size_t n, size_t *got);
+/* Write all n bytes, retrying EINTR and short writes; *done counts the
+** bytes written, also when it fails (EAGAIN on a non-blocking fd). */
+int mo_os_write_count(int fd, const void *buf, size_t n, size_t *done);
+/* Wait until fd is readable (write 0) or writable (write 1), with no
+** time limit (poll; EINTR retried). An error or hang-up also ends it. */
+int mo_os_wait_fd(int fd, int write);
 int mo_os_rename(const char *from, const char *to);
 int mo_os_link(const char *from, const char *to);
 /* Give the unnamed file open on fd (O_TMPFILE) the name `to`: linkat
@@ -171,7 +180,8 @@ int mo_os_get_seals(int fd, int *seals);
 **   "fallocate" int (int, int, off_t, off_t)
 **   "fdatasync" "fsync" int (int)
 **   "pwrite" ssize_t (int, const void *, size_t, off_t)   "pread" likewise
-**   "write" ssize_t (int, const void *, size_t)
+**   "write" ssize_t (int, const void *, size_t)   "read" ssize_t (int, void *, size_t)
+**   "poll" int (struct pollfd *, nfds_t, int)
 **   "rename" "link" int (const char *, const char *)   "unlink" int (const char *)
 **   "shm_open" int (const char *, int, mode_t)   "shm_unlink" int (const char *)
 **   "memfd_create" int (const char *, unsigned)   "fcntl" int (int, int, int)

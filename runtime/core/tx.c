@@ -7,6 +7,7 @@
 #include <string.h>
 #include "../core.h"
 #include "tx.h"
+#include "xstate.h"
 
 /* ---- Registered durable kinds ---- */
 
@@ -160,6 +161,7 @@ static void finish(memobj_mem *m, mo_tx *t) {
   t->doomed = 0;
   m->tx = NULL;
   m->guarded = hooks_of(m) != NULL;
+  if (m->x) mo_x_txend(m);
   if (!t->owned) {
     mo_tx_free(t);
     free(t);
@@ -211,6 +213,16 @@ static void tx_begin(lua_State *L, memobj_mem *m) {
     free(t->bits);
     t->bits = b;
     t->nwords = nwords;
+  }
+  if (m->x) {  /* exported: refused while another state holds it */
+    const char *why = mo_x_txbegin(m);
+    if (why) {
+      if (!t->owned) {
+        mo_tx_free(t);
+        free(t);
+      }
+      luaL_error(L, "memobj: begin: %s", why);
+    }
   }
   t->depth = 1;
   t->doomed = 0;

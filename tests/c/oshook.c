@@ -239,6 +239,17 @@ static ssize_t W_write(int fd, const void *b, size_t n) {
   return PREV(&P_write, write_fn)(fd, b, n);
 }
 
+typedef ssize_t (*read_fn)(int, void *, size_t);
+static plan P_read;
+static ssize_t W_read(int fd, void *b, size_t n) {
+  switch (trip(&P_read)) {
+    case FAIL: FAILED(&P_read, -1);
+    case SHORT: return PREV(&P_read, read_fn)(fd, b, n / 2 ? n / 2 : n);
+    case CRASH: _exit(77);
+  }
+  return PREV(&P_read, read_fn)(fd, b, n);
+}
+
 static plan P_memfd;
 static int W_memfd(const char *s, unsigned fl) {
   switch (trip(&P_memfd)) {
@@ -273,7 +284,7 @@ static const struct {
   ROW(shm_unlink, "shm_unlink"), ROW(memfd, "memfd_create"),
   ROW(fcntl, "fcntl"), ROW(stat, "stat"), ROW(lstat, "lstat"),
   ROW(fchmod, "fchmod"), ROW(flock, "flock"), ROW(readlink, "readlink"),
-  ROW(getpid, "getpid"),
+  ROW(getpid, "getpid"), ROW(read, "read"),
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
