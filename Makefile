@@ -29,24 +29,28 @@ DEB_PKGS := \
   lua-busted \
   lua-socket lua-luv lua-zlib lua-lpeg lua-cjson \
   libmimalloc2.0 \
-  python3-numpy \
+  python3-numpy python3-numexpr \
   valgrind \
   lua-check cppcheck \
   gcovr \
   clang libclang-rt-14-dev \
   luarocks \
   lua-sql-sqlite3 liblmdb-dev \
+  openmpi-bin libopenmpi-dev python3-mpi4py \
   gnuplot-nox
 # gcc make pkg-config lua5.4 liblua5.4-dev libffi-dev: the build;
 # zlib1g: the ffi specs call libz; lua-busted: the specs; lua-socket
 # lua-luv lua-zlib lua-lpeg lua-cjson: readfrom/writeto and export/import
 # specs (LuaSocket over loopback, luv threads), examples, doc/interop.md
 # and bench/io.lua; libmimalloc2.0:
-# set_allocator specs; python3-numpy: the .npy specs and bench/kernels.lua;
+# set_allocator specs; python3-numpy: the .npy and expr specs and
+# bench/kernels.lua; python3-numexpr: bench/expr.lua's baseline;
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
 # make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
-# and LMDB baselines; gnuplot-nox: make plots.
+# and LMDB baselines; openmpi-bin libopenmpi-dev: memobj.mpi and its
+# specs (mpirun), python3-mpi4py: make bench-mpi's baseline; gnuplot-nox:
+# make plots.
 
 # The sanitizer runtime, preloaded into the uninstrumented lua5.4 of every
 # run under ASan and UBSan (make check, fuzz, chaos).
@@ -55,10 +59,26 @@ SAN_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=li
 SAN_ENV = ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
   UBSAN_OPTIONS=print_stacktrace=1 LD_PRELOAD="$(SAN_PRELOAD)"
 
-.PHONY: all deps bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
+# memobj.mpi (build/memobj/mpi.so): built when Open MPI's headers are
+# found. A module apart: memobj.so never links libmpi; mpi.so reaches
+# memobj through the C API of memobj.h only (doc/mpi.md). -z nodelete:
+# MPI keeps threads and an atexit finalizer that must outlive lua_close.
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi 2>/dev/null)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi 2>/dev/null)
+MPI_SRCS := $(wildcard bindings/mpi/*.c)
+MPI_HEADER := $(firstword $(wildcard $(patsubst -I%,%/mpi.h,$(filter -I%,$(MPI_CFLAGS)))))
+MPI_SO := $(if $(and $(MPI_LIBS),$(MPI_HEADER)),$(BUILD)/memobj/mpi.so)
+
+.PHONY: all deps mpi bench-mpi bench-deps test testmods testprogs crashtest powerloss check demo bench install clean cmodule \
 	packagecheck fuzz chaos plots
 
-all: $(SO)
+all: $(SO) $(MPI_SO)
+
+mpi: $(MPI_SO)
+$(BUILD)/memobj/mpi.so: $(MPI_SRCS) bindings/mpi/mpi.h runtime/memobj.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) $(MPI_CFLAGS) -shared -o $@ \
+	  $(MPI_SRCS) $(MPI_LIBS) -Wl,-z,nodelete
 
 # LUA_INCDIR (set by luarocks) overrides pkg-config for the Lua headers.
 PKG_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR) $(shell pkg-config --cflags libffi 2>/dev/null),$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
@@ -173,28 +193,36 @@ demo: deps
 
 # The crash harness of persistent pools: simulated power loss over at
 # least 100,000 crash states (make test: 3,000), then 2000 SIGKILLs
-# (make test: 200). POWERLOSS_SEED replays a run.
+# (make test: 200), then 1000 SIGKILLs of processes using queues and
+# dictionaries (make test: 100). POWERLOSS_SEED replays a run.
 POWERLOSS_STATES ?= 100000
 crashtest: deps
 	@$(MAKE) --no-print-directory all powerloss
 	@d=$$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d) && \
 	  $(POWERLOSS) $$d $(POWERLOSS_STATES) $(POWERLOSS_SEED); \
 	  s=$$?; rm -rf $$d; [ $$s -eq 0 ]
-	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
-	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
+	@MEMOBJ_CRASH_KILLS=2000 MEMOBJ_STRUCT_KILLS=1000 MEMOBJ_POWERLOSS_STATES=0 LUA=$(LUA) \
+	  LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" LUA_PATH="$(CURDIR)/tests/helpers/?.lua;;" MEMOBJ_BUILD="$(CURDIR)/$(BUILD)" \
 	  $(LUA) "$$(command -v busted)" --ignore-lua tests/crash/
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) sh bench/run.sh
 
+# memobj.mpi against mpi4py (bench/mpi.lua starts mpirun -np 2 itself).
+bench-mpi: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) sh bench/run.sh bench/mpi.lua
+
 LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 INCLUDE_DIR ?= $(PREFIX)/include
 PC_DIR ?= $(PREFIX)/lib/pkgconfig
 VERSION := $(shell sed -n 's/^#define MEMOBJ_VERSION "\(.*\)"/\1/p' runtime/memobj.h)
-install: $(SO)
+install: $(SO) $(MPI_SO)
 	install -d $(DESTDIR)$(LUA_CMOD_DIR) $(DESTDIR)$(INCLUDE_DIR) $(DESTDIR)$(PC_DIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj.so
+	$(if $(MPI_SO),install -d $(DESTDIR)$(LUA_CMOD_DIR)/memobj && \
+	  install -m 0755 $(MPI_SO) $(DESTDIR)$(LUA_CMOD_DIR)/memobj/mpi.so)
 	install -m 0644 runtime/memobj.h $(DESTDIR)$(INCLUDE_DIR)/memobj.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' memobj.pc.in \
 	  > $(DESTDIR)$(PC_DIR)/memobj.pc
@@ -269,7 +297,7 @@ lint: deps
 	@cppcheck -q --error-exitcode=1 --include=tools/cppcheck.h --inline-suppr --suppressions-list=tools/cppcheck.supp \
 	  --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -Iruntime $(C_FILES)
 	@echo "== include layers"
-	@$(LUA) tools/layers.lua $(SRCS) $(HDRS)
+	@$(LUA) tools/layers.lua $(SRCS) $(HDRS) $(MPI_SRCS) bindings/mpi/mpi.h
 	@echo "== system calls only through the OS layer"
 	@$(LUA) tools/syscalls.lua $(SRCS)
 

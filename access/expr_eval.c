@@ -292,9 +292,10 @@ MO_KERNEL uint32_t run_block(const mo_xprog *p, void *const *reg, size_t m) {
       for (k = 0; k < m; k++) d[k] = (DT)MO_LOADN(T, p + (ptrdiff_t)k * st); \
   } while (0)
 
-/* Elements k0..k0+m-1 of in as register type t (int64 bits or double;
-** bool arrays do not exist yet): a pointer to them, in place when the
-** array already holds them natively and contiguously, else in dst. */
+/* Elements k0..k0+m-1 of in as register type t (int64 bits, double or
+** a byte): a pointer to them, in place when the
+** array already holds them natively and contiguously, else in dst. Bool
+** arrays load as bytes 0 or 1. */
 MO_KERNEL const void *load_input(const mo_xarr *in, size_t k0, size_t m, int t,
                                  void *dst) {
   const unsigned char *p = in->base + (ptrdiff_t)k0 * in->stride;
@@ -303,6 +304,11 @@ MO_KERNEL const void *load_input(const mo_xarr *in, size_t k0, size_t m, int t,
   if (st == 8 && ((in->et == MO_F64 && t == MO_XT_FLT) ||
                   ((in->et == MO_I64 || in->et == MO_U64) && t == MO_XT_INT)))
     return p;
+  if (t == MO_XT_BOOL) {  /* a bool array: any nonzero byte is true */
+    uint8_t *restrict d = (uint8_t *)dst;
+    for (k = 0; k < m; k++) d[k] = p[(ptrdiff_t)k * st] != 0;
+    return dst;
+  }
   if (t == MO_XT_FLT) {
     switch (in->et) {
       case MO_F64: LOADS(double, double); return dst;
@@ -365,7 +371,7 @@ MO_KERNEL void store(const mo_xarr *out, size_t k0, size_t n, int t,
     }
   } else {
     switch (out->et) {
-      case MO_I8: case MO_U8: STORES(uint8_t, uint8_t, s[k]); return;
+      case MO_BOOL: case MO_I8: case MO_U8: STORES(uint8_t, uint8_t, s[k]); return;
       default: break;
     }
   }

@@ -108,7 +108,8 @@ static void read_inputs(lua_State *L, const xfunc *f, int fidx, int inidx,
     } else if (mo_toview(L, idx, MO_TAG_ARRAY) != NULL) {
       mo_array *a = mo_checkarray(L, idx);
       c->arr[k] = a;
-      c->kinds[k] = MO_ISFLOAT(a->etype) ? MO_XT_FLT : MO_XT_INT;
+      c->kinds[k] = MO_ISBOOL(a->etype) ? MO_XT_BOOL
+                  : MO_ISFLOAT(a->etype) ? MO_XT_FLT : MO_XT_INT;
       if (c->first < 0) {
         c->first = k;
         c->n = a->v.count;
@@ -136,7 +137,7 @@ static void read_inputs(lua_State *L, const xfunc *f, int fidx, int inidx,
 
 /* Element type of a new result array. */
 static int result_etype(int t) {
-  return t == MO_XT_FLT ? MO_F64 : t == MO_XT_INT ? MO_I64 : MO_U8;
+  return t == MO_XT_FLT ? MO_F64 : t == MO_XT_INT ? MO_I64 : MO_BOOL;
 }
 
 /* Does out overlap array a other than element for element? */
@@ -161,7 +162,7 @@ static int holds_register(const mo_array *out, int t) {
   if (!mo_array_contiguous(out)) return 0;
   if (t == MO_XT_FLT) return out->etype == MO_F64;
   if (t == MO_XT_INT) return out->etype == MO_I64 || out->etype == MO_U64;
-  return out->etype == MO_U8 || out->etype == MO_I8;
+  return out->etype == MO_BOOL || out->etype == MO_U8 || out->etype == MO_I8;
 }
 
 static void check_out(lua_State *L, mo_array *out, size_t n, int t) {
@@ -169,6 +170,9 @@ static void check_out(lua_State *L, mo_array *out, size_t n, int t) {
   if (out->v.count != n)
     luaL_error(L, "memobj.expr: out has %I elements, the inputs %I",
                (lua_Integer)out->v.count, (lua_Integer)n);
+  if (t != MO_XT_BOOL && MO_ISBOOL(out->etype))
+    luaL_error(L, "memobj.expr: the result is a number, out is bool (it "
+               "stores comparisons only)");
   if (t == MO_XT_FLT && !MO_ISFLOAT(out->etype))
     luaL_error(L, "memobj.expr: the result is float, out is %s (an integer "
                "array)", mo_etype_name(out->etype));
@@ -330,7 +334,7 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
     if (tmp) {
       job.out.base = tmp;
       job.out.stride = t == MO_XT_BOOL ? 1 : 8;
-      job.out.et = t == MO_XT_FLT ? MO_F64 : t == MO_XT_INT ? MO_I64 : MO_U8;
+      job.out.et = t == MO_XT_FLT ? MO_F64 : t == MO_XT_INT ? MO_I64 : MO_BOOL;
     } else {
       job.out.base = MO_AELEM(out, 0);
       job.out.stride = out->stride;

@@ -15,6 +15,8 @@
   X(fileview)              \
   X(atomics)               \
   X(records)               \
+  X(queue)                 \
+  X(dict)                  \
   X(expr)                  \
   /* one line per kind, each ending in a backslash */
 

@@ -1,6 +1,6 @@
 -- filter_mask.lua: a filter mask over a mapped file of readings, with
 -- array expressions. The file holds float64 temperatures and int32 sensor
--- ids; one expression gives a 0/1 mask of the readings to keep, others
+-- ids; one expression gives a bool mask of the readings to keep, others
 -- count and summarise them, all in C over the mapped bytes.
 -- Run: lua5.4 filter_mask.lua [n]
 local memobj = require("memobj")
@@ -26,19 +26,19 @@ local f = assert(memobj.map(path))            -- read-only
 local temp, id = f:array("float64", 0, n), f:array("int32", n * 8, n)
 local keep = "temp > lo and temp < hi and id % 10 ~= 0"
 local inputs = {temp = temp, id = id, lo = 12.5, hi = 22.5}
-local mask = memobj.eval(keep, inputs)        -- a new uint8 array of 0/1
+local mask = memobj.eval(keep, inputs)        -- a new bool array
 local count = memobj.eval("count(" .. keep .. ")", inputs)
 print(("%d of %d readings kept"):format(count, n))
-assert(mask:sum() == count)
+assert(mask.type == "bool" and memobj.eval("count(k)", {k = mask}) == count)
 
 -- the mean of the kept readings, with the mask as a where()
-local kept_sum = memobj.eval("sum(where(k == 1, temp, 0))", {k = mask, temp = temp})
+local kept_sum = memobj.eval("sum(where(k, temp, 0))", {k = mask, temp = temp})
 print(("mean of the kept readings: %.3f"):format(kept_sum / count))
 
 -- check one element in Lua
 local i = 1234
 local want = temp[i] > 12.5 and temp[i] < 22.5 and id[i] % 10 ~= 0
-assert((mask[i] == 1) == want)
+assert(mask[i] == want)
 temp:release()
 id:release()
 f:close()

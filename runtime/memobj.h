@@ -57,6 +57,8 @@ typedef struct memobj_buffer {
 ** The function table. New members are only ever added at the end; `size`
 ** tells a module which ones exist.
 */
+struct memobj_kind_info;
+
 typedef struct memobj_api {
   int version;
   size_t size;
@@ -76,7 +78,37 @@ typedef struct memobj_api {
   ** (truncated by another process, or no space on a full disk): what it
   ** read there was zeros, and what it wrote never reached the file. */
   void (*release)(lua_State *L, memobj_buffer *b);
+  /* ---- Memory kinds of C modules (present when size says so) ---- */
+  /* Register kind k in this Lua state (once per state; k is static). */
+  void (*newkind)(lua_State *L, const struct memobj_kind_info *k);
+  /* Push a closed memory object of kind k (raises only when out of
+  ** memory); openmemory then publishes it over ptr[0 .. size) with ctx,
+  ** which k->release receives once. */
+  void (*newmemory)(lua_State *L, const struct memobj_kind_info *k);
+  void (*openmemory)(lua_State *L, int idx, void *ptr, size_t size,
+                     int writable, void *ctx);
+  /* The ctx of the open memory object of kind k at idx; raises when idx
+  ** holds none or it is closed. */
+  void *(*checkmemory)(lua_State *L, int idx,
+                       const struct memobj_kind_info *k);
 } memobj_api;
+
+/*
+** A memory kind defined by a C module (memobj.mpi's windows are one):
+** memobj makes and checks its objects, locks their bytes for views and
+** refuses close while views are attached; the module only owns the bytes.
+*/
+typedef struct memobj_kind_info {
+  const char *name;         /* m.kind, unique: a static string */
+  const char *persistence;  /* m.persistence: "volatile", "kernel"... */
+  /* Free the bytes, once. collected is 0 for m:close() (no view is
+  ** attached) and 1 when the garbage collector or the closing Lua state
+  ** frees an object that nobody closed. */
+  void (*release)(void *ctx, int collected);
+  /* Added to the methods of every memory object, as a built-in kind's
+  ** are (m:unlink): each checks its object with memobj_checkmemory. */
+  const luaL_Reg *methods;
+} memobj_kind_info;
 
 /* Fetch the API table; raises if memobj is not loaded or not this version. */
 static inline const memobj_api *memobj_getapi(lua_State *L) {
@@ -99,6 +131,34 @@ static inline void memobj_releasebuffer(lua_State *L, memobj_buffer *b) {
   const memobj_api *api = memobj_getapi(L);
   if (api->size > offsetof(memobj_api, release)) api->release(L, b);
   else api->releasebuffer(b);
+}
+
+/* The kind functions of the table, or a Lua error from a memobj that
+** predates them. */
+static inline const memobj_api *memobj_getkindapi(lua_State *L) {
+  const memobj_api *api = memobj_getapi(L);
+  if (api->size <= offsetof(memobj_api, checkmemory))
+    luaL_error(L, "memobj: this memobj has no memory kinds for C modules "
+                  "(needs 0.3)");
+  return api;
+}
+
+static inline void memobj_newkind(lua_State *L, const memobj_kind_info *k) {
+  memobj_getkindapi(L)->newkind(L, k);
+}
+
+static inline void memobj_newmemory(lua_State *L, const memobj_kind_info *k) {
+  memobj_getkindapi(L)->newmemory(L, k);
+}
+
+static inline void memobj_openmemory(lua_State *L, int idx, void *ptr,
+                                     size_t size, int writable, void *ctx) {
+  memobj_getkindapi(L)->openmemory(L, idx, ptr, size, writable, ctx);
+}
+
+static inline void *memobj_checkmemory(lua_State *L, int idx,
+                                       const memobj_kind_info *k) {
+  return memobj_getkindapi(L)->checkmemory(L, idx, k);
 }
 
 static inline void memobj_tx_add(lua_State *L, memobj_buffer *b, size_t off,

@@ -108,7 +108,7 @@ local function model(src, names)
   return assert(load(code, "=model", "t", env))(env)
 end
 
--- Values equal as the result array stores them (bool as 0/1; NaN equals
+-- Values equal as the result array stores them (comparisons as bool; NaN equals
 -- NaN); transcendental functions within `ulps` units in the last place.
 local function ulp(x)
   x = math.abs(x)
@@ -116,7 +116,7 @@ local function ulp(x)
   return 2.0 ^ (math.floor(math.log(x, 2)) - 52)
 end
 local function same(got, want, ulps)
-  if type(want) == "boolean" then want = want and 1 or 0 end
+  if type(want) == "boolean" then return got == want end
   if want ~= want then return got ~= got end
   if math.type(want) == "float" and math.type(got) == "float" and ulps and ulps > 0
      and want ~= math.huge and want ~= -math.huge then
@@ -276,18 +276,18 @@ describe("memobj.expr: Lua's integer and float rules", function()
     -- 2^53 + 1 is not a double: Lua compares it exactly
     local big = memobj.array("int64", {(1 << 53) + 1, (1 << 53)})
     local f = 2.0 ^ 53
-    assert.are.same({(1 << 53) + 1 > f and 1 or 0, (1 << 53) > f and 1 or 0},
+    assert.are.same({(1 << 53) + 1 > f, (1 << 53) > f},
                     ev("big > f", {big = big, f = f}):totable())
-    assert.are.same({0, 1}, ev("big == f", {big = big, f = f}):totable())
-    assert.are.same({1, 0}, ev("big ~= f", {big = big, f = f}):totable())
-    assert.are.same({1, 1}, ev("big < 1e300 and big > -1e300", {big = big}):totable())
+    assert.are.same({false, true}, ev("big == f", {big = big, f = f}):totable())
+    assert.are.same({true, false}, ev("big ~= f", {big = big, f = f}):totable())
+    assert.are.same({true, true}, ev("big < 1e300 and big > -1e300", {big = big}):totable())
   end)
 
   it("NaN: comparisons are false (~= true), min and max keep Lua's order", function()
     local a = memobj.array("float64", {0/0, 1, 0/0})
     local b = memobj.array("float64", {1, 0/0, 0/0})
-    assert.are.same({0, 0, 0}, ev("a < b or a >= b or a == b", {a = a, b = b}):totable())
-    assert.are.same({1, 1, 1}, ev("a ~= b", {a = a, b = b}):totable())
+    assert.are.same({false, false, false}, ev("a < b or a >= b or a == b", {a = a, b = b}):totable())
+    assert.are.same({true, true, true}, ev("a ~= b", {a = a, b = b}):totable())
     local mn = ev("min(a, b)", {a = a, b = b}):totable()
     assert.is_true(mn[1] ~= mn[1])          -- math.min(nan, 1) is nan
     assert.are.equal(1.0, mn[2])            -- math.min(1, nan) is 1
@@ -297,11 +297,30 @@ describe("memobj.expr: Lua's integer and float rules", function()
     assert.is_true(ev("max(a)", {a = a}) ~= ev("max(a)", {a = a}))
   end)
 
-  it("comparisons give 0/1 bytes (uint8) until the bool type exists", function()
+  it("comparisons give bool arrays; bool arrays are comparison inputs", function()
     local a = memobj.array("float32", {1, 2, 3})
     local r = ev("a >= 2", {a = a})
-    assert.are.equal("uint8", r.type)
-    assert.are.same({0, 1, 1}, r:totable())
+    assert.are.equal("bool", r.type)
+    assert.are.same({false, true, true}, r:totable())
+    assert.are.same({true, false, false}, ev("not r", {r = r}):totable())
+    assert.are.same({1.0, 0.0, 0.0}, ev("where(r, 0, a)", {r = r, a = a}):totable())
+    assert.are.equal(2, ev("count(r)", {r = r}))
+    -- a bool byte other than 0 and 1 (numpy's rule: nonzero is true)
+    local raw = memobj.array("uint8", {0, 7, 1})
+    local b = raw.memory:array("bool")
+    assert.are.same({true, true, true}, ev("b == (a > 0)", {b = b, a = memobj.array("int8", {0, 1, 1})}):totable())
+    -- into out: a comparison into an integer array stores 0/1, a number
+    -- into a bool array is refused
+    local out = memobj.array("int32", 3)
+    memobj.eval("a > 1", {a = a}, out)
+    assert.are.same({0, 1, 1}, out:totable())
+    assert.has_error(function() memobj.eval("a + 1", {a = a}, memobj.array("bool", 3)) end,
+                     "memobj.expr: the result is a number, out is bool (it stores comparisons only)")
+    -- strided bool in and out
+    local big = memobj.array("bool", 6)
+    local s = big:slice(2, 6, 2)
+    memobj.eval("a > 1", {a = a}, s)
+    assert.are.same({false, false, false, true, false, true}, big:totable())
   end)
 end)
 
@@ -551,7 +570,7 @@ b = rng.standard_normal(n) * 10
 i = rng.integers(-1000, 1000, n, dtype=np.int32)
 np.save(d + "/a.npy", a); np.save(d + "/b.npy", b); np.save(d + "/i.npy", i)
 np.save(d + "/r1.npy", 2*a + 3*b)
-np.save(d + "/r2.npy", (a*b - 4.1*a > 2.5*b).astype(np.uint8))
+np.save(d + "/r2.npy", a*b - 4.1*a > 2.5*b)
 np.save(d + "/r3.npy", np.sin(a)**2 + np.cos(b)**2)
 np.save(d + "/r4.npy", a // 3 - i % 7 + np.floor_divide(i, 5))
 print(repr(float(np.sum(a*b))))
@@ -573,13 +592,19 @@ print(repr(float(np.sum(a*b))))
         local want = open(c[1])
         local got = memobj.eval(c[2], {a = a, b = b, i = i})
         -- every element, compared in C by the engine itself ...
-        local bad = memobj.eval("count(abs(x - y) > u * abs(y) * 2.3e-16)",
+        local isbool = got.type == "bool"
+        assert.are.equal(want.type, got.type)
+        local bad = memobj.eval(isbool and "count(x ~= y)" or "count(abs(x - y) > u * abs(y) * 2.3e-16)",
                                 {x = got, y = want, u = c[3]})
         assert.are.equal(0, bad, c[2])
         -- ... and a sample compared in Lua
         for k = 1, #got, 99991 do
           local x, y = got[k], want[k]
-          assert.is_true(math.abs(x - y) <= c[3] * math.abs(y) * 2.3e-16, c[2] .. " " .. k)
+          if isbool then
+            assert.are.equal(y, x, c[2] .. " " .. k)
+          else
+            assert.is_true(math.abs(x - y) <= c[3] * math.abs(y) * 2.3e-16, c[2] .. " " .. k)
+          end
         end
         want:release()
       end

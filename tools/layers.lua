@@ -7,7 +7,8 @@
 --   runtime/core.h      the umbrella header: runtime/core/* only;
 --   runtime/core/os.[ch] include no Lua header and no other memobj header;
 --   memobj/*, access/*  include runtime/* and their own directory only;
---   bindings/*          may include anything;
+--   bindings/*          may include anything, but bindings/mpi/* (a module
+--                       apart) only runtime/memobj.h and its own files;
 --   a "No Lua" file (NOLUA below) includes, even indirectly, no Lua header.
 -- usage: lua5.4 tools/layers.lua FILE...   (exit status 1 on a violation)
 
@@ -102,6 +103,11 @@ for _, file in ipairs(arg) do
     local to = layer(q)
     if allowed[from] and not allowed[from][to] then
       fail(file, ('includes "%s": %s may not include %s'):format(q, from, to))
+    end
+    -- memobj.mpi is a module apart: the public C API and its own files
+    if file:match("^bindings/mpi/") and q ~= "runtime/memobj.h"
+        and not q:match("^bindings/mpi/") then
+      fail(file, ('includes "%s": memobj.mpi includes only runtime/memobj.h'):format(q))
     end
     if OSLAYER[file] and q ~= "runtime/core/os.h" then
       fail(file, ('includes "%s": the OS layer includes no other memobj header'):format(q))

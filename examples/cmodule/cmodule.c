@@ -7,7 +7,9 @@
 ** cmodule.sum(x) adds up the items of a typed array of any element type
 ** (or bytes) from the buffer's format, honouring its stride, without
 ** looking at a.type; cmodule.describe(x) returns what the buffer says.
+** cmodule.block(n) is memory of a kind this module defines ("cblock").
 */
+#include <stdlib.h>
 #include <string.h>
 #include <memobj.h>
 
@@ -119,6 +121,74 @@ static int hold_new(lua_State *L) {
   return 1;
 }
 
+/*
+** A memory kind of this module (memobj_kind_info): cmodule.block(n) is a
+** memory object of kind "cblock" over n bytes that this module mallocs.
+** memobj makes and checks the object, locks it for views and refuses
+** close while they are attached; the module only owns the bytes.
+*/
+typedef struct block {
+  size_t n;
+  unsigned char bytes[];
+} block;
+
+static int released[2];  /* release calls: by close, by the collector */
+
+static void block_release(void *ctx, int collected) {
+  free(ctx);
+  released[collected != 0]++;
+}
+
+static const memobj_kind_info block_kind;
+
+/* m:cblock_size(): the size this module recorded (a method of the kind:
+** every memory object has it, and it checks its object) */
+static int block_size(lua_State *L) {
+  block *b = (block *)memobj_checkmemory(L, 1, &block_kind);
+  lua_pushinteger(L, (lua_Integer)b->n);
+  return 1;
+}
+
+static const luaL_Reg block_methods[] = {{"cblock_size", block_size},
+                                         {NULL, NULL}};
+static const memobj_kind_info block_kind = {"cblock", "volatile",
+                                            block_release, block_methods};
+
+/* cmodule.block(n): register the kind in this state once, push a closed
+** object, get the bytes, publish */
+static int block_new(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  block *b;
+  luaL_argcheck(L, n >= 0 && n < ((lua_Integer)1 << 40), 1, "bad size");
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &block_kind) == LUA_TNIL)
+    memobj_newkind(L, &block_kind);
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &block_kind);
+  memobj_newmemory(L, &block_kind);
+  if ((b = (block *)calloc(1, sizeof *b + (size_t)n)) == NULL)
+    return luaL_error(L, "cmodule.block: not enough memory");
+  b->n = (size_t)n;
+  memobj_openmemory(L, -1, b->bytes, b->n, 1, b);
+  return 1;
+}
+
+/* cmodule.released() -> release calls by close, by the collector */
+static int block_released(lua_State *L) {
+  lua_pushinteger(L, released[0]);
+  lua_pushinteger(L, released[1]);
+  return 2;
+}
+
+/* cmodule.newkind(name): register a kind of this name (to see a taken
+** name refused) */
+static int newkind_named(lua_State *L) {
+  static memobj_kind_info k = {NULL, "volatile", block_release, NULL};
+  k.name = "heap";
+  luaL_argcheck(L, strcmp(luaL_checkstring(L, 1), "heap") == 0, 1, "only 'heap'");
+  memobj_newkind(L, &k);
+  return 0;
+}
+
 int luaopen_cmodule(lua_State *L);  /* what require calls */
 
 int luaopen_cmodule(lua_State *L) {
@@ -126,7 +196,8 @@ int luaopen_cmodule(lua_State *L) {
     {"release", hold_release}, {"fill", hold_fill}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"checksum", checksum}, {"hold", hold_new}, {"sum", sum},
-    {"describe", describe}, {NULL, NULL}};
+    {"describe", describe}, {"block", block_new}, {"released", block_released},
+    {"newkind", newkind_named}, {NULL, NULL}};
   luaL_newmetatable(L, "cmodule.hold");
   luaL_newlib(L, hold_methods);
   lua_setfield(L, -2, "__index");

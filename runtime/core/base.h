@@ -23,6 +23,8 @@
 #define MO_TAG_BYTES 0x42595453u
 #define MO_TAG_FILE 0x46494c45u
 #define MO_TAG_RECORDS 0x52454353u
+#define MO_TAG_QUEUE 0x51554555u
+#define MO_TAG_DICT 0x44494354u
 
 /* Counters are relaxed atomic adds: objects exported to other Lua states
 ** are made and released in several threads at once (m:export), where

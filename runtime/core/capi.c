@@ -96,7 +96,8 @@ static void api_tx_add(lua_State *L, memobj_buffer *b, size_t off, size_t len) {
 
 static const memobj_api api = {
   MEMOBJ_API_VERSION, sizeof(memobj_api),
-  api_getbuffer, api_releasebuffer, api_tx_add, api_release
+  api_getbuffer, api_releasebuffer, api_tx_add, api_release,
+  mo_capi_newkind, mo_capi_newmemory, mo_capi_openmemory, mo_capi_checkmemory
 };
 
 void mo_capi_open(lua_State *L) {

@@ -80,5 +80,13 @@ mo_kindnode *mo_kind_node(const memobj_kind *k);
 int mo_kind_settx(const memobj_kind *k, const struct mo_txhooks *h);
 
 void mo_capi_open(lua_State *L);         /* runtime/core/capi.c */
+/* runtime/core/capi_kind.c: memory kinds of C modules (memobj.h) */
+struct memobj_kind_info;
+void mo_capi_newkind(lua_State *L, const struct memobj_kind_info *k);
+void mo_capi_newmemory(lua_State *L, const struct memobj_kind_info *k);
+void mo_capi_openmemory(lua_State *L, int idx, void *ptr, size_t size,
+                        int writable, void *ctx);
+void *mo_capi_checkmemory(lua_State *L, int idx,
+                          const struct memobj_kind_info *k);
 
 #endif

@@ -140,6 +140,7 @@ static int mem_gc(lua_State *L) {
     lua_setmetatable(L, 1);
     return 0;
   }
+  m->collected = 1;  /* a kind of a C module is told (capi_kind.c) */
   mem_release(m);
   notify_settled(L, 0);  /* a damaged debug block warns on stderr */
   return 0;

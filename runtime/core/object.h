@@ -60,6 +60,7 @@ struct memobj_mem {
   uint8_t closed;
   uint8_t guarded;           /* writes must call the write hook first */
   uint8_t stat;              /* memobj.stats() state, owned by the runtime */
+  uint8_t collected;         /* released by the collector, not by close */
   unsigned char *ptr;
   size_t size;
   size_t max;                /* reserved capacity for in-place growth, 0: none */

@@ -14,7 +14,10 @@
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,11 @@ static int sys_fcntl(int fd, int cmd, int arg) {
   return fcntl(fd, cmd, arg);
 }
 
+static long sys_futex(uint32_t *addr, int op, uint32_t val,
+                      const struct timespec *ts, uint32_t val3) {
+  return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
+}
+
 /* posix_fadvise returns its error; the table's entries set errno */
 static int sys_fadvise(int fd, off_t off, off_t len, int advice) {
   int e = posix_fadvise(fd, off, len, advice);
@@ -50,7 +58,7 @@ enum {
   S_PWRITE, S_PREAD, S_WRITE, S_RENAME, S_LINK, S_UNLINK,
   S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_STAT, S_LSTAT,
   S_FCHMOD, S_FLOCK, S_FADVISE, S_READLINK, S_GETPID, S_FSTATVFS, S_LINKAT,
-  S_READ, S_POLL, S_COUNT
+  S_READ, S_POLL, S_FUTEX, S_KILL, S_COUNT
 };
 
 typedef struct entry {
@@ -78,6 +86,7 @@ static entry sys[S_COUNT] = {
   E("readlink", readlink),   E("getpid", getpid),
   E("fstatvfs", fstatvfs),   E("linkat", linkat),
   E("read", read),           E("poll", poll),
+  E("futex", sys_futex),     E("kill", kill),
 };
 #undef E
 
@@ -526,6 +535,30 @@ int mo_os_get_seals(int fd, int *seals) {
   if (s < 0) return err_now();
   *seals = s;
   return 0;
+}
+
+/* ---- Futexes and processes (queues and dictionaries) ---- */
+
+typedef long (*futex_fn)(uint32_t *, int, uint32_t, const struct timespec *,
+                         uint32_t);
+typedef int (*kill_fn)(pid_t, int);
+
+int mo_os_futex_wait(uint32_t *word, uint32_t val,
+                     const struct timespec *deadline) {
+  long r = SYS(S_FUTEX, futex_fn)(word, FUTEX_WAIT_BITSET, val, deadline,
+                                  FUTEX_BITSET_MATCH_ANY);
+  return r == 0 ? 0 : err_now();
+}
+
+int mo_os_futex_wake(uint32_t *word, int n) {
+  long r = SYS(S_FUTEX, futex_fn)(word, FUTEX_WAKE, (uint32_t)n, NULL, 0);
+  return r >= 0 ? 0 : err_now();
+}
+
+int mo_os_alive(pid_t pid) {
+  if (pid <= 0) return 0;
+  if (SYS(S_KILL, kill_fn)(pid, 0) == 0) return 1;
+  return errno != ESRCH;  /* EPERM: it lives, as someone else's */
 }
 
 /* ---- Streams: pipes, sockets, files (b:readfrom, b:writeto) ---- */

@@ -23,6 +23,8 @@
 #define MO_OS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -166,6 +168,19 @@ int mo_os_memfd(const char *name, unsigned flags, int *fd);
 int mo_os_add_seals(int fd, int seals);
 int mo_os_get_seals(int fd, int *seals);
 
+/* ---- Futexes and processes ---- */
+
+/* Sleep while *word == val (a process-shared futex: no PRIVATE flag)
+** until a wake, a signal (EINTR: a deadline is always given, so the
+** kernel never restarts the wait behind a handler's back) or the
+** absolute CLOCK_MONOTONIC deadline (ETIMEDOUT); EAGAIN: *word != val. */
+int mo_os_futex_wait(uint32_t *word, uint32_t val,
+                     const struct timespec *deadline);
+/* Wake up to n sleepers on word. */
+int mo_os_futex_wake(uint32_t *word, int n);
+/* Does process pid exist (kill(pid, 0))? 0 only when it surely does not. */
+int mo_os_alive(pid_t pid);
+
 /* ---- The table of system calls ---- */
 
 /*
@@ -191,6 +206,8 @@ int mo_os_get_seals(int fd, int *seals);
 **     posix_fadvise)   "readlink" ssize_t (const char *, char *, size_t)
 **   "getpid" pid_t (void)   "fstatvfs" int (int, struct statvfs *)
 **   "linkat" int (int, const char *, int, const char *, int)
+**   "futex" long (uint32_t *, int, uint32_t, const struct timespec *,
+**           uint32_t)   "kill" int (pid_t, int)
 ** A replacement behaves like the call: -1 and errno on failure.
 */
 typedef void (*mo_os_fn)(void);

@@ -55,9 +55,9 @@ static int grow(void **buf, size_t *cap, size_t need, size_t size) {
 }
 
 /* Save chunks c..last (none logged yet) of m. Nothing changes when it
-** raises, so the write that asked does not happen either. */
-static void save(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
-                 size_t last) {
+** fails (returns 0: out of memory), so the write that asked does not
+** happen either. */
+static int save(memobj_mem *m, mo_tx *t, size_t c, size_t last) {
   size_t off = c << MO_TX_SHIFT;
   size_t end = (last + 1) << MO_TX_SHIFT;
   size_t len;
@@ -67,7 +67,7 @@ static void save(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
   if (len > SIZE_MAX - t->undolen ||
       !grow((void **)&t->undo, &t->undocap, t->undolen + len, 1) ||
       !grow((void **)&t->ents, &t->entcap, t->nents + 1, sizeof(mo_txent)))
-    luaL_error(L, "memobj: transaction: not enough memory for the undo log");
+    return 0;
   memcpy(t->undo + t->undolen, m->ptr + off, len);
   prev = t->nents ? &t->ents[t->nents - 1] : NULL;
   if (prev && prev->off + prev->len == off &&
@@ -81,11 +81,11 @@ static void save(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
   }
   t->undolen += len;
   setbits(t, c, last);
+  return 1;
 }
 
 /* Log the chunks of [c, last] that are not logged yet, in runs. */
-static void logrange(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
-                     size_t last) {
+static int logrange(memobj_mem *m, mo_tx *t, size_t c, size_t last) {
   while (c <= last) {
     size_t e;
     if (isset(t, c)) {
@@ -93,9 +93,10 @@ static void logrange(lua_State *L, memobj_mem *m, mo_tx *t, size_t c,
       continue;
     }
     for (e = c; e < last && !isset(t, e + 1); e++) {}
-    save(L, m, t, c, e);
+    if (!save(m, t, c, e)) return 0;
     c = e + 1;
   }
+  return 1;
 }
 
 /*
@@ -114,7 +115,23 @@ void mo_tx_write(lua_State *L, memobj_mem *m, size_t off, size_t len) {
   c = off >> MO_TX_SHIFT;
   last = (off + len - 1) >> MO_TX_SHIFT;
   if (MO_LIKELY(c == last) && isset(t, c)) return;
-  logrange(L, m, t, c, last);
+  if (!logrange(m, t, c, last))
+    luaL_error(L, "memobj: transaction: not enough memory for the undo log");
+}
+
+/* mo_tx_write for callers that hold a lock they must release first:
+** returns 0, or a message instead of raising. */
+const char *mo_tx_trywrite(memobj_mem *m, size_t off, size_t len) {
+  mo_tx *t = (mo_tx *)m->tx;
+  size_t c, last;
+  if (!m->guarded || len == 0) return NULL;
+  if (t == NULL) return "memory can only change inside a transaction";
+  if (t->doomed) return "transaction is aborted (an inner level failed)";
+  c = off >> MO_TX_SHIFT;
+  last = (off + len - 1) >> MO_TX_SHIFT;
+  if (MO_LIKELY(c == last) && isset(t, c)) return NULL;
+  return logrange(m, t, c, last) ? NULL
+                                 : "not enough memory for the undo log";
 }
 
 /* Restore every saved byte. Returns why some could not be (pages of a
@@ -183,7 +200,7 @@ static mo_tx *checktx(lua_State *L, memobj_mem *m, const char *op) {
   return (mo_tx *)m->tx;
 }
 
-static void tx_begin(lua_State *L, memobj_mem *m) {
+void mo_tx_begin(lua_State *L, memobj_mem *m) {
   static uint64_t serials;  /* shared by every state and thread: atomic */
   const mo_txhooks *h = hooks_of(m);
   mo_tx *t;
@@ -233,7 +250,7 @@ static void tx_begin(lua_State *L, memobj_mem *m) {
 
 /* Leave one level; the outermost makes the changes durable (if the kind
 ** has storage) and ends the transaction. */
-static void tx_commit(lua_State *L, memobj_mem *m) {
+void mo_tx_commit(lua_State *L, memobj_mem *m) {
   mo_tx *t = checktx(L, m, "commit");
   const mo_txhooks *h;
   int rc, err = 0;
@@ -259,7 +276,7 @@ static void tx_commit(lua_State *L, memobj_mem *m) {
 
 /* Roll every change back. An inner level leaves the transaction open
 ** but doomed, so the outer levels cannot commit half of it. */
-static const char *tx_abort_quiet(memobj_mem *m, mo_tx *t) {
+const char *mo_tx_abort_quiet(memobj_mem *m, mo_tx *t) {
   const char *lost = rollback(m, t);
   reset(t);
   if (t->depth > 1) {
@@ -273,7 +290,7 @@ static const char *tx_abort_quiet(memobj_mem *m, mo_tx *t) {
 
 /* An abort whose rollback met lost pages raises: it did not restore. */
 static void tx_abort(lua_State *L, memobj_mem *m) {
-  const char *lost = tx_abort_quiet(m, checktx(L, m, "abort"));
+  const char *lost = mo_tx_abort_quiet(m, checktx(L, m, "abort"));
   if (lost) luaL_error(L, "memobj: abort: %s", lost);
 }
 
@@ -289,13 +306,13 @@ static memobj_mem *checkidle(lua_State *L, const char *op) {
 }
 
 static int l_begin(lua_State *L) {
-  tx_begin(L, checkidle(L, "begin"));
+  mo_tx_begin(L, checkidle(L, "begin"));
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_commit(lua_State *L) {
-  tx_commit(L, checkidle(L, "commit"));
+  mo_tx_commit(L, checkidle(L, "commit"));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -328,7 +345,7 @@ static int l_transaction(lua_State *L) {
       return luaL_typeerror(L, 2, "function");
     lua_pop(L, 1);
   }
-  tx_begin(L, m);
+  mo_tx_begin(L, m);
   t = (mo_tx *)m->tx;
   serial = t->serial;
   depth = t->depth;
@@ -336,13 +353,13 @@ static int l_transaction(lua_State *L) {
   if (status != LUA_OK) {
     /* the error is raised unchanged; pages the rollback found lost keep
     ** raising on every access */
-    if (still_ours(m, serial, depth)) tx_abort_quiet(m, (mo_tx *)m->tx);
+    if (still_ours(m, serial, depth)) mo_tx_abort_quiet(m, (mo_tx *)m->tx);
     return lua_error(L);
   }
   if (!still_ours(m, serial, depth))
     return luaL_error(L, "memobj: transaction: the function ended the "
                       "transaction itself (commit/abort without begin)");
-  tx_commit(L, m);
+  mo_tx_commit(L, m);
   return lua_gettop(L) - 1;
 }
 

@@ -32,6 +32,18 @@ void mo_tx_free(mo_tx *t);
 /* Roll back and drop an open transaction of m (the memory is being
 ** released). */
 void mo_tx_discard(memobj_mem *m);
+/* For access kinds that change memory on their own (queues,
+** dictionaries): open a level (m:begin), leave one (m:commit: raises
+** after rolling back if the commit failed), roll the innermost level
+** back without raising (returns why some bytes could not be restored, or
+** NULL). None checks pins: the caller is the running call. */
+void mo_tx_begin(lua_State *L, memobj_mem *m);
+void mo_tx_commit(lua_State *L, memobj_mem *m);
+const char *mo_tx_abort_quiet(memobj_mem *m, mo_tx *t);
+/* Log [off, off+len) before a write as mo_prewrite does, but return a
+** message instead of raising (for a caller holding a process-shared
+** lock); NULL when the write may go ahead. */
+const char *mo_tx_trywrite(memobj_mem *m, size_t off, size_t len);
 /* Adds transaction methods to memory objects. */
 void mo_tx_open(lua_State *L);
 

@@ -26,6 +26,16 @@ grep -q "^Version: [0-9]" "$tmp/dest/usr/local/lib/pkgconfig/memobj.pc"
 LUA_CPATH="$tmp/dest/usr/local/lib/lua/5.4/?.so" lua5.4 -e \
   'assert(require("memobj").heap(8).size == 8)'
 echo "make install DESTDIR: ok"
+# memobj.mpi, when Open MPI is installed: memobj/mpi.so beside memobj.so
+mpicheck() {
+  mpicc --showme:link >/dev/null 2>&1 || return 0
+  root=
+  [ "$(id -u)" = 0 ] && root=--allow-run-as-root
+  LUA_CPATH="$1/?.so" mpirun $root -np 1 -x LUA_CPATH lua5.4 -e \
+    'assert(require("memobj.mpi").size == 1)'
+  echo "$2: memobj.mpi ok"
+}
+mpicheck "$tmp/dest/usr/local/lib/lua/5.4" "make install DESTDIR"
 
 # ---- 2. luarocks make --local as a normal user ----
 mkdir "$tmp/home" "$tmp/rockbuild"

@@ -1,0 +1,542 @@
+/*
+** queue.c: queues, bounded FIFOs of Lua values inside any writable byte
+** range (doc/queue.md): m:queue([offset [, length]]), memobj.queue(size).
+**
+** After the common header (shlock.h) comes a byte ring. A value is a
+** record: a 4-byte payload length, then the stored value (shvalue.h),
+** written at the tail and wrapping at the end of the ring. The state
+** chunk holds head and tail (byte positions that only grow) and the
+** number of records; a push writes its records into free ring bytes
+** (invisible until the tail moves) and then journals and moves the tail,
+** so a process killed anywhere inside leaves the queue as it was or with
+** the whole push done. Every position read from memory is checked.
+*/
+#include <errno.h>
+#include <limits.h>
+#include "codec.h"
+#include "openers.h"
+#include "shlock.h"
+#include "shvalue.h"
+
+#define QMAGIC 0x0045554555514f6dull  /* "moQUEUE\0" */
+#define QVERSION 1
+#define QHEAD(h) ((h)->s[0])
+#define QTAIL(h) ((h)->s[1])
+#define QCOUNT(h) ((h)->s[2])
+#define QCAP(h) ((h)->p[1])
+/* futex words: items (bumped by pushes) and space (bumped by pops) */
+#define W_ITEMS 0
+#define W_GETTERS 1
+#define W_SPACE 2
+#define W_PUTTERS 3
+#define RECHDR 4     /* payload length */
+#define SMALL 4096   /* pops up to this many bytes copy out on the C stack */
+
+static const char queue_mtkey = 0;
+
+static void q_format(mo_shhdr *h, size_t len) {
+  h->p[0] = MO_SH_HDR;
+  h->p[1] = len - MO_SH_HDR;
+}
+
+static const char *q_check(const mo_shhdr *h, size_t len) {
+  if (h->p[0] != MO_SH_HDR || h->p[1] != len - MO_SH_HDR)
+    return "damaged header (ring geometry)";
+  return NULL;
+}
+
+static const mo_shkind queue_kind = {
+  "queue", QMAGIC, QVERSION, MO_SH_HDR + 64, q_format, q_check
+};
+
+static mo_view *checkq(lua_State *L) {
+  return mo_sh_check(L, 1, MO_TAG_QUEUE, &queue_kind);
+}
+
+/* ---- The ring ---- */
+
+static unsigned char *ring(mo_shhdr *h) {
+  return (unsigned char *)h + MO_SH_HDR;
+}
+
+static void ring_put(mo_shhdr *h, uint64_t cap, uint64_t pos, const void *src,
+                     size_t n) {
+  size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
+  memcpy(ring(h) + at, src, first);
+  if (n > first) memcpy(ring(h), (const unsigned char *)src + first, n - first);
+}
+
+static void ring_get(mo_shhdr *h, uint64_t cap, uint64_t pos, void *dst,
+                     size_t n) {
+  size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
+  memcpy(dst, ring(h) + at, first);
+  if (n > first) memcpy((unsigned char *)dst + first, ring(h), n - first);
+}
+
+/* Log ring bytes [pos, pos+n) for a transaction (two ranges on a wrap). */
+static const char *ring_log(mo_view *v, mo_shhdr *h, uint64_t cap, uint64_t pos,
+                            size_t n) {
+  size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
+  const char *why = mo_sh_log(v, ring(h) + at, first);
+  if (why == NULL && n > first) why = mo_sh_log(v, ring(h), n - first);
+  return why;
+}
+
+/* The ring's size: from the view, never from the (untrusted) header. */
+static uint64_t capof(const mo_view *v) {
+  return v->length - MO_SH_HDR;
+}
+
+/* Are the geometry, head, tail and count whole? (untrusted bytes) */
+static int state_ok(const mo_shhdr *h, uint64_t cap) {
+  uint64_t used = QTAIL(h) - QHEAD(h);
+  return h->p[0] == MO_SH_HDR && QCAP(h) == cap &&
+         QTAIL(h) >= QHEAD(h) && used <= cap &&
+         QCOUNT(h) <= used / (RECHDR + 1) && (QCOUNT(h) == 0) == (used == 0);
+}
+
+/* ---- Pushing ---- */
+
+/* The values at first..last, measured (codec ones encoded into B as a
+** 4-byte length and the encoding each). Returns the bytes they take in
+** the ring; raises for nil and for what the codec refuses. */
+static size_t measure(lua_State *L, int first, int last, luaL_Buffer *B) {
+  size_t need = 0;
+  int i;
+  for (i = first; i <= last; i++) {
+    unsigned char tmp[8];
+    const void *p;
+    size_t n;
+    if (lua_isnil(L, i))
+      luaL_argerror(L, i - 1, "nil cannot be queued");
+    if (!sv_simple(L, i, tmp, &p, &n)) {
+      size_t at = luaL_bufflen(B);
+      uint32_t len32;
+      luaL_addlstring(B, "\0\0\0\0", 4);
+      mo_codec_encode(L, i, B);
+      n = luaL_bufflen(B) - at - 4;
+      if (n > UINT32_MAX - 1) luaL_error(L, "memobj: queue: value too large");
+      len32 = (uint32_t)n;
+      memcpy(luaL_buffaddr(B) + at, &len32, 4);
+    }
+    if (n > UINT32_MAX - 1 || need > SIZE_MAX - RECHDR - 1 - n)
+      luaL_error(L, "memobj: queue: value too large");
+    need += RECHDR + 1 + n;
+  }
+  return need;
+}
+
+/* Write the records of the values at first..last at pos (codec ones
+** from cs, in order). Runs under the lock: reads the stack, never
+** allocates. */
+static void write_records(lua_State *L, mo_shhdr *h, uint64_t cap,
+                          uint64_t pos, int first, int last,
+                          const unsigned char *cs) {
+  int i;
+  for (i = first; i <= last; i++) {
+    unsigned char tmp[8], hdr[RECHDR + 1];
+    const void *p;
+    size_t n;
+    uint32_t len32;
+    int tag = sv_simple(L, i, tmp, &p, &n);
+    if (!tag) {
+      memcpy(&len32, cs, 4);
+      p = cs + 4;
+      n = len32;
+      cs += 4 + n;
+      tag = SV_CODEC;
+    }
+    len32 = (uint32_t)(n + 1);
+    memcpy(hdr, &len32, 4);
+    hdr[4] = (unsigned char)tag;
+    ring_put(h, cap, pos, hdr, RECHDR + 1);
+    ring_put(h, cap, pos + RECHDR + 1, p, n);
+    pos += RECHDR + 1 + n;
+  }
+}
+
+enum { DONE, NOROOM, FAILED };
+
+/* Append the values at first..last (need bytes) or none. On NOROOM with
+** wait set, the caller is registered as a putter and *seq is the space
+** word to sleep on. */
+static int trypush(lua_State *L, mo_view *v, int first, int last,
+                   const unsigned char *cs, size_t need, int wait,
+                   uint32_t *seq, const char **why) {
+  mo_shhdr *h = (mo_shhdr *)v->ptr;
+  uint64_t tail, cap = capof(v);
+  int wake;
+  if (mo_sh_lock(h, v->length, why) != 0) return FAILED;
+  if (!state_ok(h, cap)) {
+    mo_sh_unlock(h);
+    *why = "damaged (head, tail and count disagree)";
+    return FAILED;
+  }
+  if (need > cap - (QTAIL(h) - QHEAD(h))) {
+    if (wait) {
+      *seq = __atomic_load_n(&h->w[W_SPACE], __ATOMIC_ACQUIRE);
+      __atomic_add_fetch(&h->w[W_PUTTERS], 1, __ATOMIC_ACQ_REL);
+    }
+    mo_sh_unlock(h);
+    return NOROOM;
+  }
+  tail = QTAIL(h);
+  if ((*why = ring_log(v, h, cap, tail, need)) != NULL ||
+      (*why = mo_sh_log(v, &QHEAD(h), 24)) != NULL) {
+    mo_sh_unlock(h);
+    return FAILED;
+  }
+  write_records(L, h, cap, tail, first, last, cs);
+  mo_sh_save(h, &QTAIL(h), 16);  /* tail and count */
+  QTAIL(h) = tail + need;
+  QCOUNT(h) += (uint64_t)(last - first + 1);
+  mo_sh_done(h);
+  __atomic_add_fetch(&h->w[W_ITEMS], 1, __ATOMIC_RELEASE);
+  wake = __atomic_load_n(&h->w[W_GETTERS], __ATOMIC_ACQUIRE) != 0;
+  mo_sh_unlock(h);
+  if (wake) mo_sh_wake(&h->w[W_ITEMS], last - first + 1);
+  return DONE;
+}
+
+/* Measure and encode the values at first..last; then the string of
+** codec encodings is at the top of the stack (*cs points into it). */
+static size_t prepare(lua_State *L, int first, int last,
+                      const unsigned char **cs) {
+  luaL_Buffer B;
+  size_t need;
+  luaL_buffinit(L, &B);
+  need = measure(L, first, last, &B);
+  luaL_pushresult(&B);
+  *cs = (const unsigned char *)lua_tostring(L, -1);
+  return need;
+}
+
+/* q:push(v1 [, v2, ...]) -> true | false (none pushed: no room) */
+static int q_push(lua_State *L) {
+  int last = lua_gettop(L), r;
+  const unsigned char *cs;
+  const char *why = NULL;
+  size_t need;
+  mo_view *v = checkq(L);
+  need = prepare(L, 2, last, &cs);
+  v = checkq(L);  /* again: encoding may have run finalizers */
+  mo_shcall c;
+  uint32_t seq;
+  if (last < 2) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  mo_sh_enter(L, v, &c);
+  r = trypush(L, v, 2, last, cs, need, 0, &seq, &why);
+  if (r == FAILED) {
+    mo_sh_fail(&c);
+    mo_fault_check(L);
+    return luaL_error(L, "memobj: queue: %s", why);
+  }
+  mo_sh_leave(L, &c);
+  mo_fault_check(L);
+  lua_pushboolean(L, r == DONE);
+  return 1;
+}
+
+/* ---- Popping ---- */
+
+typedef struct popped {
+  unsigned char *buf;
+  size_t cap, len;   /* scratch capacity, bytes copied */
+  size_t n;          /* records copied */
+} popped;
+
+/* Remove up to max records into out->buf. FAILED, or DONE (out->n may be
+** 0: empty, and with wait set the caller is a registered getter and
+** *seq the items word), or NOROOM: the records do not fit the scratch,
+** out->len then says how many bytes they need. */
+static int trypop(mo_view *v, size_t max, popped *out, int wait,
+                  uint32_t *seq, const char **why) {
+  mo_shhdr *h = (mo_shhdr *)v->ptr;
+  uint64_t pos, end, cap = capof(v);
+  size_t n = 0, total = 0;
+  int wake;
+  out->n = out->len = 0;
+  if (mo_sh_lock(h, v->length, why) != 0) return FAILED;
+  if (!state_ok(h, cap)) {
+    mo_sh_unlock(h);
+    *why = "damaged (head, tail and count disagree)";
+    return FAILED;
+  }
+  pos = QHEAD(h);
+  end = QTAIL(h);
+  while (n < max && pos < end) {
+    uint32_t len;
+    size_t rec;
+    ring_get(h, cap, pos, &len, 4);
+    if (len == 0 || len > end - pos - RECHDR) {
+      mo_sh_unlock(h);
+      *why = "damaged (a record runs past the tail)";
+      return FAILED;
+    }
+    rec = RECHDR + (size_t)len;
+    total += rec;
+    pos += rec;
+    n++;
+  }
+  if (total > out->cap) {  /* the caller grows its scratch and comes back */
+    mo_sh_unlock(h);
+    out->len = total;
+    return NOROOM;
+  }
+  if (n == 0) {
+    if (wait) {
+      *seq = __atomic_load_n(&h->w[W_ITEMS], __ATOMIC_ACQUIRE);
+      __atomic_add_fetch(&h->w[W_GETTERS], 1, __ATOMIC_ACQ_REL);
+    }
+    mo_sh_unlock(h);
+    return DONE;
+  }
+  if ((*why = mo_sh_log(v, &QHEAD(h), 24)) != NULL) {
+    mo_sh_unlock(h);
+    return FAILED;
+  }
+  ring_get(h, cap, QHEAD(h), out->buf, total);
+  mo_sh_save(h, &QHEAD(h), 24);
+  QHEAD(h) = pos;
+  QCOUNT(h) -= n;
+  mo_sh_done(h);
+  __atomic_add_fetch(&h->w[W_SPACE], 1, __ATOMIC_RELEASE);
+  wake = __atomic_load_n(&h->w[W_PUTTERS], __ATOMIC_ACQUIRE) != 0;
+  mo_sh_unlock(h);
+  if (wake) mo_sh_wake(&h->w[W_SPACE], INT_MAX);
+  out->n = n;
+  out->len = total;
+  return DONE;
+}
+
+/* Push the values of out (checked: private bytes, but copied from
+** untrusted memory). */
+static void push_popped(lua_State *L, const popped *out) {
+  size_t at = 0, i;
+  for (i = 0; i < out->n; i++) {
+    uint32_t len;
+    memcpy(&len, out->buf + at, 4);
+    sv_push(L, out->buf + at + RECHDR, len, "queue");
+    at += RECHDR + len;
+  }
+}
+
+/* Pop up to max values onto the stack (the view at 1); returns how many
+** (0: empty). With wait, an empty queue registers a getter: *seq. */
+static size_t popvalues(lua_State *L, size_t max, int wait, uint32_t *seq) {
+  unsigned char small[SMALL];
+  popped out;
+  const char *why = NULL;
+  int top = lua_gettop(L), r;
+  out.buf = small;
+  out.cap = sizeof small;
+  for (;;) {
+    mo_view *v = checkq(L);
+    mo_shcall c;
+    mo_sh_enter(L, v, &c);
+    r = trypop(v, max, &out, wait, seq, &why);
+    if (r == FAILED) mo_sh_fail(&c);
+    else mo_sh_leave(L, &c);
+    mo_fault_check(L);
+    if (r == FAILED) luaL_error(L, "memobj: queue: %s", why);
+    if (r == DONE) break;
+    lua_settop(L, top);  /* a record larger than the scratch: grow it */
+    out.cap = out.len;
+    out.buf = (unsigned char *)mo_scratch(L, out.cap);
+  }
+  push_popped(L, &out);
+  if (out.buf != small) lua_remove(L, top + 1);
+  return out.n;
+}
+
+/* q:pop([n]) -> up to n values (default 1), or nil when empty */
+static int q_pop(lua_State *L) {
+  lua_Integer n = luaL_optinteger(L, 2, 1);
+  mo_view *v;
+  size_t max, est, got;
+  uint32_t seq;
+  mo_noextra(L, 2);
+  luaL_argcheck(L, n >= 0, 2, "count must be non-negative");
+  lua_settop(L, 1);
+  v = checkq(L);
+  est = (size_t)__atomic_load_n(&QCOUNT((mo_shhdr *)v->ptr), __ATOMIC_RELAXED);
+  if (est > v->length / (RECHDR + 1)) est = v->length / (RECHDR + 1);
+  max = (uint64_t)n < est ? (size_t)n : est;
+  if (max == 0) max = n > 0;  /* a push may have come: look once */
+  luaL_checkstack(L, (int)(max < INT_MAX - 10 ? max : INT_MAX - 10) + 2,
+                  "too many values to pop");
+  if (max == 0) return 0;
+  got = popvalues(L, max, 0, &seq);
+  if (got == 0) lua_pushnil(L);
+  return got ? (int)got : 1;
+}
+
+/* ---- Waiting ---- */
+
+static double checktimeout(lua_State *L, int arg) {
+  lua_Number t;
+  if (lua_isnoneornil(L, arg)) return -1;
+  t = luaL_checknumber(L, arg);
+  luaL_argcheck(L, t >= 0 && t <= 1e9, arg, "timeout must be 0..1e9 seconds");
+  return t;
+}
+
+/* Sleep on word until woken, the deadline or a signal (raises), then
+** leave the waiters' count. Returns 0 when the deadline passed. */
+static int sleep_on(lua_State *L, int wordi, int counti, uint32_t seq,
+                    const struct timespec *dl, const char *op) {
+  mo_view *v = checkq(L);
+  mo_shhdr *h = (mo_shhdr *)v->ptr;
+  int e = mo_sh_wait(&h->w[wordi], seq, dl);
+  __atomic_sub_fetch(&h->w[counti], 1, __ATOMIC_ACQ_REL);
+  mo_fault_check(L);
+  if (e == EINTR) luaL_error(L, "memobj: queue: %s: interrupted by a signal", op);
+  return e != ETIMEDOUT;
+}
+
+/* q:get([timeout]) -> value | nil, "timeout" */
+static int q_get(lua_State *L) {
+  double t = checktimeout(L, 2);
+  struct timespec dl;
+  uint32_t seq;
+  mo_noextra(L, 2);
+  lua_settop(L, 1);
+  checkq(L);
+  mo_sh_deadline(&dl, t);
+  for (;;) {
+    int wait = t != 0;
+    if (popvalues(L, 1, 0, &seq) == 1) return 1;
+    if (wait) {  /* a producer is often about to push: spin, then sleep */
+      const mo_shhdr *h = (const mo_shhdr *)checkq(L)->ptr;
+      int i;
+      for (i = 0; i < MO_SH_SPIN; i++) {
+        if (__atomic_load_n(&QCOUNT(h), __ATOMIC_RELAXED) != 0) break;
+        mo_sh_pause();
+      }
+    }
+    if (wait && popvalues(L, 1, 1, &seq) == 1) return 1;
+    if (!wait || !sleep_on(L, W_ITEMS, W_GETTERS, seq, &dl, "get")) {
+      if (wait && popvalues(L, 1, 0, &seq) == 1) return 1;
+      luaL_pushfail(L);
+      lua_pushliteral(L, "timeout");
+      return 2;
+    }
+  }
+}
+
+/* q:put(v [, timeout]) -> true | nil, "timeout" */
+static int q_put(lua_State *L) {
+  double t = checktimeout(L, 3);
+  const unsigned char *cs;
+  struct timespec dl;
+  size_t need;
+  mo_noextra(L, 3);
+  lua_settop(L, 2);
+  need = prepare(L, 2, 2, &cs);
+  if (need > capof(checkq(L)))
+    return luaL_error(L, "memobj: queue: put: the value (%I bytes) can "
+                      "never fit (capacity %I)", (lua_Integer)need,
+                      (lua_Integer)capof(checkq(L)));
+  mo_sh_deadline(&dl, t);
+  for (;;) {
+    mo_view *v = checkq(L);
+    const char *why = NULL;
+    mo_shcall c;
+    uint32_t seq = 0;
+    int wait = t != 0, r;
+    if (wait) {  /* a consumer is often about to pop: spin first */
+      const mo_shhdr *h = (const mo_shhdr *)v->ptr;
+      int i;
+      for (i = 0; i < MO_SH_SPIN; i++) {
+        uint64_t used = __atomic_load_n(&QTAIL(h), __ATOMIC_RELAXED) -
+                        __atomic_load_n(&QHEAD(h), __ATOMIC_RELAXED);
+        if (used <= capof(v) && need <= capof(v) - used) break;
+        mo_sh_pause();
+      }
+    }
+    mo_sh_enter(L, v, &c);
+    r = trypush(L, v, 2, 2, cs, need, wait, &seq, &why);
+    if (r == FAILED) mo_sh_fail(&c);
+    else mo_sh_leave(L, &c);
+    mo_fault_check(L);
+    if (r == FAILED) return luaL_error(L, "memobj: queue: %s", why);
+    if (r == DONE) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    if (!wait || !sleep_on(L, W_SPACE, W_PUTTERS, seq, &dl, "put")) {
+      luaL_pushfail(L);
+      lua_pushliteral(L, "timeout");
+      return 2;
+    }
+  }
+}
+
+/* ---- Fields ---- */
+
+static int q_len(lua_State *L) {
+  mo_view *v = checkq(L);
+  lua_pushinteger(L, (lua_Integer)__atomic_load_n(
+      &QCOUNT((mo_shhdr *)v->ptr), __ATOMIC_RELAXED));
+  return 1;
+}
+
+static int q_index(lua_State *L) {
+  mo_view *v = mo_toview(L, 1, MO_TAG_QUEUE);
+  const char *k;
+  if (v == NULL) return luaL_typeerror(L, 1, "queue");
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  k = lua_tostring(L, 2);
+  if (mo_view_field(L, 1, v, k)) return 1;
+  if (strcmp(k, "capacity") == 0 || strcmp(k, "used") == 0) {
+    mo_shhdr *h;
+    lua_settop(L, 1);
+    v = checkq(L);
+    h = (mo_shhdr *)v->ptr;
+    if (k[0] == 'c') lua_pushinteger(L, (lua_Integer)capof(v));
+    else lua_pushinteger(L, (lua_Integer)(__atomic_load_n(&QTAIL(h), __ATOMIC_RELAXED) -
+                                          __atomic_load_n(&QHEAD(h), __ATOMIC_RELAXED)));
+    return 1;
+  }
+  return 0;
+}
+
+static int q_tostring(lua_State *L) {
+  mo_view *v = mo_toview(L, 1, MO_TAG_QUEUE);
+  if (v == NULL) return luaL_typeerror(L, 1, "queue");
+  if (v->released) lua_pushliteral(L, "memobj.queue (released)");
+  else lua_pushfstring(L, "memobj.queue (%I bytes, %p)", (lua_Integer)v->length,
+                       (void *)v->ptr);
+  return 1;
+}
+
+/* ---- Opening ---- */
+
+static int l_mem_queue(lua_State *L) {
+  return mo_sh_new(L, &queue_kind, MO_TAG_QUEUE, &queue_mtkey, sizeof(mo_view));
+}
+
+static int l_queue(lua_State *L) {
+  return mo_sh_newheap(L, &queue_kind, MO_TAG_QUEUE, &queue_mtkey,
+                       sizeof(mo_view));
+}
+
+static const luaL_Reg queue_methods[] = {
+  {"push", q_push}, {"pop", q_pop}, {"put", q_put}, {"get", q_get},
+  {NULL, NULL}};
+
+static const luaL_Reg queue_meta[] = {
+  {"__len", q_len}, {"__tostring", q_tostring}, {NULL, NULL}};
+
+static const luaL_Reg mem_methods[] = {{"queue", l_mem_queue}, {NULL, NULL}};
+
+void mo_queue_open(lua_State *L) {
+  mo_view_newmeta(L, &queue_mtkey, queue_methods, queue_meta, q_index);
+  mo_mem_addmethods(L, mem_methods);
+  lua_pushcfunction(L, l_queue);
+  lua_setfield(L, -2, "queue");
+}
