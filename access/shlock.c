@@ -146,20 +146,33 @@ void mo_sh_unlock(mo_shhdr *h) {
 
 /* ---- The lock generation ---- */
 
+/* Has a wait that began at *since (0: now, set it) lasted 2 s? Timed by
+** the clock: short sleeps overshoot a lot on a loaded machine. */
+static int waited_too_long(struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (since->tv_sec == 0 && since->tv_nsec == 0) {
+    *since = now;
+    return 0;
+  }
+  return now.tv_sec - since->tv_sec > 2 ||
+         (now.tv_sec - since->tv_sec == 2 && now.tv_nsec >= since->tv_nsec);
+}
+
 /* Make the lock usable in this boot. A lock word in a file (a mapped
 ** file, a pool) may say "held by thread N" from before a reboot, where
 ** no kernel will ever mark it owner-died: the first attach in a new boot
 ** resets it. Processes of this boot reach here only after that reset. */
 static void ensure_boot(mo_shhdr *h, size_t len) {
   uint64_t mine = boot_tag();
-  int waited = 0;
+  struct timespec since = {0, 0};
   for (;;) {
     uint64_t b = __atomic_load_n(&h->boot, __ATOMIC_ACQUIRE);
     uint64_t me = MO_SH_RESETTING | (uint64_t)mo_os_pid();
     struct timespec dl;
     if (b == mine) return;
     if ((b & MO_SH_RESETTING) && mo_os_alive((pid_t)(b & 0x7fffffff)) &&
-        ++waited <= 2000) {  /* another attach is resetting it (2 s at
+        !waited_too_long(&since)) {  /* another attach is resetting it (2 s at
                                 most: then the mark is taken as stale) */
       mo_sh_deadline(&dl, 0.001);
       mo_sh_wait((uint32_t *)&h->boot, (uint32_t)b, &dl);
@@ -218,7 +231,7 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
   mo_shhdr *h = (mo_shhdr *)v->ptr;
   size_t len = v->length;
   const char *why;
-  int waited = 0;
+  struct timespec since = {0, 0};
   (void)L;
   for (;;) {
     uint32_t s = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
@@ -249,7 +262,7 @@ int mo_sh_attach(lua_State *L, mo_view *v, const mo_shkind *k, char *msg,
         /* another attach is formatting: a few microseconds. A "formatter"
         ** that takes seconds is foreign bytes naming a live process (or
         ** a stopped one): refuse rather than wait forever */
-        if (++waited > 2000)
+        if (waited_too_long(&since))
           return foreign(k, "memory is being formatted by another process "
                          "for over 2 s (or holds something else)", msg,
                          msgsize);

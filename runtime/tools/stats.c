@@ -15,18 +15,19 @@ static size_t runtime_bytes;
 
 /* Kinds come from the registry (runtime/core/kinds.c); s is NULL only if
 ** adding a new kind to it ran out of memory: that object goes uncounted. */
-/* Atomic read-modify-writes: objects exported to other states are made
-** and released in several threads at once (m:export), and relaxed loads
-** and stores lost updates there (counts went negative). */
+/* Lua states in several threads (export/import) count at once: bytes is
+** one atomic add, and peak only ever rises (a compare-and-swap loop). */
 static void add(mo_kindnode *s, long count, long long bytes) {
   size_t now, peak;
   if (s == NULL) return;
-  if (count) __atomic_add_fetch(&s->count, (size_t)count, __ATOMIC_RELAXED);
+  if (count) MO_COUNT_ADD(&s->count, (size_t)count);
   now = __atomic_add_fetch(&s->bytes, (size_t)bytes, __ATOMIC_RELAXED);
+  if (bytes <= 0) return;
   peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
-  while (bytes > 0 && now > peak &&
-         !__atomic_compare_exchange_n(&s->peak, &peak, now, 1, __ATOMIC_RELAXED,
-                                      __ATOMIC_RELAXED)) {}
+  while (now > peak &&
+         !__atomic_compare_exchange_n(&s->peak, &peak, now, 1,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
 }
 
 /* The core's events (runtime/core/mem.h): an object is counted from its

@@ -13,7 +13,7 @@ local procs = require("mo_procs")
 
 local KILLS = tonumber(os.getenv("MEMOBJ_STRUCT_KILLS") or
   (os.getenv("LUA_WRAPPER") and "20" or "100"))
-local QLEN, DLEN = 1 << 16, 1 << 16
+local QLEN, DLEN = 1 << 16, 1 << 18
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -41,14 +41,14 @@ local WORKER = [[
       local v = q:pop()
       if v then log:write("G ", v:match("^[^:]*:[^:]*"), "\n") end
     elseif r == 4 then
-      d:incr("total", 1, 0)
-      log:write("I\n")
+      if d:incr("total", 1, 0) then log:write("I\n") end
     elseif r == 5 then
-      d:incr("w" .. id, 1, 0)
-      log:write("W\n")
+      -- (a full dictionary gives nil, "full": only a done call is logged)
+      if d:incr("w" .. id, 1, 0) then log:write("W\n") end
     else
-      d["k" .. seq % 40] = tag .. ":" .. ("x"):rep(seq % 3 == 0 and 1500 or 5)
-      log:write("S\n")
+      if d:set("k" .. seq % 40, tag .. ":" .. ("x"):rep(seq % 3 == 0 and 1500 or 5)) then
+        log:write("S\n")
+      end
     end
     log:flush()
   end
