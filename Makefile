@@ -36,6 +36,7 @@ DEB_PKGS := \
   clang libclang-rt-14-dev \
   luarocks \
   lua-sql-sqlite3 liblmdb-dev \
+  lua-cjson luajit \
   openmpi-bin libopenmpi-dev python3-mpi4py \
   gnuplot-nox
 # gcc make pkg-config lua5.4 liblua5.4-dev libffi-dev: the build;
@@ -48,9 +49,10 @@ DEB_PKGS := \
 # valgrind: make check; lua-check cppcheck: make lint; gcovr: make
 # coverage; clang libclang-rt-14-dev: make fuzz (libFuzzer); luarocks:
 # make packagecheck; lua-sql-sqlite3 liblmdb-dev: the benchmarks' SQLite
-# and LMDB baselines; openmpi-bin libopenmpi-dev: memobj.mpi and its
-# specs (mpirun), python3-mpi4py: make bench-mpi's baseline; gnuplot-nox:
-# make plots.
+# and LMDB baselines; lua-cjson luajit: bench/codec.lua's baselines
+# (cjson, LuaJIT's string.buffer); openmpi-bin libopenmpi-dev: memobj.mpi
+# and its specs (mpirun), python3-mpi4py: make bench-mpi's baseline;
+# gnuplot-nox: make plots.
 
 # The sanitizer runtime, preloaded into the uninstrumented lua5.4 of every
 # run under ASan and UBSan (make check, fuzz, chaos).

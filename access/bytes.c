@@ -578,6 +578,10 @@ static const luaL_Reg bytes_meta[] = {
 /* m:bytes(...) on memory objects and a:bytes(...) on typed arrays */
 static const luaL_Reg mem_methods[] = {{"bytes", mo_bytes_lnew}, {NULL, NULL}};
 
+void mo_bytes_addmethods(lua_State *L, const luaL_Reg *l) {
+  mo_view_addmethods(L, &bytes_mtkey, l);
+}
+
 void mo_bytes_open(lua_State *L) {
   mo_pattern_initclasses();
   mo_view_newmeta(L, &bytes_mtkey, bytes_methods, bytes_meta, bytes_index);

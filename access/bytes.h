@@ -33,6 +33,9 @@ const unsigned char *mo_bytes_checkstr(lua_State *L, int idx, size_t *len);
 /* An initial position as string.find takes it (may exceed len + 1). */
 size_t mo_bytes_posrelat(lua_Integer pos, size_t len);
 int mo_bytes_released(lua_State *L);
+/* Add methods to every byte view (for files with methods of their own,
+** called from their opener after mo_bytes_open). */
+void mo_bytes_addmethods(lua_State *L, const luaL_Reg *l);
 /* find, match, gmatch, gsub (bytes_match.c) */
 extern const luaL_Reg mo_bytes_match_methods[];
 /* readfrom, writeto (bytes_io.c) */

@@ -15,6 +15,7 @@
   X(fileview)              \
   X(atomics)               \
   X(records)               \
+  X(codec)                 \
   X(queue)                 \
   X(dict)                  \
   X(expr)                  \

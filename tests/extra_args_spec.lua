@@ -49,6 +49,13 @@ describe("extra arguments raise", function()
       args[#args + 1] = X
       raises("b:" .. name, function() return b[name](b, table.unpack(args)) end)
     end
+    local v = memobj.heap(8):bytes()
+    assert.equal(3, v:encode(1, 1))
+    assert.equal(1, (v:decode(1)))
+    raises("b:encode", function() return v:encode(1, 1, X) end)
+    raises("b:decode", function() return v:decode(1, X) end)
+    raises("memobj.encode", function() return memobj.encode(1, X) end)
+    raises("memobj.decode", function() return memobj.decode("\1\0", 1, X) end)
     raises("memobj.bytes", function() return memobj.bytes("abc", 0, 3, "r", X) end)
     raises("m:bytes", function() return memobj.heap(3):bytes(0, 3, "rw", X) end)
   end)
