@@ -108,11 +108,23 @@ typedef struct gmatch_state {
 #define GMATCH_TAG 0x474d4154u
 static const char gmatch_mtkey = 0;  /* registry: the states' metatable */
 
-/* Upvalues can be replaced (debug.setupvalue): both are checked by
-** identity, as every argument is. */
+/* The state of one gmatch iterator (upvalue 2), or NULL: the tag and
+** the size, as the hot paths test (doc/internals.md, "Identity"): only
+** debug.setupvalue can put another value there. */
+static gmatch_state *togmatch(lua_State *L, int idx) {
+  gmatch_state *g = (gmatch_state *)lua_touserdata(L, idx);
+  if (g == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) < sizeof(gmatch_state) - sizeof(mo_pattern) ||
+      g->tag != GMATCH_TAG)
+    return NULL;
+  return g;
+}
+
+/* Each step of the loop: its upvalues are tested as the hot paths test
+** their argument, so that a replaced one (debug.setupvalue) raises. */
 static int gmatch_aux(lua_State *L) {
-  mo_view *v = mo_toview(L, lua_upvalueindex(1), MO_TAG_BYTES);
-  gmatch_state *g = (gmatch_state *)mo_type_test(L, lua_upvalueindex(2), GMATCH_TAG);
+  mo_view *v = mo_bytes_to(L, lua_upvalueindex(1));
+  gmatch_state *g = togmatch(L, lua_upvalueindex(2));
   if (v == NULL || g == NULL)
     return luaL_error(L, "memobj: gmatch: the iterator's state was replaced");
   const unsigned char *start, *e, *last, *s;

@@ -312,9 +312,21 @@ static int f_seek(lua_State *L) {
   return 1;
 }
 
+/* The file view of a lines iterator (upvalue 1), or NULL: the tag and
+** the size, as the hot paths test (doc/internals.md, "Identity"): only
+** debug.setupvalue can put another value there. */
+static mo_file *tofile_up(lua_State *L) {
+  int idx = lua_upvalueindex(1);
+  mo_file *f = (mo_file *)lua_touserdata(L, idx);
+  if (f == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof(mo_file) || f->v.tag != MO_TAG_FILE)
+    return NULL;
+  return f;
+}
+
 /* The iterator of f:lines(...): upvalues file, n, formats. */
 static int lines_next(lua_State *L) {
-  mo_file *f = (mo_file *)mo_toview(L, lua_upvalueindex(1), MO_TAG_FILE);
+  mo_file *f = tofile_up(L);
   lua_Integer ln = lua_tointeger(L, lua_upvalueindex(2));
   int i, n = (int)ln;
   if (f == NULL || ln < 0 || ln > MAXARGLINE)  /* debug.setupvalue */

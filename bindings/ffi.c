@@ -294,11 +294,8 @@ typedef struct mo_ffi_lib {
 } mo_ffi_lib;
 
 static mo_ffi_lib *checklib(lua_State *L, int idx) {
-  mo_ffi_lib *lib = (mo_ffi_lib *)lua_touserdata(L, idx);
-  if (lib == NULL || lua_rawlen(L, idx) != sizeof(mo_ffi_lib) ||
-      lib->tag != MO_TAG_FFILIB)
-    luaL_typeerror(L, idx, "memobj.ffi library");
-  return lib;
+  /* identity by metatable (runtime/core/type.h) */
+  return (mo_ffi_lib *)mo_type_check(L, idx, MO_TAG_FFILIB, "memobj.ffi library");
 }
 
 static const char *libname(lua_State *L, int idx) {
@@ -409,6 +406,7 @@ static void lib_newmeta(lua_State *L) {
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "memobj.ffi.library");
   lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, MO_TAG_FFILIB, sizeof(mo_ffi_lib), 0);
   luaL_newlib(L, methods);
   lua_pushcclosure(L, lib_index, 1);
   lua_setfield(L, -2, "__index");

@@ -45,12 +45,9 @@ typedef struct mo_ffi_cb {
   cbdata *d;              /* NULL once freed */
 } mo_ffi_cb;
 
+/* identity by metatable (runtime/core/type.h) */
 static mo_ffi_cb *tocb(lua_State *L, int idx) {
-  mo_ffi_cb *cb;
-  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(mo_ffi_cb))
-    return NULL;
-  cb = (mo_ffi_cb *)lua_touserdata(L, idx);
-  return cb->tag == MO_TAG_FFICB ? cb : NULL;
+  return (mo_ffi_cb *)mo_type_test(L, idx, MO_TAG_FFICB);
 }
 
 static mo_ffi_cb *checkcb(lua_State *L, int idx) {
@@ -256,6 +253,7 @@ void mo_ffi_callback_open(lua_State *L) {
   luaL_newlib(L, meta);
   lua_pushliteral(L, "memobj.ffi.callback");
   lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, MO_TAG_FFICB, sizeof(mo_ffi_cb), 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cb_mtkey);
   lua_newtable(L);  /* weak values: does not keep callbacks alive */
   lua_newtable(L);

@@ -26,13 +26,10 @@
 #define MO_TAG_QUEUE 0x51554555u
 #define MO_TAG_DICT 0x44494354u
 
-/* Counters are updated with relaxed loads and stores, not atomic
-** read-modify-writes: exact with one thread, never torn with several
-** (updates racing in two threads may be lost), and free of lock prefixes
-** on the paths that make and free every object. */
-#define MO_COUNT_ADD(p, v) \
-  __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
-                   __ATOMIC_RELAXED)
+/* Counters are relaxed atomic adds: objects exported to other Lua states
+** are made and released in several threads at once (m:export), where
+** plain loads and stores lost updates (stats counts went negative). */
+#define MO_COUNT_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 /* Thread-local state that the common paths read: the initial-exec model
 ** makes it one load instead of a __tls_get_addr call. */
 #define MO_TLS _Thread_local __attribute__((tls_model("initial-exec")))

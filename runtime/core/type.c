@@ -4,52 +4,57 @@
 #include <string.h>
 #include "../core.h"
 
-/* registry[&types_key] = {[metatable] = tag | size << 32 | view << 31}:
-** reachable from Lua only through debug.getregistry. */
-static const char types_key = 0;
+/* Each metatable memobj made holds, under the light-userdata key
+** &type_key, an integer: tag | view << 32 | minimum size << 33. A Lua
+** program cannot give a userdata a metatable (setmetatable takes tables
+** only), so reaching this entry through an object's metatable is
+** identity by metatable, as luaL_checkudata decides, at the cost of one
+** lookup in a small table; the debug library can move metatables and
+** edit them, which the tag cross-check and doc/internals.md ("Identity")
+** answer. */
+static const char type_key = 0;
 
 #define ENTRY(tag, size, view) \
   ((lua_Integer)(tag) | ((lua_Integer)(view) << 32) | ((lua_Integer)(size) << 33))
 
-static void pushtypes(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &types_key) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  lua_createtable(L, 0, 16);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &types_key);
-}
-
 void mo_type_register(lua_State *L, int mtidx, uint32_t tag, size_t size,
                       int view) {
   mtidx = lua_absindex(L, mtidx);
-  pushtypes(L);
-  lua_pushvalue(L, mtidx);
   lua_pushinteger(L, ENTRY(tag, size, view != 0));
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
+  lua_rawsetp(L, mtidx, &type_key);
 }
 
 uint32_t mo_type_of(lua_State *L, int idx, int *view) {
   lua_Integer e;
-  size_t size;
   uint32_t tag;
   if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return 0;
-  pushtypes(L);
-  lua_pushvalue(L, -2);
-  lua_rawget(L, -2);
+  lua_rawgetp(L, -1, &type_key);
   e = lua_tointeger(L, -1);  /* 0 for nil: not one of memobj's metatables */
-  lua_pop(L, 3);
+  lua_pop(L, 2);
   if (e <= 0) return 0;
   tag = (uint32_t)e;
-  size = (size_t)(e >> 33);
-  if (lua_rawlen(L, idx) < size || *(const uint32_t *)lua_touserdata(L, idx) != tag)
+  if (lua_rawlen(L, idx) < (size_t)(e >> 33) ||
+      *(const uint32_t *)lua_touserdata(L, idx) != tag)
     return 0;  /* a metatable moved onto another object (debug.setmetatable) */
   if (view) *view = (int)((e >> 32) & 1);
   return tag;
 }
 
+/* The common question, "is it one of `tag`": the cheap tests first (a
+** userdata whose first word is the tag), then the metatable decides. */
 void *mo_type_test(lua_State *L, int idx, uint32_t tag) {
-  return mo_type_of(L, idx, NULL) == tag ? lua_touserdata(L, idx) : NULL;
+  void *p;
+  lua_Integer e;
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof tag ||
+      *(const uint32_t *)(p = lua_touserdata(L, idx)) != tag ||
+      !lua_getmetatable(L, idx))
+    return NULL;
+  lua_rawgetp(L, -1, &type_key);
+  e = lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  if ((uint32_t)e != tag || e <= 0 || lua_rawlen(L, idx) < (size_t)(e >> 33))
+    return NULL;
+  return p;
 }
 
 void *mo_type_check(lua_State *L, int idx, uint32_t tag, const char *tname) {

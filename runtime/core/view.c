@@ -12,8 +12,10 @@
 
 mo_view *mo_toview(lua_State *L, int idx, uint32_t tag) {
   int view = 0;
-  uint32_t t = mo_type_of(L, idx, &view);
-  if (t == 0 || !view || (tag && t != tag)) return NULL;
+  uint32_t t;
+  if (tag) return (mo_view *)mo_type_test(L, idx, tag);  /* the usual case */
+  t = mo_type_of(L, idx, &view);
+  if (t == 0 || !view) return NULL;
   return (mo_view *)lua_touserdata(L, idx);
 }
 
@@ -34,17 +36,22 @@ mo_view *mo_checkview(lua_State *L, int idx, uint32_t tag, const char *tname) {
 int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b) {
   memobj_mem *m;
   mo_view *v = NULL;
+  uint32_t t;
+  int isview = 0;
   memset(b, 0, sizeof *b);
   if (lua_type(L, idx) == LUA_TSTRING) {
     b->ptr = (const unsigned char *)lua_tolstring(L, idx, &b->length);
     b->readonly = 1;
     return 1;
   }
-  if ((m = mo_tomem(L, idx)) != NULL) {
+  t = mo_type_of(L, idx, &isview);  /* one identity check for both */
+  if (t == MO_TAG_MEM) {
+    m = (memobj_mem *)lua_touserdata(L, idx);
     if (m->closed) return b->dead = "memory object is closed", -1;
     b->length = m->size;
     b->readonly = !m->writable;
-  } else if ((v = mo_toview(L, idx, 0)) != NULL) {
+  } else if (t != 0 && isview) {
+    v = (mo_view *)lua_touserdata(L, idx);
     if (v->released) return b->dead = "view is released", -1;
     m = v->mem;
     b->offset = v->offset;
@@ -103,7 +110,9 @@ mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
                      size_t len, int readonly, const char *what) {
   memobj_mem *m = s->mem;
   mo_view *v;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);  /* its metatable is a view's */
+  /* its metatable is a view's (type.c); before the allocation below, as
+  ** registering may allocate once */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
   mo_type_register(L, -1, tag, sizeof(mo_view), 1);
   lua_pop(L, 1);
   v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
