@@ -479,17 +479,15 @@ static int l_decode(lua_State *L) {
 static int bytes_encode(lua_State *L) {
   unsigned char sb[STACKBUF];
   enc e;
-  mo_view *v = mo_bytes_check(L, 1);
+  mo_view *v = mo_self(L);  /* writable: the declaration checked it */
   lua_Integer i;
   size_t off, len;
   luaL_checkany(L, 2);
   i = luaL_optinteger(L, 3, 1);
   lua_settop(L, 3);
-  mo_checkwritable(L, v);
   enc_begin(L, &e, sb, sizeof sb);
   enc_run(&e, 2);
-  v = mo_bytes_check(L, 1);  /* the encoding may have run a finalizer */
-  mo_checkwritable(L, v);
+  mo_view_rptr(L, v, 0, 0);  /* raises if the encoding's finalizers released v */
   len = v->length;
   if (i < 0) i += (lua_Integer)len + 1;
   if (i < 1 || (lua_Unsigned)i > (lua_Unsigned)len + 1)
@@ -503,10 +501,7 @@ static int bytes_encode(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)e.n);
     return 3;
   }
-  mo_prewrite(L, v->mem, v->offset + off, e.n);
-  v = mo_bytes_check(L, 1);  /* the undo log allocates (core.h) */
-  memcpy(v->ptr + off, e.p, e.n);
-  mo_fault_check(L);
+  memcpy(mo_view_wptr(L, v, off, e.n), e.p, e.n);
   lua_pushinteger(L, (lua_Integer)(off + e.n) + 1);
   enc_end(&e);
   return 1;
