@@ -228,6 +228,42 @@ describe("export and import", function()
   end)
 end)
 
+describe("structures between threads", function()
+  -- A queue and a dictionary in exported heap memory, used by this state
+  -- and a thread at once: every value arrives once, and incr adds up.
+  it("a queue carries values and a dict counts exactly between two states", function()
+    local m = memobj.heap(1 << 16)
+    local tok = m:export()
+    local t = thread(function(tok2)
+      local memobj = require("memobj")
+      local m2 = assert(memobj.import(tok2))
+      local q = assert(m2:queue(0, 1 << 15))
+      local d = assert(m2:dict(1 << 15, 1 << 15))
+      for i = 1, 5000 do
+        assert(q:put({i = i, s = "v" .. i}, 10))
+        d:incr("n", 1, 0)
+      end
+      return true
+    end, tok)
+    local q = assert(m:queue(0, 1 << 15))
+    local d = assert(m:dict(1 << 15, 1 << 15))
+    local sum, got = 0, 0
+    for i = 1, 5000 do
+      d:incr("n", 1, 0)
+      local v = assert(q:get(10))
+      assert.equal("v" .. v.i, v.s)
+      sum = sum + v.i
+      got = got + 1
+      if i % 1000 == 0 then collectgarbage("step") end
+    end
+    t:join()
+    assert.equal(5000, got)
+    assert.equal(5000 * 5001 // 2, sum)
+    assert.equal(10000, d:get("n"))
+    assert.is_nil(q:pop())
+  end)
+end)
+
 describe("stats across threads", function()
   -- Every state counts into the same process-wide stats: two threads that
   -- make and close heap objects at once lose no update (a lost one left

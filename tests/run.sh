@@ -77,6 +77,9 @@ suite() {
   cat "$out"
   p=$(grep -c '^ok ' "$out")
   f=$(grep -c '^not ok ' "$out")
+  # no output at all (removed by another run in the same build) is a
+  # failure, never a silent 0 of 0
+  if [ ! -s "$out" ]; then echo "not ok - the suite wrote no results"; f=$((f + 1)); fi
   if [ -s "$leftovers" ]; then
     echo "not ok - the tests left files in /tmp or names in /dev/shm:" \
       $(cat "$leftovers")
