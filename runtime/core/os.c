@@ -329,18 +329,8 @@ int mo_os_pread_all(int fd, void *buf, size_t n, off_t off) {
 }
 
 int mo_os_write_all(int fd, const void *buf, size_t n) {
-  const char *p = (const char *)buf;
-  while (n > 0) {
-    ssize_t w = SYS(S_WRITE, write_fn)(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return err_now();
-    }
-    if (w == 0) return EIO;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
+  size_t done;
+  return mo_os_write_count(fd, buf, n, &done);
 }
 
 int mo_os_rename(const char *from, const char *to) {
