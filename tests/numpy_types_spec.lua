@@ -7,28 +7,13 @@ local memobj = require("memobj")
 local LITTLE = string.pack("=i2", 1) == string.pack("<i2", 1)
 local NATIVE = LITTLE and "le" or "be"
 
-local PY
-for _, p in ipairs({"/usr/bin/python3", "python3"}) do
-  if os.execute(p .. " -c 'import numpy' >/dev/null 2>&1") then PY = p break end
-end
+local numpy_py = require("numpy_py")
 
 local dir
 local function path(name) return dir .. "/" .. name end
 
--- Run Python (numpy as np, DIR the test directory); its output.
-local function python(code)
-  assert(PY, "python3 with numpy is needed (make test installs python3-numpy)")
-  local script = path("script.py")
-  local f = assert(io.open(script, "w"))
-  f:write("import numpy as np, sys, os\nDIR = sys.argv[1]\n", code)
-  f:close()
-  local p = assert(io.popen(PY .. " " .. script .. " " .. dir .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  os.remove(script)
-  assert(ok, "python failed:\n" .. out)
-  return out
-end
+-- Run a Python script (numpy as np, DIR the test directory); its output.
+local function python(code) return numpy_py.run(dir, code) end
 
 before_each(function()
   dir = os.tmpname()
