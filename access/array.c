@@ -210,11 +210,13 @@ static int l_array(lua_State *L) {
 
 /* ---- Element access: the hot path ---- */
 
-/* a.type, a.itemsize, a.stride, the view fields, or a method. */
-static int index_field(lua_State *L, mo_array *a) {
-  if (a == NULL) return luaL_typeerror(L, 1, "typed array");
+/* A method, a.type, a.itemsize, a.stride or a view field. Methods are
+** looked up before self is checked: a method checks its self itself. */
+static int index_field(lua_State *L) {
+  mo_array *a;
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if ((a = toarray_fast(L, 1)) == NULL) return luaL_typeerror(L, 1, "typed array");
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
     if (strcmp(k, "type") == 0) lua_pushstring(L, mo_etype_name(a->etype));
@@ -228,8 +230,9 @@ static int index_field(lua_State *L, mo_array *a) {
 /* Contiguous arrays: this path is measured (bench/array.lua); it must not
 ** read the stride. */
 static int array_index(lua_State *L) {
-  mo_array *a = toarray_fast(L, 1);
-  if (MO_LIKELY(a != NULL) && lua_type(L, 2) == LUA_TNUMBER) {
+  mo_array *a;
+  if (lua_type(L, 2) != LUA_TNUMBER) return index_field(L);
+  if (MO_LIKELY((a = toarray_fast(L, 1)) != NULL)) {
     int isint;
     lua_Integer i = lua_tointegerx(L, 2, &isint);
     if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count)) {
@@ -241,13 +244,14 @@ static int array_index(lua_State *L) {
     if (a->v.released) return luaL_error(L, "memobj: view is released");
     return 0;  /* nil outside 1..#a, as a table */
   }
-  return index_field(L, a);
+  return index_field(L);
 }
 
 /* Strided arrays: the same with the element address from the stride. */
 static int strided_index(lua_State *L) {
-  mo_array *a = toarray_fast(L, 1);
-  if (MO_LIKELY(a != NULL) && lua_type(L, 2) == LUA_TNUMBER) {
+  mo_array *a;
+  if (lua_type(L, 2) != LUA_TNUMBER) return index_field(L);
+  if (MO_LIKELY((a = toarray_fast(L, 1)) != NULL)) {
     int isint;
     lua_Integer i = lua_tointegerx(L, 2, &isint);
     if (MO_LIKELY(isint && (lua_Unsigned)i - 1 < a->v.count)) {
@@ -259,7 +263,7 @@ static int strided_index(lua_State *L) {
     if (a->v.released) return luaL_error(L, "memobj: view is released");
     return 0;
   }
-  return index_field(L, a);
+  return index_field(L);
 }
 
 /* A value a[i] = value cannot store: name the assignment, not the
@@ -531,9 +535,11 @@ static int array_tostring(lua_State *L) {
 /* Contiguous and strided arrays have the same methods (and tag): one kind
 ** whose methods go into both metatables. */
 const mo_viewkind mo_array_kind = {"array", MO_TAG_ARRAY, "typed array",
-                                   &array_mtkey, NULL};
+                                   &array_mtkey, NULL,
+                                   sizeof(mo_array)};
 static const mo_viewkind strided_kind = {"array", MO_TAG_ARRAY, "typed array",
-                                         &strided_mtkey, NULL};
+                                         &strided_mtkey, NULL,
+                                         sizeof(mo_array)};
 
 void mo_array_declare(lua_State *L, const mo_method *list) {
   mo_view_declare(L, &mo_array_kind, list);

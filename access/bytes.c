@@ -123,9 +123,14 @@ static int bytes_sub(lua_State *L) {
 /* b[i]: the hot path. The bounds check also catches released views,
 ** whose count is 0. */
 static int bytes_index(lua_State *L) {
-  mo_view *v = mo_bytes_to(L, 1);
+  mo_view *v;
   const char *k;
-  if (MO_UNLIKELY(v == NULL)) return luaL_typeerror(L, 1, "byte view");
+  if (lua_type(L, 2) != LUA_TNUMBER) {  /* a method checks its self itself */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  }
+  if (MO_UNLIKELY((v = mo_bytes_to(L, 1)) == NULL))
+    return luaL_typeerror(L, 1, "byte view");
   if (lua_type(L, 2) == LUA_TNUMBER) {
     int ok;
     lua_Integer i = lua_tointegerx(L, 2, &ok);
@@ -138,8 +143,6 @@ static int bytes_index(lua_State *L) {
     lua_pushnil(L);
     return 1;
   }
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if ((k = lua_tostring(L, 2)) != NULL && mo_view_field(L, 1, v, k)) return 1;
   lua_pushnil(L);
   return 1;
@@ -533,7 +536,7 @@ static int bytes_equals(lua_State *L) {
 /* ---- Registration ---- */
 
 const mo_viewkind mo_bytes_kind = {"bytes", MO_TAG_BYTES, "byte view",
-                                   &bytes_mtkey, NULL};
+                                   &bytes_mtkey, NULL, sizeof(mo_view)};
 
 #define MO_METHOD_KIND mo_bytes_kind
 #define BYTES_METHODS(X)                                         \

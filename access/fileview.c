@@ -442,7 +442,7 @@ static int l_file(lua_State *L) {
 
 static const mo_viewkind file_kind = {"file", MO_TAG_FILE, "memobj.file",
                                       &file_mtkey,
-                                      "attempt to use a closed file"};
+                                      "attempt to use a closed file", sizeof(mo_file)};
 
 /* read, write and lines take any number of formats or values, as io;
 ** read checks faults in g_read (which lines' iterator shares). */

@@ -480,7 +480,7 @@ static const mo_bufdesc records_bufdesc = {records_describe};
 /* ---- Registration ---- */
 
 static const mo_viewkind records_kind = {"records", MO_TAG_RECORDS,
-                                         "records view", &records_mtkey, NULL};
+                                         "records view", &records_mtkey, NULL, sizeof(mo_records)};
 
 #define MO_METHOD_KIND records_kind
 #define RECORDS_METHODS(X)                            \

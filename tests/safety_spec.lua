@@ -351,6 +351,20 @@ describe("identity: the debug library cannot forge or break objects", function()
     assert.equal(0, a[1])
   end)
 
+  it("a method checks its self whatever metatable it was found through", function()
+    local a = memobj.array("f64", {1, 2, 3, 4})
+    local s = a:slice(1, 4, 2)               -- strided: the other metatable
+    assert.equal(4, a.sum(s))                -- contiguous method, strided self
+    assert.equal(10, s.sum(a))
+    local b = memobj.bytes("abcd")
+    assert.has_error(function() return a.sum(b) end)
+    assert.has_error(function() return b.find(a, "x") end)
+    -- the array metatable on a smaller userdata: its size refuses it
+    debug.setmetatable(b, debug.getmetatable(a))
+    assert.has_error(function() return b:get(1) end)
+    assert.equal(1, b.get(a, 1))             -- the method itself is intact
+  end)
+
   it("a replaced user value never reaches the OS or the core", function()
     local name = "/memobj_id_" .. tostring(os.time()) .. "_" .. math.random(1e9)
     local m = assert(memobj.shared(name, 4096))

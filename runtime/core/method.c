@@ -17,10 +17,11 @@ int mo_method_given(lua_State *L) {
   return given;
 }
 
-mo_view *mo_method_checkclosed(lua_State *L, const mo_viewkind *k) {
+mo_view *mo_method_checkself(lua_State *L, const mo_viewkind *k) {
   mo_view *v = mo_toview(L, 1, k->tag);
   if (v == NULL) luaL_typeerror(L, 1, k->tname);
-  if (v->released) luaL_error(L, "%s", k->closed);
+  if (v->released)
+    luaL_error(L, "%s", k->closed ? k->closed : "memobj: view is released");
   return v;
 }
 
@@ -78,7 +79,8 @@ void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
   lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
   for (d = list; d->name; d++) {
     checkdesc(L, d);
-    lua_pushcfunction(L, d->fn);  /* the wrapper MO_METHODS made */
+    lua_pushvalue(L, -3);  /* the metatable: mo_method_self's upvalue */
+    lua_pushcclosure(L, d->fn, 1);  /* the wrapper MO_METHODS made */
     lua_setfield(L, -2, d->name);
   }
   lua_pop(L, 3);

@@ -63,6 +63,7 @@ typedef struct mo_viewkind {
   const void *mtkey;  /* registry key of its metatable */
   const char *closed; /* message for a released view, or NULL for
                          mo_checkview's "memobj: view is released" */
+  size_t size;        /* bytes of its userdata (mo_view_new's udsize) */
 } mo_viewkind;
 
 /* Add the methods of list (ended by a NULL name; made by MO_METHODS) to
@@ -111,16 +112,36 @@ unsigned char *mo_view_wptr(lua_State *L, mo_view *v, size_t off, size_t len);
 
 /* ---- The prologue and epilogue ---- */
 
-/* Self for a kind with its own message for a released view (method.c). */
-mo_view *mo_method_checkclosed(lua_State *L, const mo_viewkind *k);
+/* Self, the slow way: any metatable of the kind (mo_toview), or the
+** error; a released view raises k->closed or "view is released". */
+mo_view *mo_method_checkself(lua_State *L, const mo_viewkind *k);
+
+/* Self, the fast way: a declared view method is a closure whose upvalue
+** is the metatable it was declared in (mo_view_declare), so identity by
+** metatable is one comparison with it, with no lookup. The size and tag
+** tests keep a metatable moved onto another userdata
+** (debug.setmetatable) from passing; a light userdata's size is 0. Any
+** other case (a method of one metatable called on a view of the other
+** one of the same kind, or no view at all) takes the slow path. */
+static inline __attribute__((always_inline)) mo_view *mo_method_self(
+    lua_State *L, const mo_viewkind *k) {
+  mo_view *v = (mo_view *)lua_touserdata(L, 1);
+  if (MO_LIKELY(v != NULL) && lua_getmetatable(L, 1)) {
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_settop(L, -2);
+    if (MO_LIKELY(ours && lua_rawlen(L, 1) >= k->size && v->tag == k->tag &&
+                  !v->released))
+      return v;
+  }
+  return mo_method_checkself(L, k);
+}
 /* Pin self for a method of nargs arguments (method.c; mo_method_given). */
 void mo_method_pin(lua_State *L, const mo_viewkind *k, int nargs);
 
 static inline __attribute__((always_inline)) int mo_method_run(
     lua_State *L, const mo_viewkind *k, int nargs, unsigned flags,
     lua_CFunction body) {
-  mo_view *v = k->closed ? mo_method_checkclosed(L, k)
-                         : mo_checkview(L, 1, k->tag, k->tname);
+  mo_view *v = mo_method_self(L, k);
   int n;
   if (nargs != MO_NARGS_ANY && MO_UNLIKELY(lua_gettop(L) > nargs + 1))
     mo_noextra(L, nargs + 1);
