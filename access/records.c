@@ -118,8 +118,7 @@ static void push_record(lua_State *L, mo_records *r, size_t i) {
   size_t k;
   if (l->recsize > sizeof small)
     copy = (unsigned char *)mo_scratch(L, l->recsize);
-  memcpy(copy, mo_view_rptr(L, &r->v, i * l->recsize, l->recsize), l->recsize);
-  mo_fault_check(L);  /* before the table is made of the copy */
+  mo_view_copyout(L, &r->v, i * l->recsize, l->recsize, copy);
   lua_createtable(L, 0, (int)(l->nfields < 1000 ? l->nfields : 1000));
   for (k = 0; k < l->nfields; k++) {
     lua_pushlstring(L, mo_lay_name(l, k), f[k].namelen);
@@ -336,18 +335,16 @@ static int records_get(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2);
   const mo_recfield *f = checkfield(L, r, 3);
   unsigned char small[256], *copy = small;
-  const unsigned char *p;
+  size_t off;
   if ((lua_Unsigned)i - 1 >= r->v.count) return 0;
   if (f->etype == MO_REC_BYTES && f->size > sizeof small)  /* see push_record */
     copy = (unsigned char *)mo_scratch(L, f->size);
-  p = mo_view_rptr(L, &r->v, (size_t)(i - 1) * r->lay.recsize + f->offset,
-                   f->size);
+  off = (size_t)(i - 1) * r->lay.recsize + f->offset;
   if (f->etype == MO_REC_BYTES) {
-    memcpy(copy, p, f->size);
-    mo_fault_check(L);  /* before the string is made of the copy */
+    mo_view_copyout(L, &r->v, off, f->size, copy);
     lua_pushlstring(L, (const char *)copy, f->size);
   } else {
-    push_field(L, f, p - f->offset);
+    push_field(L, f, mo_view_rptr(L, &r->v, off, f->size) - f->offset);
   }
   return 1;
 }
