@@ -174,6 +174,8 @@ static void write_record(lua_State *L, mo_records *r, size_t i, int t) {
 
 /* ---- Creating ---- */
 
+static const mo_bufdesc records_bufdesc;  /* below, with the C API part */
+
 /* Push a records view of `count` records with layout l at byte `off` of
 ** s->mem. */
 static mo_records *push_records(lua_State *L, const mo_source *s,
@@ -184,6 +186,7 @@ static mo_records *push_records(lua_State *L, const mo_source *s,
       L, sizeof(mo_records) - sizeof(mo_layout) + total, MO_TAG_RECORDS,
       &records_mtkey, s, off, count * l->recsize, readonly, "records view");
   memcpy(&r->lay, l, total);
+  r->v.desc = &records_bufdesc;
   r->v.count = count;
   return r;
 }
@@ -505,7 +508,6 @@ static const mo_method declared_meta[] = {
 void mo_records_open(lua_State *L) {
   mo_view_newmeta(L, &records_mtkey, NULL, records_meta, records_index);
   mo_view_declare(L, &records_kind, records_methods);
-  mo_view_setbufdesc(L, &records_mtkey, &records_bufdesc);
   mo_meta_declare(L, &records_kind, declared_meta);
   mo_mem_declare(L, mem_methods);
   mo_funcs_declare(L, "memobj", module_funcs);
