@@ -77,12 +77,29 @@ void *mo_ffi_cbaddr(lua_State *L, int idx) {
 ** stack while it runs), call its Lua function with the C arguments and
 ** store its result. Arguments: d, args, ret as light userdata.
 */
+typedef struct cbcall {
+  cbdata *d;
+  void **args;
+  void *ret;
+} cbcall;
+
 static int cb_invoke(lua_State *L) {
-  cbdata *d = (cbdata *)lua_touserdata(L, 1);
-  void **args = (void **)lua_touserdata(L, 2);
-  void *ret = lua_touserdata(L, 3);
-  const mo_sig *s = &d->sig;
+  /* taken from the running memobj.ffi call, once: Lua code that reaches
+  ** this function (debug.getinfo) and calls it finds nothing to run */
+  mo_ffi_ctx *ctx = mo_ffi_current;
+  cbcall *c = ctx ? (cbcall *)ctx->invoke : NULL;
+  cbdata *d;
+  void **args;
+  void *ret;
+  const mo_sig *s;
   int i;
+  if (c == NULL || ctx->L != L)
+    return luaL_error(L, "memobj: callback: no C call of it is running");
+  ctx->invoke = NULL;
+  d = c->d;
+  args = c->args;
+  ret = c->ret;
+  s = &d->sig;
   if (d->dead)
     return luaL_error(L, "memobj: callback: called after it was freed");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
@@ -104,6 +121,7 @@ static int cb_invoke(lua_State *L) {
 static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
   cbdata *d = (cbdata *)ud;
   mo_ffi_ctx *ctx = mo_ffi_current;
+  cbcall call;
   lua_State *L;
   int top, status;
   size_t rsize = cif->rtype->size > sizeof(ffi_arg) ? cif->rtype->size
@@ -121,11 +139,13 @@ static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     return;
   }
   top = lua_gettop(L);
+  call.d = d;
+  call.args = args;
+  call.ret = ret;
+  ctx->invoke = &call;
   lua_pushcfunction(L, cb_invoke);
-  lua_pushlightuserdata(L, d);
-  lua_pushlightuserdata(L, args);
-  lua_pushlightuserdata(L, ret);
-  status = lua_pcall(L, 3, 0, 0);
+  status = lua_pcall(L, 0, 0, 0);
+  ctx->invoke = NULL;  /* if the pcall failed before cb_invoke took it */
   if (status != LUA_OK) {
     memset(ret, 0, rsize);
     ctx->failed = 1;       /* leave the error on the stack for the caller */

@@ -135,6 +135,13 @@ const unsigned char *mo_view_rptr(lua_State *L, mo_view *v, size_t off,
   return v->ptr + off;
 }
 
+void mo_view_copyout(lua_State *L, mo_view *v, size_t off, size_t len,
+                     void *dst) {
+  checkrange(L, v, off, len);
+  if (len > 0) memcpy(dst, v->ptr + off, len);
+  mo_fault_check(L);
+}
+
 unsigned char *mo_view_wptr(lua_State *L, mo_view *v, size_t off, size_t len) {
   checkrange(L, v, off, len);
   mo_checkwritable(L, v);

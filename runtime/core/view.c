@@ -211,9 +211,3 @@ void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l) {
   lua_pop(L, 3);
 }
 
-void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
-  lua_pushlightuserdata(L, (void *)d);
-  lua_setfield(L, -2, MO_BUFDESC_FIELD);
-  lua_pop(L, 1);
-}
