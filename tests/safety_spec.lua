@@ -365,6 +365,37 @@ describe("identity: the debug library cannot forge or break objects", function()
     assert.equal(1, b.get(a, 1))             -- the method itself is intact
   end)
 
+  it("the state's own userdata: finalizers called early or on others, entries replaced", function()
+    memobj.debug(true)
+    memobj.trace.start()
+    memobj.trace.stop()
+    local m = memobj.heap(8)  -- objects are recorded in the state's record
+    local reg = debug.getregistry()
+    local found = 0
+    for k, v in pairs(reg) do
+      local mt = type(v) == "userdata" and debug.getmetatable(v)
+      if type(k) == "userdata" and type(mt) == "table" and rawget(mt, "__gc") then
+        local gc = rawget(mt, "__gc")
+        found = found + 1
+        gc(io.stdout)          -- another userdata: refused quietly
+        gc(memobj.heap(64))
+        reg[k] = io.stdout     -- the entry replaced: a new one is made
+        local m2 = memobj.heap(8)
+        m2:close()
+        reg[k] = v
+        gc(v)                  -- early: idempotent, later use stays safe
+        gc(v)
+      end
+    end
+    assert.is_true(found >= 2, found .. " state userdata found")
+    local m3 = memobj.heap(16)
+    m3:bytes():fill(1)
+    m3:close()
+    m:close()
+    memobj.debug(false)
+    assert.is_table(memobj.objects())
+  end)
+
   it("a replaced user value never reaches the OS or the core", function()
     local name = "/memobj_id_" .. tostring(os.time()) .. "_" .. math.random(1e9)
     local m = assert(memobj.shared(name, 4096))

@@ -409,6 +409,7 @@ static void trace_stop(lua_State *L) {
 /* The sentinel's __gc: lua_close runs finalizers before it frees objects,
 ** so the state's last blocks are freed by the original allocator. */
 static int sentinel_gc(lua_State *L) {
+  if (mo_state_self(L, &sentinel_key, 1) == NULL) return 0;
   trace_stop(L);
   return 0;
 }
