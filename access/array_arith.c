@@ -157,6 +157,7 @@ static void apply_scalar(mo_array *a, int op, mo_value x) {
     case MO_F64: fscalar_f64(p, n, op, x.d); break;
     case MO_F32:
       if ((double)(float)x.d == x.d) fscalar32_f32(p, n, op, (float)x.d);
+      else if (op == OP_DIV) mo_f32div(p, n, x.d, NULL);
       else fscalar_f32(p, n, op, x.d);
       break;
     case MO_I8: case MO_U8: iscalar_8(p, n, op, x.u); break;

@@ -133,9 +133,11 @@ local function row(type)
   end
 end
 
-row("float64")
-row("float32")
-row("int32")
+-- MEMOBJ_BENCH_KTYPES (e.g. "float32,int32") runs only those rows.
+local only = os.getenv("MEMOBJ_BENCH_KTYPES")
+for _, type in ipairs({"float64", "float32", "int32"}) do
+  if not only or (","..only..","):find(","..type..",", 1, true) then row(type) end
+end
 
 -- a[i] reads: contiguous and strided against a Lua table.
 local N = 2000000
