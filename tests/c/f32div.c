@@ -1,5 +1,5 @@
 /*
-** f32div.c: mo_f32div (access/array_kernels_f32div.c) against the loop it
+** f32div.c: mo_f32div (access/array_kernels_f32.c) against the loop it
 ** must equal bit for bit, p[k] = (float)((double)p[k] / y), on:
 ** - special y (zeros, infinities, NaN, subnormal, huge, near powers of
 **   two, 0.1, 3, 1/3, ...) over every kind of float32 x;
@@ -9,6 +9,7 @@
 **   midpoint (normal and subnormal results), which the checked path must
 **   catch and divide again;
 ** - y whose reciprocal has few bits (the exact-products path).
+** And mo_f32arith (add, sub, mul by a double) against its loop.
 ** Also measures the largest |x * (1/y) - x / y| in double ulps over the
 ** random pairs (the proof in the kernel bounds it by 3).
 ** Usage: f32div [rounds [seed]]; prints one line "ok ..." or the first
@@ -52,6 +53,29 @@ static void check(const float *xs, size_t n, double y) {
     if (bitsf(got[k]) != bitsf(want) && ++fails <= 10)
       printf("MISMATCH x=%a (%08x) y=%a path %d: got %08x want %08x\n",
              (double)xs[k], bitsf(xs[k]), y, path, bitsf(got[k]), bitsf(want));
+  }
+}
+
+/* mo_f32arith on xs[0..n) against (float)((double)x op v). */
+static void check_arith(const float *xs, size_t n, int op, double v) {
+  float got[N + 8];
+  size_t k, done;
+  memcpy(got, xs, n * 4);
+  done = mo_f32arith((unsigned char *)got, n, op, v);
+  if (done > n || done % 8) {
+    printf("mo_f32arith did %zu of %zu\n", done, n);
+    fails++;
+    return;
+  }
+  for (k = 0; k < n; k++) {
+    double x = xs[k];
+    float want = (float)(op == MO_ARITH_ADD ? x + v : op == MO_ARITH_SUB ? x - v : x * v);
+    pairs++;
+    /* which of two NaN operands comes out is the compiler's choice */
+    if (k < done && bitsf(got[k]) != bitsf(want) && !(isnan(x) && isnan(v)) &&
+        ++fails <= 10)
+      printf("MISMATCH op %d x=%a v=%a: got %08x want %08x\n", op, x, v,
+             bitsf(got[k]), bitsf(want));
   }
 }
 
@@ -109,6 +133,7 @@ static void randoms(unsigned long rounds) {
     double y = randy();
     fill_any(xs, N);
     check(xs, N, y);
+    check_arith(xs, N - i % 8, (int)(i % 3), y);
     for (k = 0; k < N; k++) {  /* the distance the proof bounds */
       double r = 1.0 / y, q = (double)xs[k] * r, d = (double)xs[k] / y;
       if (isfinite(q) && isfinite(d) && fabs(d) >= 0x1p-1000 && fabs(r) >= 0x1p-1000 &&
