@@ -194,6 +194,29 @@ static void products(unsigned long rounds) {
   }
 }
 
+/* y whose reciprocal repeats a short pattern (0.3: r = 10/3) put many
+** products on float32 midpoints: the checked path gives up after a few
+** blocks and divides the rest; long arrays, so that it does. */
+static void structured(void) {
+  static const double ys[] = {0.3, 0.07, 1.2, 0.03, 0.6, -0.13};
+  static float big[1 << 16], got[1 << 16];
+  size_t i, k, n = sizeof big / sizeof big[0];
+  int path;
+  for (i = 0; i < sizeof ys / sizeof ys[0]; i++) {
+    for (k = 0; k < n; k++) big[k] = k % 5 ? normalx(-10, 10) : anyx();
+    memcpy(got, big, sizeof big);
+    redone += mo_f32div((unsigned char *)got, n - i, ys[i], &path);
+    paths[path]++;
+    for (k = 0; k < n - i; k++) {
+      float want = (float)((double)big[k] / ys[i]);
+      pairs++;
+      if (bitsf(got[k]) != bitsf(want) && ++fails <= 10)
+        printf("MISMATCH x=%a y=%a (long array): got %08x want %08x\n",
+               (double)big[k], ys[i], bitsf(got[k]), bitsf(want));
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   unsigned long rounds = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
   if (argc > 2) state ^= strtoull(argv[2], NULL, 10) * 0x9E3779B97F4A7C15ull;
@@ -201,6 +224,7 @@ int main(int argc, char **argv) {
   randoms(rounds);
   midpoints(rounds * 4);
   products(rounds / 4 + 1);
+  structured();
   if (fails) {
     printf("FAILED %lu of %lu pairs\n", fails, pairs);
     return 1;
