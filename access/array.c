@@ -90,6 +90,7 @@ static mo_array *push_array(lua_State *L, const mo_source *s, int et,
   mo_array *a = (mo_array *)mo_view_new(L, sizeof(mo_array), MO_TAG_ARRAY,
                                         &array_mtkey, s, off, count * size,
                                         readonly, "array view");
+  a->v.desc = &array_bufdesc;
   a->etype = (uint8_t)et;
   a->itemsize = (uint8_t)size;
   a->stride = (ptrdiff_t)size;
@@ -124,6 +125,7 @@ mo_array *mo_array_new_strided(lua_State *L, const mo_source *s, size_t off,
   a = (mo_array *)mo_view_new(L, sizeof(mo_array), MO_TAG_ARRAY, &strided_mtkey,
                               s, lo, span, readonly, "array view");
   a->v.strided = 1;
+  a->v.desc = &array_bufdesc;
   a->etype = (uint8_t)et;
   a->itemsize = (uint8_t)size;
   a->stride = stride;
@@ -579,8 +581,6 @@ static const mo_method module_funcs[] = {
 void mo_array_open(lua_State *L) {
   mo_view_newmeta(L, &array_mtkey, NULL, array_meta, array_index);
   mo_view_newmeta(L, &strided_mtkey, NULL, strided_meta, strided_index);
-  mo_view_setbufdesc(L, &array_mtkey, &array_bufdesc);
-  mo_view_setbufdesc(L, &strided_mtkey, &array_bufdesc);
   mo_array_declare(L, array_methods);
   mo_array_declare(L, mo_array_bulk_methods);
   mo_array_declare(L, mo_array_kernel_methods);

@@ -51,6 +51,8 @@ typedef struct dctx {
 #define DHW(h) ((h)->hdr->s[3])
 
 static const char dict_mtkey = 0;
+static const mo_viewkind dict_vkind = {"dict", MO_TAG_DICT, "dict", &dict_mtkey,
+                                       NULL, sizeof(mo_view)};
 
 /* ---- Geometry ---- */
 
@@ -85,11 +87,19 @@ static const char *d_checkgeo(const dctx *h, size_t len) {
 }
 
 static const mo_shkind dict_kind = {
-  "dict", DMAGIC, DVERSION, MO_SH_HDR + 3 * BLOCK, d_format, d_check
+  "dict", DMAGIC, DVERSION, MO_SH_HDR + 3 * BLOCK, d_format, d_check,
+  &dict_vkind
 };
 
+/* The dict at idx (any value: checked whole). */
 static mo_view *checkd(lua_State *L, int idx) {
-  return mo_sh_check(L, idx, MO_TAG_DICT, &dict_kind);
+  return mo_sh_check(L, idx, &dict_kind);
+}
+
+/* The dict at 1, whose kind is checked already (a declared method, or
+** checkd before): checked again for release and contents. */
+static mo_view *selfd(lua_State *L) {
+  return mo_sh_self(L, &dict_kind);
 }
 
 static uint32_t *bucket(dctx *h, uint64_t i) {
@@ -421,6 +431,11 @@ static int store(mo_view *v, dctx *h, const dkey *k, const dval *val,
   ehdr[2] = (uint32_t)(k->n + 1);
   ehdr[3] = (uint32_t)(val->n + 1);
   fill(h, pl.list, nb, (const unsigned char *)ehdr, k, val, DHW(h));
+  if (mo_sh_lost()) {
+    *why = MO_SH_LOST;
+    rc = D_FAIL;
+    goto out;
+  }
   /* publish: journal first, then the words */
   {
     uint32_t *link = e.link;
@@ -465,6 +480,10 @@ static int removekey(mo_view *v, dctx *h, const dkey *k, const char **why) {
   memset(&pl, 0, sizeof pl);
   if (lastblock(h, &e, &pl.oldlast) != 0) goto damaged;
   if ((*why = log_plan(v, h, &pl, e.link)) != NULL) return D_FAIL;
+  if (mo_sh_lost()) {
+    *why = MO_SH_LOST;
+    return D_FAIL;
+  }
   st[0] = DCOUNT(h) - 1;
   st[1] = DUSED(h) - e.nblocks;
   st[2] = e.first;
@@ -507,8 +526,8 @@ static int lockd(mo_view *v, dctx *h, const char **why) {
   return 0;
 }
 
+/* Raise why a call failed (after mo_sh_end: a fault raised first). */
 static int raise_why(lua_State *L, const char *why) {
-  mo_fault_check(L);
   return luaL_error(L, "memobj: dict: %s", why);
 }
 
@@ -529,18 +548,19 @@ static void checkval(lua_State *L, int idx, dval *val) {
   if (val->n > UINT32_MAX - 2) luaL_argerror(L, idx, "value too large");
 }
 
-/* set/add/delete with the dict at 1, key at 2, value at 3. */
+/* set/add/delete with the dict at 1 (its kind checked), key at 2,
+** value at 3. */
 static int change(lua_State *L, int mode, const char **why) {
   dkey k;
   dval val;
-  mo_view *v = checkd(L, 1);
+  mo_view *v;
   mo_shcall c;
   uint32_t stackl[64];
   dctx h;
   int r;
   checkkey(L, 2, &k);
   if (mode != 'd') checkval(L, 3, &val);
-  v = checkd(L, 1);  /* encoding may have run finalizers */
+  v = selfd(L);  /* after encoding, which may have run finalizers */
   mo_sh_enter(L, v, &c);
   if (lockd(v, &h, why) != 0) {
     r = D_FAIL;
@@ -549,9 +569,7 @@ static int change(lua_State *L, int mode, const char **why) {
                     : store(v, &h, &k, &val, mode, why, stackl, 64);
     mo_sh_unlock(h.hdr);
   }
-  if (r == D_FAIL) mo_sh_fail(&c);
-  else mo_sh_leave(L, &c);
-  mo_fault_check(L);
+  mo_sh_end(L, &c, r == D_FAIL);
   return r;
 }
 
@@ -559,7 +577,6 @@ static int change(lua_State *L, int mode, const char **why) {
 static int d_set(lua_State *L) {
   const char *why = NULL;
   int r;
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   r = change(L, lua_isnil(L, 3) ? 'd' : 's', &why);
   if (r == D_FAIL) return raise_why(L, why);
@@ -576,6 +593,7 @@ static int d_set(lua_State *L) {
 static int d_newindex(lua_State *L) {
   const char *why = NULL;
   int r;
+  checkd(L, 1);
   lua_settop(L, 3);
   r = change(L, lua_isnil(L, 3) ? 'd' : 's', &why);
   if (r == D_FAIL) return raise_why(L, why);
@@ -587,7 +605,6 @@ static int d_newindex(lua_State *L) {
 static int d_add(lua_State *L) {
   const char *why = NULL;
   int r;
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   luaL_argcheck(L, !lua_isnil(L, 3), 3, "value expected");
   r = change(L, 'a', &why);
@@ -605,7 +622,6 @@ static int d_add(lua_State *L) {
 static int d_delete(lua_State *L) {
   const char *why = NULL;
   int r;
-  mo_noextra(L, 2);
   lua_settop(L, 2);
   r = change(L, 'd', &why);
   if (r == D_FAIL) return raise_why(L, why);
@@ -634,7 +650,8 @@ static int fetch(mo_view *v, const dkey *k, unsigned char *buf, size_t cap,
   return r;
 }
 
-/* Push the value of the key at idx (dict at 1), or nil. */
+/* Push the value of the key at idx (dict at 1, its kind checked), or
+** nil. */
 static int getvalue(lua_State *L, int idx) {
   unsigned char small[SMALL], *buf = small;
   size_t cap = sizeof small, n = 0;
@@ -643,9 +660,9 @@ static int getvalue(lua_State *L, int idx) {
   dkey k;
   checkkey(L, idx, &k);
   for (;;) {
-    mo_view *v = checkd(L, 1);
+    mo_view *v = selfd(L);
     int r = fetch(v, &k, buf, cap, &n, &why);
-    mo_fault_check(L);
+    mo_sh_end(L, NULL, r < 0);
     if (r < 0) return raise_why(L, why);
     if (r == 0) {
       lua_pushnil(L);
@@ -661,7 +678,6 @@ static int getvalue(lua_State *L, int idx) {
 }
 
 static int d_get(lua_State *L) {
-  mo_noextra(L, 2);
   lua_settop(L, 2);
   return getvalue(L, 2);
 }
@@ -724,6 +740,11 @@ static int incr_locked(mo_view *v, dctx *h, const dkey *k, lua_State *L,
       off = 0;
       if (done < 9) b = next_of(h, b);
     }
+    if (mo_sh_lost()) {
+      mo_sh_done(h->hdr);
+      *why = MO_SH_LOST;
+      return D_FAIL;
+    }
     /* every piece journaled: write them */
     off = EHDR + e.klen;
     b = e.first;
@@ -754,9 +775,8 @@ static int d_incr(lua_State *L) {
   const char *why = NULL;
   dctx h;
   int hasinit, r;
-  mo_noextra(L, 4);
   lua_settop(L, 4);
-  v = checkd(L, 1);
+  v = selfd(L);
   checkkey(L, 2, &k);
   luaL_checknumber(L, 3);
   hasinit = !lua_isnil(L, 4);
@@ -783,9 +803,7 @@ static int d_incr(lua_State *L) {
     r = incr_locked(v, &h, &k, L, hasinit, &val, &why);
     mo_sh_unlock(h.hdr);
   }
-  if (r == D_FAIL) mo_sh_fail(&c);
-  else mo_sh_leave(L, &c);
-  mo_fault_check(L);
+  mo_sh_end(L, &c, r == D_FAIL);
   if (r == D_FAIL) return raise_why(L, why);
   if (r == D_FULL || r == D_NOTNUM || (r == D_ABSENT && !hasinit)) {
     luaL_pushfail(L);
@@ -875,11 +893,16 @@ static size_t batch(lua_State *L, int didx, uint64_t *b, unsigned char *small,
     mo_view *v = checkd(L, didx);
     dctx h;
     const char *why = NULL;
-    if (lockd(v, &h, &why) != 0) raise_why(L, why);
-    used = walk(&h, b, *buf, cap, withval, &need, count);
-    mo_sh_unlock(h.hdr);
-    mo_fault_check(L);
-    if (used == (size_t)-1) raise_why(L, "damaged (a chain points outside)");
+    need = 0;
+    if (lockd(v, &h, &why) != 0) {
+      used = (size_t)-1;
+    } else {
+      used = walk(&h, b, *buf, cap, withval, &need, count);
+      mo_sh_unlock(h.hdr);
+      if (used == (size_t)-1) why = "damaged (a chain points outside)";
+    }
+    mo_sh_end(L, NULL, used == (size_t)-1);
+    if (used == (size_t)-1) raise_why(L, why);
     if (need == 0) break;
     if (pushed) lua_pop(L, 1);
     cap = need;
@@ -942,12 +965,10 @@ static int d_keys(lua_State *L) {
   lua_Integer max = luaL_optinteger(L, 2, LUA_MAXINTEGER);
   uint64_t b = 0;
   lua_Integer n = 0;
-  mo_noextra(L, 2);
   luaL_argcheck(L, max >= 0, 2, "max must be non-negative");
   lua_settop(L, 1);
-  checkd(L, 1);
   lua_newtable(L);  /* 2 */
-  while (n < max && b < ((mo_shhdr *)checkd(L, 1)->ptr)->p[0]) {
+  while (n < max && b < ((mo_shhdr *)selfd(L)->ptr)->p[0]) {
     unsigned char small[4096], *buf;
     size_t count, used, at = 0, i;
     used = batch(L, 1, &b, small, sizeof small, &buf, 0, &count);
@@ -962,33 +983,37 @@ static int d_keys(lua_State *L) {
 
 /* ---- Fields ---- */
 
-static int d_len(lua_State *L) {
+static int d_len(lua_State *L) {  /* declared: a pending fault raises */
   mo_view *v = checkd(L, 1);
   lua_pushinteger(L, (lua_Integer)__atomic_load_n(&((mo_shhdr *)v->ptr)->s[0],
                                                   __ATOMIC_RELAXED));
   return 1;
 }
 
-/* Methods and fields first (a key named like one is read with d:get),
-** then the dictionary. */
+/* Methods and fields first (a key named like one is read with d:get;
+** a declared method checks its self itself), then the dictionary. */
 static int d_index(lua_State *L) {
-  mo_view *v = mo_toview(L, 1, MO_TAG_DICT);
-  if (v == NULL) return luaL_typeerror(L, 1, "dict");
+  mo_view *v;
   lua_settop(L, 2);
   if (lua_type(L, 2) == LUA_TSTRING) {
-    const char *k = lua_tostring(L, 2);
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pop(L, 1);
+  }
+  if ((v = mo_toview(L, 1, MO_TAG_DICT)) == NULL)
+    return luaL_typeerror(L, 1, "dict");
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
     /* fields: released memory offset length readonly capacity used */
     if (strchr("rmolcu", k[0]) == NULL || k[0] == '\0') {
       /* not a field name: a key */
     } else if (mo_view_field(L, 1, v, k)) {
       return 1;
     } else if (strcmp(k, "capacity") == 0 || strcmp(k, "used") == 0) {
-      mo_shhdr *h = (mo_shhdr *)checkd(L, 1)->ptr;
+      mo_shhdr *h = (mo_shhdr *)selfd(L)->ptr;
       lua_pushinteger(L, (lua_Integer)(BLOCK * (k[0] == 'c' ? h->p[1]
           : __atomic_load_n(&h->s[1], __ATOMIC_RELAXED))));
+      mo_sh_end(L, NULL, 0);  /* read from lost pages? */
       return 1;
     }
   }
@@ -1008,26 +1033,44 @@ static int d_tostring(lua_State *L) {
 /* ---- Opening ---- */
 
 static int l_mem_dict(lua_State *L) {
-  return mo_sh_new(L, &dict_kind, MO_TAG_DICT, &dict_mtkey, sizeof(mo_view));
+  return mo_sh_new(L, &dict_kind);
 }
 
 static int l_dict(lua_State *L) {
-  return mo_sh_newheap(L, &dict_kind, MO_TAG_DICT, &dict_mtkey, sizeof(mo_view));
+  return mo_sh_newheap(L, &dict_kind);
 }
 
-static const luaL_Reg dict_methods[] = {
-  {"get", d_get},     {"set", d_set},   {"add", d_add},  {"incr", d_incr},
-  {"delete", d_delete}, {"keys", d_keys}, {NULL, NULL}};
+/* Every method raises a pending fault after (as mo_sh_end does inside);
+** those that change the dict say so. */
+#define MO_METHOD_KIND dict_vkind
+#define DICT_METHODS(X)                                  \
+  X("get", d_get, 1, MO_M_BYTES)                         \
+  X("set", d_set, 2, MO_M_WRITES | MO_M_BYTES)           \
+  X("add", d_add, 2, MO_M_WRITES | MO_M_BYTES)           \
+  X("incr", d_incr, 3, MO_M_WRITES | MO_M_BYTES)         \
+  X("delete", d_delete, 1, MO_M_WRITES | MO_M_BYTES)     \
+  X("keys", d_keys, 1, MO_M_BYTES)
+MO_METHODS(static, dict_methods, DICT_METHODS);
 
+/* d[k] = v and pairs(d) check their dict themselves (hand-written:
+** __newindex is a hot path; pairs' iterator is a closure) */
 static const luaL_Reg dict_meta[] = {
-  {"__len", d_len},         {"__newindex", d_newindex}, {"__pairs", d_pairs},
+  {"__newindex", d_newindex}, {"__pairs", d_pairs},
   {"__tostring", d_tostring}, {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"dict", l_mem_dict}, {NULL, NULL}};
+static const mo_method dict_declared_meta[] = {
+  {"__len", d_len, MO_NARGS_ANY, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+
+static const mo_method mem_methods[] = {   /* m:dict([offset [, length]]) */
+  {"dict", l_mem_dict, 3, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+
+static const mo_method lib_funcs[] = {     /* memobj.dict(size) */
+  {"dict", l_dict, 1, MO_M_BYTES}, {NULL, NULL, 0, 0}};
 
 void mo_dict_open(lua_State *L) {
-  mo_view_newmeta(L, &dict_mtkey, dict_methods, dict_meta, d_index);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_dict);
-  lua_setfield(L, -2, "dict");
+  mo_view_newmeta(L, &dict_mtkey, NULL, dict_meta, d_index);
+  mo_view_declare(L, &dict_vkind, dict_methods);
+  mo_meta_declare(L, &dict_vkind, dict_declared_meta);
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", lib_funcs);
 }

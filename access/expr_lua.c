@@ -26,7 +26,7 @@ typedef struct xfunc {
   mo_xprog prog;
 } xfunc;
 
-static const char xf_mtkey = 0, cache_key = 0;
+static const char xf_mtkey = 0, cache_key = 0, heap_key = 0;
 
 /* Identity by metatable (runtime/core/type.h), as every memobj object. */
 static xfunc *toxf(lua_State *L, int idx) {
@@ -50,7 +50,7 @@ static xfunc *newxf(lua_State *L, int idx, int nthreads) {
   f->nthreads = nthreads;
   lua_pushvalue(L, idx);
   lua_setiuservalue(L, -2, 1);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &xf_mtkey);
+  mo_regpush(L, &xf_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   if (mo_expr_parse(src, len, &f->ast, err) != 0) xerror(L, err);
   return f;
@@ -191,7 +191,7 @@ static mo_array *new_result(lua_State *L, size_t n, int et) {
   mo_source s;
   if (n > SIZE_MAX / size || n * size > (size_t)LUA_MAXINTEGER)
     luaL_error(L, "memobj.expr: not enough memory");
-  lua_pushvalue(L, lua_upvalueindex(1));
+  mo_regpush(L, &heap_key, LUA_TFUNCTION);  /* memobj.heap */
   lua_pushinteger(L, (lua_Integer)(n * size));
   lua_createtable(L, 0, 1);
   lua_pushboolean(L, 0);
@@ -350,8 +350,10 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
     }
     if (c.n > 0) mo_array_wspan(L, out, 0, c.n);  /* live, writable, logged */
   }
+  /* a fault of the caller's thread (reading an input, or storing tmp
+  ** below) is raised by the declaration (MO_M_BYTES) on return; the
+  ** workers hand theirs over as err */
   if (mo_expr_run(&job, &red, err) != 0) xerror(L, err);
-  mo_fault_check(L);
   if (prog.reduce >= 0) return push_reduction(L, &prog, &red, c.n);
   if (tmp) {
     mo_xarr o;
@@ -359,7 +361,6 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
     o.stride = out->stride;
     o.et = out->etype;
     mo_expr_store(&o, 0, c.n, t, tmp);
-    mo_fault_check(L);
   }
   lua_pushvalue(L, resultidx ? resultidx : outidx);
   return 1;
@@ -369,7 +370,6 @@ static int run(lua_State *L, int fidx, int inidx, int outidx) {
 
 static int xf_call(lua_State *L) {
   if (toxf(L, 1) == NULL) return luaL_typeerror(L, 1, "memobj.expr function");
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   luaL_checktype(L, 2, LUA_TTABLE);
   return run(L, 1, 2, 3);
@@ -412,9 +412,8 @@ static int l_expr(lua_State *L) {
 static int l_eval(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   luaL_checktype(L, 2, LUA_TTABLE);
-  mo_noextra(L, 3);
   lua_settop(L, 3);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);  /* 4: the cache */
+  mo_regpush(L, &cache_key, LUA_TTABLE);  /* 4: the cache */
   lua_pushvalue(L, 1);
   if (lua_rawget(L, 4) != LUA_TUSERDATA) {
     lua_Integer count;
@@ -439,16 +438,18 @@ static int l_eval(lua_State *L) {
   return run(L, 5, 2, 3);
 }
 
-/* memobj.expr is declared (runtime/core/method.h); eval and __call are
-** closures over memobj.heap, so they check their arguments themselves. */
+/* Declared (runtime/core/method.h): the extra-argument refusal and, for
+** the calls that run an expression, the fault check on return. */
 static const mo_method expr_funcs[] = {
-  {"expr", l_expr, 2, 0}, {NULL, NULL, 0, 0}};
+  {"expr", l_expr, 2, 0}, {"eval", l_eval, 3, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+static const mo_method xf_meta[] = {
+  {"__call", xf_call, 3, MO_M_BYTES}, {NULL, NULL, 0, 0}};
 
 void mo_expr_open(lua_State *L) {
+  lua_getfield(L, -1, "heap");  /* result arrays: see new_result */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &heap_key);
   lua_newtable(L);
-  lua_getfield(L, -2, "heap");  /* result arrays: see new_result */
-  lua_pushcclosure(L, xf_call, 1);
-  lua_setfield(L, -2, "__call");
+  mo_funcs_declare(L, "expr meta", xf_meta);
   lua_pushcfunction(L, xf_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "memobj.expr");
@@ -458,7 +459,4 @@ void mo_expr_open(lua_State *L) {
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_key);
   mo_funcs_declare(L, "memobj", expr_funcs);
-  lua_getfield(L, -1, "heap");
-  lua_pushcclosure(L, l_eval, 1);
-  lua_setfield(L, -2, "eval");
 }

@@ -33,6 +33,8 @@
 #define SMALL 4096   /* pops up to this many bytes copy out on the C stack */
 
 static const char queue_mtkey = 0;
+static const mo_viewkind queue_vkind = {"queue", MO_TAG_QUEUE, "queue",
+                                        &queue_mtkey, NULL, sizeof(mo_view)};
 
 static void q_format(mo_shhdr *h, size_t len) {
   h->p[0] = MO_SH_HDR;
@@ -46,11 +48,12 @@ static const char *q_check(const mo_shhdr *h, size_t len) {
 }
 
 static const mo_shkind queue_kind = {
-  "queue", QMAGIC, QVERSION, MO_SH_HDR + 64, q_format, q_check
+  "queue", QMAGIC, QVERSION, MO_SH_HDR + 64, q_format, q_check, &queue_vkind
 };
 
+/* Self of a declared method, checked again (shlock.h). */
 static mo_view *checkq(lua_State *L) {
-  return mo_sh_check(L, 1, MO_TAG_QUEUE, &queue_kind);
+  return mo_sh_self(L, &queue_kind);
 }
 
 /* ---- The ring ---- */
@@ -187,6 +190,11 @@ static int trypush(lua_State *L, mo_view *v, int first, int last,
     return FAILED;
   }
   write_records(L, h, cap, tail, first, last, cs);
+  if (mo_sh_lost()) {
+    mo_sh_unlock(h);
+    *why = MO_SH_LOST;
+    return FAILED;
+  }
   mo_sh_save(h, &QTAIL(h), 16);  /* tail and count */
   QTAIL(h) = tail + need;
   QCOUNT(h) += (uint64_t)(last - first + 1);
@@ -217,24 +225,19 @@ static int q_push(lua_State *L) {
   const unsigned char *cs;
   const char *why = NULL;
   size_t need;
-  mo_view *v = checkq(L);
-  need = prepare(L, 2, last, &cs);
-  v = checkq(L);  /* again: encoding may have run finalizers */
+  mo_view *v;
   mo_shcall c;
   uint32_t seq;
   if (last < 2) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  need = prepare(L, 2, last, &cs);
+  v = checkq(L);  /* again: encoding may have run finalizers */
   mo_sh_enter(L, v, &c);
   r = trypush(L, v, 2, last, cs, need, 0, &seq, &why);
-  if (r == FAILED) {
-    mo_sh_fail(&c);
-    mo_fault_check(L);
-    return luaL_error(L, "memobj: queue: %s", why);
-  }
-  mo_sh_leave(L, &c);
-  mo_fault_check(L);
+  mo_sh_end(L, &c, r == FAILED);
+  if (r == FAILED) return luaL_error(L, "memobj: queue: %s", why);
   lua_pushboolean(L, r == DONE);
   return 1;
 }
@@ -298,6 +301,11 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
     return FAILED;
   }
   ring_get(h, cap, QHEAD(h), out->buf, total);
+  if (mo_sh_lost()) {
+    mo_sh_unlock(h);
+    *why = MO_SH_LOST;
+    return FAILED;
+  }
   mo_sh_save(h, &QHEAD(h), 24);
   QHEAD(h) = pos;
   QCOUNT(h) -= n;
@@ -337,9 +345,7 @@ static size_t popvalues(lua_State *L, size_t max, int wait, uint32_t *seq) {
     mo_shcall c;
     mo_sh_enter(L, v, &c);
     r = trypop(v, max, &out, wait, seq, &why);
-    if (r == FAILED) mo_sh_fail(&c);
-    else mo_sh_leave(L, &c);
-    mo_fault_check(L);
+    mo_sh_end(L, &c, r == FAILED);
     if (r == FAILED) luaL_error(L, "memobj: queue: %s", why);
     if (r == DONE) break;
     lua_settop(L, top);  /* a record larger than the scratch: grow it */
@@ -357,7 +363,6 @@ static int q_pop(lua_State *L) {
   mo_view *v;
   size_t max, est, got;
   uint32_t seq;
-  mo_noextra(L, 2);
   luaL_argcheck(L, n >= 0, 2, "count must be non-negative");
   lua_settop(L, 1);
   v = checkq(L);
@@ -391,7 +396,7 @@ static int sleep_on(lua_State *L, int wordi, int counti, uint32_t seq,
   mo_shhdr *h = (mo_shhdr *)v->ptr;
   int e = mo_sh_wait(&h->w[wordi], seq, dl);
   __atomic_sub_fetch(&h->w[counti], 1, __ATOMIC_ACQ_REL);
-  mo_fault_check(L);
+  mo_sh_end(L, NULL, 0);  /* the word's page lost? */
   if (e == EINTR) luaL_error(L, "memobj: queue: %s: interrupted by a signal", op);
   return e != ETIMEDOUT;
 }
@@ -401,7 +406,6 @@ static int q_get(lua_State *L) {
   double t = checktimeout(L, 2);
   struct timespec dl;
   uint32_t seq;
-  mo_noextra(L, 2);
   lua_settop(L, 1);
   checkq(L);
   mo_sh_deadline(&dl, t);
@@ -432,7 +436,6 @@ static int q_put(lua_State *L) {
   const unsigned char *cs;
   struct timespec dl;
   size_t need;
-  mo_noextra(L, 3);
   lua_settop(L, 2);
   need = prepare(L, 2, 2, &cs);
   if (need > capof(checkq(L)))
@@ -458,9 +461,7 @@ static int q_put(lua_State *L) {
     }
     mo_sh_enter(L, v, &c);
     r = trypush(L, v, 2, 2, cs, need, wait, &seq, &why);
-    if (r == FAILED) mo_sh_fail(&c);
-    else mo_sh_leave(L, &c);
-    mo_fault_check(L);
+    mo_sh_end(L, &c, r == FAILED);
     if (r == FAILED) return luaL_error(L, "memobj: queue: %s", why);
     if (r == DONE) {
       lua_pushboolean(L, 1);
@@ -476,30 +477,34 @@ static int q_put(lua_State *L) {
 
 /* ---- Fields ---- */
 
-static int q_len(lua_State *L) {
-  mo_view *v = checkq(L);
+static int q_len(lua_State *L) {  /* declared: a pending fault raises */
+  mo_view *v = mo_sh_check(L, 1, &queue_kind);
   lua_pushinteger(L, (lua_Integer)__atomic_load_n(
       &QCOUNT((mo_shhdr *)v->ptr), __ATOMIC_RELAXED));
   return 1;
 }
 
+/* Methods first (a declared method checks its self itself), then the
+** fields. */
 static int q_index(lua_State *L) {
-  mo_view *v = mo_toview(L, 1, MO_TAG_QUEUE);
+  mo_view *v;
   const char *k;
-  if (v == NULL) return luaL_typeerror(L, 1, "queue");
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if ((v = mo_toview(L, 1, MO_TAG_QUEUE)) == NULL)
+    return luaL_typeerror(L, 1, "queue");
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
   k = lua_tostring(L, 2);
   if (mo_view_field(L, 1, v, k)) return 1;
   if (strcmp(k, "capacity") == 0 || strcmp(k, "used") == 0) {
     mo_shhdr *h;
     lua_settop(L, 1);
-    v = checkq(L);
+    v = mo_sh_check(L, 1, &queue_kind);
     h = (mo_shhdr *)v->ptr;
     if (k[0] == 'c') lua_pushinteger(L, (lua_Integer)capof(v));
     else lua_pushinteger(L, (lua_Integer)(__atomic_load_n(&QTAIL(h), __ATOMIC_RELAXED) -
                                           __atomic_load_n(&QHEAD(h), __ATOMIC_RELAXED)));
+    mo_sh_end(L, NULL, 0);  /* read from lost pages? */
     return 1;
   }
   return 0;
@@ -517,26 +522,38 @@ static int q_tostring(lua_State *L) {
 /* ---- Opening ---- */
 
 static int l_mem_queue(lua_State *L) {
-  return mo_sh_new(L, &queue_kind, MO_TAG_QUEUE, &queue_mtkey, sizeof(mo_view));
+  return mo_sh_new(L, &queue_kind);
 }
 
 static int l_queue(lua_State *L) {
-  return mo_sh_newheap(L, &queue_kind, MO_TAG_QUEUE, &queue_mtkey,
-                       sizeof(mo_view));
+  return mo_sh_newheap(L, &queue_kind);
 }
 
-static const luaL_Reg queue_methods[] = {
-  {"push", q_push}, {"pop", q_pop}, {"put", q_put}, {"get", q_get},
-  {NULL, NULL}};
+/* Every method changes the queue's bytes (a pop moves the head) and
+** raises a pending fault after, as mo_sh_end does inside. */
+#define MO_METHOD_KIND queue_vkind
+#define QUEUE_METHODS(X)                                         \
+  X("push", q_push, MO_NARGS_ANY, MO_M_WRITES | MO_M_BYTES)      \
+  X("pop", q_pop, 1, MO_M_WRITES | MO_M_BYTES)                   \
+  X("put", q_put, 2, MO_M_WRITES | MO_M_BYTES)                   \
+  X("get", q_get, 1, MO_M_WRITES | MO_M_BYTES)
+MO_METHODS(static, queue_methods, QUEUE_METHODS);
 
-static const luaL_Reg queue_meta[] = {
-  {"__len", q_len}, {"__tostring", q_tostring}, {NULL, NULL}};
+static const luaL_Reg queue_meta[] = {{"__tostring", q_tostring}, {NULL, NULL}};
 
-static const luaL_Reg mem_methods[] = {{"queue", l_mem_queue}, {NULL, NULL}};
+static const mo_method queue_declared_meta[] = {
+  {"__len", q_len, MO_NARGS_ANY, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+
+static const mo_method mem_methods[] = {   /* m:queue([offset [, length]]) */
+  {"queue", l_mem_queue, 3, MO_M_BYTES}, {NULL, NULL, 0, 0}};
+
+static const mo_method lib_funcs[] = {     /* memobj.queue(size) */
+  {"queue", l_queue, 1, MO_M_BYTES}, {NULL, NULL, 0, 0}};
 
 void mo_queue_open(lua_State *L) {
-  mo_view_newmeta(L, &queue_mtkey, queue_methods, queue_meta, q_index);
-  mo_mem_addmethods(L, mem_methods);
-  lua_pushcfunction(L, l_queue);
-  lua_setfield(L, -2, "queue");
+  mo_view_newmeta(L, &queue_mtkey, NULL, queue_meta, q_index);
+  mo_view_declare(L, &queue_vkind, queue_methods);
+  mo_meta_declare(L, &queue_vkind, queue_declared_meta);
+  mo_mem_declare(L, mem_methods);
+  mo_funcs_declare(L, "memobj", lib_funcs);
 }

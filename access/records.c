@@ -118,8 +118,7 @@ static void push_record(lua_State *L, mo_records *r, size_t i) {
   size_t k;
   if (l->recsize > sizeof small)
     copy = (unsigned char *)mo_scratch(L, l->recsize);
-  memcpy(copy, mo_view_rptr(L, &r->v, i * l->recsize, l->recsize), l->recsize);
-  mo_fault_check(L);  /* before the table is made of the copy */
+  mo_view_copyout(L, &r->v, i * l->recsize, l->recsize, copy);
   lua_createtable(L, 0, (int)(l->nfields < 1000 ? l->nfields : 1000));
   for (k = 0; k < l->nfields; k++) {
     lua_pushlstring(L, mo_lay_name(l, k), f[k].namelen);
@@ -175,6 +174,8 @@ static void write_record(lua_State *L, mo_records *r, size_t i, int t) {
 
 /* ---- Creating ---- */
 
+static const mo_bufdesc records_bufdesc;  /* below, with the C API part */
+
 /* Push a records view of `count` records with layout l at byte `off` of
 ** s->mem. */
 static mo_records *push_records(lua_State *L, const mo_source *s,
@@ -185,6 +186,7 @@ static mo_records *push_records(lua_State *L, const mo_source *s,
       L, sizeof(mo_records) - sizeof(mo_layout) + total, MO_TAG_RECORDS,
       &records_mtkey, s, off, count * l->recsize, readonly, "records view");
   memcpy(&r->lay, l, total);
+  r->v.desc = &records_bufdesc;
   r->v.count = count;
   return r;
 }
@@ -336,18 +338,16 @@ static int records_get(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2);
   const mo_recfield *f = checkfield(L, r, 3);
   unsigned char small[256], *copy = small;
-  const unsigned char *p;
+  size_t off;
   if ((lua_Unsigned)i - 1 >= r->v.count) return 0;
   if (f->etype == MO_REC_BYTES && f->size > sizeof small)  /* see push_record */
     copy = (unsigned char *)mo_scratch(L, f->size);
-  p = mo_view_rptr(L, &r->v, (size_t)(i - 1) * r->lay.recsize + f->offset,
-                   f->size);
+  off = (size_t)(i - 1) * r->lay.recsize + f->offset;
   if (f->etype == MO_REC_BYTES) {
-    memcpy(copy, p, f->size);
-    mo_fault_check(L);  /* before the string is made of the copy */
+    mo_view_copyout(L, &r->v, off, f->size, copy);
     lua_pushlstring(L, (const char *)copy, f->size);
   } else {
-    push_field(L, f, p - f->offset);
+    push_field(L, f, mo_view_rptr(L, &r->v, off, f->size) - f->offset);
   }
   return 1;
 }
@@ -508,7 +508,6 @@ static const mo_method declared_meta[] = {
 void mo_records_open(lua_State *L) {
   mo_view_newmeta(L, &records_mtkey, NULL, records_meta, records_index);
   mo_view_declare(L, &records_kind, records_methods);
-  mo_view_setbufdesc(L, &records_mtkey, &records_bufdesc);
   mo_meta_declare(L, &records_kind, declared_meta);
   mo_mem_declare(L, mem_methods);
   mo_funcs_declare(L, "memobj", module_funcs);

@@ -300,11 +300,16 @@ void mo_sh_enter_guarded(lua_State *L, mo_view *v, mo_shcall *c) {
   }
 }
 
-void mo_sh_leave(lua_State *L, mo_shcall *c) {
-  if (c->own) {
-    c->own = 0;
-    mo_tx_commit(L, c->m);
+void mo_sh_end_slow(lua_State *L, mo_shcall *c, int failed) {
+  if (c != NULL && c->own) {
+    if (failed || mo_fault_pending) {
+      mo_sh_fail(c);
+    } else {
+      c->own = 0;
+      mo_tx_commit(L, c->m);  /* raises if that fails (rolled back) */
+    }
   }
+  mo_fault_check(L);
 }
 
 void mo_sh_fail(mo_shcall *c) {
@@ -346,27 +351,35 @@ void mo_sh_wake(uint32_t *word, int n) {
 
 /* ---- Views ---- */
 
-mo_view *mo_sh_check(lua_State *L, int idx, uint32_t tag, const mo_shkind *k) {
-  mo_view *v = mo_toview(L, idx, tag);
-  if (MO_UNLIKELY(v == NULL)) luaL_typeerror(L, idx, k->name);
-  if (MO_UNLIKELY(v->released)) luaL_error(L, "memobj: view is released");
-  if (MO_UNLIKELY(!mo_sh_live((const mo_shhdr *)v->ptr, k, v->length))) {
-    mo_fault_check(L);
-    luaL_error(L, "memobj: %s: memory no longer holds a %s", k->name,
-               k->name);
-  }
+/* Why the view at idx is not a live k (raises). */
+static mo_view *notlive(lua_State *L, mo_view *v, const mo_shkind *k) {
+  if (v->released) luaL_error(L, "memobj: view is released");
+  mo_sh_end(L, NULL, 1);  /* lost pages read as zeros: that fault first */
+  luaL_error(L, "memobj: %s: memory no longer holds a %s", k->name, k->name);
+  return NULL;
+}
+
+mo_view *mo_sh_check(lua_State *L, int idx, const mo_shkind *k) {
+  mo_view *v = mo_toview(L, idx, k->view->tag);
+  if (MO_UNLIKELY(v == NULL)) luaL_typeerror(L, idx, k->view->tname);
+  if (MO_UNLIKELY(v->released ||
+                  !mo_sh_live((const mo_shhdr *)v->ptr, k, v->length)))
+    return notlive(L, v, k);
   return v;
 }
 
-int mo_sh_new(lua_State *L, const mo_shkind *k, uint32_t tag,
-              const void *mtkey, size_t udsize) {
+mo_view *mo_sh_self_slow(lua_State *L, const mo_shkind *k) {
+  return notlive(L, mo_self(L), k);
+}
+
+int mo_sh_new(lua_State *L, const mo_shkind *k) {
+  const mo_viewkind *vk = k->view;
   mo_source s;
   mo_view *v;
   mo_shcall c;
   size_t off, len;
   char msg[160];
   int e;
-  mo_noextra(L, 3);
   lua_settop(L, 3);
   mo_checksource(L, 1, &s);
   off = lua_isnil(L, 2) ? 0 : mo_checksize(L, 2);
@@ -381,34 +394,28 @@ int mo_sh_new(lua_State *L, const mo_shkind *k, uint32_t tag,
   if ((uintptr_t)(s.mem->ptr + s.offset + off) % 8 != 0)
     return luaL_argerror(L, 2, "the range must start at an address that is "
                          "a multiple of 8");
-  v = mo_view_new(L, udsize, tag, mtkey, &s, s.offset + off, len, 0, k->name);
+  v = mo_view_new(L, vk->size, vk->tag, vk->mtkey, &s, s.offset + off, len, 0,
+                  k->name);
   v->count = len;
   mo_sh_enter(L, v, &c);
   e = mo_sh_attach(L, v, k, msg, sizeof msg);
-  if (e != 0) {
-    mo_sh_fail(&c);
-    mo_view_release(v);
-    mo_fault_check(L);
-    if (e < 0) return luaL_error(L, "%s", msg);
-    luaL_pushfail(L);
-    lua_pushstring(L, msg);
-    lua_pushinteger(L, e);
-    return 3;
-  }
-  mo_sh_leave(L, &c);
-  mo_fault_check(L);
-  return 1;
+  if (e != 0) mo_view_release(v);
+  mo_sh_end(L, &c, e != 0);
+  if (e == 0) return 1;
+  if (e < 0) return luaL_error(L, "%s", msg);
+  luaL_pushfail(L);
+  lua_pushstring(L, msg);
+  lua_pushinteger(L, e);
+  return 3;
 }
 
-int mo_sh_newheap(lua_State *L, const mo_shkind *k, uint32_t tag,
-                  const void *mtkey, size_t udsize) {
+int mo_sh_newheap(lua_State *L, const mo_shkind *k) {
   size_t n = mo_checksize(L, 1);
-  mo_noextra(L, 1);
   if (n < k->minlen)
     return luaL_error(L, "memobj: %s: needs at least %d bytes (got %I)",
                       k->name, (int)k->minlen, (lua_Integer)n);
   mo_mem_zeroed(L, n);
   lua_replace(L, 1);
   lua_settop(L, 1);
-  return mo_sh_new(L, k, tag, mtkey, udsize);
+  return mo_sh_new(L, k);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "../runtime/core.h"
+#include "../runtime/core/method.h"
 #include "../runtime/core/tx.h"
 
 #define MO_SH_HDR 512         /* bytes of the common header */
@@ -76,6 +77,7 @@ typedef struct mo_shkind {
   /* Check a formatted header's geometry against len (untrusted bytes):
   ** NULL, or why it is not a structure of this kind. */
   const char *(*check)(const mo_shhdr *h, size_t len);
+  const mo_viewkind *view;  /* its views: tag, metatable, userdata size */
 } mo_shkind;
 
 /* Attach the structure of kind k over the view v (the caller's new
@@ -111,6 +113,14 @@ static inline void mo_sh_save(mo_shhdr *h, const void *p, size_t n) {
   memcpy(e->old, p, n);
   __atomic_store_n(&h->jn, i + 1, __ATOMIC_RELEASE);  /* entry complete */
 }
+/* Did this call touch pages lost by a truncated file (they read as
+** zeros, writes to them vanish)? Asked under the lock before a change is
+** published: a call that touched lost pages does not happen, and
+** mo_sh_end raises the fault once the lock is released. */
+#define MO_SH_LOST "pages lost by a truncated file"
+static inline int mo_sh_lost(void) {
+  return MO_UNLIKELY(mo_fault_pending != 0);
+}
 static inline void mo_sh_done(mo_shhdr *h) {
   __atomic_store_n(&h->jn, 0, __ATOMIC_RELEASE);
 }
@@ -134,8 +144,18 @@ static inline void mo_sh_enter(lua_State *L, mo_view *v, mo_shcall *c) {
   c->own = 0;
   if (MO_UNLIKELY(c->m->guarded)) mo_sh_enter_guarded(L, v, c);
 }
-/* Commit the call's own transaction (raises if that fails, rolled back). */
-void mo_sh_leave(lua_State *L, mo_shcall *c);
+/* The one exit of a call on a structure's bytes: roll its own
+** transaction back when the call failed (or a fault is pending), commit
+** it otherwise, then raise a pending fault (pages of a mapped file lost
+** under the call: its bytes were zeros). A method calls it once the lock
+** is released and before anything else: before building values from the
+** bytes it copied, before sleeping, before reporting why it failed. c is
+** NULL for a call that changes nothing (no transaction). */
+void mo_sh_end_slow(lua_State *L, mo_shcall *c, int failed);
+static inline void mo_sh_end(lua_State *L, mo_shcall *c, int failed) {
+  if (MO_UNLIKELY(mo_fault_pending || (c != NULL && c->own)))
+    mo_sh_end_slow(L, c, failed);
+}
 /* Roll the call's own transaction back (before raising). */
 void mo_sh_fail(mo_shcall *c);
 /* Log [p, p+n) of v's bytes for the transaction before changing them, as
@@ -166,17 +186,26 @@ void mo_sh_deadline(struct timespec *ts, double seconds);
 int mo_sh_wait(uint32_t *word, uint32_t val, const struct timespec *dl);
 void mo_sh_wake(uint32_t *word, int n);
 
-/* The view at idx with this tag, live, or raise; checks the header
-** still holds a k (raises "memory no longer holds a <name>"). */
-mo_view *mo_sh_check(lua_State *L, int idx, uint32_t tag, const mo_shkind *k);
+/* The view at idx of kind k, live, or raise; checks the header still
+** holds a k (raises "memory no longer holds a <name>"). */
+mo_view *mo_sh_check(lua_State *L, int idx, const mo_shkind *k);
+mo_view *mo_sh_self_slow(lua_State *L, const mo_shkind *k);
+/* Self of a declared method (the trampoline checked its kind), checked
+** again: it may have been released since (a finalizer run by an
+** allocation), or its memory may hold something else now. */
+static inline mo_view *mo_sh_self(lua_State *L, const mo_shkind *k) {
+  mo_view *v = mo_self(L);
+  if (MO_UNLIKELY(v->released ||
+                  !mo_sh_live((const mo_shhdr *)v->ptr, k, v->length)))
+    return mo_sh_self_slow(L, k);
+  return v;
+}
 
-/* The constructors' common part: m:queue/m:dict([offset [, length]]) with
-** the source at 1. Pushes the new view, or nil, message, 22. */
-int mo_sh_new(lua_State *L, const mo_shkind *k, uint32_t tag,
-              const void *mtkey, size_t udsize);
-/* memobj.queue/dict(size): a zeroed heap of size bytes and the view. */
-int mo_sh_newheap(lua_State *L, const mo_shkind *k, uint32_t tag,
-                  const void *mtkey, size_t udsize);
-
+/* The constructors (declared: mo_funcs_declare, mo_mem_declare):
+** m:queue/m:dict([offset [, length]]) with the source at 1 pushes the
+** new view, or nil, message, 22; memobj.queue/dict(size) makes a zeroed
+** heap of size bytes first. */
+int mo_sh_new(lua_State *L, const mo_shkind *k);
+int mo_sh_newheap(lua_State *L, const mo_shkind *k);
 
 #endif

@@ -20,6 +20,7 @@ __attribute__((tls_model("initial-exec")))
 _Thread_local mo_ffi_ctx *mo_ffi_current = NULL;
 
 static const char lib_mtkey = 0;  /* registry: library metatable */
+static const char fn_mtkey = 0;   /* registry: a function's state metatable */
 
 /* ---- Function objects ---- */
 
@@ -138,9 +139,31 @@ static void direct_call(const mo_sig *s, void (*fn)(void),
 }
 #endif
 
-static int fn_call(lua_State *L) {
+/* The function's state at idx, or NULL: identity by metatable, as
+** debug.setupvalue can put any value in an upvalue. */
+static mo_ffi_fn *tofn(lua_State *L, int idx) {
+  return (mo_ffi_fn *)mo_type_test(L, idx, MO_TAG_FFIFN);
+}
+
+/* The same for fn_call's upvalue 1, the fast way: one comparison of its
+** metatable with upvalue 2 (the state metatable), then the size and tag
+** (a metatable moved onto another userdata by debug.setmetatable); any
+** other case asks tofn. */
+static mo_ffi_fn *callee(lua_State *L) {
   mo_ffi_fn *f = (mo_ffi_fn *)lua_touserdata(L, lua_upvalueindex(1));
-  const mo_sig *s = &f->sig;
+  if (MO_LIKELY(f != NULL) && lua_getmetatable(L, lua_upvalueindex(1))) {
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_settop(L, -2);
+    if (MO_LIKELY(ours && lua_rawlen(L, lua_upvalueindex(1)) == sizeof *f &&
+                  f->tag == MO_TAG_FFIFN))
+      return f;
+  }
+  return tofn(L, lua_upvalueindex(1));
+}
+
+static int fn_call(lua_State *L) {
+  mo_ffi_fn *f = callee(L);
+  const mo_sig *s;
   mo_cval vals[MO_FFI_MAXARGS], rv;
   void *av[MO_FFI_MAXARGS];
   bufarg bufs[MO_FFI_MAXBUF];
@@ -148,6 +171,9 @@ static int fn_call(lua_State *L) {
   mo_ffi_ctx ctx;
   int i, nb = 0, err = 0, nres;
   int n = lua_gettop(L);
+  if (MO_UNLIKELY(f == NULL))
+    return luaL_error(L, "memobj: ffi: the function's state was replaced");
+  s = &f->sig;
   if (MO_UNLIKELY(f->cb != NULL) && mo_ffi_cbcode(f->cb) == NULL)
     return luaL_error(L, "memobj: %s: the callback it calls is freed", f->name);
   if (MO_UNLIKELY(n != s->nargs))
@@ -190,6 +216,7 @@ static int fn_call(lua_State *L) {
   ctx.L = L;
   ctx.main = f->main;
   ctx.failed = 0;
+  ctx.invoke = NULL;
   mo_ffi_current = &ctx;
   if (f->errno_opt) errno = 0;
   rv.u64 = 0;
@@ -215,9 +242,9 @@ void *mo_ffi_fnaddr(lua_State *L, int idx, const mo_sig **sig) {
   mo_ffi_fn *f;
   if (lua_tocfunction(L, idx) != fn_call) return NULL;
   if (lua_getupvalue(L, idx, 1) == NULL) return NULL;
-  f = (mo_ffi_fn *)lua_touserdata(L, -1);
+  f = tofn(L, -1);
   lua_pop(L, 1);
-  if (f == NULL || f->tag != MO_TAG_FFIFN) return NULL;
+  if (f == NULL) return NULL;
   if (sig) *sig = &f->sig;
   return (void *)f->addr;
 }
@@ -243,6 +270,8 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
   f = (mo_ffi_fn *)lua_newuserdatauv(L, sizeof(mo_ffi_fn), 2);
   udx = lua_gettop(L);
   memset(f, 0, sizeof *f);
+  mo_regpush(L, &fn_mtkey, LUA_TTABLE);
+  lua_setmetatable(L, udx);
   mo_sig_parse(L, retarg, argsarg, &f->sig, MO_SIG_CALL);
   f->tag = MO_TAG_FFIFN;
   f->addr = (void (*)(void))addr;
@@ -263,7 +292,8 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
     lua_rawseti(L, -2, i + 2);
   }
   lua_setiuservalue(L, udx, 2);
-  lua_pushcclosure(L, fn_call, 1);
+  lua_getmetatable(L, udx);
+  lua_pushcclosure(L, fn_call, 2);
   return 1;
 }
 
@@ -290,7 +320,7 @@ static int ffi_pointer(lua_State *L) {
 
 typedef struct mo_ffi_lib {
   uint32_t tag;
-  void *handle;  /* NULL once closed by the collector */
+  void *handle;  /* from dlopen; never closed */
 } mo_ffi_lib;
 
 static mo_ffi_lib *checklib(lua_State *L, int idx) {
@@ -341,13 +371,6 @@ static int lib_sym(lua_State *L) {
   return 1;
 }
 
-static int lib_gc(lua_State *L) {
-  mo_ffi_lib *lib = checklib(L, 1);
-  if (lib->handle) dlclose(lib->handle);
-  lib->handle = NULL;
-  return 0;
-}
-
 static int lib_tostring(lua_State *L) {
   checklib(L, 1);
   lua_pushfstring(L, "memobj.ffi library (%s)", libname(L, 1));
@@ -378,7 +401,7 @@ static int ffi_load(lua_State *L) {
   lib = (mo_ffi_lib *)lua_newuserdatauv(L, sizeof(mo_ffi_lib), 1);
   lib->tag = MO_TAG_FFILIB;
   lib->handle = NULL;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &lib_mtkey);
+  mo_regpush(L, &lib_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   dlerror();
   h = dlopen(name, flags);
@@ -399,9 +422,9 @@ static int ffi_load(lua_State *L) {
 static void lib_newmeta(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"func", lib_func}, {"sym", lib_sym}, {NULL, NULL}};
+  /* no __gc: a library stays loaded for the life of the process (see
+  ** doc/ffi.md), as unloading code that C may still reach is never safe */
   lua_newtable(L);  /* metatable */
-  lua_pushcfunction(L, lib_gc);
-  lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, lib_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "memobj.ffi.library");
@@ -413,6 +436,16 @@ static void lib_newmeta(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &lib_mtkey);
 }
 
+/* The state of a function (a C closure's upvalue): no methods, only an
+** identity. */
+static void fn_newmeta(lua_State *L) {
+  lua_newtable(L);
+  lua_pushliteral(L, "memobj.ffi.function");
+  lua_setfield(L, -2, "__metatable");
+  mo_type_register(L, -1, MO_TAG_FFIFN, sizeof(mo_ffi_fn), 0);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &fn_mtkey);
+}
+
 static const luaL_Reg ffi_funcs[] = {
   {"load", ffi_load}, {"func", ffi_func}, {"pointer", ffi_pointer},
   {NULL, NULL}};
@@ -422,6 +455,7 @@ LUAMOD_API int luaopen_memobj_ffi(lua_State *L) {
   luaL_requiref(L, "memobj", luaopen_memobj, 0);
   lua_pop(L, 1);
   lib_newmeta(L);
+  fn_newmeta(L);
   luaL_newlib(L, ffi_funcs);
   mo_ffi_callback_open(L);
   return 1;

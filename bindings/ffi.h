@@ -23,6 +23,8 @@ typedef struct mo_ffi_ctx {
   lua_State *L;
   const void *main;  /* identifies the Lua state (its main thread) */
   int failed;        /* a callback raised; its error is on L's stack top */
+  void *invoke;      /* the callback call cb_invoke is to run, handed over
+                        in C (one-shot), never through Lua values */
 } mo_ffi_ctx;
 
 extern __attribute__((tls_model("initial-exec")))

@@ -77,19 +77,36 @@ void *mo_ffi_cbaddr(lua_State *L, int idx) {
 ** stack while it runs), call its Lua function with the C arguments and
 ** store its result. Arguments: d, args, ret as light userdata.
 */
+typedef struct cbcall {
+  cbdata *d;
+  void **args;
+  void *ret;
+} cbcall;
+
 static int cb_invoke(lua_State *L) {
-  cbdata *d = (cbdata *)lua_touserdata(L, 1);
-  void **args = (void **)lua_touserdata(L, 2);
-  void *ret = lua_touserdata(L, 3);
-  const mo_sig *s = &d->sig;
+  /* taken from the running memobj.ffi call, once: Lua code that reaches
+  ** this function (debug.getinfo) and calls it finds nothing to run */
+  mo_ffi_ctx *ctx = mo_ffi_current;
+  cbcall *c = ctx ? (cbcall *)ctx->invoke : NULL;
+  cbdata *d;
+  void **args;
+  void *ret;
+  const mo_sig *s;
   int i;
+  if (c == NULL || ctx->L != L)
+    return luaL_error(L, "memobj: callback: no C call of it is running");
+  ctx->invoke = NULL;
+  d = c->d;
+  args = c->args;
+  ret = c->ret;
+  s = &d->sig;
   if (d->dead)
     return luaL_error(L, "memobj: callback: called after it was freed");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
+  mo_regpush(L, &cb_liveskey, LUA_TTABLE);
   if (lua_rawgetp(L, -1, d) == LUA_TUSERDATA) {
     lua_getiuservalue(L, -1, 1);  /* the Lua function */
   } else {  /* collected during the call in progress (see cb_release) */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+    mo_regpush(L, &cb_zombieskey, LUA_TTABLE);
     if (lua_rawgetp(L, -1, d) != LUA_TFUNCTION)
       return luaL_error(L, "memobj: callback: called after its object was "
                            "collected (keep it reachable while C may call it)");
@@ -104,6 +121,7 @@ static int cb_invoke(lua_State *L) {
 static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
   cbdata *d = (cbdata *)ud;
   mo_ffi_ctx *ctx = mo_ffi_current;
+  cbcall call;
   lua_State *L;
   int top, status;
   size_t rsize = cif->rtype->size > sizeof(ffi_arg) ? cif->rtype->size
@@ -121,11 +139,13 @@ static void cb_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     return;
   }
   top = lua_gettop(L);
+  call.d = d;
+  call.args = args;
+  call.ret = ret;
+  ctx->invoke = &call;
   lua_pushcfunction(L, cb_invoke);
-  lua_pushlightuserdata(L, d);
-  lua_pushlightuserdata(L, args);
-  lua_pushlightuserdata(L, ret);
-  status = lua_pcall(L, 3, 0, 0);
+  status = lua_pcall(L, 0, 0, 0);
+  ctx->invoke = NULL;  /* if the pcall failed before cb_invoke took it */
   if (status != LUA_OK) {
     memset(ret, 0, rsize);
     ctx->failed = 1;       /* leave the error on the stack for the caller */
@@ -145,7 +165,7 @@ static int ffi_callback(lua_State *L) {
   cb = (mo_ffi_cb *)lua_newuserdatauv(L, sizeof(mo_ffi_cb), 1);
   cb->tag = MO_TAG_FFICB;
   cb->d = NULL;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_mtkey);
+  mo_regpush(L, &cb_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -159,7 +179,7 @@ static int ffi_callback(lua_State *L) {
   if (ffi_prep_closure_loc(d->closure, &d->sig.cif, cb_handler, d,
                            d->code) != FFI_OK)
     return luaL_error(L, "memobj: callback: libffi cannot prepare the closure");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
+  mo_regpush(L, &cb_liveskey, LUA_TTABLE);
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, d);
   lua_pop(L, 1);
@@ -172,7 +192,7 @@ static void destroy(cbdata *d) {
 }
 
 void mo_ffi_flush_deferred(lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+  mo_regpush(L, &cb_zombieskey, LUA_TTABLE);
   while (mo_ffi_deferred) {
     cbdata *d = mo_ffi_deferred;
     mo_ffi_deferred = d->next;
@@ -200,7 +220,7 @@ static void cb_release(lua_State *L, mo_ffi_cb *cb, int idx) {
     return;
   }
   if (idx) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+    mo_regpush(L, &cb_zombieskey, LUA_TTABLE);
     lua_getiuservalue(L, idx, 1);
     lua_rawsetp(L, -2, d);
     lua_pop(L, 1);

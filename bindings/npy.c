@@ -47,12 +47,15 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
+/* registry keys: memobj.map, and the box metatable */
+static const char map_key = 0, box_mtkey = 0;
+
 static npybox *newbox(lua_State *L) {
   npybox *b = (npybox *)lua_newuserdatauv(L, sizeof(npybox), 0);
   memset(b, 0, sizeof *b);
   b->tag = NPYBOX_TAG;
   b->busy = 1;
-  lua_pushvalue(L, lua_upvalueindex(2));  /* the box metatable */
+  mo_regpush(L, &box_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return b;
 }
@@ -166,7 +169,6 @@ static int npy_open(lua_State *L) {
   int mode = luaL_checkoption(L, 2, "r", modes), n, d, structured;
   uint64_t dataoff, databytes, count;
   npybox *b;
-  mo_noextra(L, 2);
   lua_settop(L, 2);
   b = newbox(L);                                  /* 3 */
   if ((n = read_header(L, path, b)) != 0) {
@@ -188,7 +190,7 @@ static int npy_open(lua_State *L) {
   }
   box_done(b);
   /* map the data part: memobj.map(path, {mode=, offset=, size=}) */
-  lua_pushvalue(L, lua_upvalueindex(1));
+  mo_regpush(L, &map_key, LUA_TFUNCTION);
   lua_pushvalue(L, 1);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, modes[mode]);
@@ -389,24 +391,20 @@ static int npy_save(lua_State *L) {
 
 /* ---- Registration ---- */
 
-/* npy.open is a closure (memobj.map, the box metatable): not declared */
 static const mo_method npy_funcs[] = {
-  {"save", npy_save, 3, 0}, {NULL, NULL, 0, 0}};
+  {"open", npy_open, 2, 0}, {"save", npy_save, 3, 0}, {NULL, NULL, 0, 0}};
 
 void mo_npy_open(lua_State *L) {
+  lua_getfield(L, -1, "map");           /* npy.open maps the data part */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &map_key);
   lua_createtable(L, 0, 2);
-  lua_getfield(L, -2, "map");           /* upvalue 1: memobj.map */
-  lua_createtable(L, 0, 2);             /* upvalue 2: the box metatable */
   lua_pushcfunction(L, box_gc);
   lua_setfield(L, -2, "__gc");
   lua_pushliteral(L, "memobj.npy box");
   lua_setfield(L, -2, "__metatable");
   mo_type_register(L, -1, NPYBOX_TAG, sizeof(npybox), 0);
-  lua_pushvalue(L, -2);
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, npy_open, 2);
-  lua_setfield(L, -4, "open");
-  lua_pop(L, 2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &box_mtkey);
+  lua_createtable(L, 0, 2);
   mo_funcs_declare(L, "npy", npy_funcs);
   lua_setfield(L, -2, "npy");
 }

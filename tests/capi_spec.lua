@@ -37,6 +37,19 @@ describe("the C API buffer", function()
     assert.is_not.equal(native, foreign)
   end)
 
+  it("takes a view's description from the view itself, out of the debug library's reach", function()
+    local m = memobj.heap(64)
+    local a, b = m:array("f64"), m:bytes()
+    local amt, bmt = debug.getmetatable(a), debug.getmetatable(b)
+    for k, v in pairs(amt) do  -- whatever an array's metatable holds
+      if type(v) == "userdata" then bmt[k] = v end
+    end
+    bmt.__memobj_buffer = amt.__memobj_buffer
+    assert.same({"B", 1, 64, 1}, {cmodule.describe(b)})
+    assert.same({native .. "d", 8, 8, 8}, {cmodule.describe(a)})
+    bmt.__memobj_buffer = nil
+  end)
+
   it("lets C sum a typed array of any type from the format alone", function()
     local m = memobj.heap(800)
     local f = m:array("f64")

@@ -22,6 +22,8 @@ local samples = {
   bytes = function() return memobj.heap(4):bytes() end,
   records = function() return memobj.records({{"x", "i32"}}, 4) end,
   file = function() return memobj.heap(4):file("r+") end,
+  queue = function() return memobj.queue(1024) end,
+  dict = function() return memobj.dict(1024) end,
 }
 
 -- The methods table behind a view's __index (mo_view_newmeta).
@@ -51,7 +53,7 @@ describe("declared methods", function()
         end
       end
     end
-    assert.equal(4, kinds)  -- array, bytes, records, file
+    assert.equal(6, kinds)  -- array, bytes, records, file, queue, dict
   end)
 
   it("refuse an argument beyond the declared ones, before anything else", function()

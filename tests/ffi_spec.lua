@@ -803,3 +803,47 @@ describe("random signatures and values", function()
     assert.is_true(worked > 0 and failed > 0)
   end)
 end)
+
+describe("memobj.ffi under the debug library", function()
+  it("a function whose state upvalue was replaced raises", function()
+    local f = libc:func("labs", "long", {"long"})
+    assert.equal(3, f(-3))
+    for _, v in ipairs({io.stdout, memobj.heap(64), memobj.bytes("x"), {}}) do
+      local g = libc:func("labs", "long", {"long"})
+      debug.setupvalue(g, 1, v)
+      assert.has_error(function() return g(-3) end,
+        "memobj: ffi: the function's state was replaced")
+      assert.has_error(function() return ffi.pointer(g) end)
+    end
+  end)
+
+  it("the callback runner reached by debug.getinfo finds nothing to run", function()
+    local a = memobj.array("int32", {3, 1, 2})
+    local base = a.memory.pointer + a.offset
+    local runner, inside
+    local cmp = ffi.callback(function(pa, pb)
+      runner = runner or debug.getinfo(2, "f").func
+      if inside == nil then inside = {pcall(runner)} end
+      local x, y = a[(pa - base) // 4 + 1], a[(pb - base) // 4 + 1]
+      return x < y and -1 or (x > y and 1 or 0)
+    end, "int", {"pointer", "pointer"})
+    qsort(a, #a, 4, cmp)
+    assert.same({1, 2, 3}, {a:unpack()})
+    assert.is_function(runner)
+    assert.is_false(inside[1])
+    assert.matches("no C call of it is running", inside[2])
+    local ok, err = pcall(runner)
+    assert.is_false(ok)
+    assert.matches("no C call of it is running", err)
+  end)
+
+  it("a library has no finalizer to call early: its functions keep working", function()
+    local lib = assert(ffi.load("libc.so.6"))
+    assert.is_nil(debug.getmetatable(lib).__gc)
+    local strlen2 = lib:func("strlen", "size_t", {"buffer"})
+    lib = nil  -- luacheck: ignore
+    collectgarbage()
+    collectgarbage()
+    assert.equal(3, strlen2("abc"))
+  end)
+end)

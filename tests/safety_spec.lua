@@ -365,6 +365,120 @@ describe("identity: the debug library cannot forge or break objects", function()
     assert.equal(1, b.get(a, 1))             -- the method itself is intact
   end)
 
+  it("the state's own userdata: finalizers called early or on others, entries replaced", function()
+    memobj.debug(true)
+    memobj.trace.start()
+    memobj.trace.stop()
+    local m = memobj.heap(8)  -- objects are recorded in the state's record
+    local reg = debug.getregistry()
+    local found = 0
+    for k, v in pairs(reg) do
+      local mt = type(v) == "userdata" and debug.getmetatable(v)
+      if type(k) == "userdata" and type(mt) == "table" and rawget(mt, "__gc") then
+        local gc = rawget(mt, "__gc")
+        found = found + 1
+        gc(io.stdout)          -- another userdata: refused quietly
+        gc(memobj.heap(64))
+        reg[k] = io.stdout     -- the entry replaced: a new one is made
+        local m2 = memobj.heap(8)
+        m2:close()
+        reg[k] = v
+        gc(v)                  -- early: idempotent, later use stays safe
+        gc(v)
+      end
+    end
+    assert.is_true(found >= 2, found .. " state userdata found")
+    local m3 = memobj.heap(16)
+    m3:bytes():fill(1)
+    m3:close()
+    m:close()
+    memobj.debug(false)
+    assert.is_table(memobj.objects())
+  end)
+
+  it("a pin's __close or __gc called by Lua code drops nothing of a running call", function()
+    -- the views are released inside their own calls, so only the pins
+    -- stand between m:close() and the bytes those calls still read
+    local m = memobj.heap(4096)
+    local b = m:bytes()
+    b:fill(("x"):byte())
+    local pins, closed, inner = {}, nil, nil
+    local function collect(level)
+      local up = debug.getuservalue(m, 2)      -- the cached pin, if any
+      if up then pins[#pins + 1] = up end
+      for i = 1, 50 do                         -- the call's own slots
+        local name, v = debug.getlocal(level + 1, i)
+        if name == nil then break end
+        if type(v) == "userdata" and debug.getmetatable(v) and
+            debug.getmetatable(v).__metatable == "memobj.pin" then
+          pins[#pins + 1] = v
+        end
+      end
+      assert.is_true(#pins > 0, "no pin found")
+    end
+    local function attack()
+      local mt = debug.getmetatable(pins[1])
+      for _, pin in ipairs(pins) do
+        mt.__close(pin)
+        pcall(mt.__close, pin)
+        mt.__gc(pin)
+        coroutine.wrap(function() mt.__close(pin); mt.__gc(pin) end)()
+      end
+      return (pcall(m.close, m))
+    end
+    local ok, err = pcall(b.gsub, b, "x", function()
+      if closed == nil then
+        collect(2)
+        b:release()
+        closed = attack()
+        -- a nested pinned call on the same memory, attacked the same way
+        local b3 = m:bytes(0, 3)
+        inner = {pcall(b3.gsub, b3, "x", function()
+          collect(2)
+          b3:release()
+          return attack() and "!" or "z"
+        end)}
+      end
+      return "y"
+    end)
+    assert.is_false(closed)
+    assert.is_false(inner[1])
+    assert.matches("released", inner[2])
+    assert.is_false(ok)
+    assert.matches("released", err)
+    assert.is_false(m.closed)
+    m:close()  -- after the calls: no longer pinned
+    assert.is_true(m.closed)
+  end)
+
+  it("registry entries replaced by Lua code raise, never crash", function()
+    local reg = debug.getregistry()
+    local keys = {}
+    for k, v in pairs(reg) do
+      if type(k) == "userdata" and (type(v) == "table" or type(v) == "function") then
+        keys[#keys + 1] = k
+      end
+    end
+    assert.is_true(#keys >= 10, #keys .. " entries")
+    local battery = {
+      function() return memobj.heap(16):bytes():find("x") end,
+      function() return memobj.array("f64", {1, 2}):sum() end,
+      function() return memobj.records({{"x", "i32"}}, 2)[1] end,
+      function() return memobj.heap(8):bytes():gsub("\0", function() return "a" end) end,
+      function() return memobj.eval("a + 1", {a = memobj.array("f64", 4)}) end,
+      function() return memobj.heap(8):file("r"):read("a") end,
+      function() return memobj.heap(8):bytes():unpack("i4") end,
+      function() return memobj.decode(memobj.encode({1, "x"})) end,
+    }
+    for _, k in ipairs(keys) do
+      local saved = reg[k]
+      reg[k] = 42
+      for _, fn in ipairs(battery) do pcall(fn) end
+      reg[k] = saved
+    end
+    for _, fn in ipairs(battery) do assert(pcall(fn)) end
+  end)
+
   it("a replaced user value never reaches the OS or the core", function()
     local name = "/memobj_id_" .. tostring(os.time()) .. "_" .. math.random(1e9)
     local m = assert(memobj.shared(name, 4096))

@@ -13,21 +13,16 @@
 /* Buffers this thread holds (for the fault check of `release`). */
 static MO_TLS unsigned held;
 
-/* The items of the bytes at idx: bytes ("B"), unless the view's metatable
-** carries a description (MO_BUFDESC_FIELD). */
-static void describe(lua_State *L, int idx, const mo_bytesrc *src,
-                     mo_bufinfo *info) {
+/* The items of the bytes at idx: bytes ("B"), unless the view carries a
+** description. */
+static void describe(const mo_bytesrc *src, mo_bufinfo *info) {
   info->format = "B";
   info->itemsize = 1;
   info->count = src->length;
   info->stride = 1;
   info->first = 0;
-  if (src->view == NULL || !lua_getmetatable(L, idx)) return;
-  if (lua_getfield(L, -1, MO_BUFDESC_FIELD) == LUA_TLIGHTUSERDATA) {
-    const mo_bufdesc *d = (const mo_bufdesc *)lua_touserdata(L, -1);
-    d->describe(src->view, info);
-  }
-  lua_pop(L, 2);
+  if (src->view != NULL && src->view->desc != NULL)
+    src->view->desc->describe(src->view, info);
 }
 
 static void api_getbuffer(lua_State *L, int idx, memobj_buffer *b, int flags,
@@ -44,7 +39,7 @@ static void api_getbuffer(lua_State *L, int idx, memobj_buffer *b, int flags,
     luaL_error(L, "memobj: %s: a Lua string is read-only", what);
   if (write && src.readonly)
     luaL_error(L, "memobj: %s: memory is read-only", what);
-  describe(L, idx, &src, &info);
+  describe(&src, &info);
   if (info.stride != (ptrdiff_t)info.itemsize && !(flags & MEMOBJ_STRIDED))
     luaL_error(L, "memobj: %s: the view's items are not contiguous "
                   "(ask with MEMOBJ_STRIDED)", what);

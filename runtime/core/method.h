@@ -105,6 +105,12 @@ int mo_method_given(lua_State *L);
 ** view. */
 const unsigned char *mo_view_rptr(lua_State *L, mo_view *v, size_t off,
                                   size_t len);
+/* Copy the bytes [off, off + len) of live view v to dst, then raise a
+** pending fault: what the caller builds of the copy (tables, strings:
+** allocations that may run finalizers, which could release the view)
+** never holds what lost pages read as. */
+void mo_view_copyout(lua_State *L, mo_view *v, size_t off, size_t len,
+                     void *dst);
 /* The same for writing: also refuses a read-only view or memory and logs
 ** the range for a transaction (mo_prewrite). The one way to a writable
 ** pointer outside the hot paths. */

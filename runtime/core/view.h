@@ -9,6 +9,8 @@
 #include "lock.h"
 
 /* ---- Views (runtime/core/view.c) ---- */
+struct mo_bufdesc;
+
 typedef struct mo_view {
   uint32_t tag;
   uint8_t released;
@@ -21,6 +23,9 @@ typedef struct mo_view {
                           the bounds check of the hot path also catches
                           released views */
   memobj_mem *mem;
+  /* how the C API describes its items (NULL: bytes); in the userdata's
+  ** bytes, which no Lua code can write, unlike a metatable */
+  const struct mo_bufdesc *desc;
   memobj_lock lock;
 } mo_view;
 
@@ -54,9 +59,8 @@ int mo_tobytes(lua_State *L, int idx, mo_bytesrc *b);
 int mo_checkbytes(lua_State *L, int idx, mo_bytesrc *b);
 
 /* How a view describes its items to the C API (memobj_buffer's format,
-** itemsize, count, stride). A view whose items are not bytes puts a light
-** userdata pointing to a static mo_bufdesc in its metatable under
-** MO_BUFDESC_FIELD; without one the items are bytes ("B"). */
+** itemsize, count, stride): a view whose items are not bytes points its
+** desc at a static mo_bufdesc; without one the items are bytes ("B"). */
 typedef struct mo_bufinfo {
   const char *format;
   size_t itemsize, count;
@@ -67,9 +71,6 @@ typedef struct mo_bufinfo {
 typedef struct mo_bufdesc {
   void (*describe)(const mo_view *v, mo_bufinfo *out);
 } mo_bufdesc;
-#define MO_BUFDESC_FIELD "__memobj_buffer"
-/* Put d into the view metatable registered at mtkey. */
-void mo_view_setbufdesc(lua_State *L, const void *mtkey, const mo_bufdesc *d);
 
 /* Resolve the memory object, view or Lua string at idx. Always pushes one
 ** value: the memory object (a string memory for a Lua string). Returns 0

@@ -50,7 +50,8 @@ typedef struct dbgswitch {
 } dbgswitch;
 
 static int switch_gc(lua_State *L) {
-  dbgswitch *w = (dbgswitch *)lua_touserdata(L, 1);
+  dbgswitch *w = (dbgswitch *)mo_state_self(L, &switch_key, sizeof(dbgswitch));
+  if (w == NULL) return 0;
   if (w->on) __atomic_sub_fetch(&mo_debug_states, 1, __ATOMIC_RELAXED);
   w->on = 0;
   return 0;

@@ -121,8 +121,9 @@ static mo_site *site_here(lua_State *L, rtstate *rt) {
 /* ---- The state's record ---- */
 
 static int rt_gc(lua_State *L) {
-  rtstate *rt = (rtstate *)lua_touserdata(L, 1);
+  rtstate *rt = (rtstate *)mo_state_self(L, &rt_key, sizeof(rtstate));
   size_t i;
+  if (rt == NULL) return 0;
   for (i = 0; i < rt->cap; i++) free(rt->sites[i]);
   free(rt->sites);
   mo_stats_runtime(-(long long)(rt->cap * sizeof *rt->sites +

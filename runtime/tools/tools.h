@@ -139,6 +139,11 @@ void mo_runtime_open(lua_State *L);
 */
 void *mo_state_udata(lua_State *L, const void *key, size_t size,
                      lua_CFunction gc, int make, int *made);
+/* For that __gc: the state userdata of `key` at argument 1, or NULL when
+** Lua code (debug library) called the finalizer with anything else. Its
+** identity is in its bytes, which only C writes: a registry entry or a
+** metatable can be replaced from Lua, they cannot. */
+void *mo_state_self(lua_State *L, const void *key, size_t size);
 
 int mo_l_set_allocator(lua_State *L);
 int mo_l_debug(lua_State *L);

@@ -409,6 +409,7 @@ static void trace_stop(lua_State *L) {
 /* The sentinel's __gc: lua_close runs finalizers before it frees objects,
 ** so the state's last blocks are freed by the original allocator. */
 static int sentinel_gc(lua_State *L) {
+  if (mo_state_self(L, &sentinel_key, 1) == NULL) return 0;
   trace_stop(L);
   return 0;
 }
@@ -657,7 +658,7 @@ static int l_snapshot(lua_State *L) {
   lua_setfield(L, -2, "frames");
   lua_pushboolean(L, t->lossy);
   lua_setfield(L, -2, "lossy");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &snap_mtkey);
+  mo_regpush(L, &snap_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   t->recording = 1;
   return 1;
@@ -676,7 +677,7 @@ static int snap_top(lua_State *L) {
     lua_rawgeti(L, 1, i);
     lua_rawseti(L, -2, i);
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &snap_mtkey);
+  mo_regpush(L, &snap_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return 1;
 }
@@ -808,7 +809,7 @@ static int snap_compare(lua_State *L) {
     lua_rawgeti(L, 4, d[i].idx);
     lua_rawseti(L, -2, i + 1);
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &snap_mtkey);
+  mo_regpush(L, &snap_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return 1;
 }
