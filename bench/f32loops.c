@@ -16,7 +16,7 @@
     size_t n, k;                                                      \
     (void)yf;                                                         \
     memobj_getbuffer(L, 1, &b, MEMOBJ_WRITE, "f32loops");             \
-    p = (float *)b.ptr;                                               \
+    p = (float *)(void *)b.ptr;                                       \
     n = b.len / sizeof(float);                                        \
     for (k = 0; k < n; k++) p[k] = (expr);                            \
     memobj_releasebuffer(L, &b);                                      \
