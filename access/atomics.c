@@ -8,12 +8,9 @@
 */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <math.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
+#include "../runtime/core/os.h"
 #include "array.h"
 #include "openers.h"
 
@@ -137,11 +134,6 @@ static int futex_error(lua_State *L, const char *op, int err, uint32_t *word) {
   return mo_oserror(L, op, err);
 }
 
-static long futex(uint32_t *addr, int op, uint32_t val,
-                  const struct timespec *ts, uint32_t val3) {
-  return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
-}
-
 /* The 32-bit word a futex watches: the element itself, or for 64-bit
 ** elements the half that holds the low bits. */
 static uint32_t *futex_word(mo_array *a, unsigned char *p) {
@@ -170,29 +162,20 @@ static int array_wait(lua_State *L) {
   mo_value e = mo_value_check(L, a->etype, 3);
   struct timespec deadline, *dl = NULL;
   uint32_t *word = futex_word(a, p);
-  int r = 0;
+  int r = 0, err;
   if (!lua_isnoneornil(L, 4)) {
     lua_Number t = luaL_checknumber(L, 4);
     luaL_argcheck(L, t >= 0 && t < 1e9, 4, "timeout must be 0..1e9 seconds");
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)t;
-    deadline.tv_nsec += (long)((t - floor(t)) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000L;
-    }
+    mo_os_deadline(&deadline, t);
     dl = &deadline;
   }
   if (a->itemsize == 8 &&
       __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST) != e.u) {
     r = 1;
-  } else if (futex(word, FUTEX_WAIT_BITSET, (uint32_t)e.u, dl,
-                   FUTEX_BITSET_MATCH_ANY) != 0) {
-    if (errno == EAGAIN) r = 1;
-    else if (errno == ETIMEDOUT) r = 2;
-    else if (errno != EINTR) {
-      return futex_error(L, "wait", errno, word);
-    }
+  } else if ((err = mo_os_futex_wait(word, (uint32_t)e.u, dl)) != 0) {
+    if (err == EAGAIN) r = 1;
+    else if (err == ETIMEDOUT) r = 2;
+    else if (err != EINTR) return futex_error(L, "wait", err, word);
   }
   lua_pushstring(L, results[r]);
   return 1;
@@ -203,13 +186,12 @@ static int array_notify(lua_State *L) {
   mo_array *a = SELF(L);
   unsigned char *p = checkatomic(L, a, "notify", 2);
   lua_Integer count = luaL_optinteger(L, 3, INT_MAX);
-  long n;
+  long n = 0;
+  int err;
   luaL_argcheck(L, count >= 0, 3, "count must be non-negative");
   if (count > INT_MAX) count = INT_MAX;
-  n = futex(futex_word(a, p), FUTEX_WAKE, (uint32_t)count, NULL, 0);
-  if (n < 0) {
-    return futex_error(L, "notify", errno, futex_word(a, p));
-  }
+  err = mo_os_futex_wake_count(futex_word(a, p), (int)count, &n);
+  if (err != 0) return futex_error(L, "notify", err, futex_word(a, p));
   lua_pushinteger(L, n);
   return 1;
 }

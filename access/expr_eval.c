@@ -11,10 +11,9 @@
 ** its AVX-512 or AVX2 entry points where the CPU has them.
 */
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include "../runtime/core/os.h"
 #include "array.h"
 #include "array_kernels.h"
 #include "expr.h"
@@ -485,7 +484,7 @@ typedef struct worker {
   mo_xred red;
   uint32_t errinsn;      /* 1 + the instruction that divided by zero */
   const char *fault;     /* a lost page (mapped file) */
-  pthread_t tid;
+  mo_os_thread tid;
   int started;
 } worker;
 
@@ -537,7 +536,6 @@ int mo_expr_run(const mo_xjob *job, mo_xred *red, char *err) {
   int t, nt = job->nthreads < 1 ? 1 : job->nthreads > MAXTHREADS ? MAXTHREADS
                                                                   : job->nthreads;
   size_t nb = (job->n + B - 1) / B, ws = mo_expr_worksize(job->p);
-  sigset_t all, old;
   memset(w, 0, sizeof w[0]);
   if ((size_t)nt > nb) nt = nb > 0 ? (int)nb : 1;
   for (t = 0; t < nt; t++) {
@@ -547,20 +545,11 @@ int mo_expr_run(const mo_xjob *job, mo_xred *red, char *err) {
     w[t].k1 = t == nt - 1 ? job->n : nb * (size_t)(t + 1) / (size_t)nt * B;
     w[t].work = job->work + (size_t)t * ws;
   }
-  /* workers take no asynchronous signals (Ctrl-C goes to the Lua
-  ** thread); the synchronous ones (SIGBUS of a lost page) stay theirs */
-  sigfillset(&all);
-  sigdelset(&all, SIGBUS);
-  sigdelset(&all, SIGSEGV);
-  sigdelset(&all, SIGFPE);
-  sigdelset(&all, SIGILL);
-  if (nt > 1) pthread_sigmask(SIG_SETMASK, &all, &old);
   for (t = 1; t < nt; t++)
-    w[t].started = pthread_create(&w[t].tid, NULL, thread_main, &w[t]) == 0;
-  if (nt > 1) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    w[t].started = mo_os_thread_start(&w[t].tid, thread_main, &w[t]) == 0;
   run_range(&w[0]);
   for (t = 1; t < nt; t++) {
-    if (w[t].started) pthread_join(w[t].tid, NULL);
+    if (w[t].started) mo_os_thread_join(w[t].tid);
     else run_range(&w[t]);  /* no thread: this range runs here */
   }
   *red = w[0].red;

@@ -396,6 +396,61 @@ describe("identity: the debug library cannot forge or break objects", function()
     assert.is_table(memobj.objects())
   end)
 
+  it("a pin's __close or __gc called by Lua code drops nothing of a running call", function()
+    -- the views are released inside their own calls, so only the pins
+    -- stand between m:close() and the bytes those calls still read
+    local m = memobj.heap(4096)
+    local b = m:bytes()
+    b:fill(("x"):byte())
+    local pins, closed, inner = {}, nil, nil
+    local function collect(level)
+      local up = debug.getuservalue(m, 2)      -- the cached pin, if any
+      if up then pins[#pins + 1] = up end
+      for i = 1, 50 do                         -- the call's own slots
+        local name, v = debug.getlocal(level + 1, i)
+        if name == nil then break end
+        if type(v) == "userdata" and debug.getmetatable(v) and
+            debug.getmetatable(v).__metatable == "memobj.pin" then
+          pins[#pins + 1] = v
+        end
+      end
+      assert.is_true(#pins > 0, "no pin found")
+    end
+    local function attack()
+      local mt = debug.getmetatable(pins[1])
+      for _, pin in ipairs(pins) do
+        mt.__close(pin)
+        pcall(mt.__close, pin)
+        mt.__gc(pin)
+        coroutine.wrap(function() mt.__close(pin); mt.__gc(pin) end)()
+      end
+      return (pcall(m.close, m))
+    end
+    local ok, err = pcall(b.gsub, b, "x", function()
+      if closed == nil then
+        collect(2)
+        b:release()
+        closed = attack()
+        -- a nested pinned call on the same memory, attacked the same way
+        local b3 = m:bytes(0, 3)
+        inner = {pcall(b3.gsub, b3, "x", function()
+          collect(2)
+          b3:release()
+          return attack() and "!" or "z"
+        end)}
+      end
+      return "y"
+    end)
+    assert.is_false(closed)
+    assert.is_false(inner[1])
+    assert.matches("released", inner[2])
+    assert.is_false(ok)
+    assert.matches("released", err)
+    assert.is_false(m.closed)
+    m:close()  -- after the calls: no longer pinned
+    assert.is_true(m.closed)
+  end)
+
   it("a replaced user value never reaches the OS or the core", function()
     local name = "/memobj_id_" .. tostring(os.time()) .. "_" .. math.random(1e9)
     local m = assert(memobj.shared(name, 4096))

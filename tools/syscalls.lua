@@ -11,7 +11,8 @@ for name in ([[open openat close fstat stat lstat fstatat flock fsync fdatasync
   linkat unlink unlinkat pread pwrite read write readv writev lseek dup dup2
   mmap munmap mremap mprotect madvise msync shm_open shm_unlink memfd_create
   fcntl fchmod chmod readlink realpath mkstemp mkostemp getpid fork statvfs
-  fstatvfs]]):gmatch("%S+") do
+  fstatvfs syscall pthread_create pthread_join pthread_sigmask sigprocmask
+  clock_nanosleep nanosleep]]):gmatch("%S+") do
   CALLS[name] = true
 end
 local OS_LAYER = {["runtime/os.c"] = true, ["runtime/core/os.c"] = true}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,6 @@ static int sys_open(const char *path, int flags, mode_t mode) {
   return open(path, flags, mode);
 }
 
-static void *sys_mremap(void *a, size_t old, size_t n, int flags, void *to) {
-  return mremap(a, old, n, flags, to);
-}
-
 static int sys_fcntl(int fd, int cmd, int arg) {
   return fcntl(fd, cmd, arg);
 }
@@ -53,7 +50,7 @@ static int sys_fadvise(int fd, off_t off, off_t len, int advice) {
 /* ---- The table ---- */
 
 enum {
-  S_MMAP, S_MUNMAP, S_MREMAP, S_MPROTECT, S_MADVISE, S_MSYNC,
+  S_MMAP, S_MUNMAP, S_MPROTECT, S_MADVISE, S_MSYNC,
   S_OPEN, S_CLOSE, S_FSTAT, S_FTRUNCATE, S_FALLOCATE, S_FDATASYNC, S_FSYNC,
   S_PWRITE, S_PREAD, S_WRITE, S_RENAME, S_LINK, S_UNLINK,
   S_SHM_OPEN, S_SHM_UNLINK, S_MEMFD_CREATE, S_FCNTL, S_STAT, S_LSTAT,
@@ -70,7 +67,7 @@ typedef struct entry {
 #define E(name, fn) {name, (mo_os_fn)(fn), (mo_os_fn)(fn)}
 static entry sys[S_COUNT] = {
   E("mmap", mmap),           E("munmap", munmap),
-  E("mremap", sys_mremap),   E("mprotect", mprotect),
+  E("mprotect", mprotect),
   E("madvise", madvise),     E("msync", msync),
   E("open", sys_open),       E("close", close),
   E("fstat", fstat),         E("ftruncate", ftruncate),
@@ -146,7 +143,6 @@ size_t mo_page_up(size_t n) {
 /* ---- Address space ---- */
 
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
-typedef void *(*mremap_fn)(void *, size_t, size_t, int, void *);
 typedef int (*range_fn)(void *, size_t);
 typedef int (*range3_fn)(void *, size_t, int);
 
@@ -170,14 +166,6 @@ int mo_os_reserve(size_t len, void **out) {
 
 int mo_os_unmap(void *addr, size_t len) {
   return SYS(S_MUNMAP, range_fn)(addr, len) != 0 ? err_now() : 0;
-}
-
-int mo_os_remap(void *addr, size_t oldlen, size_t newlen, int flags,
-                void *newaddr, void **out) {
-  void *p = SYS(S_MREMAP, mremap_fn)(addr, oldlen, newlen, flags, newaddr);
-  if (p == MAP_FAILED) return err_now();
-  *out = p;
-  return 0;
 }
 
 int mo_os_protect(void *addr, size_t len, int prot) {
@@ -540,9 +528,44 @@ int mo_os_futex_wait(uint32_t *word, uint32_t val,
   return r == 0 ? 0 : err_now();
 }
 
-int mo_os_futex_wake(uint32_t *word, int n) {
+int mo_os_futex_wake_count(uint32_t *word, int n, long *woken) {
   long r = SYS(S_FUTEX, futex_fn)(word, FUTEX_WAKE, (uint32_t)n, NULL, 0);
-  return r >= 0 ? 0 : err_now();
+  if (r < 0) return err_now();
+  if (woken) *woken = r;
+  return 0;
+}
+
+int mo_os_futex_wake(uint32_t *word, int n) {
+  return mo_os_futex_wake_count(word, n, NULL);
+}
+
+int mo_os_thread_start(mo_os_thread *t, void *(*fn)(void *), void *arg) {
+  sigset_t all, old;
+  int e;
+  sigfillset(&all);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  /* the new thread inherits it */
+  e = pthread_create(t, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return e;
+}
+
+void mo_os_thread_join(mo_os_thread t) {
+  pthread_join(t, NULL);
+}
+
+void mo_os_deadline(struct timespec *ts, double seconds) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  if (!(seconds >= 0) || seconds > 1e9) seconds = 1e9;  /* no limit */
+  ts->tv_sec += (time_t)seconds;
+  ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
 }
 
 int mo_os_alive(pid_t pid) {

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -46,9 +47,6 @@ int mo_os_map(void *addr, size_t len, int prot, int flags, int fd, off_t off,
 ** MAP_NORESERVE: costs no memory until committed with mo_os_protect). */
 int mo_os_reserve(size_t len, void **out);
 int mo_os_unmap(void *addr, size_t len);
-/* mremap(addr, oldlen, newlen, flags[, newaddr]) -> *out. */
-int mo_os_remap(void *addr, size_t oldlen, size_t newlen, int flags,
-                void *newaddr, void **out);
 int mo_os_protect(void *addr, size_t len, int prot);
 /* msync(MS_SYNC): write the changed pages of a shared file mapping. */
 int mo_os_msync(void *addr, size_t len);
@@ -178,6 +176,17 @@ int mo_os_futex_wait(uint32_t *word, uint32_t val,
                      const struct timespec *deadline);
 /* Wake up to n sleepers on word. */
 int mo_os_futex_wake(uint32_t *word, int n);
+/* The same, telling how many woke. */
+int mo_os_futex_wake_count(uint32_t *word, int n, long *woken);
+/* Worker threads (memobj.expr {threads = n}). A worker takes no
+** asynchronous signal (Ctrl-C goes to the Lua thread); the synchronous
+** ones (SIGBUS of a lost page) stay its own. 0 or an errno. */
+typedef pthread_t mo_os_thread;
+int mo_os_thread_start(mo_os_thread *t, void *(*fn)(void *), void *arg);
+void mo_os_thread_join(mo_os_thread t);
+/* The CLOCK_MONOTONIC time `seconds` from now (futex deadlines); a
+** negative, NaN or huge `seconds` is 1e9 (no limit). */
+void mo_os_deadline(struct timespec *ts, double seconds);
 /* Does process pid exist (kill(pid, 0))? 0 only when it surely does not. */
 int mo_os_alive(pid_t pid);
 
@@ -185,11 +194,10 @@ int mo_os_alive(pid_t pid);
 
 /*
 ** Each entry has a name and the signature of the call it stands for
-** (open and fcntl take their optional argument as a plain int/mode_t,
-** mremap its new address, so that no entry is variadic):
+** (open and fcntl take their optional argument as a plain int/mode_t, so
+** that no entry is variadic):
 **   "mmap"  void *(void *, size_t, int, int, int, off_t)
 **   "munmap" "mprotect" "madvise" "msync"   int (void *, size_t[, int])
-**   "mremap" void *(void *, size_t, size_t, int, void *)
 **   "open" int (const char *, int, mode_t)   "close" int (int)
 **   "fstat" int (int, struct stat *)   "ftruncate" int (int, off_t)
 **   "fallocate" int (int, int, off_t, off_t)

@@ -127,16 +127,6 @@ static int W_munmap(void *a, size_t n) {
   return PREV(&P_munmap, int (*)(void *, size_t))(a, n);
 }
 
-static plan P_mremap;
-static void *W_mremap(void *a, size_t o, size_t n, int fl, void *to) {
-  switch (trip(&P_mremap)) {
-    case FAIL: FAILED(&P_mremap, MAP_FAILED);
-    case CRASH: _exit(77);
-  }
-  return PREV(&P_mremap, void *(*)(void *, size_t, size_t, int, void *))(
-      a, o, n, fl, to);
-}
-
 static plan P_fstat;
 static int W_fstat(int fd, struct stat *st) {
   switch (trip(&P_fstat)) {
@@ -274,7 +264,7 @@ static const struct {
   plan *p;
   mo_os_fn w;
 } rows[] = {
-  ROW(mmap, "mmap"), ROW(munmap, "munmap"), ROW(mremap, "mremap"),
+  ROW(mmap, "mmap"), ROW(munmap, "munmap"),
   ROW(mprotect, "mprotect"), ROW(madvise, "madvise"), ROW(msync, "msync"),
   ROW(open, "open"), ROW(close, "close"), ROW(fstat, "fstat"),
   ROW(ftruncate, "ftruncate"), ROW(fallocate, "fallocate"),
