@@ -381,7 +381,7 @@ describe("memobj.queue", function()
     local big2 = ("z"):rep(40000)
     local seen = 0
     for _ = 1, 200 do q2:push(big2) end
-    for round = 1, 30 do
+    for _ = 1, 30 do
       for _ = 1, 20 do
         setmetatable({}, {__gc = function()
           local v = q2:pop()
