@@ -150,10 +150,12 @@ static void prepare(lua_State *L, int first, int last, qbatch *qb) {
   qb->last = last;
   qb->cs = NULL;
   for (i = first; i <= last; i++) {
-    qitem spare, *it = i - first < qb->nit ? &qb->it[i - first] : &spare;
+    qitem spare, *it = &spare;
     const void *p;
     size_t n;
-    int tag = sv_simple(L, i, it->tmp, &p, &n);
+    int tag;
+    if (MO_LIKELY(i - first < qb->nit)) it = &qb->it[i - first];
+    tag = sv_simple(L, i, it->tmp, &p, &n);
     if (MO_UNLIKELY(!tag)) {
       size_t at;
       uint32_t len32;
