@@ -252,7 +252,7 @@ static int bytes_unpack(lua_State *L) {
   avail = len - base;
   for (win = 256;; win *= 2) {
     int full = win >= avail;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &unpack_key);
+    mo_regpush(L, &unpack_key, LUA_TFUNCTION);
     lua_pushvalue(L, 2);
     /* string.unpack of the last window may have run a finalizer */
     ptr = mo_view_rptr(L, v, base, full ? avail : win);
@@ -293,7 +293,7 @@ static int bytes_pack(lua_State *L) {
   int top = lua_gettop(L), k;
   size_t n, off;
   const char *s;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &pack_key);
+  mo_regpush(L, &pack_key, LUA_TFUNCTION);
   for (k = 3; k <= top; k++) lua_pushvalue(L, k);
   if (lua_pcall(L, top - 2, 1, 0) != LUA_OK) return rethrow(L, 1);
   s = lua_tolstring(L, -1, &n);

@@ -50,7 +50,7 @@ static xfunc *newxf(lua_State *L, int idx, int nthreads) {
   f->nthreads = nthreads;
   lua_pushvalue(L, idx);
   lua_setiuservalue(L, -2, 1);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &xf_mtkey);
+  mo_regpush(L, &xf_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   if (mo_expr_parse(src, len, &f->ast, err) != 0) xerror(L, err);
   return f;
@@ -191,7 +191,7 @@ static mo_array *new_result(lua_State *L, size_t n, int et) {
   mo_source s;
   if (n > SIZE_MAX / size || n * size > (size_t)LUA_MAXINTEGER)
     luaL_error(L, "memobj.expr: not enough memory");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &heap_key);  /* memobj.heap */
+  mo_regpush(L, &heap_key, LUA_TFUNCTION);  /* memobj.heap */
   lua_pushinteger(L, (lua_Integer)(n * size));
   lua_createtable(L, 0, 1);
   lua_pushboolean(L, 0);
@@ -413,7 +413,7 @@ static int l_eval(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 3);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);  /* 4: the cache */
+  mo_regpush(L, &cache_key, LUA_TTABLE);  /* 4: the cache */
   lua_pushvalue(L, 1);
   if (lua_rawget(L, 4) != LUA_TUSERDATA) {
     lua_Integer count;

@@ -270,7 +270,7 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
   f = (mo_ffi_fn *)lua_newuserdatauv(L, sizeof(mo_ffi_fn), 2);
   udx = lua_gettop(L);
   memset(f, 0, sizeof *f);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &fn_mtkey);
+  mo_regpush(L, &fn_mtkey, LUA_TTABLE);
   lua_setmetatable(L, udx);
   mo_sig_parse(L, retarg, argsarg, &f->sig, MO_SIG_CALL);
   f->tag = MO_TAG_FFIFN;
@@ -401,7 +401,7 @@ static int ffi_load(lua_State *L) {
   lib = (mo_ffi_lib *)lua_newuserdatauv(L, sizeof(mo_ffi_lib), 1);
   lib->tag = MO_TAG_FFILIB;
   lib->handle = NULL;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &lib_mtkey);
+  mo_regpush(L, &lib_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   dlerror();
   h = dlopen(name, flags);

@@ -102,11 +102,11 @@ static int cb_invoke(lua_State *L) {
   s = &d->sig;
   if (d->dead)
     return luaL_error(L, "memobj: callback: called after it was freed");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
+  mo_regpush(L, &cb_liveskey, LUA_TTABLE);
   if (lua_rawgetp(L, -1, d) == LUA_TUSERDATA) {
     lua_getiuservalue(L, -1, 1);  /* the Lua function */
   } else {  /* collected during the call in progress (see cb_release) */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+    mo_regpush(L, &cb_zombieskey, LUA_TTABLE);
     if (lua_rawgetp(L, -1, d) != LUA_TFUNCTION)
       return luaL_error(L, "memobj: callback: called after its object was "
                            "collected (keep it reachable while C may call it)");
@@ -165,7 +165,7 @@ static int ffi_callback(lua_State *L) {
   cb = (mo_ffi_cb *)lua_newuserdatauv(L, sizeof(mo_ffi_cb), 1);
   cb->tag = MO_TAG_FFICB;
   cb->d = NULL;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_mtkey);
+  mo_regpush(L, &cb_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -179,7 +179,7 @@ static int ffi_callback(lua_State *L) {
   if (ffi_prep_closure_loc(d->closure, &d->sig.cif, cb_handler, d,
                            d->code) != FFI_OK)
     return luaL_error(L, "memobj: callback: libffi cannot prepare the closure");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_liveskey);
+  mo_regpush(L, &cb_liveskey, LUA_TTABLE);
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, d);
   lua_pop(L, 1);
@@ -192,7 +192,7 @@ static void destroy(cbdata *d) {
 }
 
 void mo_ffi_flush_deferred(lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+  mo_regpush(L, &cb_zombieskey, LUA_TTABLE);
   while (mo_ffi_deferred) {
     cbdata *d = mo_ffi_deferred;
     mo_ffi_deferred = d->next;
@@ -220,7 +220,7 @@ static void cb_release(lua_State *L, mo_ffi_cb *cb, int idx) {
     return;
   }
   if (idx) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &cb_zombieskey);
+    mo_regpush(L, &cb_zombieskey, LUA_TTABLE);
     lua_getiuservalue(L, idx, 1);
     lua_rawsetp(L, -2, d);
     lua_pop(L, 1);

@@ -55,7 +55,7 @@ static npybox *newbox(lua_State *L) {
   memset(b, 0, sizeof *b);
   b->tag = NPYBOX_TAG;
   b->busy = 1;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &box_mtkey);
+  mo_regpush(L, &box_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return b;
 }
@@ -190,7 +190,7 @@ static int npy_open(lua_State *L) {
   }
   box_done(b);
   /* map the data part: memobj.map(path, {mode=, offset=, size=}) */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &map_key);
+  mo_regpush(L, &map_key, LUA_TFUNCTION);
   lua_pushvalue(L, 1);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, modes[mode]);

@@ -451,6 +451,34 @@ describe("identity: the debug library cannot forge or break objects", function()
     assert.is_true(m.closed)
   end)
 
+  it("registry entries replaced by Lua code raise, never crash", function()
+    local reg = debug.getregistry()
+    local keys = {}
+    for k, v in pairs(reg) do
+      if type(k) == "userdata" and (type(v) == "table" or type(v) == "function") then
+        keys[#keys + 1] = k
+      end
+    end
+    assert.is_true(#keys >= 10, #keys .. " entries")
+    local battery = {
+      function() return memobj.heap(16):bytes():find("x") end,
+      function() return memobj.array("f64", {1, 2}):sum() end,
+      function() return memobj.records({{"x", "i32"}}, 2)[1] end,
+      function() return memobj.heap(8):bytes():gsub("\0", function() return "a" end) end,
+      function() return memobj.eval("a + 1", {a = memobj.array("f64", 4)}) end,
+      function() return memobj.heap(8):file("r"):read("a") end,
+      function() return memobj.heap(8):bytes():unpack("i4") end,
+      function() return memobj.decode(memobj.encode({1, "x"})) end,
+    }
+    for _, k in ipairs(keys) do
+      local saved = reg[k]
+      reg[k] = 42
+      for _, fn in ipairs(battery) do pcall(fn) end
+      reg[k] = saved
+    end
+    for _, fn in ipairs(battery) do assert(pcall(fn)) end
+  end)
+
   it("a replaced user value never reaches the OS or the core", function()
     local name = "/memobj_id_" .. tostring(os.time()) .. "_" .. math.random(1e9)
     local m = assert(memobj.shared(name, 4096))

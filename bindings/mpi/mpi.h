@@ -66,7 +66,23 @@ void mp_prewrite(lua_State *L, mp_msg *m, mp_msg *other);
 ** to-be-closed userdata: whatever raises between taking the first and
 ** releasing both, the slot's __close unlocks what is held.
 */
+/* The userdata at idx if it is the module's own of this tag and size,
+** else NULL: its identity is in bytes only C writes, which Lua code
+** (debug.setmetatable, a finalizer called by hand) cannot forge. */
+static inline void *mp_toud(lua_State *L, int idx, uint32_t tag, size_t size) {
+  void *p = lua_touserdata(L, idx);
+  if (p == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != size || *(const uint32_t *)p != tag)
+    return NULL;
+  return p;
+}
+
+#define MP_TAG_PAIR 0x4d504150u  /* "MPAP" */
+#define MP_TAG_REQ 0x4d505251u   /* "MPRQ" */
+#define MP_TAG_DROP 0x4d504452u  /* "MPDR" */
+
 typedef struct mp_pair {
+  uint32_t tag;        /* MP_TAG_PAIR */
   mp_msg m[2];
   int held[2];
 } mp_pair;

@@ -12,6 +12,7 @@
 #include "mpi.h"
 
 typedef struct mp_req {
+  uint32_t id;              /* MP_TAG_REQ */
   MPI_Request req;
   mp_msg m;
   int active;               /* MPI may still use the bytes */
@@ -27,6 +28,11 @@ typedef struct dropped {
 } dropped;
 
 static const char drop_key = 0;     /* registry: this state's list head */
+
+typedef struct droproot {
+  uint32_t tag;             /* MP_TAG_DROP */
+  dropped *head;
+} droproot;
 
 /* ---- Arguments ---- */
 
@@ -44,17 +50,26 @@ static void noextra(lua_State *L, int last) {
     luaL_argerror(L, last + 1, "no value expected");
 }
 
+/* The message txadd logs, handed over in C and taken once: Lua code
+** that reaches txadd (debug.getinfo) finds nothing to log. */
+static _Thread_local mp_msg *txadd_msg;
+
 static int txadd(lua_State *L) {
-  mp_msg *m = (mp_msg *)lua_touserdata(L, 1);
+  mp_msg *m = txadd_msg;
+  txadd_msg = NULL;
+  if (m == NULL) return luaL_error(L, "memobj.mpi: nothing to log");
   mp_api->tx_add(L, &m->b, 0, m->b.len);
   return 0;
 }
 
 void mp_prewrite(lua_State *L, mp_msg *m, mp_msg *other) {
+  int st;
   if (m->b.handle == NULL || m->b.len == 0) return;
   lua_pushcfunction(L, txadd);
-  lua_pushlightuserdata(L, m);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+  txadd_msg = m;
+  st = lua_pcall(L, 0, 0, 0);
+  txadd_msg = NULL;
+  if (st != LUA_OK) {
     mp_dropmsg(m);
     if (other) mp_dropmsg(other);
     lua_error(L);
@@ -64,8 +79,9 @@ void mp_prewrite(lua_State *L, mp_msg *m, mp_msg *other) {
 static const char pair_mtkey = 0;  /* registry: the pair metatable */
 
 static int pair_close(lua_State *L) {
-  mp_pair *p = (mp_pair *)lua_touserdata(L, 1);
+  mp_pair *p = (mp_pair *)mp_toud(L, 1, MP_TAG_PAIR, sizeof(mp_pair));
   int k;
+  if (p == NULL) return 0;
   for (k = 0; k < 2; k++)
     if (p->held[k]) {
       p->held[k] = 0;
@@ -76,8 +92,10 @@ static int pair_close(lua_State *L) {
 
 mp_pair *mp_newpair(lua_State *L) {
   mp_pair *p = (mp_pair *)lua_newuserdatauv(L, sizeof *p, 0);
+  p->tag = MP_TAG_PAIR;
   p->held[0] = p->held[1] = 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &pair_mtkey);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pair_mtkey) != LUA_TTABLE)
+    luaL_error(L, "memobj.mpi: an entry of the Lua registry was replaced");
   lua_setmetatable(L, -2);
   lua_toclose(L, -1);
   return p;
@@ -156,11 +174,11 @@ static int l_recv(lua_State *L) {
 /* ---- Requests ---- */
 
 static dropped **droplist(lua_State *L) {
-  dropped **head;
+  droproot *root;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &drop_key);
-  head = (dropped **)lua_touserdata(L, -1);
+  root = (droproot *)mp_toud(L, -1, MP_TAG_DROP, sizeof(droproot));
   lua_pop(L, 1);
-  return head;
+  return root ? &root->head : NULL;
 }
 
 void mp_requests_sweep(lua_State *L, int wait) {
@@ -185,7 +203,10 @@ void mp_requests_sweep(lua_State *L, int wait) {
 }
 
 static mp_req *checkreq(lua_State *L) {
-  return (mp_req *)luaL_checkudata(L, 1, "memobj.mpi.request");
+  mp_req *r = (mp_req *)luaL_checkudata(L, 1, "memobj.mpi.request");
+  if (mp_toud(L, 1, MP_TAG_REQ, sizeof(mp_req)) == NULL)
+    luaL_typeerror(L, 1, "memobj.mpi.request");
+  return r;
 }
 
 /* The request finished (st filled): unlock, note the status. */
@@ -256,11 +277,11 @@ static int req_test(lua_State *L) {
 ** or read from (isend) the bytes, so they stay locked: a receive is
 ** cancelled, and whatever is not finished goes to the state's list. */
 static int req_gc(lua_State *L) {
-  mp_req *r = (mp_req *)lua_touserdata(L, 1);
+  mp_req *r = (mp_req *)mp_toud(L, 1, MP_TAG_REQ, sizeof(mp_req));
   dropped **head, *d;
   MPI_Status st;
   int flag = 0;
-  if (!r->active) return 0;
+  if (r == NULL || !r->active) return 0;
   r->active = 0;
   if (!mp_islive()) return 0;  /* finalized: MPI used nothing any more */
   if (r->recv) MPI_Cancel(&r->req);
@@ -299,6 +320,7 @@ static mp_req *newreq(lua_State *L, int idx, int recv) {
   mp_req *r;
   mp_requests_sweep(L, 0);
   r = (mp_req *)lua_newuserdatauv(L, sizeof *r, 1);
+  r->id = MP_TAG_REQ;
   r->active = 0;
   r->recv = recv;
   r->source = r->tag = r->bytes = 0;
@@ -363,8 +385,9 @@ void mp_p2p_open(lua_State *L) {
   lua_pushcfunction(L, pair_close);
   lua_setfield(L, -2, "__gc");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &pair_mtkey);
-  dropped **head = (dropped **)lua_newuserdatauv(L, sizeof *head, 0);
-  *head = NULL;
+  droproot *root = (droproot *)lua_newuserdatauv(L, sizeof *root, 0);
+  root->tag = MP_TAG_DROP;
+  root->head = NULL;
   lua_rawsetp(L, LUA_REGISTRYINDEX, &drop_key);
   luaL_newmetatable(L, "memobj.mpi.request");
   luaL_setfuncs(L, req_meta, 0);

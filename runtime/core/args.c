@@ -111,6 +111,11 @@ int mo_optbool_field(lua_State *L, int idx, const char *field, int def) {
   return v;
 }
 
+void mo_regpush(lua_State *L, const void *key, int t) {
+  if (MO_UNLIKELY(lua_rawgetp(L, LUA_REGISTRYINDEX, key) != t))
+    luaL_error(L, "memobj: an entry of the Lua registry was replaced");
+}
+
 void mo_noextra(lua_State *L, int last) {
   int k, top = lua_gettop(L);
   for (k = last + 1; k <= top; k++)

@@ -27,6 +27,10 @@ size_t mo_checksize(lua_State *L, int arg);
 /* Raise "bad argument #k to 'f' (no value expected)" for a non-nil
 ** argument after `last`: no function ignores an argument it was given. */
 void mo_noextra(lua_State *L, int last);
+/* Push registry[key], a value of type t (LUA_TTABLE, LUA_TFUNCTION) that
+** memobj stored there; raise if Lua code replaced it (debug.getregistry):
+** a metatable that is not a table would crash lua_setmetatable. */
+void mo_regpush(lua_State *L, const void *key, int t);
 /* 1-based inclusive range i..j over n items, clamped like string.sub. */
 void mo_range(lua_Integer i, lua_Integer j, size_t n, size_t *from,
               size_t *to);

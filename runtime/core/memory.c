@@ -54,7 +54,7 @@ memobj_mem *mo_mem_new(lua_State *L, const memobj_kind *k, size_t udsize) {
   m->kind = k;
   m->writable = 1;
   m->closed = 1;  /* until mo_mem_publish */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
+  mo_regpush(L, &mem_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return m;
 }
@@ -80,13 +80,13 @@ memobj_mem *mo_checkmem(lua_State *L, int idx) {
 }
 
 void mo_mem_addmethods(lua_State *L, const luaL_Reg *l) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_methodskey);
+  mo_regpush(L, &mem_methodskey, LUA_TTABLE);
   luaL_setfuncs(L, l, 0);
   lua_pop(L, 1);
 }
 
 void mo_mem_declare(lua_State *L, const mo_method *list) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_methodskey);
+  mo_regpush(L, &mem_methodskey, LUA_TTABLE);
   mo_funcs_declare(L, "memory", list);
   lua_pop(L, 1);
 }
@@ -142,7 +142,7 @@ static int mem_gc(lua_State *L) {
   memobj_mem *m = mo_tomem(L, 1);
   if (m == NULL || m->npins > 0) return 0;
   if (m->nlocks > 0) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &mem_mtkey);
+    mo_regpush(L, &mem_mtkey, LUA_TTABLE);
     lua_setmetatable(L, 1);
     return 0;
   }

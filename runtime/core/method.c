@@ -74,7 +74,7 @@ static void checkdesc(lua_State *L, const mo_method *d) {
 void mo_view_declare_more(lua_State *L, const mo_viewkind *k,
                           const mo_method *list) {
   const mo_method *d;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, k->mtkey);
+  mo_regpush(L, k->mtkey, LUA_TTABLE);
   lua_getfield(L, -1, "__index");
   lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
   for (d = list; d->name; d++) {
@@ -112,7 +112,7 @@ void mo_funcs_declare(lua_State *L, const char *kind, const mo_method *list) {
 
 void mo_meta_declare(lua_State *L, const mo_viewkind *k, const mo_method *list) {
   int t;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, k->mtkey);
+  mo_regpush(L, k->mtkey, LUA_TTABLE);
   t = lua_gettop(L);
   lua_pushfstring(L, "%s meta", k->name);
   funcs_into(L, t, lua_tostring(L, -1), list);

@@ -113,7 +113,7 @@ static mo_pinud *newpin(lua_State *L, memobj_mem *m, int memidx, int percall) {
   lua_setiuservalue(L, -2, 1);
   lua_pushthread(L);         /* and the thread its frames are in */
   lua_setiuservalue(L, -2, 2);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &pin_mtkey);
+  mo_regpush(L, &pin_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return p;
 }

@@ -112,7 +112,7 @@ mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
   mo_view *v;
   /* its metatable is a view's (type.c); before the allocation below, as
   ** registering may allocate once */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  mo_regpush(L, mtkey, LUA_TTABLE);
   mo_type_register(L, -1, tag, sizeof(mo_view), 1);
   lua_pop(L, 1);
   v = (mo_view *)lua_newuserdatauv(L, udsize, 1);
@@ -133,7 +133,7 @@ mo_view *mo_view_new(lua_State *L, size_t udsize, uint32_t tag,
   v->length = len;
   v->mem = s->mem;
   v->ptr = s->mem->ptr ? s->mem->ptr + off : NULL;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  mo_regpush(L, mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, s->memidx);   /* the view keeps its memory alive */
   lua_setiuservalue(L, -2, 1);
@@ -204,7 +204,7 @@ void mo_view_newmeta(lua_State *L, const void *mtkey, const luaL_Reg *methods,
 }
 
 void mo_view_addmethods(lua_State *L, const void *mtkey, const luaL_Reg *l) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, mtkey);
+  mo_regpush(L, mtkey, LUA_TTABLE);
   lua_getfield(L, -1, "__index");
   lua_getupvalue(L, -1, 1);  /* the methods table (mo_view_newmeta) */
   luaL_setfuncs(L, l, 0);

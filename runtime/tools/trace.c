@@ -658,7 +658,7 @@ static int l_snapshot(lua_State *L) {
   lua_setfield(L, -2, "frames");
   lua_pushboolean(L, t->lossy);
   lua_setfield(L, -2, "lossy");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &snap_mtkey);
+  mo_regpush(L, &snap_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   t->recording = 1;
   return 1;
@@ -677,7 +677,7 @@ static int snap_top(lua_State *L) {
     lua_rawgeti(L, 1, i);
     lua_rawseti(L, -2, i);
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &snap_mtkey);
+  mo_regpush(L, &snap_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return 1;
 }
@@ -809,7 +809,7 @@ static int snap_compare(lua_State *L) {
     lua_rawgeti(L, 4, d[i].idx);
     lua_rawseti(L, -2, i + 1);
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &snap_mtkey);
+  mo_regpush(L, &snap_mtkey, LUA_TTABLE);
   lua_setmetatable(L, -2);
   return 1;
 }

@@ -205,4 +205,20 @@ check("recv into memory that refuses writes releases its lock", function()
   os.remove(path)
 end)
 
+check("finalizers called by Lua code on other userdata do nothing", function()
+  local r = mpi.irecv(memobj.array("int32", 1), right, 80)
+  local mt = debug.getmetatable(r)
+  mt.__gc(io.stdout)
+  mt.__gc(memobj.heap(64))
+  raises(function() mt.__close(io.stdout) end, "request")
+  raises(function() return r.wait(io.stdout) end, "request")
+  mpi.send(memobj.array("int32", {me}), left, 80)
+  r:wait()
+  local reg = debug.getregistry()
+  for _, v in pairs(reg) do
+    local vmt = type(v) == "table" and rawget(v, "__close")
+    if vmt and rawget(v, "__gc") == vmt then vmt(io.stdout) end  -- the pair's
+  end
+end)
+
 H.done()
