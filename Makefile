@@ -88,7 +88,7 @@ PKG_LIBS = $(shell pkg-config --libs libffi 2>/dev/null)
 
 # The numeric kernels are loops written for the vectoriser, which -O3 runs
 # (gcc -O2 vectorises only loops of a known trip count). No -ffast-math.
-KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/access/%.o,array_kernels array_arith array_minmax)
+KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/access/%.o,array_kernels array_kernels_f32 array_arith array_minmax)
 $(KERNEL_OBJS): XFLAGS := -O3
 # The expression loops also vectorise sqrt (no errno: results unchanged).
 $(BUILD)/obj/access/expr_eval.o: XFLAGS := -O3 -fno-math-errno
@@ -159,7 +159,12 @@ $(POWERLOSS): tests/crash/powerloss.c $(POOL_OBJS) memobj/pool.h memobj/poolint.
 
 # Test-only programs (never installed): the OS-table hook of tests/c/oshook.c
 # and the two-thread harness of tests/c/threads.c.
-testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry
+testmods: $(BUILD)/test/oshook.so $(BUILD)/test/threads $(BUILD)/test/registry \
+  $(BUILD)/test/f32div
+# float32 a:div(y) against the exact loop, bit for bit (tests/c/f32div.c)
+$(BUILD)/test/f32div: tests/c/f32div.c access/array_kernels_f32.c access/array_kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O3 $(WARN) -o $@ tests/c/f32div.c access/array_kernels_f32.c -lm
 $(BUILD)/test/registry: tests/c/registry.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iruntime -o $@ $< $(OBJS) \

@@ -30,7 +30,8 @@
 #define W_SPACE 2
 #define W_PUTTERS 3
 #define RECHDR 4     /* payload length */
-#define SMALL 4096   /* pops up to this many bytes copy out on the C stack */
+#define SMALL 16384  /* pops of up to this many bytes copy out on the C
+                        stack (more: into a scratch userdata) */
 
 static const char queue_mtkey = 0;
 static const mo_viewkind queue_vkind = {"queue", MO_TAG_QUEUE, "queue",
@@ -62,20 +63,6 @@ static unsigned char *ring(mo_shhdr *h) {
   return (unsigned char *)h + MO_SH_HDR;
 }
 
-static void ring_put(mo_shhdr *h, uint64_t cap, uint64_t pos, const void *src,
-                     size_t n) {
-  size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
-  memcpy(ring(h) + at, src, first);
-  if (n > first) memcpy(ring(h), (const unsigned char *)src + first, n - first);
-}
-
-static void ring_get(mo_shhdr *h, uint64_t cap, uint64_t pos, void *dst,
-                     size_t n) {
-  size_t at = (size_t)(pos % cap), first = n < cap - at ? n : (size_t)(cap - at);
-  memcpy(dst, ring(h) + at, first);
-  if (n > first) memcpy((unsigned char *)dst + first, ring(h), n - first);
-}
-
 /* Log ring bytes [pos, pos+n) for a transaction (two ranges on a wrap). */
 static const char *ring_log(mo_view *v, mo_shhdr *h, uint64_t cap, uint64_t pos,
                             size_t n) {
@@ -98,51 +85,127 @@ static int state_ok(const mo_shhdr *h, uint64_t cap) {
          QCOUNT(h) <= used / (RECHDR + 1) && (QCOUNT(h) == 0) == (used == 0);
 }
 
+/* Write n bytes at ring offset *at (< cap), wrapping; *at moves on. */
+static inline void ring_write(unsigned char *r, size_t cap, size_t *at,
+                              const void *src, size_t n) {
+  size_t room = cap - *at;
+  if (MO_LIKELY(n < room)) {
+    memcpy(r + *at, src, n);
+    *at += n;
+    return;
+  }
+  memcpy(r + *at, src, room);
+  memcpy(r, (const unsigned char *)src + room, n - room);
+  *at = n - room;
+}
+
 /* ---- Pushing ---- */
 
-/* The values at first..last, measured (codec ones encoded into B as a
-** 4-byte length and the encoding each). Returns the bytes they take in
-** the ring; raises for nil and for what the codec refuses. */
-static size_t measure(lua_State *L, int first, int last, luaL_Buffer *B) {
+/* A value to push, measured once: its tag and payload (numbers in tmp;
+** codec ones in the batch's string of encodings, p NULL). */
+typedef struct qitem {
+  const unsigned char *p;
+  size_t n;
+  unsigned char tag, tmp[8];
+} qitem;
+
+#define QITEMS 512   /* values of a push measured once (more are again) */
+
+/* The values first..last of a push, measured before the lock. */
+typedef struct qbatch {
+  int first, last;
+  size_t need;               /* ring bytes of all their records */
+  const unsigned char *cs;   /* codec encodings: u32 length, bytes; in order */
+  qitem *it;                 /* the first nit values */
+  int nit;
+} qbatch;
+
+/* Item i of the batch (values past QITEMS are looked at again: the
+** stack has not changed). The codec ones come from *cs, in order. */
+static inline void item_of(lua_State *L, const qbatch *qb, int i, qitem *tmp,
+                           const qitem **out) {
+  const qitem *it;
+  if (MO_LIKELY(i - qb->first < qb->nit)) {
+    it = &qb->it[i - qb->first];
+  } else {
+    const void *p;
+    tmp->tag = (unsigned char)sv_simple(L, i, tmp->tmp, &p, &tmp->n);
+    tmp->p = (const unsigned char *)p;
+    if (tmp->tag == 0) tmp->p = NULL;
+    it = tmp;
+  }
+  *out = it;
+}
+
+/* Measure the values at first..last into qb, whose it and nit are set
+** (codec ones encoded, with their
+** lengths, into one string left at the top of the stack: the buffer is
+** made only for a first such value). Raises for nil and for what the
+** codec refuses. */
+static void prepare(lua_State *L, int first, int last, qbatch *qb) {
+  luaL_Buffer B;
+  int i, coded = 0;
   size_t need = 0;
-  int i;
+  qb->first = first;
+  qb->last = last;
+  qb->cs = NULL;
   for (i = first; i <= last; i++) {
-    unsigned char tmp[8];
+    qitem spare, *it = &spare;
     const void *p;
     size_t n;
-    if (lua_isnil(L, i))
-      luaL_argerror(L, i - 1, "nil cannot be queued");
-    if (!sv_simple(L, i, tmp, &p, &n)) {
-      size_t at = luaL_bufflen(B);
+    int tag;
+    if (MO_LIKELY(i - first < qb->nit)) it = &qb->it[i - first];
+    tag = sv_simple(L, i, it->tmp, &p, &n);
+    if (MO_UNLIKELY(!tag)) {
+      size_t at;
       uint32_t len32;
-      luaL_addlstring(B, "\0\0\0\0", 4);
-      mo_codec_encode(L, i, B);
-      n = luaL_bufflen(B) - at - 4;
+      if (lua_isnil(L, i)) luaL_argerror(L, i - 1, "nil cannot be queued");
+      if (!coded) {
+        luaL_buffinit(L, &B);
+        coded = 1;
+      }
+      at = luaL_bufflen(&B);
+      luaL_addlstring(&B, "\0\0\0\0", 4);
+      mo_codec_encode(L, i, &B);
+      n = luaL_bufflen(&B) - at - 4;
       if (n > UINT32_MAX - 1) luaL_error(L, "memobj: queue: value too large");
       len32 = (uint32_t)n;
-      memcpy(luaL_buffaddr(B) + at, &len32, 4);
+      memcpy(luaL_buffaddr(&B) + at, &len32, 4);
+      p = NULL;
     }
+    it->tag = (unsigned char)tag;
+    it->p = (const unsigned char *)p;
+    it->n = n;
     if (n > UINT32_MAX - 1 || need > SIZE_MAX - RECHDR - 1 - n)
       luaL_error(L, "memobj: queue: value too large");
     need += RECHDR + 1 + n;
   }
-  return need;
+  if (coded) {
+    luaL_pushresult(&B);
+    qb->cs = (const unsigned char *)lua_tostring(L, -1);
+  }
+  qb->need = need;
 }
 
-/* Write the records of the values at first..last at pos (codec ones
-** from cs, in order). Runs under the lock: reads the stack, never
-** allocates. */
-static void write_records(lua_State *L, mo_shhdr *h, uint64_t cap,
-                          uint64_t pos, int first, int last,
-                          const unsigned char *cs) {
+/* Write the records of the batch at ring offset at. Runs under the
+** lock: reads the stack, never allocates. */
+static void write_records(lua_State *L, unsigned char *r, size_t cap,
+                          size_t at, const qbatch *qb) {
+  const unsigned char *cs = qb->cs;
   int i;
-  for (i = first; i <= last; i++) {
-    unsigned char tmp[8], hdr[RECHDR + 1];
-    const void *p;
-    size_t n;
+  for (i = qb->first; i <= qb->last; i++) {
+    qitem spare;
+    const qitem *it;
+    const unsigned char *p;
+    unsigned char hdr[RECHDR + 1];
     uint32_t len32;
-    int tag = sv_simple(L, i, tmp, &p, &n);
-    if (!tag) {
+    size_t n;
+    int tag;
+    item_of(L, qb, i, &spare, &it);
+    p = it->p;
+    n = it->n;
+    tag = it->tag;
+    if (tag == 0) {  /* the next codec encoding */
       memcpy(&len32, cs, 4);
       p = cs + 4;
       n = len32;
@@ -152,23 +215,30 @@ static void write_records(lua_State *L, mo_shhdr *h, uint64_t cap,
     len32 = (uint32_t)(n + 1);
     memcpy(hdr, &len32, 4);
     hdr[4] = (unsigned char)tag;
-    ring_put(h, cap, pos, hdr, RECHDR + 1);
-    ring_put(h, cap, pos + RECHDR + 1, p, n);
-    pos += RECHDR + 1 + n;
+    if (MO_LIKELY(cap - at > RECHDR + 1 + n)) {  /* no wrap: the usual */
+      memcpy(r + at, hdr, RECHDR + 1);
+      memcpy(r + at + RECHDR + 1, p, n);
+      at += RECHDR + 1 + n;
+    } else {
+      ring_write(r, cap, &at, hdr, RECHDR + 1);
+      ring_write(r, cap, &at, p, n);
+    }
   }
 }
 
 enum { DONE, NOROOM, FAILED };
 
-/* Append the values at first..last (need bytes) or none. On NOROOM with
-** wait set, the caller is registered as a putter and *seq is the space
-** word to sleep on. */
-static int trypush(lua_State *L, mo_view *v, int first, int last,
-                   const unsigned char *cs, size_t need, int wait,
+/* Append the batch's values or none. On NOROOM with wait set, the caller
+** is registered as a putter and *seq is the space word to sleep on. The
+** items word is bumped (and woken) only when a getter waits: a getter
+** registers under the lock after finding the queue empty, so a push that
+** sees none cannot miss one. */
+static int trypush(lua_State *L, mo_view *v, const qbatch *qb, int wait,
                    uint32_t *seq, const char **why) {
   mo_shhdr *h = (mo_shhdr *)v->ptr;
   uint64_t tail, cap = capof(v);
-  int wake;
+  size_t need = qb->need;
+  uint32_t getters;
   if (mo_sh_lock(h, v->length, why) != 0) return FAILED;
   if (!state_ok(h, cap)) {
     mo_sh_unlock(h);
@@ -189,7 +259,7 @@ static int trypush(lua_State *L, mo_view *v, int first, int last,
     mo_sh_unlock(h);
     return FAILED;
   }
-  write_records(L, h, cap, tail, first, last, cs);
+  write_records(L, ring(h), (size_t)cap, (size_t)(tail % cap), qb);
   if (mo_sh_lost()) {
     mo_sh_unlock(h);
     *why = MO_SH_LOST;
@@ -197,45 +267,36 @@ static int trypush(lua_State *L, mo_view *v, int first, int last,
   }
   mo_sh_save(h, &QTAIL(h), 16);  /* tail and count */
   QTAIL(h) = tail + need;
-  QCOUNT(h) += (uint64_t)(last - first + 1);
+  QCOUNT(h) += (uint64_t)(qb->last - qb->first + 1);
   mo_sh_done(h);
-  __atomic_add_fetch(&h->w[W_ITEMS], 1, __ATOMIC_RELEASE);
-  wake = __atomic_load_n(&h->w[W_GETTERS], __ATOMIC_ACQUIRE) != 0;
+  getters = __atomic_load_n(&h->w[W_GETTERS], __ATOMIC_ACQUIRE);
+  if (MO_UNLIKELY(getters != 0))
+    __atomic_add_fetch(&h->w[W_ITEMS], 1, __ATOMIC_RELEASE);
   mo_sh_unlock(h);
-  if (wake) mo_sh_wake(&h->w[W_ITEMS], last - first + 1);
+  if (MO_UNLIKELY(getters != 0))
+    mo_sh_wake(&h->w[W_ITEMS], qb->last - qb->first + 1);
   return DONE;
-}
-
-/* Measure and encode the values at first..last; then the string of
-** codec encodings is at the top of the stack (*cs points into it). */
-static size_t prepare(lua_State *L, int first, int last,
-                      const unsigned char **cs) {
-  luaL_Buffer B;
-  size_t need;
-  luaL_buffinit(L, &B);
-  need = measure(L, first, last, &B);
-  luaL_pushresult(&B);
-  *cs = (const unsigned char *)lua_tostring(L, -1);
-  return need;
 }
 
 /* q:push(v1 [, v2, ...]) -> true | false (none pushed: no room) */
 static int q_push(lua_State *L) {
   int last = lua_gettop(L), r;
-  const unsigned char *cs;
   const char *why = NULL;
-  size_t need;
   mo_view *v;
   mo_shcall c;
   uint32_t seq;
+  qitem items[QITEMS];
+  qbatch qb;
   if (last < 2) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  need = prepare(L, 2, last, &cs);
+  qb.it = items;
+  qb.nit = QITEMS;
+  prepare(L, 2, last, &qb);
   v = checkq(L);  /* again: encoding may have run finalizers */
   mo_sh_enter(L, v, &c);
-  r = trypush(L, v, 2, last, cs, need, 0, &seq, &why);
+  r = trypush(L, v, &qb, 0, &seq, &why);
   mo_sh_end(L, &c, r == FAILED);
   if (r == FAILED) return luaL_error(L, "memobj: queue: %s", why);
   lua_pushboolean(L, r == DONE);
@@ -250,16 +311,18 @@ typedef struct popped {
   size_t n;          /* records copied */
 } popped;
 
-/* Remove up to max records into out->buf. FAILED, or DONE (out->n may be
-** 0: empty, and with wait set the caller is a registered getter and
+/* Remove up to max records into out->buf. FAILED, or DONE (out->n may
+** be 0: empty, and with wait set the caller is a registered getter and
 ** *seq the items word), or NOROOM: the records do not fit the scratch,
-** out->len then says how many bytes they need. */
+** out->len then says how many bytes they need. The space word is bumped
+** (and woken) only when a putter waits. */
 static int trypop(mo_view *v, size_t max, popped *out, int wait,
                   uint32_t *seq, const char **why) {
   mo_shhdr *h = (mo_shhdr *)v->ptr;
+  unsigned char *r = ring(h);
   uint64_t pos, end, cap = capof(v);
-  size_t n = 0, total = 0;
-  int wake;
+  size_t n = 0, total = 0, at, start;
+  uint32_t putters;
   out->n = out->len = 0;
   if (mo_sh_lock(h, v->length, why) != 0) return FAILED;
   if (!state_ok(h, cap)) {
@@ -269,10 +332,20 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
   }
   pos = QHEAD(h);
   end = QTAIL(h);
+  start = at = (size_t)(pos % cap);
   while (n < max && pos < end) {
     uint32_t len;
     size_t rec;
-    ring_get(h, cap, pos, &len, 4);
+    if (MO_LIKELY(cap - at >= RECHDR)) {
+      memcpy(&len, r + at, RECHDR);
+    } else {
+      size_t a2 = at;
+      unsigned char b[RECHDR];
+      size_t first = cap - a2;
+      memcpy(b, r + a2, first);
+      memcpy(b + first, r, RECHDR - first);
+      memcpy(&len, b, RECHDR);
+    }
     if (len == 0 || len > end - pos - RECHDR) {
       mo_sh_unlock(h);
       *why = "damaged (a record runs past the tail)";
@@ -281,6 +354,8 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
     rec = RECHDR + (size_t)len;
     total += rec;
     pos += rec;
+    at += rec;  /* rec <= cap: one subtraction wraps */
+    if (at >= cap) at -= (size_t)cap;
     n++;
   }
   if (total > out->cap) {  /* the caller grows its scratch and comes back */
@@ -300,7 +375,12 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
     mo_sh_unlock(h);
     return FAILED;
   }
-  ring_get(h, cap, QHEAD(h), out->buf, total);
+  if (MO_LIKELY(cap - start >= total)) {
+    memcpy(out->buf, r + start, total);
+  } else {
+    memcpy(out->buf, r + start, cap - start);
+    memcpy(out->buf + (cap - start), r, total - (cap - start));
+  }
   if (mo_sh_lost()) {
     mo_sh_unlock(h);
     *why = MO_SH_LOST;
@@ -310,29 +390,86 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
   QHEAD(h) = pos;
   QCOUNT(h) -= n;
   mo_sh_done(h);
-  __atomic_add_fetch(&h->w[W_SPACE], 1, __ATOMIC_RELEASE);
-  wake = __atomic_load_n(&h->w[W_PUTTERS], __ATOMIC_ACQUIRE) != 0;
+  putters = __atomic_load_n(&h->w[W_PUTTERS], __ATOMIC_ACQUIRE);
+  if (MO_UNLIKELY(putters != 0))
+    __atomic_add_fetch(&h->w[W_SPACE], 1, __ATOMIC_RELEASE);
   mo_sh_unlock(h);
-  if (wake) mo_sh_wake(&h->w[W_SPACE], INT_MAX);
+  if (MO_UNLIKELY(putters != 0)) mo_sh_wake(&h->w[W_SPACE], INT_MAX);
   out->n = n;
   out->len = total;
   return DONE;
 }
 
 /* Push the values of out (checked: private bytes, but copied from
-** untrusted memory). */
+** untrusted memory; the lengths were checked under the lock and are
+** again, since finalizers run by the allocations could reach a kept
+** scratch through the debug library). */
 static void push_popped(lua_State *L, const popped *out) {
   size_t at = 0, i;
   for (i = 0; i < out->n; i++) {
     uint32_t len;
+    const unsigned char *p = out->buf + at + RECHDR;
+    if (MO_UNLIKELY(out->len - at < RECHDR + 1))
+      luaL_error(L, "memobj: queue: damaged value (record length)");
     memcpy(&len, out->buf + at, 4);
-    sv_push(L, out->buf + at + RECHDR, len, "queue");
+    if (MO_UNLIKELY(len == 0 || len > out->len - at - RECHDR))
+      luaL_error(L, "memobj: queue: damaged value (record length)");
+    if (MO_LIKELY(p[0] == SV_STR))  /* the usual value, without a call */
+      lua_pushlstring(L, (const char *)p + 1, len - 1);
+    else
+      sv_push(L, p, len, "queue");
     at += RECHDR + len;
   }
 }
 
+/* ---- The scratch of large pops ----
+** Popped records that do not fit the C stack's scratch go into a
+** scratch userdata (mo_scratch) that the state keeps in its registry for
+** the next large pop: a fresh one each time is a fresh mapping each
+** time, a page fault per 4 KiB copied. It is taken out of the registry
+** while in use (anchored on the stack), so a pop run meanwhile by a
+** finalizer makes its own, and an error leaves it to the collector. Lua
+** code can change the registry (debug.getregistry): what is found there
+** is used only if it is the very block this thread put there. */
+
+static const char scratch_key = 0;
+static _Thread_local void *scratch_block;   /* the userdata kept */
+static _Thread_local unsigned char *scratch_bytes;
+static _Thread_local size_t scratch_len, scratch_cap;
+
+/* Push a scratch of at least n bytes (kept for the next large pop by
+** keep_scratch) and return its bytes. */
+static unsigned char *take_scratch(lua_State *L, size_t n) {
+  size_t cap;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &scratch_key) == LUA_TUSERDATA &&
+      scratch_block != NULL && lua_touserdata(L, -1) == scratch_block &&
+      lua_rawlen(L, -1) == scratch_len && scratch_cap >= n) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);  /* in use */
+    return scratch_bytes;
+  }
+  lua_pop(L, 1);
+  cap = n < SIZE_MAX / 4 * 3 ? n + n / 4 : n;  /* room to grow a little */
+  scratch_bytes = (unsigned char *)mo_scratch(L, cap);
+  scratch_block = lua_touserdata(L, -1);
+  scratch_len = lua_rawlen(L, -1);
+  scratch_cap = cap;
+  return scratch_bytes;
+}
+
+/* Keep the scratch at idx for the next large pop, unless a pop run
+** meanwhile (by a finalizer) made a newer one. */
+static void keep_scratch(lua_State *L, int idx) {
+  if (lua_touserdata(L, idx) != scratch_block) return;
+  lua_pushvalue(L, idx);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
+}
+
 /* Pop up to max values onto the stack (the view at 1); returns how many
-** (0: empty). With wait, an empty queue registers a getter: *seq. */
+** (0: empty). With wait, an empty queue registers a getter: *seq. One
+** locked call takes them all (a process killed inside pops all or
+** none): into the C stack's scratch, or the kept one when they do not
+** fit. */
 static size_t popvalues(lua_State *L, size_t max, int wait, uint32_t *seq) {
   unsigned char small[SMALL];
   popped out;
@@ -341,19 +478,22 @@ static size_t popvalues(lua_State *L, size_t max, int wait, uint32_t *seq) {
   out.buf = small;
   out.cap = sizeof small;
   for (;;) {
-    mo_view *v = checkq(L);
+    mo_view *v = checkq(L);  /* again after a scratch's allocation */
     mo_shcall c;
     mo_sh_enter(L, v, &c);
     r = trypop(v, max, &out, wait, seq, &why);
     mo_sh_end(L, &c, r == FAILED);
     if (r == FAILED) luaL_error(L, "memobj: queue: %s", why);
     if (r == DONE) break;
-    lua_settop(L, top);  /* a record larger than the scratch: grow it */
+    lua_settop(L, top);  /* larger than the scratch: a larger one */
+    out.buf = take_scratch(L, out.len);
     out.cap = out.len;
-    out.buf = (unsigned char *)mo_scratch(L, out.cap);
   }
   push_popped(L, &out);
-  if (out.buf != small) lua_remove(L, top + 1);
+  if (out.buf != small) {
+    keep_scratch(L, top + 1);
+    lua_remove(L, top + 1);
+  }
   return out.n;
 }
 
@@ -433,11 +573,15 @@ static int q_get(lua_State *L) {
 /* q:put(v [, timeout]) -> true | nil, "timeout" */
 static int q_put(lua_State *L) {
   double t = checktimeout(L, 3);
-  const unsigned char *cs;
   struct timespec dl;
+  qitem item;
+  qbatch qb;
   size_t need;
   lua_settop(L, 2);
-  need = prepare(L, 2, 2, &cs);
+  qb.it = &item;
+  qb.nit = 1;
+  prepare(L, 2, 2, &qb);
+  need = qb.need;
   if (need > capof(checkq(L)))
     return luaL_error(L, "memobj: queue: put: the value (%I bytes) can "
                       "never fit (capacity %I)", (lua_Integer)need,
@@ -460,7 +604,7 @@ static int q_put(lua_State *L) {
       }
     }
     mo_sh_enter(L, v, &c);
-    r = trypush(L, v, 2, 2, cs, need, wait, &seq, &why);
+    r = trypush(L, v, &qb, wait, &seq, &why);
     mo_sh_end(L, &c, r == FAILED);
     if (r == FAILED) return luaL_error(L, "memobj: queue: %s", why);
     if (r == DONE) {

@@ -48,6 +48,13 @@ static int init_mutex(pthread_mutex_t *m) {
   pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
   e = pthread_mutex_init(m, &a);
   pthread_mutexattr_destroy(&a);
+  /* glibc leaves a robust mutex's count at 1 after its first lock and
+  ** unlock, and at 1 ever after. Take that first cycle here, while the
+  ** range is being formatted, so the bytes of an unlocked lock never
+  ** change after formatting: the lock chunk is never logged, and a pool
+  ** whose page no longer matched its last commit (a read after attach)
+  ** would not open again ("damaged pool data"). */
+  if (e == 0 && (e = pthread_mutex_trylock(m)) == 0) e = pthread_mutex_unlock(m);
   return e;
 }
 

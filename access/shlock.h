@@ -167,8 +167,12 @@ static inline const char *mo_sh_log(mo_view *v, const void *p, size_t n) {
 }
 
 /* A short busy wait: the other side of a queue or a lock holder is
-** usually a few hundred nanoseconds from done, far less than a futex
-** sleep and wake-up cost. */
+** usually a few microseconds from done, less than a futex sleep and
+** wake-up cost. Kept short: one pause takes from about 10 ns (older
+** x86) to 40 ns (recent Intel) and 185 ns in the virtual machine the
+** benchmarks ran on (the hypervisor traps it), and on a loaded machine
+** a long spin takes the core the other side needs (bench/structures.lua:
+** 2000 pauses gave 1.5x the pipe's messages/s there, 40-200 about 1.9x). */
 static inline void mo_sh_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -176,7 +180,7 @@ static inline void mo_sh_pause(void) {
   __asm__ __volatile__("yield");
 #endif
 }
-#define MO_SH_SPIN 2000   /* pauses before sleeping (some microseconds) */
+#define MO_SH_SPIN 64     /* pauses before sleeping (a few microseconds) */
 
 /* A deadline `seconds` from now on CLOCK_MONOTONIC (a negative value or
 ** nil: a far one). */

@@ -133,9 +133,50 @@ local function row(type)
   end
 end
 
-row("float64")
-row("float32")
-row("int32")
+-- MEMOBJ_BENCH_KTYPES (e.g. "float32,int32") runs only those rows.
+local only = os.getenv("MEMOBJ_BENCH_KTYPES")
+for _, type in ipairs({"float64", "float32", "int32"}) do
+  if not only or (","..only..","):find(","..type..",", 1, true) then row(type) end
+end
+
+-- float32 in-place loops against plain C loops on the same 64 MiB
+-- (bench/f32loops.c, -O3 -mavx2), alternated in ROUNDS: what a:div(y),
+-- a:mul(y) and a:sub(x) cost next to the same operation in C, next to
+-- the multiply in double alone (the least any exact path through doubles
+-- does), and next to numpy's float32 operations.
+if not only or only:find("float32", 1, true) then
+  local so = "/tmp/memobj_bench_f32loops.so"
+  local cflags = io.popen("pkg-config --cflags lua5.4"):read("a"):gsub("%s+$", "")
+  assert(os.execute(("gcc -O3 -mavx2 -shared -fPIC %s -Iruntime -o %s bench/f32loops.c")
+    :format(cflags, so)), "cannot build the C baseline")
+  local c = package.loadlib(so, "luaopen_f32loops")()
+  local n = MB * 1048576 // 4
+  local a = memobj.array("float32", n)
+  fill(a)
+  local y, x = 1.0000001, 1.5
+  local cases = {
+    {"a:div(y)", function() a:div(y) end},
+    {"C: divide in double", function() c.div64(a, y) end},
+    {"C: multiply in double by 1/y", function() c.mul64(a, 1 / y) end},
+    {"C: float divide by float(y)", function() c.div32(a, y) end},
+    {"a:mul(y)", function() a:mul(y) end},
+    {"C: multiply in double", function() c.mul64(a, y) end},
+    {"a:sub(x)", function() a:sub(x) end},
+    {"C: float subtract", function() c.sub32(a, x) end},
+  }
+  local t = {}
+  for _ = 1, ROUNDS do
+    for k, case in ipairs(cases) do t[k] = math.min(t[k] or math.huge, best(case[2])) end
+  end
+  for k, case in ipairs(cases) do
+    print(("float32 %-30s %7.2f ms (%5.1f GB/s in+out)"):format(case[1], t[k] * 1e3,
+      2 * 4 * n / t[k] / 1e9))
+  end
+  B.row("kernels", "float32 a:div(y) vs C loop dividing in double", t[1] / t[2], "x", "")
+  B.row("kernels", "float32 a:div(y) vs C loop multiplying in double", t[1] / t[3], "x", "")
+  B.row("kernels", "float32 a:mul(y) vs C loop multiplying in double", t[5] / t[6], "x", "~1.0x")
+  B.row("kernels", "float32 a:sub(x) vs C float loop", t[7] / t[8], "x", "~1.0x")
+end
 
 -- a[i] reads: contiguous and strided against a Lua table.
 local N = 2000000

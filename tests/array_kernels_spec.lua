@@ -195,6 +195,131 @@ describe("in-place arithmetic", function()
     assert.equal(math.huge, a[1])
   end)
 
+  -- issue 23: float32 a:div(y) by a y that is not a float32 value runs a
+  -- multiply-and-check path (access/array_kernels_f32.c) whose answer
+  -- must be, bit for bit, the Lua loop a[i] = a[i] / y
+  describe("float32 div by a double", function()
+    local F32 = function(bits) return (string.unpack("<f", string.pack("<I4", bits))) end
+    local function dbits(d) return (string.unpack("<i8", string.pack("<d", d))) end
+    local function fromd(i) return (string.unpack("<d", string.pack("<i8", i))) end
+    local function isf32(y) return y ~= y or string.unpack("<f", string.pack("<f", y)) == y end
+    local seed = 20261207
+    local function rnd(n)                       -- a small LCG, the same every run
+      seed = (seed * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+      return (seed >> 20) % n
+    end
+    local function anyx() return F32(rnd(1 << 16) << 16 | rnd(1 << 16)) end
+    -- a normal float32 with exponent e
+    local function normalx(e)
+      return F32(rnd(2) << 31 | (e + 127) << 23 | rnd(1 << 23))
+    end
+    -- a:div(y) (or a:add, a:sub, a:mul) against the Lua loop; the bytes
+    -- must be the same
+    local OPS = {div = function(x, y) return x / y end, add = function(x, y) return x + y end,
+      sub = function(x, y) return x - y end, mul = function(x, y) return x * y end}
+    local function same(xs, y, what, op)
+      op = op or "div"
+      local a = memobj.array("f32", xs)
+      local b = memobj.array("f32", #xs)
+      a[op](a, y)
+      for i = 1, #xs do b[i] = OPS[op](xs[i], y) end
+      local ga, gb = a:bytes():string(), b:bytes():string()
+      if ga ~= gb then
+        for i = 1, #xs do
+          -- which of two NaN operands add and mul return is the C
+          -- compiler's choice of operand order (not so for div)
+          local nans = op ~= "div" and a[i] ~= a[i] and b[i] ~= b[i] and xs[i] ~= xs[i]
+          if ga:sub(4 * i - 3, 4 * i) ~= gb:sub(4 * i - 3, 4 * i) and not nans then
+            error(("%s: x = %a, y = %a: a:%s gives %a, the loop %a")
+              :format(what, xs[i], y, op, a[i], b[i]))
+          end
+        end
+      end
+    end
+
+    it("special and random y over every kind of x", function()
+      local ys = {0.0, -0.0, math.huge, -math.huge, 0 / 0, 2 ^ -1074, -2 ^ -1060,
+        2 ^ -1022, 2 ^ 1023, -1.5 * 2 ^ 1022, 1e-300, 1e300, 1e-30, -1e30, 1.0000001,
+        -1.0000001, 0.1, -0.1, 0.2, 0.3, 0.05, 0.01, 0.001, 1 / 3, 3 + 2 ^ -51, 0.7,
+        1e-45, 1e38, 3.5e38, 1 + 2 ^ -52, 1 - 2 ^ -53, 2 + 2 ^ -51, 0.5 - 2 ^ -55,
+        2 ^ -126 * (1 + 2 ^ -30), 2 ^ 127 * (1 + 2 ^ -40), 1.5 * 2 ^ -149, math.pi}
+      for _ = 1, 60 do                          -- random y, not float32
+        local y
+        repeat y = fromd(rnd(2) << 63 | (1023 - 170 + rnd(341)) << 52 | rnd(1 << 52))
+        until not isf32(y)
+        ys[#ys + 1] = y
+      end
+      local edge = {0.0, -0.0, math.huge, -math.huge, 0 / 0, 2 ^ -149, -2 ^ -149,
+        2 ^ -126, F32(0x007fffff), F32(0x7f7fffff), F32(0xff7fffff), 1, -1}
+      for _, y in ipairs(ys) do
+        for _, n in ipairs{1, 7, 8, 23, 600} do   -- tails, a block and more
+          local xs = {}
+          for i = 1, n do xs[i] = anyx() end
+          for k, v in ipairs(edge) do if k <= n then xs[(k * 7) % n + 1] = v end end
+          same(xs, y, "any x")
+          for _, op in ipairs{"add", "sub", "mul"} do same(xs, y, "any x", op) end
+          for i = 1, n do xs[i] = normalx(rnd(41) - 20) end
+          same(xs, y, "normal x")
+        end
+      end
+    end)
+
+    it("quotients a few double ulps from a float32 midpoint", function()
+      for round = 1, 400 do
+        local x = normalx(rnd(121) - 60)
+        local m
+        if round % 4 == 0 then                  -- a float32 subnormal result
+          m = (2 * rnd(1 << 23) + 1) * 2 ^ -150
+        else
+          local bits = rnd(1 << 31)
+          local f = F32(bits)
+          if f ~= f or f == math.huge or f == 0 then f = 1.5 end
+          m = (f + F32(bits + 1)) / 2           -- halfway to the next float
+        end
+        local y0 = x / m
+        if y0 == y0 and y0 ~= 0 and math.abs(y0) < math.huge then
+          for j = -6, 6 do
+            local y = fromd(dbits(y0) + j)
+            if not isf32(y) and math.abs(1 / y) < math.huge then
+              local xs = {}
+              for i = 1, 16 do xs[i] = normalx(0) * 2 ^ (math.floor(math.log(math.abs(x), 2))) end
+              xs[rnd(16) + 1] = x
+              same(xs, y, "near a midpoint")
+            end
+          end
+        end
+      end
+    end)
+
+    it("y whose reciprocal has few bits: 0.1, 1/3 and the like", function()
+      for _ = 1, 200 do
+        local r = (rnd(1 << (1 + rnd(29))) + 1) * 2 ^ (rnd(60) - 30)
+        for j = -2, 2 do
+          local y = fromd(dbits(1 / r) + j)
+          if not isf32(y) then
+            local xs = {}
+            for i = 1, 64 do xs[i] = i % 2 == 0 and anyx() or normalx(rnd(61) - 30) end
+            same(xs, y, "few-bit reciprocal")
+          end
+        end
+      end
+    end)
+
+    it("millions of pairs in C, bit for bit (tests/c/f32div.c)", function()
+      local prog = (os.getenv("MEMOBJ_BUILD") or "build") .. "/test/f32div"
+      local p = assert(io.popen(prog .. " 300 " .. os.time() .. " 2>&1"))
+      local out = p:read("a")
+      local ok = p:close()
+      assert.is_true(ok, out)
+      assert.matches("^ok %d+ pairs", out)
+      -- every path ran, and the checked one divided some blocks again
+      local exact, prod, checked, again = out:match(
+        "exact (%d+) products (%d+) checked (%d+), (%d+) elements")
+      assert.is_true(tonumber(exact) > 0 and tonumber(prod) > 0 and
+        tonumber(checked) > 0 and tonumber(again) > 0, out)
+    end)
+  end)
+
   it("wrap integers modulo the type and refuse div and non-integers", function()
     local u = memobj.array("u8", {250, 3, 128})
     u:add(10)

@@ -367,4 +367,56 @@ describe("memobj.queue", function()
     m:close()
     os.remove(p)
   end)
+  it("pops values larger than the C stack's scratch, again and again", function()
+    local q = memobj.queue(1 << 20)
+    for round = 1, 20 do
+      local vals = {}
+      for i = 1, 1 + round % 5 do vals[i] = ("%d:%d"):format(round, i):rep(3000 + round) end
+      assert.is_true(q:push(table.unpack(vals)))
+      assert.same(vals, {q:pop(#vals)})
+    end
+    -- finalizers that pop from another queue while a large pop makes its
+    -- values: each pop gets its own values
+    local q2 = memobj.queue(1 << 20)
+    local big2 = ("z"):rep(40000)
+    local seen = 0
+    for _ = 1, 200 do q2:push(big2) end
+    for _ = 1, 30 do
+      for _ = 1, 20 do
+        setmetatable({}, {__gc = function()
+          local v = q2:pop()
+          if v then assert(v == big2); seen = seen + 1 end
+        end})
+      end
+      local vals = {}
+      for i = 1, 8 do vals[i] = tostring(i):rep(30000) end
+      assert.is_true(q:push(table.unpack(vals)))
+      assert.same(vals, {q:pop(8)})
+    end
+    collectgarbage()
+    assert.is_true(seen > 0)
+  end)
+
+  it("keeps its large-pop scratch where Lua code cannot swap in an object", function()
+    local q = memobj.queue(1 << 20)
+    local reg = debug.getregistry()
+    local big = ("b"):rep(50000)
+    assert.is_true(q:push(big, big))
+    assert.same({big, big}, {q:pop(2)})
+    local swapped = 0
+    local m = memobj.heap(64)
+    m:bytes():fill(7)
+    for k, v in pairs(reg) do
+      if type(k) == "userdata" and type(v) == "userdata" and
+         debug.getmetatable(v) == nil then  -- plain bytes: the scratch
+        reg[k] = m  -- a memory object where the scratch was
+        swapped = swapped + 1
+      end
+    end
+    assert.is_true(swapped >= 1)
+    assert.is_true(q:push(big, big))
+    assert.same({big, big}, {q:pop(2)})
+    assert.equal(64, m.size)
+    assert.equal(7 * 64, m:array("u8"):sum())  -- untouched
+  end)
 end)
