@@ -334,14 +334,7 @@ const char *mo_sh_trylog(mo_view *v, const void *p, size_t n) {
 /* ---- Waiting ---- */
 
 void mo_sh_deadline(struct timespec *ts, double seconds) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  if (!(seconds >= 0) || seconds > 1e9) seconds = 1e9;  /* no limit */
-  ts->tv_sec += (time_t)seconds;
-  ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
+  mo_os_deadline(ts, seconds);
 }
 
 int mo_sh_wait(uint32_t *word, uint32_t val, const struct timespec *dl) {
