@@ -327,6 +327,8 @@ local function repl()
   return function() plant_finalizers(); collectgarbage("step", 0) end
 end
 
+local value  -- a value for the codec (below): b:encode uses it
+
 local BYTES = {
   function(b) return b:byte(rint(), rint()) end,
   function(b) return b:sub(rint(), rint()) end,
@@ -357,7 +359,7 @@ local BYTES = {
 }
 
 -- a value for the codec, queues and dictionaries, sometimes refused
-local function value()
+function value()
   return pick({1, -2.5, "chaos", ("x"):rep(300), true, {1, 2, {k = "v"}},
                {n = math.random(100)}, aview("v"), function() end, 0 / 0})
 end
