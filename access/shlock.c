@@ -48,6 +48,13 @@ static int init_mutex(pthread_mutex_t *m) {
   pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
   e = pthread_mutex_init(m, &a);
   pthread_mutexattr_destroy(&a);
+  /* glibc leaves a robust mutex's count at 1 after its first lock and
+  ** unlock, and at 1 ever after. Take that first cycle here, while the
+  ** range is being formatted, so the bytes of an unlocked lock never
+  ** change after formatting: the lock chunk is never logged, and a pool
+  ** whose page no longer matched its last commit (a read after attach)
+  ** would not open again ("damaged pool data"). */
+  if (e == 0 && (e = pthread_mutex_trylock(m)) == 0) e = pthread_mutex_unlock(m);
   return e;
 }
 
@@ -327,14 +334,7 @@ const char *mo_sh_trylog(mo_view *v, const void *p, size_t n) {
 /* ---- Waiting ---- */
 
 void mo_sh_deadline(struct timespec *ts, double seconds) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  if (!(seconds >= 0) || seconds > 1e9) seconds = 1e9;  /* no limit */
-  ts->tv_sec += (time_t)seconds;
-  ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
+  mo_os_deadline(ts, seconds);
 }
 
 int mo_sh_wait(uint32_t *word, uint32_t val, const struct timespec *dl) {

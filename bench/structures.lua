@@ -5,6 +5,7 @@
 --    them one by one), 16-byte and 4 KiB messages; each side measured
 --    from starting the producer to the last message read, alternated
 --    (median of MEMOBJ_BENCH_RUNS pairs).
+--    Then the cost per value of push and pop in one process (no waiting).
 -- 2. d:get of a short value against a Lua table read, in one process.
 -- 3. d:incr from two processes at once: increments per second in total.
 -- 4. A durable dict set on a persistent pool (each call its own
@@ -134,6 +135,37 @@ print(("queue between two processes vs an io.popen pipe (%d x 16 B, %d x 4 KiB)"
   :format(N16, N4K))
 ipc(N16, 16, 512, "2", "16 B")
 ipc(N4K, 4096, 16, "10", "4 KiB")
+
+-- ---- 1b. the cost per value in one process (no waiting) ----
+
+do
+  local clock = os.clock
+  for _, cfg in ipairs({{16, 512, 2000}, {4096, 16, 2000}}) do
+    local size, batch, rounds = cfg[1], cfg[2], cfg[3]
+    local q = memobj.queue(1 << 20)
+    local t = {}
+    for i = 1, batch do t[i] = ("m"):rep(size) end
+    local push, pop, unpack = q.push, q.pop, table.unpack
+    local both, pushes = math.huge, math.huge
+    for _ = 1, 5 do
+      local t0, tp = clock(), 0
+      for _ = 1, rounds do
+        local t1 = clock()
+        push(q, unpack(t))
+        tp = tp + clock() - t1
+        pop(q, batch)
+      end
+      both = math.min(both, clock() - t0)
+      pushes = math.min(pushes, tp)
+    end
+    local n = rounds * batch
+    print(("  one process, %4d B values: push+pop %.0f ns per value (push about %.0f)")
+      :format(size, both / n * 1e9, pushes / n * 1e9))
+    B.row("structures", ("queue push+pop in one process, %d B values, ns per value (lower better)")
+      :format(size), both / n * 1e9, "ns", "")
+    q:release()
+  end
+end
 
 -- ---- 2. dict get vs a Lua table read ----
 

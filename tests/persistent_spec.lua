@@ -622,3 +622,28 @@ describe("pools: a resize that fails half way", function()
     assert.is_true(failed > 10 and failed < cases)  -- failures were injected
   end)
 end)
+
+describe("a queue or dictionary in a pool", function()
+  it("leaves the pool openable whatever its last call (a read after attach)", function()
+    local reads = {
+      dict = function(s) return s:get("x") end,
+      queue = function(s) return s:pop() end,
+    }
+    for kind, read in pairs(reads) do
+      for _, durability in ipairs({"process", "sync"}) do
+        local path = newpath()
+        local m = assert(memobj.persistent(path, 8192, {durability = durability}))
+        local s = assert(m[kind](m))
+        assert.is_nil(read(s))
+        s:release()
+        m:close()
+        m = assert(memobj.persistent(path, nil, {durability = durability}))
+        assert.is_true(m:verify(), kind)
+        s = assert(m[kind](m))
+        assert.is_nil(read(s))
+        s:release()
+        m:close()
+      end
+    end
+  end)
+end)

@@ -48,6 +48,26 @@ function M.tmpfile(content)
   return p
 end
 
+-- Map a file of `content` read-write, truncate it to `keep` bytes under
+-- the mapping (the pages beyond are lost: touching them is a SIGBUS that
+-- memobj turns into an error), and call fn(m, path); then close m and
+-- remove the file. Returns pcall's results of fn.
+function M.lost_pages(content, keep, fn)
+  local memobj = require("memobj")
+  local p = M.tmpfile(content)
+  local m = assert(memobj.map(p, {mode = "rw"}))
+  assert(os.execute(("truncate -s %d '%s'"):format(keep, p)))
+  local res = table.pack(pcall(fn, m, p))
+  pcall(m.close, m)
+  os.remove(p)
+  return table.unpack(res, 1, res.n)
+end
+
+-- Under valgrind a SIGBUS is fatal: the tests that cause one are pending.
+function M.sigbus_ok()
+  return not (os.getenv("LUA_WRAPPER") or ""):match("valgrind")
+end
+
 function M.readfile(p)
   local f = assert(io.open(p, "rb"))
   local s = f:read("a")
