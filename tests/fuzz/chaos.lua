@@ -327,7 +327,11 @@ local function repl()
   return function() plant_finalizers(); collectgarbage("step", 0) end
 end
 
-local value  -- a value for the codec (below): b:encode uses it
+-- a value for the codec, queues and dictionaries, sometimes refused
+local function value()
+  return pick({1, -2.5, "chaos", ("x"):rep(300), true, {1, 2, {k = "v"}},
+               {n = math.random(100)}, aview("v"), function() end, 0 / 0})
+end
 
 local BYTES = {
   function(b) return b:byte(rint(), rint()) end,
@@ -357,12 +361,6 @@ local BYTES = {
   function(b) return b[rint()] end,
   function(b) b[math.random(1, 8)] = math.random(0, 255) end,
 }
-
--- a value for the codec, queues and dictionaries, sometimes refused
-function value()
-  return pick({1, -2.5, "chaos", ("x"):rep(300), true, {1, 2, {k = "v"}},
-               {n = math.random(100)}, aview("v"), function() end, 0 / 0})
-end
 
 local QUEUES = {
   function(q) return q:push(value(), value(), value()) end,
