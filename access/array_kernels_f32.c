@@ -29,15 +29,19 @@
 **    lies between them or on one: in q's binade that needs
 **    |L(q) - 2^28| <= 3; across a binade (d past a power of two) no
 **    midpoint is within 2^27 double ulps of the power of two. So a block
-**    is divided again when any element has L(q) within MARGIN (8) of 2^28,
-**    as ((lo + 2^28 + 8) & 0x1ffffff0) == 0 on the low 32 bits: 16 of 2^29
-**    patterns, one block of 512 in ~65,000 on random data. The float32
-**    overflow threshold is such a midpoint (L = 2^28) too. Float32
+**    is divided again when any element has L(q) within MARGIN (8) of 2^28:
+**    16 of 2^29 patterns, one block of 512 in ~65,000 on random data. The
+**    float32 overflow threshold is such a midpoint (L = 2^28) too. Float32
 **    subnormal results round at a coarser bit, so a block is also divided
-**    again when any x has 0 < |x| < B, B = 2^-124 / |r| rounded to float
-**    (then |q| >= 2^-125: normal results with a binade to spare). A zero x
-**    gives the same signed zero both ways; an infinite or NaN x the same
-**    infinity or NaN (the low bits of q are zero: never flagged).
+**    again when any 0 < |q| < 2^-125 (a binade to spare: d is then normal
+**    too). A zero x gives the same signed zero both ways, as does a q below
+**    2^-1042 (a zero high half: the quotient is far below float32's range);
+**    an infinite or NaN x gives the same infinity or NaN (L is zero).
+**    Both tests run on the two 32-bit halves of q, lane by lane, with no
+**    shuffle: the low half as (lo + 2^28 + 8) & 0x1ffffff0, zero when
+**    flagged; the high half as (hi - 1) & 0x7fffffff, below the high half
+**    of 2^-125 (less 1) when flagged; a running unsigned minimum per lane,
+**    tested once per block.
 **
 ** y zero, infinite, NaN, or with 1 / y not a normal double divides in
 ** double, as do CPUs without AVX2 (the check is written with AVX2
@@ -61,6 +65,7 @@
 #define DIVBLOCK 512
 #define MID_ADD (0x10000000u + 8u)   /* 2^28 + MARGIN */
 #define MID_MASK 0x1FFFFFF0u         /* 29 bits, less the 2 * MARGIN below */
+#define TINY_HI 0x38200000u          /* the high half of 2^-125 */
 
 static inline float loadf(const unsigned char *p) {
   float x;
@@ -95,17 +100,6 @@ static int exact_products(double y, double r) {
 }
 
 #ifdef HAVE_AVX2
-/* The bits of float B = 2^-124 / |r| times 2, less 1: an x is flagged when
-** 2 |x| - 1 (as integers, a zero x wraps to the largest) is below it.
-** 0 flags nothing (B below the float32 range). */
-static uint32_t tiny_limit(double r) {
-  double b = 0x1p-124 / fabs(r);
-  float f = b > FLT_MAX ? INFINITY : (float)b;
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u == 0 ? 0 : 2 * u - 1;
-}
-
 /* Path 2 over the first n - n % 8 elements; the elements divided again
 ** are counted into *redone. When more than a quarter of the blocks need
 ** the division (data that lives near midpoints), the rest is divided at
@@ -114,16 +108,16 @@ __attribute__((target("avx2"))) static size_t
 div_checked(unsigned char *p, size_t n, double y, double r, size_t *redone) {
   float save[DIVBLOCK] __attribute__((aligned(32)));
   const __m256d vr = _mm256_set1_pd(r);
-  const __m256i madd = _mm256_set1_epi32((int)MID_ADD);
-  const __m256i mmask = _mm256_set1_epi32((int)MID_MASK);
-  const __m256i one = _mm256_set1_epi32(1);
-  uint32_t limit = tiny_limit(r), mins[16];
+  /* per 64-bit lane: the low half's constants, then the high half's */
+  const __m256i add = _mm256_set1_epi64x((long long)(0xFFFFFFFFull << 32 | MID_ADD));
+  const __m256i mask = _mm256_set1_epi64x((long long)(0x7FFFFFFFull << 32 | MID_MASK));
+  uint32_t mins[8];
   int l, any;
   size_t n8 = n & ~(size_t)7, k0, k, blocks = 0, again = 0;
   for (k0 = 0; k0 < n8; k0 += DIVBLOCK) {
     size_t m = n8 - k0 < DIVBLOCK ? n8 - k0 : DIVBLOCK;
     float *b = (float *)(void *)(p + 4 * k0);
-    __m256i mid = _mm256_set1_epi32(-1), tiny = mid;
+    __m256i low = _mm256_set1_epi32(-1);
     if (again > 8 && again * 4 > blocks) {
       div_exact(p + 4 * k0, n8 - k0, y);
       *redone += n8 - k0;
@@ -135,19 +129,17 @@ div_checked(unsigned char *p, size_t n, double y, double r, size_t *redone) {
       __m256 x = _mm256_loadu_ps(b + k);
       __m256d qa = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(b + k)), vr);
       __m256d qb = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(b + k + 4)), vr);
-      __m256i lo = _mm256_castps_si256(
-          _mm256_shuffle_ps(_mm256_castpd_ps(qa), _mm256_castpd_ps(qb), 0x88));
+      __m256i ta = _mm256_and_si256(_mm256_add_epi32(_mm256_castpd_si256(qa), add), mask);
+      __m256i tb = _mm256_and_si256(_mm256_add_epi32(_mm256_castpd_si256(qb), add), mask);
       _mm256_store_ps(save + k, x);
-      mid = _mm256_min_epu32(mid, _mm256_and_si256(_mm256_add_epi32(lo, madd), mmask));
-      tiny = _mm256_min_epu32(tiny, _mm256_sub_epi32(
-          _mm256_slli_epi32(_mm256_castps_si256(x), 1), one));
+      low = _mm256_min_epu32(low, _mm256_min_epu32(ta, tb));
       _mm_storeu_ps(b + k, _mm256_cvtpd_ps(qa));
       _mm_storeu_ps(b + k + 4, _mm256_cvtpd_ps(qb));
     }
     blocks++;
-    _mm256_storeu_si256((__m256i *)(void *)mins, mid);
-    _mm256_storeu_si256((__m256i *)(void *)(mins + 8), tiny);
-    for (l = 0, any = 0; l < 8; l++) any |= (mins[l] == 0) | (mins[8 + l] < limit);
+    _mm256_storeu_si256((__m256i *)(void *)mins, low);
+    for (l = 0, any = 0; l < 8; l += 2)
+      any |= (mins[l] == 0) | (mins[l + 1] < TINY_HI - 1);
     if (any) {
       for (k = 0; k < m; k++) {
         float v = (float)((double)save[k] / y);
