@@ -230,7 +230,7 @@ static void enc_bytes(enc *e, int idx) {
     if (e->cap - e->n >= 11 + b.length) break;  /* still fits */
   }
   enc_str(e, b.ptr, b.length);
-  mo_fault_check(L);
+  mo_fault_check(L);  /* here, not only by a declaration: see enc_array */
 }
 
 /* A typed array: its type byte, its count, its elements in its own byte
@@ -259,6 +259,11 @@ static void enc_array(enc *e, int idx, mo_array *a) {
     for (k = 0; k < count; k++) memcpy(q + k * size, MO_AELEM(a, k), size);
   }
   e->n = (size_t)(q - e->p) + count * size;
+  /* Right after the copy, not only by the declarations' check when
+  ** memobj.encode returns: the next allocation may run a finalizer whose
+  ** own memobj access takes this thread's pending fault (and clears it),
+  ** and the C callers (a queue's push, a dict's set, b:encode) copy the
+  ** encoding out before any check at their end. */
   mo_fault_check(L);
 }
 
@@ -438,8 +443,7 @@ void mo_codec_encode(lua_State *L, int idx, luaL_Buffer *B) {
 static int l_encode(lua_State *L) {
   unsigned char sb[STACKBUF];
   enc e;
-  luaL_checkany(L, 1);
-  mo_noextra(L, 1);
+  luaL_checkany(L, 1);  /* no more: the declaration checked */
   lua_settop(L, 1);
   enc_begin(L, &e, sb, sizeof sb);
   enc_run(&e, 1);
@@ -456,8 +460,18 @@ static size_t decode_start(lua_State *L, lua_Integer i, size_t n, int arg) {
   return pos;
 }
 
-static int decode_result(lua_State *L, size_t pos, size_t used) {
-  mo_fault_check(L);
+/* The value decoded from bytes of memory p[0 .. used) is on the stack:
+** the declarations check the pending fault when the function returns
+** (nothing between here and there allocates). But decoding allocates,
+** and a finalizer it ran may have taken that fault with an access of its
+** own (which clears it): the lost pages stay recorded, so ask for them. */
+static int decode_result(lua_State *L, const unsigned char *p, size_t pos,
+                         size_t used) {
+  const char *lost = p ? mo_fault_lost_at(p + pos, used) : NULL;
+  if (lost) {
+    mo_fault_check(L);  /* a fault taken again since: raise (and settle) it */
+    luaL_error(L, "memobj: %s", lost);
+  }
   lua_pushinteger(L, (lua_Integer)(pos + used) + 1);
   return 2;
 }
@@ -465,13 +479,14 @@ static int decode_result(lua_State *L, size_t pos, size_t used) {
 /* memobj.decode(src [, i]) -> value, next index */
 static int l_decode(lua_State *L) {
   const unsigned char *p;
-  size_t len, pos;
-  lua_Integer i;
-  mo_noextra(L, 2);
-  i = luaL_optinteger(L, 2, 1);
+  size_t len, pos, used;
+  lua_Integer i = luaL_optinteger(L, 2, 1);  /* no more: the declaration */
   lua_settop(L, 2);
   if (lua_type(L, 1) == LUA_TSTRING) {
     p = (const unsigned char *)lua_tolstring(L, 1, &len);
+    pos = decode_start(L, i, len, 2);
+    return decode_result(L, NULL, pos, mo_codec_decode(L, p + pos, len - pos,
+                                                       pos));
   } else {
     mo_bytesrc b;
     if (mo_tomem(L, 1) == NULL && mo_bytes_to(L, 1) == NULL)
@@ -485,8 +500,8 @@ static int l_decode(lua_State *L) {
     len = b.length;
   }
   pos = decode_start(L, i, len, 2);
-  return decode_result(L, pos, mo_codec_decode(L, p ? p + pos : p,
-                                               len - pos, pos));
+  used = mo_codec_decode(L, p ? p + pos : p, len - pos, pos);
+  return decode_result(L, p, pos, used);
 }
 
 /* b:encode(v [, i]) -> next index | nil, "no space", needed */
@@ -529,8 +544,9 @@ static int bytes_decode(lua_State *L) {
   i = luaL_optinteger(L, 2, 1);
   v = mo_pinview(L, 1, 2, MO_TAG_BYTES, "byte view");
   pos = decode_start(L, i, v->length, 2);
-  return decode_result(L, pos, mo_codec_decode(L, v->ptr ? v->ptr + pos : NULL,
-                                               v->length - pos, pos));
+  return decode_result(L, v->ptr, pos,
+                       mo_codec_decode(L, v->ptr ? v->ptr + pos : NULL,
+                                       v->length - pos, pos));
 }
 
 /* Declared (runtime/core/method.h): b:encode writes, both touch bytes. */
@@ -540,6 +556,11 @@ static int bytes_decode(lua_State *L) {
   X("decode", bytes_decode, 1, MO_M_BYTES)
 MO_METHODS(static, codec_methods, CODEC_METHODS);
 
+static const mo_method codec_funcs[] = {  /* memobj.encode, memobj.decode */
+  {"encode", l_encode, 1, MO_M_BYTES},
+  {"decode", l_decode, 2, MO_M_BYTES},
+  {NULL, NULL, 0, 0}};
+
 void mo_codec_open(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, scratch_gc);
@@ -547,9 +568,6 @@ void mo_codec_open(lua_State *L) {
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_mtkey);
-  lua_pushcfunction(L, l_encode);
-  lua_setfield(L, -2, "encode");
-  lua_pushcfunction(L, l_decode);
-  lua_setfield(L, -2, "decode");
+  mo_funcs_declare(L, "memobj", codec_funcs);
   mo_view_declare(L, &mo_bytes_kind, codec_methods);
 }
