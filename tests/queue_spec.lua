@@ -419,4 +419,19 @@ describe("memobj.queue", function()
     assert.equal(64, m.size)
     assert.equal(7 * 64, m:array("u8"):sum())  -- untouched
   end)
+  it("refuses a tail that cuts a record's length (damaged bytes)", function()
+    local h = memobj.heap(4096)
+    local q = h:queue()
+    assert.is_true(q:push("ab", "xyz"))  -- records of 7 and 8 bytes
+    local w = h:array("u64")           -- state: head, tail, count at 448
+    local b = h:bytes()
+    assert.equal(0, w[57])
+    assert.equal(15, w[58])
+    w[58] = 10                         -- the tail 3 bytes into the second
+    b:put(512 + 7 + 1, "\255\255\255\127")  -- whose length reads 2^31 - 1
+    local ok, err = pcall(q.pop, q, 2)
+    assert.is_false(ok)
+    assert.matches("damaged", err)
+    assert.equal(2, #q)                -- nothing was removed
+  end)
 end)
