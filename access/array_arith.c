@@ -148,9 +148,10 @@ static void apply_generic(mo_array *a, size_t start, size_t m, int op,
 
 /* Elements before the first 64-byte boundary of p (all n when fewer; none
 ** when the elements are not aligned to their size). The kernels run in two
-** calls, so the long one reads and writes whole cache lines, as numpy's
-** loops do: a 16-byte-aligned malloc block otherwise splits every other
-** 32-byte access across two lines. */
+** calls, so the long one reads and writes whole cache lines: a
+** 16-byte-aligned malloc block otherwise splits every other 32-byte
+** access across two lines (2.02 against 1.72 ms for a C loop over 64 MiB,
+** doc/performance.md). */
 static size_t head_count(const unsigned char *p, size_t n, size_t size) {
   size_t h = (size_t)(-(uintptr_t)p & 63);
   if (h % size) return 0;

@@ -120,10 +120,20 @@ static mo_site *site_here(lua_State *L, rtstate *rt) {
 
 /* ---- The state's record ---- */
 
+static memobj_mem *mem_of(mo_objlink *l) {
+  return (memobj_mem *)(void *)((char *)l - offsetof(memobj_mem, link));
+}
+
+
 static int rt_gc(lua_State *L) {
   rtstate *rt = (rtstate *)mo_state_self(L, &rt_key, sizeof(rtstate));
+  mo_objlink *l;
   size_t i;
   if (rt == NULL) return 0;
+  /* objects still alive forget their sites first: this runs when the
+  ** state closes, or early when Lua code calls it (debug library) */
+  if (rt->live.next != NULL)
+    for (l = rt->live.next; l != &rt->live; l = l->next) mem_of(l)->site = NULL;
   for (i = 0; i < rt->cap; i++) free(rt->sites[i]);
   free(rt->sites);
   mo_stats_runtime(-(long long)(rt->cap * sizeof *rt->sites +
@@ -147,10 +157,6 @@ static rtstate *rt_get(lua_State *L) {
 }
 
 /* ---- Objects ---- */
-
-static memobj_mem *mem_of(mo_objlink *l) {
-  return (memobj_mem *)(void *)((char *)l - offsetof(memobj_mem, link));
-}
 
 void mo_objects_add(lua_State *L, memobj_mem *m) {
   rtstate *rt = rt_get(L);

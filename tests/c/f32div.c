@@ -219,18 +219,20 @@ static void structured(void) {
 
 int main(int argc, char **argv) {
   unsigned long rounds = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
-  if (argc > 2) state ^= strtoull(argv[2], NULL, 10) * 0x9E3779B97F4A7C15ull;
+  const char *seed = argc > 2 ? argv[2] : "0";
+  state ^= strtoull(seed, NULL, 10) * 0x9E3779B97F4A7C15ull;
   specials();
   randoms(rounds);
   midpoints(rounds * 4);
   products(rounds / 4 + 1);
   structured();
   if (fails) {
-    printf("FAILED %lu of %lu pairs\n", fails, pairs);
+    printf("FAILED %lu of %lu pairs (rounds %lu, seed %s)\n", fails, pairs, rounds, seed);
     return 1;
   }
   printf("ok %lu pairs, paths exact %lu products %lu checked %lu, %lu elements "
-         "divided again, max |q - d| %.0f ulps\n", pairs, paths[MO_F32DIV_EXACT],
-         paths[MO_F32DIV_PRODUCTS], paths[MO_F32DIV_CHECKED], redone, maxulps);
+         "divided again, max |q - d| %.0f ulps (seed %s)\n", pairs,
+         paths[MO_F32DIV_EXACT], paths[MO_F32DIV_PRODUCTS], paths[MO_F32DIV_CHECKED],
+         redone, maxulps, seed);
   return 0;
 }
