@@ -194,7 +194,8 @@ size_t mo_f32div(unsigned char *p, size_t n, double y, int *path) {
   int how = MO_F32DIV_EXACT;
   if (fabs(r) >= DBL_MIN && fabs(r) <= DBL_MAX) {  /* not y 0, inf, NaN, huge, tiny */
     if (exact_products(y, r)) {
-      mul_exact(p, n, r);
+      done = mo_f32arith(p, n, MO_ARITH_MUL, r);  /* the AVX2 loop, if any */
+      mul_exact(p + 4 * done, n - done, r);
       done = n;
       how = MO_F32DIV_PRODUCTS;
     }

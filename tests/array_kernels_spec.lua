@@ -238,7 +238,7 @@ describe("in-place arithmetic", function()
     end
 
     it("special and random y over every kind of x", function()
-      local ys = {0.0, -0.0, math.huge, -math.huge, 0 / 0, 2 ^ -1074, -2 ^ -1060,
+      local ys = {0.0, -0.0, math.huge, -math.huge, 0 / 0, 2 ^ -1074, -2 ^ -1060, 3, 1e30,
         2 ^ -1022, 2 ^ 1023, -1.5 * 2 ^ 1022, 1e-300, 1e300, 1e-30, -1e30, 1.0000001,
         -1.0000001, 0.1, -0.1, 0.2, 0.3, 0.05, 0.01, 0.001, 1 / 3, 3 + 2 ^ -51, 0.7,
         1e-45, 1e38, 3.5e38, 1 + 2 ^ -52, 1 - 2 ^ -53, 2 + 2 ^ -51, 0.5 - 2 ^ -55,
