@@ -30,10 +30,13 @@ typedef struct scratch {
 static const char scratch_mtkey = 0;
 
 /* Short strings met while encoding, by address (Lua interns them: one
-** address per content): the second time one is met it is written as a
-** definition (MO_CT_STRDEF), from the third on as a reference. */
+** address per content), in a direct-mapped cache: one probe per string.
+** The second time one is met it is written as a definition
+** (MO_CT_STRDEF), from the third on as a reference. A string whose slot
+** holds another is written in full; a slot that holds a string met once
+** goes to the newer one, a slot that holds a defined string keeps it (so
+** at most STRSLOTS references are defined, each once). */
 #define STRSLOTS 256          /* a power of 2 */
-#define STRMAX (STRSLOTS / 2) /* entries kept: probes stay short */
 typedef struct strslot {
   const char *s;
   uint32_t ref;  /* 0: met once; else its reference number + 1 */
@@ -46,8 +49,9 @@ typedef struct enc {
   scratch *heap;      /* NULL while p is the C-stack buffer */
   int slot;           /* stack slot reserved for heap's userdata */
   int depth;
+  int stackdepth;     /* depth up to which the Lua stack has room */
   const void *path[MO_CODEC_MAXDEPTH];  /* the tables being encoded */
-  uint32_t nstrs, nrefs;  /* strs entries, references defined */
+  uint32_t nrefs;         /* references defined */
   strslot *strs;          /* NULL until the first short string */
   strslot strbuf[STRSLOTS];
 } enc;
@@ -125,7 +129,7 @@ static inline size_t putvarint(unsigned char *q, uint64_t x) {
 
 /* ---- Values ---- */
 
-static void enc_value(enc *e, int idx);
+static void enc_value(enc *e, int idx, int type);
 
 static void enc_int(enc *e, lua_Integer i) {
   unsigned char *q = reserve(e, 9);
@@ -188,32 +192,27 @@ static void enc_tagvarint(enc *e, unsigned tag, uint64_t x) {
 static void enc_luastr(enc *e, const char *s, size_t len) {
   if (len >= 2 && len <= MO_CT_REFMAXLEN) {
     uint64_t h = (uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull;
-    size_t k = (size_t)(h >> 56) & (STRSLOTS - 1);
+    strslot *slot;
     if (MO_UNLIKELY(e->strs == NULL)) {
       memset(e->strbuf, 0, sizeof e->strbuf);
       e->strs = e->strbuf;
     }
-    for (;; k = (k + 1) & (STRSLOTS - 1)) {
-      strslot *slot = &e->strs[k];
-      if (slot->s == s) {
-        if (slot->ref) {
-          enc_tagvarint(e, MO_CT_STRREF, slot->ref - 1);
-          return;
-        }
-        slot->ref = ++e->nrefs;
-        enc_tagvarint(e, MO_CT_STRDEF, len);
-        memcpy(reserve(e, len), s, len);
-        e->n += len;
+    slot = &e->strs[(size_t)(h >> 56) & (STRSLOTS - 1)];
+    if (slot->s == s) {
+      unsigned char *q;
+      if (slot->ref) {
+        enc_tagvarint(e, MO_CT_STRREF, slot->ref - 1);
         return;
       }
-      if (slot->s == NULL) {
-        if (e->nstrs < STRMAX) {
-          slot->s = s;
-          e->nstrs++;
-        }
-        break;
-      }
+      slot->ref = ++e->nrefs;
+      q = reserve(e, 2 + len);  /* len <= 40: a one-byte varint */
+      q[0] = MO_CT_STRDEF;
+      q[1] = (unsigned char)len;
+      memcpy(q + 2, s, len);
+      e->n += 2 + len;
+      return;
     }
+    if (slot->ref == 0) slot->s = s;  /* empty, or met once: the newer */
   }
   enc_str(e, s, len);
 }
@@ -298,6 +297,10 @@ static void table_header(enc *e, size_t at, size_t narr, size_t npairs) {
   e->n += hl - 1;
 }
 
+/* Each table being encoded holds two stack slots (a key and a value):
+** room is made STACKSTEP levels at a time, not once per table. */
+#define STACKSTEP 16
+
 /* One walk with lua_next: keys 1, 2, 3... met in that order from the
 ** start go to the array part (Lua walks its array part first, in order);
 ** everything from the first other key on is a key/value pair. The counts
@@ -306,37 +309,48 @@ static void enc_table(enc *e, int idx) {
   lua_State *L = e->L;
   const void *t = lua_topointer(L, idx);
   size_t at, narr = 0, npairs = 0;
-  int d, inarr = 1;
+  int d, inarr = 1, kidx;
   if (e->depth >= MO_CODEC_MAXDEPTH)
     luaL_error(L, "memobj: encode: nesting deeper than %d", MO_CODEC_MAXDEPTH);
   for (d = 0; d < e->depth; d++)
     if (e->path[d] == t)
       luaL_error(L, "memobj: encode: cycle (a table contains itself)");
-  luaL_checkstack(L, 4, "memobj: encode");
+  if (e->depth >= e->stackdepth) {
+    luaL_checkstack(L, 2 * STACKSTEP + 2, "memobj: encode");
+    e->stackdepth = e->depth + STACKSTEP;
+  }
   e->path[e->depth++] = t;
   reserve(e, 1);
   at = e->n++;
   lua_pushnil(L);
+  kidx = lua_gettop(L);
   while (lua_next(L, idx)) {
-    int top = lua_gettop(L);
-    if (inarr && lua_isinteger(L, top - 1) &&
-        lua_tointeger(L, top - 1) == (lua_Integer)narr + 1) {
-      narr++;
-    } else {
+    int kt = lua_type(L, kidx);
+    if (inarr) {
+      /* a key from next is never a float with an integer value (tables
+      ** store those as integers): tointegerx succeeds for integers only */
+      int isint = 0;
+      if (kt == LUA_TNUMBER && lua_tointegerx(L, kidx, &isint) ==
+                                   (lua_Integer)narr + 1 && isint) {
+        narr++;
+        enc_value(e, kidx + 1, lua_type(L, kidx + 1));
+        lua_settop(L, kidx);
+        continue;
+      }
       inarr = 0;
-      enc_value(e, top - 1);
-      npairs++;
     }
-    enc_value(e, top);
-    lua_pop(L, 1);
+    enc_value(e, kidx, kt);
+    npairs++;
+    enc_value(e, kidx + 1, lua_type(L, kidx + 1));
+    lua_settop(L, kidx);
   }
   e->depth--;
   table_header(e, at, narr, npairs);
 }
 
-static void enc_value(enc *e, int idx) {
+static void enc_value(enc *e, int idx, int type) {
   lua_State *L = e->L;
-  switch (lua_type(L, idx)) {
+  switch (type) {
     case LUA_TNIL:
       *reserve(e, 1) = MO_CT_NIL;
       e->n++;
@@ -363,8 +377,7 @@ static void enc_value(enc *e, int idx) {
       break;
     default:  /* function, thread (coroutine), light userdata */
       luaL_error(L, "memobj: encode: cannot encode a %s",
-                 lua_type(L, idx) == LUA_TTHREAD ? "coroutine"
-                                                 : luaL_typename(L, idx));
+                 type == LUA_TTHREAD ? "coroutine" : lua_typename(L, type));
   }
 }
 
@@ -376,7 +389,8 @@ static void enc_begin(lua_State *L, enc *e, unsigned char *sb, size_t cap) {
   e->cap = cap;
   e->heap = NULL;
   e->depth = 0;
-  e->nstrs = e->nrefs = 0;
+  e->stackdepth = 0;
+  e->nrefs = 0;
   e->strs = NULL;
   lua_pushnil(L);
   e->slot = lua_gettop(L);
@@ -386,7 +400,7 @@ static void enc_begin(lua_State *L, enc *e, unsigned char *sb, size_t cap) {
 static void enc_run(enc *e, int idx) {
   *reserve(e, 1) = MO_CODEC_VERSION;
   e->n++;
-  enc_value(e, idx);
+  enc_value(e, idx, lua_type(e->L, idx));
 }
 
 /* Free the heap buffer now rather than at the next collection. */

@@ -15,13 +15,26 @@
 #include "codec.h"
 #include "codec_format.h"
 
+/* The first REFSLOTS remembered strings live in stack slots reserved
+** at the start (a reference is one lua_pushvalue); any later ones in a
+** table in the slot below them. The input bounds what is reserved: a
+** definition takes two bytes at least. */
+#define REFSLOTS 256
+
+/* Each table being decoded holds three stack slots at most (itself, a
+** key, a value): room is made STACKSTEP levels at a time. */
+#define STACKSTEP 16
+
 typedef struct dec {
   lua_State *L;
   const unsigned char *p0;   /* the start: positions count from here */
   const unsigned char *p, *end;
   size_t base;
   int depth;
-  int refs;               /* stack slot of the remembered strings */
+  int stackdepth;         /* depth up to which the stack has room */
+  int refs;               /* stack slot of the table of later references;
+                             the slots after it hold the first ones */
+  int nslots;             /* slots reserved after refs */
   lua_Integer nrefs;
 } dec;
 
@@ -102,7 +115,7 @@ static void toolong(dec *d, const unsigned char *at, const char *what,
   fail(d, at, why);
 }
 
-static void dec_value(dec *d);
+static unsigned dec_value(dec *d);
 
 static void dec_string(dec *d, const unsigned char *at, uint64_t len) {
   if (len > left(d)) toolong(d, at, "length", len);
@@ -114,22 +127,31 @@ static void dec_string(dec *d, const unsigned char *at, uint64_t len) {
 static void dec_strdef(dec *d, const unsigned char *at, uint64_t len) {
   lua_State *L = d->L;
   dec_string(d, at, len);
-  if (d->nrefs == 0) {  /* the table of references, once it is needed */
+  if (d->nrefs < d->nslots) {
+    lua_copy(L, -1, d->refs + 1 + (int)d->nrefs++);
+    return;
+  }
+  if (d->nrefs == d->nslots) {  /* the table of later ones, when needed */
     lua_createtable(L, 16, 0);
     lua_replace(L, d->refs);
   }
+  d->nrefs++;
   lua_pushvalue(L, -1);
-  lua_rawseti(L, d->refs, ++d->nrefs);
+  lua_rawseti(L, d->refs, d->nrefs - d->nslots);
 }
 
 static void dec_strref(dec *d, const unsigned char *at, uint64_t k) {
+  if (MO_LIKELY(k < (uint64_t)d->nslots && k < (uint64_t)d->nrefs)) {
+    lua_pushvalue(d->L, d->refs + 1 + (int)k);
+    return;
+  }
   if (k >= (uint64_t)d->nrefs) {
     char why[64];
     snprintf(why, sizeof why, "unknown string reference %llu",
              (unsigned long long)k);
     fail(d, at, why);
   }
-  lua_rawgeti(d->L, d->refs, (lua_Integer)k + 1);
+  lua_rawgeti(d->L, d->refs, (lua_Integer)k - d->nslots + 1);
 }
 
 static void dec_table(dec *d, const unsigned char *at, uint64_t narr,
@@ -146,7 +168,10 @@ static void dec_table(dec *d, const unsigned char *at, uint64_t narr,
     snprintf(why, sizeof why, "nesting deeper than %d", MO_CODEC_MAXDEPTH);
     fail(d, at, why);
   }
-  luaL_checkstack(L, 4, "memobj: decode");
+  if (d->depth >= d->stackdepth) {
+    luaL_checkstack(L, 3 * STACKSTEP + 2, "memobj: decode");
+    d->stackdepth = d->depth + STACKSTEP;
+  }
   d->depth++;
   lua_createtable(L, narr > INT_MAX ? INT_MAX : (int)narr,
                   npairs > INT_MAX ? INT_MAX : (int)npairs);
@@ -157,10 +182,10 @@ static void dec_table(dec *d, const unsigned char *at, uint64_t narr,
   }
   for (k = 0; k < npairs; k++) {
     const unsigned char *kat = d->p;
-    dec_value(d);
-    if (lua_type(L, -1) == LUA_TNIL) fail(d, kat, "table key is nil");
-    if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) &&
-        isnan(lua_tonumber(L, -1)))
+    /* the key's tag says whether it can be nil or NaN */
+    unsigned kt = dec_value(d);
+    if (MO_UNLIKELY(kt == MO_CT_NIL)) fail(d, kat, "table key is nil");
+    if (MO_UNLIKELY(kt == MO_CT_FLOAT) && isnan(lua_tonumber(L, -1)))
       fail(d, kat, "table key is NaN");
     dec_value(d);
     lua_rawset(L, t);
@@ -203,7 +228,8 @@ static void dec_array(dec *d, const unsigned char *at) {
   lua_remove(L, -2);  /* the memory object: the array keeps it alive */
 }
 
-static void dec_value(dec *d) {
+/* Push one value; returns its tag byte. */
+static unsigned dec_value(dec *d) {
   lua_State *L = d->L;
   const unsigned char *at = d->p;
   unsigned t;
@@ -266,6 +292,7 @@ static void dec_value(dec *d) {
       }
     }
   }
+  return t;
 }
 
 size_t mo_codec_decode(lua_State *L, const unsigned char *p, size_t len,
@@ -277,10 +304,13 @@ size_t mo_codec_decode(lua_State *L, const unsigned char *p, size_t len,
   d.end = p + len;
   d.base = base;
   d.depth = 0;
+  d.stackdepth = 0;
   d.nrefs = 0;
-  luaL_checkstack(L, 5, "memobj: decode");
-  lua_pushnil(L);  /* the slot for remembered strings */
+  d.nslots = len / 2 < REFSLOTS ? (int)(len / 2) : REFSLOTS;
+  luaL_checkstack(L, d.nslots + 5, "memobj: decode");
+  lua_pushnil(L);  /* the slot for the table of later references */
   d.refs = lua_gettop(L);
+  lua_settop(L, d.refs + d.nslots);
   if (len == 0) truncated(&d);
   if (p[0] != MO_CODEC_VERSION) {
     char why[40];
@@ -289,6 +319,7 @@ size_t mo_codec_decode(lua_State *L, const unsigned char *p, size_t len,
   }
   d.p++;
   dec_value(&d);
-  lua_remove(L, d.refs);
+  lua_replace(L, d.refs);
+  lua_settop(L, d.refs);
   return (size_t)(d.p - p);
 }

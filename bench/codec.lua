@@ -4,6 +4,15 @@
 -- in a luajit child process (its timings are read back from its output).
 -- Goals (issue 21): >= 3x faster than cjson; at most 1.25x the time of
 -- string.buffer. GB/s counts the bytes of memobj's encoding.
+--
+-- The floors (bench/codecfloor.c, in this process): what PUC Lua itself
+-- needs through its C API to walk the same value (lua_next, every type,
+-- every string's bytes copied, one result string: the least an encoder
+-- does) and to build it from data parsed already (exact lua_createtable,
+-- one lua_pushlstring per distinct string, lua_rawset: the least a
+-- decoder does). "vs floor" says how far memobj is from what the VM
+-- allows; the floor's share of string.buffer's time says how close to
+-- it any codec on PUC Lua can come.
 local memobj = require("memobj")
 local common = require("common")
 
@@ -56,6 +65,23 @@ local s = enc(data)
 assert(same(data, (dec(s))), "memobj round trip differs")
 local m_enc = clock(function() for _ = 1, ITER do enc(data) end end)
 local m_dec = clock(function() for _ = 1, ITER do dec(s) end end)
+
+-- the floors, interleaved with memobj
+local so = "/tmp/memobj_bench_codecfloor.so"
+local cflags = io.popen("pkg-config --cflags lua5.4"):read("a"):gsub("%s+$", "")
+assert(os.execute(("gcc -O2 -shared -fPIC %s -o %s bench/codecfloor.c")
+  :format(cflags, so)), "cannot build the C floor")
+local floor = package.loadlib(so, "luaopen_codecfloor")()
+local prog = floor.prepare(data)
+assert(same(data, floor.build(prog)), "the floor's build differs")
+local walk, build = floor.walk, floor.build
+local fe_ours, f_enc = common.compare(
+  function() for _ = 1, ITER do enc(data) end end,
+  function() for _ = 1, ITER do walk(data) end end)
+local fd_ours, f_dec = common.compare(
+  function() for _ = 1, ITER do dec(s) end end,
+  function() for _ = 1, ITER do build(prog) end end)
+f_enc, f_dec = f_enc / ITER, f_dec / ITER
 
 -- lua-cjson, interleaved with memobj for the ratio
 local ok, cjson = pcall(require, "cjson")
@@ -117,6 +143,10 @@ end
 local us = 1e6
 print(("memobj: %d bytes; encode %.0f us (%.2f GB/s), decode %.0f us (%.2f GB/s), both %.0f us")
   :format(#s, m_enc * us, #s / m_enc / 1e9, m_dec * us, #s / m_dec / 1e9, m_both * us))
+print(("floor (PUC Lua C API): walk %.0f us, build %.0f us, both %.0f us")
+  :format(f_enc * us, f_dec * us, (f_enc + f_dec) * us))
+common.row("codec", "encode, time vs the floor (lua_next walk)", fe_ours / ITER / f_enc, "x")
+common.row("codec", "decode, time vs the floor (C API build)", fd_ours / ITER / f_dec, "x")
 if c_both then
   print(("cjson:  %d bytes; encode+decode %.0f us"):format(jsize, c_both * us))
   common.row("codec", "encode+decode 1000 records, time vs lua-cjson", m_both / c_both,
@@ -130,6 +160,10 @@ if jit then
              "x", "<= 1.25")
   common.row("codec", "encode, time vs LuaJIT string.buffer", m_enc / jit.enc, "x")
   common.row("codec", "decode, time vs LuaJIT string.buffer", m_dec / jit.dec, "x")
+  common.row("codec", "floor walk+build, time vs LuaJIT string.buffer",
+             (f_enc + f_dec) / jit.both, "x")
+  common.row("codec", "floor walk, time vs LuaJIT encode", f_enc / jit.enc, "x")
+  common.row("codec", "floor build, time vs LuaJIT decode", f_dec / jit.dec, "x")
 end
 common.row("codec", "encode GB/s (bytes of the encoding)", #s / m_enc / 1e9, "GB/s")
 common.row("codec", "decode GB/s (bytes of the encoding)", #s / m_dec / 1e9, "GB/s")

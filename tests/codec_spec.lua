@@ -567,6 +567,74 @@ describe("decode errors", function()
     assert.is_true(same(many, (memobj.decode(memobj.encode(many)))))
   end)
 
+  it("references beyond the decoder's stack slots (256) decode from its table", function()
+    -- 300 definitions, then a reference to each, last first: references
+    -- 0..255 live in stack slots, 256..299 in the table above them
+    local parts, want = {}, {}
+    for i = 0, 299 do
+      local s = ("d%03d"):format(i)
+      parts[#parts + 1] = "\xcb\4" .. s
+      want[#want + 1] = s
+    end
+    for i = 299, 0, -1 do
+      parts[#parts + 1] = "\xcc" .. (i < 128 and string.char(i)
+                                     or string.char(0x80 | (i & 0x7f), i >> 7))
+      want[#want + 1] = ("d%03d"):format(i)
+    end
+    local src = "\1\xc9\xd8\4\0" .. table.concat(parts)  -- 600 array values
+    local t, n = memobj.decode(src)
+    assert.equal(#src + 1, n)
+    assert.same(want, t)
+    assert.equal("memobj: decode: unknown string reference 300 at byte " .. #src + 1,
+                 err(memobj.decode, src:gsub("^\1\xc9\xd8\4", "\1\xc9\xd9\4") .. "\xcc\xac\2"))
+    -- the fewest slots: a 2-byte input reserves one
+    local tiny = memobj.decode("\1\xa2\xcb\0\xcc\0")
+    assert.same({"", ""}, tiny)
+  end)
+
+  it("keys decode through references; a key's tag alone says nil or NaN", function()
+    local t = memobj.decode("\1\xb2\xcb\1k\1\xcc\0\2")  -- {k = 1} then k = 2 again
+    assert.same({k = 2}, t)
+    assert.same({[1.5] = true, [-0.5] = false},
+                memobj.decode(memobj.encode({[1.5] = true, [-0.5] = false})))
+    assert.equal("memobj: decode: table key is NaN at byte 5",
+                 err(memobj.decode, "\1\xb2\1\1\xc7" .. string.pack("<d", -(0/0)) .. "\2"))
+  end)
+
+  it("the encoder's string cache: many distinct strings, each met many times", function()
+    -- more distinct short strings than the cache has slots, each met 4
+    -- times in shuffled order: every one comes back, and strings met
+    -- often in a big value are written as references
+    local words, t = {}, {}
+    for i = 1, 1000 do words[i] = "w" .. i * 7919 end
+    for r = 1, 4 do
+      for i = 1, 1000 do t[#t + 1] = words[(i * 389 + r * 17) % 1000 + 1] end
+    end
+    local s = memobj.encode(t)
+    assert.same(t, (memobj.decode(s)))
+    local rec = {}
+    for i = 1, 1000 do rec[i] = {alpha = i, bravo = -i, charlie = "x" .. i} end
+    s = memobj.encode(rec)
+    assert.is_true(same(rec, (memobj.decode(s))))
+    -- keys written whole once or twice, then as 2-byte references: at
+    -- most 1 + 3 * 2 + 3 + 3 + 6 bytes a record (written whole each
+    -- time, the keys alone would take 20)
+    assert.is_true(#s < 1000 * 19 + 100, #s)
+  end)
+
+  it("nesting across the stack steps (16 levels each) in keys and values", function()
+    local function nest(n, leaf)
+      local v = leaf
+      -- odd levels nest through a key, even ones through a value
+      for i = 1, n do v = (i % 2 == 0) and {v, i} or {[v] = i} end
+      return v
+    end
+    for _, n in ipairs({15, 16, 17, 33, 100, 199}) do
+      local v = nest(n, "leaf")
+      assert.is_true(same(v, (memobj.decode(memobj.encode(v)))), n)
+    end
+  end)
+
   it("trailing bytes are left for the next decode", function()
     local s = memobj.encode(1) .. memobj.encode("two") .. memobj.encode({3})
     local a, i = memobj.decode(s)
