@@ -145,19 +145,17 @@ static mo_ffi_fn *tofn(lua_State *L, int idx) {
   return (mo_ffi_fn *)mo_type_test(L, idx, MO_TAG_FFIFN);
 }
 
-/* The same for fn_call's upvalue 1, the fast way: one comparison of its
-** metatable with upvalue 2 (the state metatable), then the size and tag
-** (a metatable moved onto another userdata by debug.setmetatable); any
-** other case asks tofn. */
+/* The same for fn_call's upvalue 1, the fast way: newfunc put the
+** state's address beside it as a light userdata (upvalue 2). Lua code
+** can replace either upvalue (debug.setupvalue) but cannot make a light
+** userdata, let alone one holding the address of a userdata it chose,
+** so the two agree only for a state newfunc made; anything else asks
+** the metatable (tofn). */
 static mo_ffi_fn *callee(lua_State *L) {
   mo_ffi_fn *f = (mo_ffi_fn *)lua_touserdata(L, lua_upvalueindex(1));
-  if (MO_LIKELY(f != NULL) && lua_getmetatable(L, lua_upvalueindex(1))) {
-    int ours = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_settop(L, -2);
-    if (MO_LIKELY(ours && lua_rawlen(L, lua_upvalueindex(1)) == sizeof *f &&
-                  f->tag == MO_TAG_FFIFN))
-      return f;
-  }
+  if (MO_LIKELY(f != NULL && f == lua_touserdata(L, lua_upvalueindex(2)) &&
+                lua_type(L, lua_upvalueindex(2)) == LUA_TLIGHTUSERDATA))
+    return f;
   return tofn(L, lua_upvalueindex(1));
 }
 
@@ -292,7 +290,7 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
     lua_rawseti(L, -2, i + 2);
   }
   lua_setiuservalue(L, udx, 2);
-  lua_getmetatable(L, udx);
+  lua_pushlightuserdata(L, f);
   lua_pushcclosure(L, fn_call, 2);
   return 1;
 }
