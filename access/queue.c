@@ -336,6 +336,11 @@ static int trypop(mo_view *v, size_t max, popped *out, int wait,
   while (n < max && pos < end) {
     uint32_t len;
     size_t rec;
+    if (MO_UNLIKELY(end - pos < RECHDR + 1)) {  /* no whole record left */
+      mo_sh_unlock(h);
+      *why = "damaged (a record runs past the tail)";
+      return FAILED;
+    }
     if (MO_LIKELY(cap - at >= RECHDR)) {
       memcpy(&len, r + at, RECHDR);
     } else {

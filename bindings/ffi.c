@@ -89,6 +89,16 @@ static void *tobuffer(lua_State *L, const mo_ffi_fn *f, int arg, int write,
   return NULL;
 }
 
+/* Resolve the nb buffer arguments into bufs and their values. */
+static void resolve(lua_State *L, const mo_ffi_fn *f, bufarg *bufs, int nb,
+                    mo_cval *vals) {
+  int i;
+  for (i = 0; i < nb; i++)
+    vals[bufs[i].arg].p = tobuffer(L, f, bufs[i].arg + 1,
+                                   f->sig.args[bufs[i].arg] == MO_FT_WBUFFER,
+                                   &bufs[i]);
+}
+
 /* ---- Direct calls (see MO_FFI_DIRECT_INT in ffitype.h) ---- */
 
 #if MO_FFI_DIRECT_INT > 0
@@ -145,19 +155,17 @@ static mo_ffi_fn *tofn(lua_State *L, int idx) {
   return (mo_ffi_fn *)mo_type_test(L, idx, MO_TAG_FFIFN);
 }
 
-/* The same for fn_call's upvalue 1, the fast way: one comparison of its
-** metatable with upvalue 2 (the state metatable), then the size and tag
-** (a metatable moved onto another userdata by debug.setmetatable); any
-** other case asks tofn. */
+/* The same for fn_call's upvalue 1, the fast way: newfunc put the
+** state's address beside it as a light userdata (upvalue 2). Lua code
+** can replace either upvalue (debug.setupvalue) but cannot make a light
+** userdata, let alone one holding the address of a userdata it chose,
+** so the two agree only for a state newfunc made; anything else asks
+** the metatable (tofn). */
 static mo_ffi_fn *callee(lua_State *L) {
   mo_ffi_fn *f = (mo_ffi_fn *)lua_touserdata(L, lua_upvalueindex(1));
-  if (MO_LIKELY(f != NULL) && lua_getmetatable(L, lua_upvalueindex(1))) {
-    int ours = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_settop(L, -2);
-    if (MO_LIKELY(ours && lua_rawlen(L, lua_upvalueindex(1)) == sizeof *f &&
-                  f->tag == MO_TAG_FFIFN))
-      return f;
-  }
+  if (MO_LIKELY(f != NULL && f == lua_touserdata(L, lua_upvalueindex(2)) &&
+                lua_type(L, lua_upvalueindex(2)) == LUA_TLIGHTUSERDATA))
+    return f;
   return tofn(L, lua_upvalueindex(1));
 }
 
@@ -179,14 +187,13 @@ static int fn_call(lua_State *L) {
   if (MO_UNLIKELY(n != s->nargs))
     return luaL_error(L, "memobj: %s: expected %d argument%s, got %d",
                       f->name, s->nargs, s->nargs == 1 ? "" : "s", n);
-  /* 1: convert; anything may raise, nothing is locked */
+  /* 1: convert the other arguments; anything may raise (and allocate,
+  ** and so run a finalizer), nothing is locked */
   for (i = 0; i < s->nargs; i++) {
     int code = s->args[i];
     av[i] = &vals[i];
     if (code == MO_FT_BUFFER || code == MO_FT_WBUFFER) {
-      bufs[nb].arg = i;
-      vals[i].p = tobuffer(L, f, i + 1, code == MO_FT_WBUFFER, &bufs[nb]);
-      nb++;
+      bufs[nb++].arg = i;
     } else {
       const char *msg = NULL;
       int ok = 0;
@@ -196,14 +203,13 @@ static int fn_call(lua_State *L) {
       if (MO_UNLIKELY(msg != NULL)) callargerror(L, f, i + 1, msg);
     }
   }
-  /* 1b: a conversion may allocate, and so run a finalizer that closed,
-  ** shrank or protected a buffer's memory: resolve the buffers again.
-  ** Nothing from here to the locks allocates (core.h, pins). */
-  for (i = 0; i < nb; i++)
-    vals[bufs[i].arg].p = tobuffer(L, f, bufs[i].arg + 1,
-                                   s->args[bufs[i].arg] == MO_FT_WBUFFER,
-                                   &bufs[i]);
-  /* 2: log the written ranges (transactions); may raise, nothing locked */
+  /* 1b: then the buffers, after everything that can allocate: resolving
+  ** allocates nothing, so no finalizer can close, shrink or protect a
+  ** buffer's memory between its resolution and its lock */
+  resolve(L, f, bufs, nb, vals);
+  /* 2: log the written ranges (transactions); may raise, nothing locked.
+  ** The undo log lives on the C heap: no Lua allocation, so no finalizer,
+  ** from the resolution to the locks (core.h, pins). */
   for (i = 0; i < nb; i++)
     if (bufs[i].mem && bufs[i].write)
       mo_prewrite(L, bufs[i].mem, bufs[i].off, bufs[i].len);
@@ -292,7 +298,7 @@ static int newfunc(lua_State *L, void *addr, const char *name, int keep,
     lua_rawseti(L, -2, i + 2);
   }
   lua_setiuservalue(L, udx, 2);
-  lua_getmetatable(L, udx);
+  lua_pushlightuserdata(L, f);
   lua_pushcclosure(L, fn_call, 2);
   return 1;
 }

@@ -192,11 +192,7 @@ end
 -- its own durable transaction), so a begin from depth 0 is where the
 -- model's snapshot is taken afresh.
 local function do_begin(m)
-  local was = quiet
-  quiet = true
-  local e = entry_of(m)
-  if e and e.pool and not closed(m) and m:txdepth() == 0 then e.snap = content(m) end
-  quiet = was
+  after_commit(m)  -- the snapshot at depth 0, quietly
   return m:begin()
 end
 
@@ -278,11 +274,7 @@ local function resnap(x)
   local was = quiet
   quiet = true
   local ok, m = pcall(function() return x.memory end)
-  for _, e in ipairs(ok and mems or {}) do
-    if e.pool and rawequal(e.m, m) and not closed(m) and m:txdepth() == 0 then
-      e.snap = content(m)
-    end
-  end
+  if ok then after_commit(m) end
   quiet = was
 end
 

@@ -48,16 +48,20 @@ function M.tmpfile(content)
   return p
 end
 
--- Map a file of `content` read-write, truncate it to `keep` bytes under
--- the mapping (the pages beyond are lost: touching them is a SIGBUS that
--- memobj turns into an error), and call fn(m, path); then close m and
--- remove the file. Returns pcall's results of fn.
-function M.lost_pages(content, keep, fn)
+-- Map a file of `content` read-write, call setup(m) if given, truncate
+-- the file to `keep` bytes under the mapping (the pages beyond are lost:
+-- touching them is a SIGBUS that memobj turns into an error), and call
+-- fn(m, what setup returned); then close m and remove the file. Returns
+-- pcall's results of fn (or of setup, if it raised).
+function M.lost_pages(content, keep, fn, setup)
   local memobj = require("memobj")
   local p = M.tmpfile(content)
   local m = assert(memobj.map(p, {mode = "rw"}))
-  assert(os.execute(("truncate -s %d '%s'"):format(keep, p)))
-  local res = table.pack(pcall(fn, m, p))
+  local res = table.pack(pcall(function()
+    local prepared = setup and setup(m)
+    assert(os.execute(("truncate -s %d '%s'"):format(keep, p)))
+    return fn(m, prepared)
+  end))
   pcall(m.close, m)
   os.remove(p)
   return table.unpack(res, 1, res.n)
