@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -560,8 +559,8 @@ void mo_os_thread_join(mo_os_thread t) {
 void mo_os_deadline(struct timespec *ts, double seconds) {
   clock_gettime(CLOCK_MONOTONIC, ts);
   if (!(seconds >= 0) || seconds > 1e9) seconds = 1e9;  /* no limit */
-  ts->tv_sec += (time_t)seconds;
-  ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
+  ts->tv_sec += (time_t)seconds;  /* seconds >= 0: truncation is floor */
+  ts->tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
   if (ts->tv_nsec >= 1000000000L) {
     ts->tv_sec++;
     ts->tv_nsec -= 1000000000L;
