@@ -46,6 +46,7 @@ run_busted() {
 # to passed and failed.
 suite() {
   echo "== suite: $1"
+  started=$(date +%s)
   rm -f "$out" "$leftovers"
   if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
     private=$(mktemp -d /tmp/memobj-tests.XXXXXX)
@@ -90,6 +91,8 @@ suite() {
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p))
   failed=$((failed + f))
+  # the time of each run, so that a test grown slow is seen (CI has a limit)
+  echo "== suite: $1: $p passed, $f failed in $(( $(date +%s) - started )) s"
 }
 
 BUSTED_OPTS=
