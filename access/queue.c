@@ -559,10 +559,9 @@ static int q_get(lua_State *L) {
     if (popvalues(L, 1, 0, &seq) == 1) return 1;
     if (wait) {  /* a producer is often about to push: spin, then sleep */
       const mo_shhdr *h = (const mo_shhdr *)checkq(L)->ptr;
-      int i;
-      for (i = 0; i < MO_SH_SPIN; i++) {
-        if (__atomic_load_n(&QCOUNT(h), __ATOMIC_RELAXED) != 0) break;
-        mo_sh_pause();
+      mo_shspin s = MO_SH_SPIN_INIT;
+      while (__atomic_load_n(&QCOUNT(h), __ATOMIC_RELAXED) == 0 &&
+             mo_sh_spin(&s)) {
       }
     }
     if (wait && popvalues(L, 1, 1, &seq) == 1) return 1;
@@ -600,12 +599,12 @@ static int q_put(lua_State *L) {
     int wait = t != 0, r;
     if (wait) {  /* a consumer is often about to pop: spin first */
       const mo_shhdr *h = (const mo_shhdr *)v->ptr;
-      int i;
-      for (i = 0; i < MO_SH_SPIN; i++) {
+      mo_shspin s = MO_SH_SPIN_INIT;
+      for (;;) {
         uint64_t used = __atomic_load_n(&QTAIL(h), __ATOMIC_RELAXED) -
                         __atomic_load_n(&QHEAD(h), __ATOMIC_RELAXED);
-        if (used <= capof(v) && need <= capof(v) - used) break;
-        mo_sh_pause();
+        if ((used <= capof(v) && need <= capof(v) - used) || !mo_sh_spin(&s))
+          break;
       }
     }
     mo_sh_enter(L, v, &c);

@@ -97,6 +97,15 @@ static int repair(mo_shhdr *h, size_t len) {
   return pthread_mutex_consistent(&h->lock.m);
 }
 
+int mo_sh_spin(mo_shspin *s) {
+  uint64_t now;
+  mo_sh_pause();
+  if (++s->n % MO_SH_CLOCK != 0) return 1;
+  now = mo_os_now_ns();
+  if (s->until == 0) s->until = now + MO_SH_SPIN_NS;
+  return now < s->until;
+}
+
 int mo_sh_lock(mo_shhdr *h, size_t len, const char **why) {
   pthread_mutex_t *m = &h->lock.m;
   int e;
@@ -106,12 +115,10 @@ int mo_sh_lock(mo_shhdr *h, size_t len, const char **why) {
   }
   e = pthread_mutex_trylock(m);
   if (MO_UNLIKELY(e == EBUSY)) {  /* spin a little before sleeping */
-    int i;
-    for (i = 0; i < MO_SH_SPIN && e == EBUSY; i++) {
-      mo_sh_pause();
+    mo_shspin s = MO_SH_SPIN_INIT;
+    while (e == EBUSY && mo_sh_spin(&s))
       if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0)
         e = pthread_mutex_trylock(m);
-    }
   }
   while (e == EBUSY) {
     struct timespec dl;

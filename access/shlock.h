@@ -166,13 +166,13 @@ static inline const char *mo_sh_log(mo_view *v, const void *p, size_t n) {
   return mo_sh_trylog(v, p, n);
 }
 
-/* A short busy wait: the other side of a queue or a lock holder is
-** usually a few microseconds from done, less than a futex sleep and
-** wake-up cost. Kept short: one pause takes from about 10 ns (older
-** x86) to 40 ns (recent Intel) and 185 ns in the virtual machine the
-** benchmarks ran on (the hypervisor traps it), and on a loaded machine
-** a long spin takes the core the other side needs (bench/structures.lua:
-** 2000 pauses gave 1.5x the pipe's messages/s there, 40-200 about 1.9x). */
+/* A bounded busy wait before a futex sleep: the other side of a queue
+** or a lock holder is usually microseconds from done, less than a sleep
+** and wake-up. The bound is time, not a count of pauses: a pause takes
+** from about 10 ns (older x86) to 40 ns (recent Intel) and 185 ns where
+** the hypervisor traps it (doc/performance.md, "Queues and dictionaries").
+**   mo_shspin s = MO_SH_SPIN_INIT;
+**   while (!ready() && mo_sh_spin(&s)) {}   -- then sleep if not ready */
 static inline void mo_sh_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -180,7 +180,15 @@ static inline void mo_sh_pause(void) {
   __asm__ __volatile__("yield");
 #endif
 }
-#define MO_SH_SPIN 64     /* pauses before sleeping (a few microseconds) */
+#define MO_SH_SPIN_NS 20000u  /* the bound of a spin */
+#define MO_SH_CLOCK 16        /* pauses between clock reads */
+typedef struct mo_shspin {
+  unsigned n;
+  uint64_t until;
+} mo_shspin;
+#define MO_SH_SPIN_INIT {0, 0}
+/* One step of a spin: 1 while the bound is not reached. */
+int mo_sh_spin(mo_shspin *s);
 
 /* A deadline `seconds` from now on CLOCK_MONOTONIC (a negative value or
 ** nil: a far one). */

@@ -567,6 +567,12 @@ void mo_os_deadline(struct timespec *ts, double seconds) {
   }
 }
 
+uint64_t mo_os_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int mo_os_alive(pid_t pid) {
   if (pid <= 0) return 0;
   if (SYS(S_KILL, kill_fn)(pid, 0) == 0) return 1;

@@ -187,6 +187,8 @@ void mo_os_thread_join(mo_os_thread t);
 /* The CLOCK_MONOTONIC time `seconds` from now (futex deadlines); a
 ** negative, NaN or huge `seconds` is 1e9 (no limit). */
 void mo_os_deadline(struct timespec *ts, double seconds);
+/* CLOCK_MONOTONIC in nanoseconds (bounded spins). */
+uint64_t mo_os_now_ns(void);
 /* Does process pid exist (kill(pid, 0))? 0 only when it surely does not. */
 int mo_os_alive(pid_t pid);
 
