@@ -460,18 +460,14 @@ static size_t decode_start(lua_State *L, lua_Integer i, size_t n, int arg) {
   return pos;
 }
 
-/* The value decoded from bytes of memory p[0 .. used) is on the stack:
-** the declarations check the pending fault when the function returns
-** (nothing between here and there allocates). But decoding allocates,
-** and a finalizer it ran may have taken that fault with an access of its
-** own (which clears it): the lost pages stay recorded, so ask for them. */
+/* The value decoded from p[pos .. pos+used) is on the stack (p: the
+** memory decoded from, NULL for a Lua string). The declarations check
+** the pending fault when the function returns (nothing between here and
+** there allocates), but a finalizer run by the decoding may have taken
+** it (codec.h). */
 static int decode_result(lua_State *L, const unsigned char *p, size_t pos,
                          size_t used) {
-  const char *lost = p ? mo_fault_lost_at(p + pos, used) : NULL;
-  if (lost) {
-    mo_fault_check(L);  /* a fault taken again since: raise (and settle) it */
-    luaL_error(L, "memobj: %s", lost);
-  }
+  if (p) mo_codec_check_lost(L, p + pos, used);
   lua_pushinteger(L, (lua_Integer)(pos + used) + 1);
   return 2;
 }
@@ -479,14 +475,12 @@ static int decode_result(lua_State *L, const unsigned char *p, size_t pos,
 /* memobj.decode(src [, i]) -> value, next index */
 static int l_decode(lua_State *L) {
   const unsigned char *p;
-  size_t len, pos, used;
+  size_t len, pos;
+  int mem = lua_type(L, 1) != LUA_TSTRING;
   lua_Integer i = luaL_optinteger(L, 2, 1);  /* no more: the declaration */
   lua_settop(L, 2);
-  if (lua_type(L, 1) == LUA_TSTRING) {
+  if (!mem) {
     p = (const unsigned char *)lua_tolstring(L, 1, &len);
-    pos = decode_start(L, i, len, 2);
-    return decode_result(L, NULL, pos, mo_codec_decode(L, p + pos, len - pos,
-                                                       pos));
   } else {
     mo_bytesrc b;
     if (mo_tomem(L, 1) == NULL && mo_bytes_to(L, 1) == NULL)
@@ -500,8 +494,8 @@ static int l_decode(lua_State *L) {
     len = b.length;
   }
   pos = decode_start(L, i, len, 2);
-  used = mo_codec_decode(L, p ? p + pos : p, len - pos, pos);
-  return decode_result(L, p, pos, used);
+  return decode_result(L, mem ? p : NULL, pos,
+                       mo_codec_decode(L, p ? p + pos : p, len - pos, pos));
 }
 
 /* b:encode(v [, i]) -> next index | nil, "no space", needed */

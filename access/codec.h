@@ -33,4 +33,11 @@ void mo_codec_encode(lua_State *L, int idx, luaL_Buffer *B);
 size_t mo_codec_decode(lua_State *L, const unsigned char *p, size_t len,
                        size_t base);
 
+/* Raise "memobj: <why>" if pages of p[0 .. n) were lost by a truncated
+** file (a fault taken again since is raised first). Decoding allocates,
+** and a finalizer it ran may have taken the pending fault with an access
+** of its own, which clears it: the lost pages stay recorded, so a decode
+** from memory asks for them. */
+void mo_codec_check_lost(lua_State *L, const unsigned char *p, size_t n);
+
 #endif

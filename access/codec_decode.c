@@ -38,17 +38,21 @@ typedef struct dec {
   lua_Integer nrefs;
 } dec;
 
+void mo_codec_check_lost(lua_State *L, const unsigned char *p, size_t n) {
+  const char *lost = mo_fault_lost_at(p, n);
+  if (lost) {
+    mo_fault_check(L);  /* a fault taken again since: raise (and settle) it */
+    luaL_error(L, "memobj: %s", lost);
+  }
+}
+
 /* Raise "memobj: decode: <why> at byte N" for the byte at `at`. A lost
 ** page of a mapped file reads as zeros: say that instead of what the
 ** zeros look like. This check stays by hand: a decode error raises, so
-** a declaration's check after the call never runs. A finalizer run by
-** the decoding's allocations may have taken the pending fault (an access
-** of its own clears it): the lost pages stay recorded, so ask for them. */
+** a declaration's check after the call never runs. */
 static void fail(dec *d, const unsigned char *at, const char *why) {
-  const char *lost;
   mo_fault_check(d->L);
-  lost = mo_fault_lost_at(d->p0, (size_t)(d->end - d->p0));
-  if (lost) luaL_error(d->L, "memobj: %s", lost);
+  mo_codec_check_lost(d->L, d->p0, (size_t)(d->end - d->p0));
   luaL_error(d->L, "memobj: decode: %s at byte %I", why,
              (lua_Integer)(d->base + (size_t)(at - d->p0) + 1));
 }
